@@ -1,0 +1,59 @@
+"""``pitot-tf data validate | fetch | synth``: get a dataset and check it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pitot_tf.cli.app import data_app
+from pitot_tf.cli.common import DataDir
+
+
+@data_app.command("validate")
+def validate(data_dir: DataDir = None, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Load and check a dataset; print its summary. Exits non-zero on invalid data."""
+    from pitot_tf.data.dataset import default_data_dir, load_dataset
+
+    dataset = load_dataset(default_data_dir(data_dir))
+    summary = dataset.summary()
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    typer.echo(f"{dataset.source}: valid")
+    typer.echo(f"  platforms {summary['platforms']} ({summary['platform_features']} features), "
+               f"workloads {summary['workloads']} ({summary['workload_features']} features)")
+    for name, info in summary["objectives"].items():  # type: ignore[attr-defined]
+        typer.echo(
+            f"  {name:>4}: {info['rows']:>7,} rows, density {info['density']:.1%}, "
+            f"{info['duplicate_rows']} repeated, runtime {info['runtime_min_s']:.3g}"
+            f"-{info['runtime_max_s']:.3g} s")
+
+
+@data_app.command("fetch")
+def fetch(
+    out: Annotated[Path, typer.Option(help="Folder to write the files to.")] = Path("data"),
+    base_url: Annotated[Optional[str], typer.Option(help="Mirror (else $PITOT_DATA_URL).")] = None,  # noqa: UP045
+    files: Annotated[Optional[list[str]], typer.Option("--file", help="Only these files.")] = None,  # noqa: UP045
+) -> None:
+    """Download the published dataset, verifying every file's git blob hash."""
+    from pitot_tf.data.fetch import ALL_FILES, fetch_dataset
+
+    for path in fetch_dataset(out, base_url, files or ALL_FILES):
+        typer.echo(f"ok {path}")
+
+
+@data_app.command("synth")
+def synth(
+    out: Annotated[Path, typer.Option(help="Folder to write the dataset to.")],
+    platforms: int = 24, workloads: int = 40,
+    interference: Annotated[Optional[list[int]], typer.Option(help="Degrees K (repeat).")] = None,  # noqa: UP045
+    seed: int = 0, noise: float = 0.05,
+) -> None:
+    """Write a synthetic dataset (and its ground truth) in the Pitot format."""
+    from pitot_tf.data.synth import synthesize_dataset
+
+    path = synthesize_dataset(out, platforms, workloads, interference or [2], seed, noise)
+    typer.echo(f"wrote {path}")

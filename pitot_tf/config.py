@@ -1,0 +1,258 @@
+"""One typed configuration for a run, with strict ``key=value`` overrides.
+
+A run is described by four sections: ``objectives`` (what to fit and how much each counts),
+``model`` (which network and its sizes), ``training`` (optimizer and schedule) and ``seed``.
+Defaults are the paper's. Presets (:mod:`pitot_tf.presets`) are small named overrides on top.
+Every override is checked: an unknown key or a value of the wrong type or range is a
+:class:`ConfigError` that lists what is valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from pitot_tf.errors import ConfigError
+
+MODEL_KINDS = ("pitot", "monolith", "attention")
+TOWER_KINDS = ("hybrid", "embedding")
+INTERFERENCE_MODES = ("model", "ignore")
+LOSSES = ("squared", "percent")
+OPTIMIZERS = ("adamax", "adamw", "adam")
+
+
+@dataclass
+class ObjectivesConfig:
+    """Which observation tables to fit and how much each counts in the loss.
+
+    ``interference_weight`` is the total weight of all interference objectives, shared
+    equally among the K-way objectives present (the paper's default is 0.5).
+    """
+
+    include: list[str] = field(default_factory=list)
+    matrix_weight: float = 1.0
+    interference_weight: float = 0.5
+    log_target: bool = True
+
+
+@dataclass
+class ModelConfig:
+    """The network: Pitot (two towers and an interference term) or a baseline."""
+
+    kind: str = "pitot"
+    mf_dim: int = 32
+    if_dim: int = 2
+    if_slope: float = 0.1
+    interference: str = "model"
+    workload_tower: str = "hybrid"
+    platform_tower: str = "hybrid"
+    learned_features: int = 1
+    layers: list[int] = field(default_factory=lambda: [128, 128])
+    activation: str = "gelu"
+    baseline: bool = True
+    quantiles: list[float] = field(default_factory=list)
+    loss: str = "squared"
+    monolith_layers: list[int] = field(default_factory=lambda: [256, 256])
+    attention_layers: list[int] = field(default_factory=lambda: [256, 256])
+    attention_dim: int = 8
+    value_dim: int = 8
+    output_layers: list[int] = field(default_factory=lambda: [32])
+
+
+@dataclass
+class TrainingConfig:
+    """Optimizer and schedule (the reference uses optax's adamaxw)."""
+
+    steps: int = 20_000
+    val_every: int = 200
+    batch: int = 512
+    optimizer: str = "adamax"
+    learning_rate: float = 1e-3
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    weight_decay: float = 1e-4
+    jit_compile: bool = False
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    """A whole run: objectives, model, training and the random seed."""
+
+    objectives: ObjectivesConfig = field(default_factory=ObjectivesConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    seed: int = 42
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def flat(self) -> dict[str, Any]:
+        """``{"model.mf_dim": 32, ...}``: the form MLflow params and overrides use."""
+        return dict(_flatten(self.to_dict()))
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Config:
+        """Build from a nested dict (e.g. a logged ``config.json``), strictly."""
+        return with_overrides(cls(), dict(_flatten(values)))
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            yield from _flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def valid_keys() -> list[str]:
+    return sorted(Config().flat())
+
+
+def _field_types() -> dict[str, Any]:
+    types_: dict[str, Any] = {}
+    for section in dataclasses.fields(Config):
+        section_type = typing.get_type_hints(Config)[section.name]
+        if dataclasses.is_dataclass(section_type):
+            hints = typing.get_type_hints(section_type)
+            for sub in dataclasses.fields(section_type):
+                types_[f"{section.name}.{sub.name}"] = hints[sub.name]
+        else:
+            types_[section.name] = section_type
+    return types_
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["model.mf_dim=64", "model.layers=[64, 64]"]`` → ``{"model.mf_dim": 64, ...}``.
+
+    Values are read as YAML scalars or lists, then checked against the field's type.
+    """
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override '{item}' is not of the form key=value")
+        try:
+            parsed[key.strip()] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            parsed[key.strip()] = text
+    return parsed
+
+
+def _coerce(key: str, value: Any, expected: Any) -> Any:
+    origin = typing.get_origin(expected)
+    if origin is list:
+        (inner,) = typing.get_args(expected)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list of {inner.__name__}, got {value!r}")
+        return [_coerce(key, item, inner) for item in value]
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"{key}: unsupported type {expected}")
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if expected is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    if expected is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key} must be a number, got {value!r}")
+    if expected is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key} must be a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported type {expected}")
+
+
+def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
+    """A copy of ``config`` with dotted-path ``overrides`` applied and the result validated."""
+    types_ = _field_types()
+    values = config.to_dict()
+    for key, value in overrides.items():
+        if key not in types_:
+            raise ConfigError(f"unknown config key '{key}'; valid keys: {', '.join(sorted(types_))}")
+        coerced = _coerce(key, value, types_[key])
+        section, _, name = key.partition(".")
+        if name:
+            values[section][name] = coerced
+        else:
+            values[section] = coerced
+    result = Config(
+        objectives=ObjectivesConfig(**values["objectives"]),
+        model=ModelConfig(**values["model"]),
+        training=TrainingConfig(**values["training"]),
+        seed=values["seed"],
+    )
+    validate(result)
+    return result
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def validate(config: Config) -> None:
+    """Range and choice checks that a type alone cannot express."""
+    m, t, o = config.model, config.training, config.objectives
+    _check(m.kind in MODEL_KINDS, f"model.kind must be one of {MODEL_KINDS}, got '{m.kind}'")
+    _check(m.mf_dim >= 1, f"model.mf_dim must be >= 1, got {m.mf_dim}")
+    _check(m.if_dim >= 1, f"model.if_dim must be >= 1, got {m.if_dim}")
+    _check(0.0 <= m.if_slope <= 1.0, f"model.if_slope must be in [0, 1], got {m.if_slope}")
+    _check(m.interference in INTERFERENCE_MODES,
+           f"model.interference must be one of {INTERFERENCE_MODES}, got '{m.interference}'")
+    for tower in ("workload_tower", "platform_tower"):
+        _check(getattr(m, tower) in TOWER_KINDS,
+               f"model.{tower} must be one of {TOWER_KINDS}, got '{getattr(m, tower)}'")
+    _check(m.learned_features >= 0, f"model.learned_features must be >= 0, got {m.learned_features}")
+    for name in ("layers", "monolith_layers", "attention_layers", "output_layers"):
+        _check(all(w >= 1 for w in getattr(m, name)), f"model.{name} widths must be >= 1")
+    _check(m.attention_dim >= 1 and m.value_dim >= 1, "model.attention_dim and value_dim must be >= 1")
+    _check(all(0.0 < q < 1.0 for q in m.quantiles),
+           f"model.quantiles must each be in (0, 1), got {m.quantiles}")
+    _check(m.loss in LOSSES, f"model.loss must be one of {LOSSES}, got '{m.loss}'")
+    _check(t.steps >= 1, f"training.steps must be >= 1, got {t.steps}")
+    _check(t.val_every >= 1, f"training.val_every must be >= 1, got {t.val_every}")
+    _check(t.batch >= 1, f"training.batch must be >= 1, got {t.batch}")
+    _check(t.optimizer in OPTIMIZERS, f"training.optimizer must be one of {OPTIMIZERS}, got '{t.optimizer}'")
+    _check(t.learning_rate > 0, f"training.learning_rate must be > 0, got {t.learning_rate}")
+    _check(0 <= t.beta_1 < 1 and 0 <= t.beta_2 < 1, "training.beta_1 and beta_2 must be in [0, 1)")
+    _check(t.weight_decay >= 0, f"training.weight_decay must be >= 0, got {t.weight_decay}")
+    _check(o.matrix_weight >= 0 and o.interference_weight >= 0, "objective weights must be >= 0")
+    _check(config.seed >= 0, f"seed must be >= 0, got {config.seed}")
+
+
+def objective_weights(config: Config, objectives: Iterable[str]) -> dict[str, float]:
+    """Loss weight per objective: matrix weight for ``mf``; the total interference weight
+    shared equally among the interference objectives present."""
+    names = list(objectives)
+    interference = [n for n in names if n != "mf"]
+    weights = {}
+    for name in names:
+        if name == "mf":
+            weights[name] = config.objectives.matrix_weight
+        else:
+            weights[name] = config.objectives.interference_weight / len(interference)
+    return weights

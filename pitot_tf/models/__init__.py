@@ -1,0 +1,5 @@
+"""Keras 3 models: Pitot, its baselines, and the linear-scaling baseline they share."""
+
+from pitot_tf.models.build import INPUTS, build_model, fit_baseline, heads
+
+__all__ = ["INPUTS", "build_model", "fit_baseline", "heads"]

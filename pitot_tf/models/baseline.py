@@ -1,0 +1,63 @@
+"""The linear-scaling baseline ``log t ≈ a_p + b_w``, fitted before training.
+
+Most of the variance in log runtime is "this platform is fast" plus "this workload is long";
+fitting that first by alternating least squares (as the reference does) leaves the networks
+to learn only the interaction. The result is stored as non-trainable weights of a layer.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def fit_linear_scaling(
+    log_runtime: np.ndarray, platform: np.ndarray, workload: np.ndarray,
+    shape: tuple[int, int], max_iter: int = 1000, tol: float = 1e-5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares ``a`` (per platform) and ``b`` (per workload) with ``log t ≈ a_p + b_w``.
+
+    Alternates the closed-form row and column means of the residual; rows or columns with no
+    observation keep 0. Repeated (platform, workload) cells simply count more than once.
+    """
+    n_platforms, n_workloads = shape
+    y = np.asarray(log_runtime, dtype=np.float64)
+    count_p = np.maximum(np.bincount(platform, minlength=n_platforms), 1)
+    count_w = np.maximum(np.bincount(workload, minlength=n_workloads), 1)
+    a = np.zeros(n_platforms)
+    b = np.zeros(n_workloads)
+    for _ in range(max_iter):
+        a_new = np.bincount(platform, y - b[workload], n_platforms) / count_p
+        b_new = np.bincount(workload, y - a_new[platform], n_workloads) / count_w
+        delta = np.abs(a_new - a).sum() + np.abs(b_new - b).sum()
+        a, b = a_new, b_new
+        if delta < tol:
+            break
+    return a.astype(np.float32), b.astype(np.float32)
+
+
+@keras.saving.register_keras_serializable(package="pitot_tf")
+class LinearScaling(keras.layers.Layer):
+    """``a_p + b_w + offset`` from stored, non-trainable tables; shape ``(batch, 1)``."""
+
+    def __init__(self, platforms: int, workloads: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.platforms, self.workloads = platforms, workloads
+        self.platform_scale = self.add_weight(
+            shape=(platforms,), initializer="zeros", trainable=False, name="platform_scale")
+        self.workload_scale = self.add_weight(
+            shape=(workloads,), initializer="zeros", trainable=False, name="workload_scale")
+        self.offset = self.add_weight(shape=(), initializer="zeros", trainable=False, name="offset")
+
+    def set_values(self, platform_scale: np.ndarray, workload_scale: np.ndarray, offset: float) -> None:
+        self.platform_scale.assign(platform_scale.astype("float32"))
+        self.workload_scale.assign(workload_scale.astype("float32"))
+        self.offset.assign(float(offset))
+
+    def call(self, platform: object, workload: object) -> object:
+        value = ops.take(self.platform_scale, platform) + ops.take(self.workload_scale, workload)
+        return ops.expand_dims(value + self.offset, -1)
+
+    def get_config(self) -> dict[str, object]:
+        return {**super().get_config(), "platforms": self.platforms, "workloads": self.workloads}

@@ -1,0 +1,85 @@
+"""Pitot: a side-information matrix factorization with a rectified interference term.
+
+For workload ``w`` on platform ``p`` beside co-runners ``i``, per output head::
+
+    log t ≈ baseline + <x_w, x_p> + Σ_k susceptibility_k · leaky_relu(pressure_k)
+    susceptibility_k = <x_w, Vs_p,k>          (how much w suffers on p)
+    pressure_k       = Σ_i <x_i, Vg_p,k>      (how hard the co-runners press)
+
+Workload embeddings come from one tower (one ``mf_dim`` block per head); platform
+embeddings ``x_p``, ``Vs_p`` and ``Vg_p`` from another.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from pitot_tf.models.towers import Tower
+
+
+@keras.saving.register_keras_serializable(package="pitot_tf")
+class PitotInteraction(keras.layers.Layer):
+    """Everything but the baseline: ``(platform, workload, interferers) → (batch, heads)``.
+
+    ``interferers`` is ``(batch, J)`` with ``-1`` where a row has fewer than ``J`` co-runners.
+    """
+
+    def __init__(
+        self, platforms: int, workloads: int, platform_features: int, workload_features: int,
+        mf_dim: int = 32, if_dim: int = 2, if_slope: float = 0.1, heads: int = 1,
+        interference: str = "model", workload_tower: str = "hybrid",
+        platform_tower: str = "hybrid", learned_features: int = 1,
+        layers: tuple[int, ...] | list[int] = (128, 128), activation: str = "gelu",
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.settings = dict(
+            platforms=platforms, workloads=workloads, platform_features=platform_features,
+            workload_features=workload_features, mf_dim=mf_dim, if_dim=if_dim, if_slope=if_slope,
+            heads=heads, interference=interference, workload_tower=workload_tower,
+            platform_tower=platform_tower, learned_features=learned_features,
+            layers=list(layers), activation=activation,
+        )
+        self.mf_dim, self.if_dim, self.if_slope, self.heads = mf_dim, if_dim, if_slope, heads
+        self.model_interference = interference == "model"
+        shared = dict(learned_features=learned_features, layers=layers, activation=activation)
+        self.workload_tower = Tower(
+            workloads, workload_features, mf_dim * heads, workload_tower, name="workload_tower",
+            **shared)
+        self.platform_tower = Tower(
+            platforms, platform_features, mf_dim * (1 + 2 * if_dim), platform_tower,
+            name="platform_tower", **shared)
+
+    def build(self, *shapes: object, **named_shapes: object) -> None:
+        """The towers own every weight and build in ``__init__``."""
+        self.built = True
+
+    def embeddings(self) -> tuple[object, object, object, object]:
+        """Workload ``(W, heads, d)``, and platform ``x_p (P, d)``, ``Vs``, ``Vg (P, k, d)``."""
+        d, k = self.mf_dim, self.if_dim
+        workload = ops.reshape(self.workload_tower.embed(), (-1, self.heads, d))
+        platform = self.platform_tower.embed()
+        x_p = platform[:, :d]
+        v_s = ops.reshape(platform[:, d:d + k * d], (-1, k, d))
+        v_g = ops.reshape(platform[:, d + k * d:], (-1, k, d))
+        return workload, x_p, v_s, v_g
+
+    def call(self, platform: object, workload: object, interferers: object) -> object:
+        w_table, p_table, vs_table, vg_table = self.embeddings()
+        x_w = ops.take(w_table, workload, axis=0)
+        x_p = ops.take(p_table, platform, axis=0)
+        prediction = ops.sum(x_w * ops.expand_dims(x_p, 1), axis=-1)
+        if not self.model_interference:
+            return prediction
+        susceptibility = ops.einsum("bhd,bkd->bhk", x_w, ops.take(vs_table, platform, axis=0))
+        # pressure is linear in the co-runners' embeddings: sum them first, contract once.
+        present = ops.cast(ops.greater_equal(interferers, 0), x_w.dtype)
+        x_i = ops.take(w_table, ops.maximum(interferers, 0), axis=0)
+        x_i = ops.sum(x_i * present[:, :, None, None], axis=1)
+        pressure = ops.einsum("bhd,bkd->bhk", x_i, ops.take(vg_table, platform, axis=0))
+        rectified = ops.leaky_relu(pressure, negative_slope=self.if_slope)
+        return prediction + ops.sum(susceptibility * rectified, axis=-1)
+
+    def get_config(self) -> dict[str, object]:
+        return {**super().get_config(), **self.settings}

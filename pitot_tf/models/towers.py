@@ -1,0 +1,74 @@
+"""Towers: turn every row of one axis (all platforms, or all workloads) into an embedding.
+
+A *hybrid* tower feeds ``[side features ‖ n learned free features]`` through an MLP, so rows
+with similar features get similar embeddings and the free features absorb what the features
+miss. An *embedding* tower is a free table (no side information; matrix factorization).
+Towers always embed the whole axis at once (a few hundred rows) and callers gather by index.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="pitot_tf")
+class Tower(keras.layers.Layer):
+    """Embeds all ``rows`` of an axis into ``out_dim`` numbers each (see :meth:`embed`)."""
+
+    def __init__(
+        self, rows: int, feature_dim: int, out_dim: int, kind: str = "hybrid",
+        learned_features: int = 1, layers: tuple[int, ...] | list[int] = (128, 128),
+        activation: str = "gelu", **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.rows, self.feature_dim, self.out_dim = rows, feature_dim, out_dim
+        self.kind, self.learned_features = kind, learned_features
+        self.layer_sizes, self.activation = list(layers), activation
+        if kind == "hybrid":
+            self.features = self.add_weight(
+                shape=(rows, feature_dim), initializer="zeros", trainable=False, name="features")
+            self.learned = self.add_weight(
+                shape=(rows, learned_features), initializer=keras.initializers.RandomNormal(0.0, 0.1),
+                name="learned") if learned_features else None
+            self.hidden = [keras.layers.Dense(w, activation=activation) for w in self.layer_sizes]
+            self.head = keras.layers.Dense(out_dim)
+            width = feature_dim + learned_features
+            for dense in self.hidden:
+                dense.build((None, width))
+                width = dense.units
+            self.head.build((None, width))
+        else:
+            self.table = self.add_weight(
+                shape=(rows, out_dim), initializer=keras.initializers.RandomNormal(0.0, 0.1),
+                name="table")
+
+    def set_features(self, features: np.ndarray) -> None:
+        """Store the axis' side features (a no-op for an embedding tower)."""
+        if self.kind == "hybrid":
+            if features.shape != (self.rows, self.feature_dim):
+                raise ValueError(f"features {features.shape} != {(self.rows, self.feature_dim)}")
+            self.features.assign(features.astype("float32"))
+
+    def inputs(self) -> object:
+        """The MLP's input for every row: side features and learned features side by side."""
+        if self.learned is None:
+            return self.features
+        return ops.concatenate([self.features, self.learned], axis=-1)
+
+    def embed(self) -> object:
+        """``(rows, out_dim)``: the embedding of every row of the axis."""
+        if self.kind != "hybrid":
+            return self.table
+        x = self.inputs()
+        for dense in self.hidden:
+            x = dense(x)
+        return self.head(x)
+
+    def get_config(self) -> dict[str, object]:
+        return {
+            **super().get_config(), "rows": self.rows, "feature_dim": self.feature_dim,
+            "out_dim": self.out_dim, "kind": self.kind, "learned_features": self.learned_features,
+            "layers": self.layer_sizes, "activation": self.activation,
+        }

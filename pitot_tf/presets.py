@@ -1,0 +1,117 @@
+"""Named presets: small overrides of the default :class:`~pitot_tf.config.Config`.
+
+Names follow the reference implementation (``embedding/64``, ``components/nobaseline``,
+``baseline/monolith`` ...) so that results line up with the paper's. Presets exported by a
+search (``pitot-tf search export``) are YAML files in ``studies/presets/``; they resolve the
+same way.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pitot_tf.config import Config, with_overrides
+from pitot_tf.errors import ConfigError
+
+QUANTILES_NAIVE = [0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99]
+QUANTILES_OPTIMAL = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99]
+IGNORE_INTERFERENCE = {"model.interference": "ignore"}
+
+
+def _builtin() -> dict[str, dict[str, Any]]:
+    presets: dict[str, dict[str, Any]] = {"pitot": {}}
+    for dim in (4, 8, 16, 64, 128):
+        presets[f"embedding/{dim}"] = {"model.mf_dim": dim}
+    for n in (0, 1, 2, 8, 16):
+        presets[f"learned/{n}"] = {"model.learned_features": n}
+    for k in (1, 4, 8, 16):
+        presets[f"interference/{k}"] = {"model.if_dim": k}
+    for w in (0.1, 0.2, 1.0, 2.0):
+        presets[f"weight/{w}"] = {"objectives.interference_weight": w}
+    presets.update({
+        "features/noworkload": {"model.workload_tower": "embedding"},
+        "features/noplatform": {"model.platform_tower": "embedding"},
+        "features/blackbox": {"model.workload_tower": "embedding", "model.platform_tower": "embedding"},
+        "components/nobaseline": {"model.baseline": False},
+        "components/naiveloss": {
+            "model.loss": "percent", "objectives.log_target": False, "model.baseline": False,
+        },
+        "components/discard": {**IGNORE_INTERFERENCE, "objectives.interference_weight": 0.0},
+        "components/ignore": dict(IGNORE_INTERFERENCE),
+        "components/notrectified": {"model.if_slope": 1.0},
+        "conformal/naive": {"model.quantiles": QUANTILES_NAIVE},
+        "conformal/optimal": {"model.quantiles": QUANTILES_OPTIMAL},
+        "baseline/factorization": {
+            "model.workload_tower": "embedding", "model.platform_tower": "embedding",
+            **IGNORE_INTERFERENCE,
+        },
+        "baseline/monolith": {"model.kind": "monolith"},
+        "baseline/attention": {"model.kind": "attention"},
+    })
+    return presets
+
+
+BUILTIN_PRESETS = _builtin()
+
+
+def user_preset_dir() -> Path:
+    """Where exported presets live: ``$PITOT_PRESETS`` or ``studies/presets``."""
+    return Path(os.environ.get("PITOT_PRESETS") or "studies/presets")
+
+
+def _user_presets() -> dict[str, dict[str, Any]]:
+    root = user_preset_dir()
+    found: dict[str, dict[str, Any]] = {}
+    if root.is_dir():
+        for path in sorted(root.rglob("*.yaml")):
+            name = path.relative_to(root).with_suffix("").as_posix()
+            with open(path) as handle:
+                content = yaml.safe_load(handle) or {}
+            if not isinstance(content, dict) or not isinstance(content.get("overrides", {}), dict):
+                raise ConfigError(f"{path}: a preset file needs a mapping 'overrides: {{key: value}}'")
+            found[name] = dict(content.get("overrides", {}))
+    return found
+
+
+def all_presets() -> dict[str, dict[str, Any]]:
+    """Built-in presets plus those exported to :func:`user_preset_dir`."""
+    return {**BUILTIN_PRESETS, **_user_presets()}
+
+
+def preset_overrides(name: str) -> dict[str, Any]:
+    presets = all_presets()
+    if name not in presets:
+        close = fnmatch.filter(presets, f"*{name.split('/')[-1]}*")
+        hint = f" (did you mean {', '.join(close[:5])}?)" if close else ""
+        raise ConfigError(f"unknown preset '{name}'{hint}; `pitot-tf presets` lists them")
+    return presets[name]
+
+
+def resolve(name: str = "pitot", overrides: dict[str, Any] | None = None) -> Config:
+    """The config of a preset with further ``overrides`` applied, validated."""
+    return with_overrides(Config(), {**preset_overrides(name), **(overrides or {})})
+
+
+def expand(patterns: list[str]) -> list[str]:
+    """Preset names matching any of the glob ``patterns`` (``baseline/*``), in order."""
+    names = list(all_presets())
+    chosen: list[str] = []
+    for pattern in patterns:
+        matched = fnmatch.filter(names, pattern) if any(c in pattern for c in "*?[") else [pattern]
+        if not matched:
+            raise ConfigError(f"no preset matches '{pattern}'")
+        for name in matched:
+            preset_overrides(name)
+            if name not in chosen:
+                chosen.append(name)
+    return chosen
+
+
+def family(name: str) -> str:
+    """The preset family shown as a tag in MLflow: ``components/ignore`` → ``components``."""
+    return name.split("/")[0]

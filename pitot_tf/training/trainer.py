@@ -1,0 +1,199 @@
+"""The multi-objective trainer: one compiled loop, validation every ``val_every`` steps.
+
+Each step draws a batch from the train rows of every objective, stacks them into one forward
+pass (towers run once), and minimizes the weighted sum of per-objective mean losses.
+``val_every`` steps run inside one XLA-compiled call, so Python is touched only between
+validations. The weights with the best weighted validation loss are kept and returned.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from pitot_tf.config import Config, objective_weights
+from pitot_tf.data.dataset import Dataset
+from pitot_tf.data.splits import Split
+from pitot_tf.errors import PitotError
+from pitot_tf.models import build_model, fit_baseline
+from pitot_tf.training.batches import Rows, max_interferers, rows_of
+from pitot_tf.training.losses import row_loss
+from pitot_tf.training.runtime import configure_threads
+
+ValidationCallback = Callable[[int, float, dict[str, float]], None]
+
+
+class TrainingDiverged(PitotError):
+    """The loss became NaN or infinite; the run cannot continue."""
+
+
+@dataclass
+class TrainResult:
+    """A trained model (best validation weights) and how it got there."""
+
+    model: keras.Model
+    history: pd.DataFrame
+    best_step: int
+    best_val_loss: float
+    wall_s: float
+    steps_per_s: float
+
+
+def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
+    t = config.training
+    kinds = {"adamax": keras.optimizers.Adamax, "adamw": keras.optimizers.AdamW,
+             "adam": keras.optimizers.Adam}
+    return kinds[t.optimizer](
+        learning_rate=t.learning_rate, beta_1=t.beta_1, beta_2=t.beta_2,
+        weight_decay=t.weight_decay or None)
+
+
+class _Sampler:
+    """Train rows of every objective as constant tensors, sampled in-graph each step."""
+
+    def __init__(self, parts: list[Rows], batch: int, seed: int) -> None:
+        self.parts = [
+            {k: tf.constant(v) for k, v in {**p.inputs(), "y": p.log_runtime}.items()} for p in parts
+        ]
+        self.sizes = [len(p) for p in parts]
+        self.batch, self.seed = batch, seed
+
+    def sample(self, step: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """Concatenated batch (one block of ``batch`` rows per objective) and targets."""
+        blocks = []
+        for i, (part, size) in enumerate(zip(self.parts, self.sizes, strict=True)):
+            seed = tf.stack([tf.cast(step, tf.int32), tf.constant(self.seed * 131 + i)])
+            index = tf.random.stateless_uniform((self.batch,), seed, 0, size, dtype=tf.int32)
+            blocks.append({k: tf.gather(v, index) for k, v in part.items()})
+        merged = {k: tf.concat([b[k] for b in blocks], axis=0) for k in blocks[0]}
+        target = merged.pop("y")
+        return merged, target
+
+
+class Trainer:
+    """Trains one model on one split; see :func:`train`."""
+
+    def __init__(self, config: Config, dataset: Dataset, split: Split) -> None:
+        configure_threads()
+        self.config, self.dataset, self.split = config, dataset, split
+        objectives = [name for name in split.objectives() if name in dataset.objectives]
+        if config.objectives.include:
+            objectives = [n for n in objectives if n in config.objectives.include]
+        weights = objective_weights(config, objectives)
+        self.objectives = [n for n in objectives if weights[n] > 0 and len(split.rows(n, "train"))]
+        if not self.objectives:
+            raise PitotError("no objective has training rows with a positive weight")
+        self.weights = weights
+        self.width = max_interferers(dataset)
+        self.model = build_model(config, dataset)
+        fit_baseline(self.model, config, dataset, split)
+        self.optimizer = make_optimizer(config)
+        self.optimizer.build(self.model.trainable_variables)
+        train = [self._rows(n, "train") for n in self.objectives]
+        self.sampler = _Sampler(train, config.training.batch, config.seed)
+        self.validation = {n: self._rows(n, "val") for n in weights if len(split.rows(n, "val"))}
+        self.row_weights = tf.constant(np.concatenate(
+            [np.full(config.training.batch, weights[n] / config.training.batch, np.float32)
+             for n in self.objectives]))
+        jit = config.training.jit_compile
+        self._steps = tf.function(self._run_steps, jit_compile=jit, reduce_retracing=True)
+        self._predict = tf.function(self._forward, jit_compile=False, reduce_retracing=True)
+
+    def _rows(self, objective: str, part: str) -> Rows:
+        return rows_of(self.dataset.objectives[objective], self.split.rows(objective, part), self.width)
+
+    def _loss(self, inputs: dict[str, tf.Tensor], target: tf.Tensor) -> tf.Tensor:
+        m = self.config.model
+        prediction = self.model(inputs, training=True)
+        return tf.reduce_sum(row_loss(target, prediction, m.loss, m.quantiles) * self.row_weights)
+
+    def _run_steps(self, start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
+        """``count`` optimizer steps; returns the mean training loss over them."""
+        total = tf.constant(0.0)
+        variables = self.model.trainable_variables
+        for step in tf.range(start, start + count):
+            inputs, target = self.sampler.sample(step)
+            with tf.GradientTape() as tape:
+                loss = self._loss(inputs, target)
+            self.optimizer.apply(tape.gradient(loss, variables), variables)
+            total += loss
+        return total / tf.cast(count, tf.float32)
+
+    def _forward(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        return self.model(inputs, training=False)
+
+    def predict_rows(self, rows: Rows, chunk: int = 65_536) -> np.ndarray:
+        """``(n, heads)`` predicted log runtime for ``rows``."""
+        out = [
+            self._predict({k: tf.constant(v[i:i + chunk]) for k, v in rows.inputs().items()}).numpy()
+            for i in range(0, len(rows), chunk)
+        ]
+        return np.concatenate(out) if out else np.zeros((0, self.model.output_shape[-1]), np.float32)
+
+    def validation_losses(self) -> dict[str, float]:
+        m = self.config.model
+        losses = {}
+        for name, rows in self.validation.items():
+            pred = tf.constant(self.predict_rows(rows))
+            losses[name] = float(tf.reduce_mean(row_loss(tf.constant(rows.log_runtime), pred, m.loss, m.quantiles)))
+        return losses
+
+    def weighted(self, losses: dict[str, float]) -> float:
+        return float(sum(self.weights[n] * v for n, v in losses.items() if n in self.objectives))
+
+    def fit(self, on_validation: ValidationCallback | None = None) -> TrainResult:
+        """Train for ``training.steps`` steps; keep and restore the best validation weights."""
+        t = self.config.training
+        best = (math.inf, 0, self.model.get_weights())
+        records: list[dict[str, float]] = []
+        progress = _progress_bar(t.steps, t.progress)
+        started = time.perf_counter()
+        done = 0
+        while done < t.steps:
+            count = min(t.val_every, t.steps - done)
+            train_loss = float(self._steps(tf.constant(done), tf.constant(count)))
+            done += count
+            if not math.isfinite(train_loss):
+                progress.close()
+                raise TrainingDiverged(f"training loss became {train_loss} by step {done}; "
+                                       "lower training.learning_rate or check the data")
+            val = self.validation_losses()
+            weighted = self.weighted(val)
+            records.append({"step": done, "train_loss": train_loss, "val_loss": weighted,
+                            **{f"val_{n}_loss": v for n, v in val.items()}})
+            if weighted < best[0]:
+                best = (weighted, done, self.model.get_weights())
+            progress.update(count)
+            progress.set_postfix(train=f"{train_loss:.4f}", val=f"{weighted:.4f}")
+            if on_validation is not None:
+                on_validation(done, weighted, val)
+        progress.close()
+        wall = time.perf_counter() - started
+        if best[1]:
+            self.model.set_weights(best[2])
+        return TrainResult(self.model, pd.DataFrame.from_records(records), best[1], best[0],
+                           wall, t.steps / wall if wall else 0.0)
+
+
+def _progress_bar(total: int, enabled: bool):  # type: ignore[no-untyped-def]
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, unit="step", desc="train", leave=False)
+
+
+def train(
+    config: Config, dataset: Dataset, split: Split, on_validation: ValidationCallback | None = None
+) -> TrainResult:
+    """Build a model for ``config``, fit its baseline and train it on ``split``.
+
+    ``on_validation(step, weighted_val_loss, per_objective)`` is called after every
+    validation (a search uses it to report and prune; it may raise to stop training).
+    """
+    return Trainer(config, dataset, split).fit(on_validation)

@@ -1,0 +1,45 @@
+"""Shared fixtures: the real dataset (skipped only where absent) and small synthetic ones."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = Path(os.environ.get("PITOT_DATA") or REPO.parent / "shared" / "pitot-data").resolve()
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """The published dataset; CI always has it, so a skip there is a failure of set-up."""
+    if not (REAL_DATA / "data.npz").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"real data missing at {REAL_DATA}")
+        pytest.skip(f"real data not found at {REAL_DATA}")
+    return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic dataset with matrix and 2-way interference objectives."""
+    from pitot_tf.data.synth import synthesize_dataset
+
+    return synthesize_dataset(tmp_path_factory.mktemp("synth"), platforms=16, workloads=24, seed=1)
+
+
+@pytest.fixture(scope="session")
+def synth_dataset(synth_dir: Path):  # type: ignore[no-untyped-def]
+    from pitot_tf.data.dataset import load_dataset
+
+    return load_dataset(synth_dir)
+
+
+@pytest.fixture()
+def fast_overrides() -> dict[str, object]:
+    """Config overrides that make a training run take a second or two."""
+    return {
+        "training.steps": 60, "training.val_every": 20, "training.batch": 64,
+        "training.progress": False, "model.layers": [16], "model.mf_dim": 8,
+    }

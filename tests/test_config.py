@@ -1,0 +1,79 @@
+"""Config and presets: strict overrides, every preset resolves, values are checked."""
+
+from __future__ import annotations
+
+import pytest
+
+from pitot_tf.config import Config, objective_weights, parse_overrides, valid_keys, with_overrides
+from pitot_tf.errors import ConfigError
+from pitot_tf.presets import BUILTIN_PRESETS, expand, resolve
+
+
+def test_defaults_are_the_papers() -> None:
+    c = Config()
+    assert (c.model.mf_dim, c.model.if_dim, c.model.if_slope) == (32, 2, 0.1)
+    assert c.model.layers == [128, 128] and c.model.learned_features == 1
+    assert (c.training.steps, c.training.val_every, c.training.batch) == (20_000, 200, 512)
+    assert c.training.learning_rate == 1e-3 and c.seed == 42
+
+
+def test_overrides_parse_and_apply() -> None:
+    values = parse_overrides(["model.mf_dim=64", "training.learning_rate=3e-4", "model.layers=[64, 64]",
+                              "model.baseline=false"])
+    c = with_overrides(Config(), values)
+    assert c.model.mf_dim == 64 and c.training.learning_rate == 3e-4
+    assert c.model.layers == [64, 64] and c.model.baseline is False
+
+
+def test_unknown_key_lists_valid_keys() -> None:
+    with pytest.raises(ConfigError, match=r"unknown config key 'model.mfdim'.*model.mf_dim"):
+        with_overrides(Config(), {"model.mfdim": 3})
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("model.mf_dim", "big", "must be an integer"),
+    ("model.mf_dim", 0, "mf_dim must be >= 1"),
+    ("training.learning_rate", -1e-3, "learning_rate must be > 0"),
+    ("model.if_slope", 1.5, r"if_slope must be in \[0, 1\]"),
+    ("model.baseline", "maybe", "true or false"),
+    ("model.kind", "transformer", "model.kind must be one of"),
+    ("model.quantiles", [0.5, 1.2], "quantiles must each be in"),
+])
+def test_bad_values(key: str, value: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        with_overrides(Config(), {key: value})
+
+
+def test_flat_round_trip() -> None:
+    c = resolve("conformal/optimal", {"model.mf_dim": 16})
+    assert Config.from_dict(c.to_dict()) == c
+    assert set(c.flat()) == set(valid_keys())
+
+
+def test_every_preset_resolves() -> None:
+    for name in BUILTIN_PRESETS:
+        resolve(name)
+    assert resolve("components/discard").objectives.interference_weight == 0.0
+    assert resolve("baseline/monolith").model.kind == "monolith"
+
+
+def test_unknown_preset() -> None:
+    with pytest.raises(ConfigError, match="unknown preset 'pitto'"):
+        resolve("pitto")
+
+
+def test_expand_globs() -> None:
+    assert expand(["baseline/*"]) == ["baseline/factorization", "baseline/monolith", "baseline/attention"]
+    with pytest.raises(ConfigError):
+        expand(["nothing/*"])
+
+
+def test_objective_weights_share_interference() -> None:
+    weights = objective_weights(Config(), ["mf", "if2", "if3"])
+    assert weights == {"mf": 1.0, "if2": 0.25, "if3": 0.25}
+
+
+def test_user_preset_folder(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "tuned.yaml").write_text("overrides:\n  model.mf_dim: 48\n")
+    monkeypatch.setenv("PITOT_PRESETS", str(tmp_path))
+    assert resolve("tuned").model.mf_dim == 48
