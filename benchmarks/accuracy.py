@@ -20,9 +20,18 @@ from pitot_tf.training.experiment import prepare
 from pitot_tf.training.predict import predict_objective
 
 
-def test_mape(preset: str, level: float, replicate: int, args: argparse.Namespace) -> dict[str, float]:
-    experiment = prepare(preset, {"training.progress": False}, level, replicate, args.data_dir,
-                         args.splits, args.steps)
+def test_mape(
+    preset: str, level: float, replicate: int, args: argparse.Namespace
+) -> dict[str, float]:
+    experiment = prepare(
+        preset,
+        {"training.progress": False},
+        level,
+        replicate,
+        args.data_dir,
+        args.splits,
+        args.steps,
+    )
     result = train(experiment.config, experiment.dataset, experiment.split)
     scores = {}
     for objective in experiment.split.objectives():
@@ -46,8 +55,11 @@ def main() -> None:
         runs = [test_mape(args.preset, level, r, args) for r in args.replicates]
         summary[f"{level:g}"] = {k: float(np.mean([run[k] for run in runs])) for k in runs[0]}
         for replicate, run in zip(args.replicates, runs, strict=True):
-            print(f"{args.preset} level {level:g} replicate {replicate}: "
-                  + ", ".join(f"{k} {v:.2%}" for k, v in run.items()), flush=True)
+            print(
+                f"{args.preset} level {level:g} replicate {replicate}: "
+                + ", ".join(f"{k} {v:.2%}" for k, v in run.items()),
+                flush=True,
+            )
     print(json.dumps(summary))
 
 

@@ -24,14 +24,30 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--preset", default="pitot")
     args = parser.parse_args()
-    experiment = prepare(args.preset, {"training.progress": False}, level=0.5, replicate=0,
-                         data_dir=args.data_dir, steps=args.steps)
+    experiment = prepare(
+        args.preset,
+        {"training.progress": False},
+        level=0.5,
+        replicate=0,
+        data_dir=args.data_dir,
+        steps=args.steps,
+    )
     result = train(experiment.config, experiment.dataset, experiment.split)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{args.preset}: {args.steps} steps in {result.wall_s:.1f} s "
-          f"({result.steps_per_s:.0f} steps/s), peak RSS {peak_mb:.0f} MB")
-    print(json.dumps({"steps": args.steps, "wall_s": round(result.wall_s, 2),
-                      "steps_per_s": round(result.steps_per_s, 1), "peak_rss_mb": round(peak_mb, 1)}))
+    print(
+        f"{args.preset}: {args.steps} steps in {result.wall_s:.1f} s "
+        f"({result.steps_per_s:.0f} steps/s), peak RSS {peak_mb:.0f} MB"
+    )
+    print(
+        json.dumps(
+            {
+                "steps": args.steps,
+                "wall_s": round(result.wall_s, 2),
+                "steps_per_s": round(result.steps_per_s, 1),
+                "peak_rss_mb": round(peak_mb, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ class TrainingConfig:
     beta_1: float = 0.9
     beta_2: float = 0.999
     weight_decay: float = 1e-4
-    jit_compile: bool = False
+    jit_compile: bool = True
     progress: bool = True
 
 
@@ -192,7 +192,9 @@ def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
     values = config.to_dict()
     for key, value in overrides.items():
         if key not in types_:
-            raise ConfigError(f"unknown config key '{key}'; valid keys: {', '.join(sorted(types_))}")
+            raise ConfigError(
+                f"unknown config key '{key}'; valid keys: {', '.join(sorted(types_))}"
+            )
         coerced = _coerce(key, value, types_[key])
         section, _, name = key.partition(".")
         if name:
@@ -221,22 +223,35 @@ def validate(config: Config) -> None:
     _check(m.mf_dim >= 1, f"model.mf_dim must be >= 1, got {m.mf_dim}")
     _check(m.if_dim >= 1, f"model.if_dim must be >= 1, got {m.if_dim}")
     _check(0.0 <= m.if_slope <= 1.0, f"model.if_slope must be in [0, 1], got {m.if_slope}")
-    _check(m.interference in INTERFERENCE_MODES,
-           f"model.interference must be one of {INTERFERENCE_MODES}, got '{m.interference}'")
+    _check(
+        m.interference in INTERFERENCE_MODES,
+        f"model.interference must be one of {INTERFERENCE_MODES}, got '{m.interference}'",
+    )
     for tower in ("workload_tower", "platform_tower"):
-        _check(getattr(m, tower) in TOWER_KINDS,
-               f"model.{tower} must be one of {TOWER_KINDS}, got '{getattr(m, tower)}'")
-    _check(m.learned_features >= 0, f"model.learned_features must be >= 0, got {m.learned_features}")
+        _check(
+            getattr(m, tower) in TOWER_KINDS,
+            f"model.{tower} must be one of {TOWER_KINDS}, got '{getattr(m, tower)}'",
+        )
+    _check(
+        m.learned_features >= 0, f"model.learned_features must be >= 0, got {m.learned_features}"
+    )
     for name in ("layers", "monolith_layers", "attention_layers", "output_layers"):
         _check(all(w >= 1 for w in getattr(m, name)), f"model.{name} widths must be >= 1")
-    _check(m.attention_dim >= 1 and m.value_dim >= 1, "model.attention_dim and value_dim must be >= 1")
-    _check(all(0.0 < q < 1.0 for q in m.quantiles),
-           f"model.quantiles must each be in (0, 1), got {m.quantiles}")
+    _check(
+        m.attention_dim >= 1 and m.value_dim >= 1, "model.attention_dim and value_dim must be >= 1"
+    )
+    _check(
+        all(0.0 < q < 1.0 for q in m.quantiles),
+        f"model.quantiles must each be in (0, 1), got {m.quantiles}",
+    )
     _check(m.loss in LOSSES, f"model.loss must be one of {LOSSES}, got '{m.loss}'")
     _check(t.steps >= 1, f"training.steps must be >= 1, got {t.steps}")
     _check(t.val_every >= 1, f"training.val_every must be >= 1, got {t.val_every}")
     _check(t.batch >= 1, f"training.batch must be >= 1, got {t.batch}")
-    _check(t.optimizer in OPTIMIZERS, f"training.optimizer must be one of {OPTIMIZERS}, got '{t.optimizer}'")
+    _check(
+        t.optimizer in OPTIMIZERS,
+        f"training.optimizer must be one of {OPTIMIZERS}, got '{t.optimizer}'",
+    )
     _check(t.learning_rate > 0, f"training.learning_rate must be > 0, got {t.learning_rate}")
     _check(0 <= t.beta_1 < 1 and 0 <= t.beta_2 < 1, "training.beta_1 and beta_2 must be in [0, 1)")
     _check(t.weight_decay >= 0, f"training.weight_decay must be >= 0, got {t.weight_decay}")

@@ -33,26 +33,34 @@ def _builtin() -> dict[str, dict[str, Any]]:
         presets[f"interference/{k}"] = {"model.if_dim": k}
     for w in (0.1, 0.2, 1.0, 2.0):
         presets[f"weight/{w}"] = {"objectives.interference_weight": w}
-    presets.update({
-        "features/noworkload": {"model.workload_tower": "embedding"},
-        "features/noplatform": {"model.platform_tower": "embedding"},
-        "features/blackbox": {"model.workload_tower": "embedding", "model.platform_tower": "embedding"},
-        "components/nobaseline": {"model.baseline": False},
-        "components/naiveloss": {
-            "model.loss": "percent", "objectives.log_target": False, "model.baseline": False,
-        },
-        "components/discard": {**IGNORE_INTERFERENCE, "objectives.interference_weight": 0.0},
-        "components/ignore": dict(IGNORE_INTERFERENCE),
-        "components/notrectified": {"model.if_slope": 1.0},
-        "conformal/naive": {"model.quantiles": QUANTILES_NAIVE},
-        "conformal/optimal": {"model.quantiles": QUANTILES_OPTIMAL},
-        "baseline/factorization": {
-            "model.workload_tower": "embedding", "model.platform_tower": "embedding",
-            **IGNORE_INTERFERENCE,
-        },
-        "baseline/monolith": {"model.kind": "monolith"},
-        "baseline/attention": {"model.kind": "attention"},
-    })
+    presets.update(
+        {
+            "features/noworkload": {"model.workload_tower": "embedding"},
+            "features/noplatform": {"model.platform_tower": "embedding"},
+            "features/blackbox": {
+                "model.workload_tower": "embedding",
+                "model.platform_tower": "embedding",
+            },
+            "components/nobaseline": {"model.baseline": False},
+            "components/naiveloss": {
+                "model.loss": "percent",
+                "objectives.log_target": False,
+                "model.baseline": False,
+            },
+            "components/discard": {**IGNORE_INTERFERENCE, "objectives.interference_weight": 0.0},
+            "components/ignore": dict(IGNORE_INTERFERENCE),
+            "components/notrectified": {"model.if_slope": 1.0},
+            "conformal/naive": {"model.quantiles": QUANTILES_NAIVE},
+            "conformal/optimal": {"model.quantiles": QUANTILES_OPTIMAL},
+            "baseline/factorization": {
+                "model.workload_tower": "embedding",
+                "model.platform_tower": "embedding",
+                **IGNORE_INTERFERENCE,
+            },
+            "baseline/monolith": {"model.kind": "monolith"},
+            "baseline/attention": {"model.kind": "attention"},
+        }
+    )
     return presets
 
 
@@ -73,7 +81,9 @@ def _user_presets() -> dict[str, dict[str, Any]]:
             with open(path) as handle:
                 content = yaml.safe_load(handle) or {}
             if not isinstance(content, dict) or not isinstance(content.get("overrides", {}), dict):
-                raise ConfigError(f"{path}: a preset file needs a mapping 'overrides: {{key: value}}'")
+                raise ConfigError(
+                    f"{path}: a preset file needs a mapping 'overrides: {{key: value}}'"
+                )
             found[name] = dict(content.get("overrides", {}))
     return found
 

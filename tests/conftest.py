@@ -40,6 +40,10 @@ def synth_dataset(synth_dir: Path):  # type: ignore[no-untyped-def]
 def fast_overrides() -> dict[str, object]:
     """Config overrides that make a training run take a second or two."""
     return {
-        "training.steps": 60, "training.val_every": 20, "training.batch": 64,
-        "training.progress": False, "model.layers": [16], "model.mf_dim": 8,
+        "training.steps": 60,
+        "training.val_every": 20,
+        "training.batch": 64,
+        "training.progress": False,
+        "model.layers": [16],
+        "model.mf_dim": 8,
     }

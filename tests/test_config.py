@@ -18,8 +18,14 @@ def test_defaults_are_the_papers() -> None:
 
 
 def test_overrides_parse_and_apply() -> None:
-    values = parse_overrides(["model.mf_dim=64", "training.learning_rate=3e-4", "model.layers=[64, 64]",
-                              "model.baseline=false"])
+    values = parse_overrides(
+        [
+            "model.mf_dim=64",
+            "training.learning_rate=3e-4",
+            "model.layers=[64, 64]",
+            "model.baseline=false",
+        ]
+    )
     c = with_overrides(Config(), values)
     assert c.model.mf_dim == 64 and c.training.learning_rate == 3e-4
     assert c.model.layers == [64, 64] and c.model.baseline is False
@@ -30,15 +36,18 @@ def test_unknown_key_lists_valid_keys() -> None:
         with_overrides(Config(), {"model.mfdim": 3})
 
 
-@pytest.mark.parametrize("key,value,message", [
-    ("model.mf_dim", "big", "must be an integer"),
-    ("model.mf_dim", 0, "mf_dim must be >= 1"),
-    ("training.learning_rate", -1e-3, "learning_rate must be > 0"),
-    ("model.if_slope", 1.5, r"if_slope must be in \[0, 1\]"),
-    ("model.baseline", "maybe", "true or false"),
-    ("model.kind", "transformer", "model.kind must be one of"),
-    ("model.quantiles", [0.5, 1.2], "quantiles must each be in"),
-])
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("model.mf_dim", "big", "must be an integer"),
+        ("model.mf_dim", 0, "mf_dim must be >= 1"),
+        ("training.learning_rate", -1e-3, "learning_rate must be > 0"),
+        ("model.if_slope", 1.5, r"if_slope must be in \[0, 1\]"),
+        ("model.baseline", "maybe", "true or false"),
+        ("model.kind", "transformer", "model.kind must be one of"),
+        ("model.quantiles", [0.5, 1.2], "quantiles must each be in"),
+    ],
+)
 def test_bad_values(key: str, value: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         with_overrides(Config(), {key: value})
@@ -63,7 +72,11 @@ def test_unknown_preset() -> None:
 
 
 def test_expand_globs() -> None:
-    assert expand(["baseline/*"]) == ["baseline/factorization", "baseline/monolith", "baseline/attention"]
+    assert expand(["baseline/*"]) == [
+        "baseline/factorization",
+        "baseline/monolith",
+        "baseline/attention",
+    ]
     with pytest.raises(ConfigError):
         expand(["nothing/*"])
 

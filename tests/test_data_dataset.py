@@ -22,7 +22,9 @@ def test_real_dataset_numbers(real_data_dir: Path) -> None:
     assert summary["objectives"]["if2"]["duplicate_rows"] > 0  # type: ignore[index]
     frame = dataset.frame("if2")
     assert list(frame.columns) == ["platform", "workload", "interferer0", "runtime_ns"]
-    assert frame.iloc[0]["workload"] == dataset.workloads.names[dataset.objectives["if2"].workload[0]]
+    assert (
+        frame.iloc[0]["workload"] == dataset.workloads.names[dataset.objectives["if2"].workload[0]]
+    )
 
 
 def test_objectives_filter(synth_dir: Path) -> None:
@@ -59,7 +61,9 @@ def test_bad_runtime(synth_dir: Path, tmp_path: Path, bad: float) -> None:
     t = _array(data / "data.npz", "t")
     t[7] = bad
     _rewrite(data / "data.npz", t=t)
-    with pytest.raises(DataError, match=r"data.npz: key 't', row 7: runtime must be finite and positive"):
+    with pytest.raises(
+        DataError, match=r"data.npz: key 't', row 7: runtime must be finite and positive"
+    ):
         load_dataset(data)
 
 
@@ -68,7 +72,9 @@ def test_index_out_of_range(synth_dir: Path, tmp_path: Path) -> None:
     i = _array(data / "data.npz", "i_platform")
     i[3] = 10_000
     _rewrite(data / "data.npz", i_platform=i)
-    with pytest.raises(DataError, match=r"'i_platform', row 3: index 10000 is not a valid platform"):
+    with pytest.raises(
+        DataError, match=r"'i_platform', row 3: index 10000 is not a valid platform"
+    ):
         load_dataset(data)
 
 
@@ -86,7 +92,9 @@ def test_interference_index_not_a_workload(synth_dir: Path, tmp_path: Path) -> N
     i = _array(data / "if2.npz", "i_interference0")
     i[11] = -1
     _rewrite(data / "if2.npz", i_interference0=i)
-    with pytest.raises(DataError, match=r"if2.npz: key 'i_interference0', row 11: .* not a valid workload"):
+    with pytest.raises(
+        DataError, match=r"if2.npz: key 'i_interference0', row 11: .* not a valid workload"
+    ):
         load_dataset(data)
 
 

@@ -46,7 +46,9 @@ def test_file_round_trip(synth_dataset: Dataset, tmp_path: Path) -> None:
         for part in ("train", "val", "test"):
             assert np.array_equal(loaded.rows(name, part), original.rows(name, part))
     with np.load(split_path(tmp_path, 0.5, 1)) as archive:
-        assert set(archive.files) == {f"{o}_{p}" for o in ("mf", "if2") for p in ("train", "val", "test")}
+        assert set(archive.files) == {
+            f"{o}_{p}" for o in ("mf", "if2") for p in ("train", "val", "test")
+        }
 
 
 def _write(path: Path, **arrays: np.ndarray) -> Path:
@@ -56,22 +58,31 @@ def _write(path: Path, **arrays: np.ndarray) -> Path:
 
 
 def test_overlapping_rows_rejected(synth_dataset: Dataset, tmp_path: Path) -> None:
-    path = _write(tmp_path / "0.5" / "0.npz", mf_train=np.array([0, 1, 2]), mf_val=np.array([3, 2]),
-                  mf_test=np.array([4]))
+    path = _write(
+        tmp_path / "0.5" / "0.npz",
+        mf_train=np.array([0, 1, 2]),
+        mf_val=np.array([3, 2]),
+        mf_test=np.array([4]),
+    )
     with pytest.raises(DataError, match=r"key 'mf_val', row 1: row 2 is in both train and val"):
         load_split(path, synth_dataset)
 
 
 def test_out_of_range_rows_rejected(synth_dataset: Dataset, tmp_path: Path) -> None:
-    path = _write(tmp_path / "s.npz", mf_train=np.array([0, 10**7]), mf_val=np.array([3]),
-                  mf_test=np.array([4]))
+    path = _write(
+        tmp_path / "s.npz",
+        mf_train=np.array([0, 10**7]),
+        mf_val=np.array([3]),
+        mf_test=np.array([4]),
+    )
     with pytest.raises(DataError, match=r"key 'mf_train', row 1: row index 10000000 out of range"):
         load_split(path, synth_dataset)
 
 
 def test_unknown_objective_rejected(synth_dataset: Dataset, tmp_path: Path) -> None:
-    path = _write(tmp_path / "s.npz", if4_train=np.array([0]), if4_val=np.array([1]),
-                  if4_test=np.array([2]))
+    path = _write(
+        tmp_path / "s.npz", if4_train=np.array([0]), if4_val=np.array([1]), if4_test=np.array([2])
+    )
     with pytest.raises(DataError, match="names objective 'if4' which the data lacks"):
         load_split(path, synth_dataset)
 

@@ -15,16 +15,26 @@ from pitot_tf.models import build_model, fit_baseline
 from pitot_tf.models.baseline import fit_linear_scaling
 from pitot_tf.presets import resolve
 
-KINDS = ["pitot", "baseline/factorization", "baseline/monolith", "baseline/attention",
-         "conformal/optimal", "features/blackbox", "components/ignore"]
+KINDS = [
+    "pitot",
+    "baseline/factorization",
+    "baseline/monolith",
+    "baseline/attention",
+    "conformal/optimal",
+    "features/blackbox",
+    "components/ignore",
+]
 
 
 def _inputs(batch: int = 5, slots: int = 2) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     interferers = rng.integers(0, 24, (batch, slots)).astype(np.int32)
     interferers[0] = -1
-    return {"platform": rng.integers(0, 16, batch).astype(np.int32),
-            "workload": rng.integers(0, 24, batch).astype(np.int32), "interferers": interferers}
+    return {
+        "platform": rng.integers(0, 16, batch).astype(np.int32),
+        "workload": rng.integers(0, 24, batch).astype(np.int32),
+        "interferers": interferers,
+    }
 
 
 @pytest.mark.parametrize("preset", KINDS)
@@ -49,11 +59,15 @@ def test_interference_term(synth_dataset: Dataset) -> None:
     inputs = _inputs(batch=4, slots=1)
     alone = dict(inputs, interferers=np.full((4, 1), -1, np.int32))
     no_slots = dict(inputs, interferers=np.zeros((4, 0), np.int32))
-    ignore = build_model(resolve("components/ignore", {"model.layers": [16], "model.mf_dim": 8}), synth_dataset)
+    ignore = build_model(
+        resolve("components/ignore", {"model.layers": [16], "model.mf_dim": 8}), synth_dataset
+    )
     ignore.set_weights(model.get_weights())
     base = layer(alone["platform"], alone["workload"], alone["interferers"])
     # No co-runner (padding or zero slots) gives exactly the interference-free prediction.
-    np.testing.assert_allclose(base, layer(no_slots["platform"], no_slots["workload"], no_slots["interferers"]))
+    np.testing.assert_allclose(
+        base, layer(no_slots["platform"], no_slots["workload"], no_slots["interferers"])
+    )
     np.testing.assert_allclose(base, ignore.get_layer("pitot")(**alone), rtol=1e-6)
     # A co-runner changes it; a susceptible platform suffers more from a stronger interferer.
     paired = layer(inputs["platform"], inputs["workload"], inputs["interferers"])
@@ -66,11 +80,11 @@ def test_interference_grows_with_pressure(synth_dataset: Dataset) -> None:
     model = build_model(config, synth_dataset)
     layer = model.get_layer("pitot")
     w = np.zeros((24, 2), np.float32)
-    w[0] = [1.0, 0.0]                      # the victim
-    w[1], w[2] = [0.0, 0.5], [0.0, 2.0]    # a weak and a strong interferer
+    w[0] = [1.0, 0.0]  # the victim
+    w[1], w[2] = [0.0, 0.5], [0.0, 2.0]  # a weak and a strong interferer
     p = np.zeros((16, 2 + 2 * 2), np.float32)
-    p[:, 2:4] = [1.0, 0.0]                 # Vs: susceptibility = x_w[0]
-    p[:, 4:6] = [0.0, 1.0]                 # Vg: pressure = x_i[1]
+    p[:, 2:4] = [1.0, 0.0]  # Vs: susceptibility = x_w[0]
+    p[:, 4:6] = [0.0, 1.0]  # Vg: pressure = x_i[1]
     layer.workload_tower.table.assign(w)
     layer.platform_tower.table.assign(p)
     platform = np.zeros(3, np.int32)
@@ -106,4 +120,6 @@ def test_save_load_round_trip(synth_dataset: Dataset, tmp_path: Path) -> None:
         model.save(path)
         loaded = keras.saving.load_model(path)
         inputs = _inputs()
-        np.testing.assert_allclose(model.predict(inputs, verbose=0), loaded.predict(inputs, verbose=0), rtol=1e-6)
+        np.testing.assert_allclose(
+            model.predict(inputs, verbose=0), loaded.predict(inputs, verbose=0), rtol=1e-6
+        )

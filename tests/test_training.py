@@ -19,20 +19,33 @@ def _mape(log_true: np.ndarray, log_pred: np.ndarray) -> float:
 def test_reaches_noise_floor(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from pitot_tf.data.synth import synthesize_dataset
 
-    dataset = load_dataset(synthesize_dataset(tmp_path, platforms=60, workloads=80, noise=0.05, seed=3))
+    dataset = load_dataset(
+        synthesize_dataset(tmp_path, platforms=60, workloads=80, noise=0.05, seed=3)
+    )
     split = make_split(dataset, 0.8)
-    config = resolve("pitot", {"training.steps": 3000, "training.val_every": 500,
-                               "training.batch": 256, "training.progress": False,
-                               "training.learning_rate": 3e-3})
+    config = resolve(
+        "pitot",
+        {
+            "training.steps": 3000,
+            "training.val_every": 500,
+            "training.batch": 256,
+            "training.progress": False,
+            "training.learning_rate": 3e-3,
+        },
+    )
     result = train(config, dataset, split)
     floor = 0.05 * np.sqrt(2 / np.pi)  # mean |exp(e) - 1| ~ E|e| for e ~ N(0, 0.05^2)
     for objective in ("mf", "if2"):
-        log_true, log_pred = predict_objective(result.model, dataset, objective, split.rows(objective, "test"))
+        log_true, log_pred = predict_objective(
+            result.model, dataset, objective, split.rows(objective, "test")
+        )
         assert _mape(log_true, log_pred) < 2.5 * floor, objective
     assert result.history["val_loss"].iloc[-1] < result.history["val_loss"].iloc[0]
 
 
-def test_best_weights_and_history(synth_dataset: Dataset, fast_overrides: dict[str, object]) -> None:
+def test_best_weights_and_history(
+    synth_dataset: Dataset, fast_overrides: dict[str, object]
+) -> None:
     split = make_split(synth_dataset, 0.5)
     result = train(resolve("pitot", fast_overrides), synth_dataset, split)
     history = result.history
@@ -49,7 +62,9 @@ def test_deterministic(synth_dataset: Dataset, fast_overrides: dict[str, object]
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_validation_callback_can_stop(synth_dataset: Dataset, fast_overrides: dict[str, object]) -> None:
+def test_validation_callback_can_stop(
+    synth_dataset: Dataset, fast_overrides: dict[str, object]
+) -> None:
     seen: list[int] = []
 
     class Stop(Exception):
@@ -62,7 +77,12 @@ def test_validation_callback_can_stop(synth_dataset: Dataset, fast_overrides: di
             raise Stop
 
     with pytest.raises(Stop):
-        train(resolve("pitot", fast_overrides), synth_dataset, make_split(synth_dataset, 0.5), callback)
+        train(
+            resolve("pitot", fast_overrides),
+            synth_dataset,
+            make_split(synth_dataset, 0.5),
+            callback,
+        )
     assert seen == [20, 40]
 
 
@@ -74,7 +94,11 @@ def test_divergence_is_reported(synth_dataset: Dataset, fast_overrides: dict[str
 
 @pytest.mark.parametrize("preset", sorted(BUILTIN_PRESETS))
 def test_every_preset_trains(synth_dataset: Dataset, preset: str) -> None:
-    overrides = {"training.steps": 4, "training.val_every": 2, "training.batch": 16,
-                 "training.progress": False}
+    overrides = {
+        "training.steps": 4,
+        "training.val_every": 2,
+        "training.batch": 16,
+        "training.progress": False,
+    }
     result = train(resolve(preset, overrides), synth_dataset, make_split(synth_dataset, 0.5))
     assert len(result.history) == 2 and np.isfinite(result.best_val_loss)

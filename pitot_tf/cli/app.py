@@ -14,13 +14,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-data_app = typer.Typer(help="Validate, fetch, synthesize or preprocess a dataset.", no_args_is_help=True)
-runs_app = typer.Typer(help="Look after MLflow runs (repair runs left RUNNING).", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Validate, fetch, synthesize or preprocess a dataset.", no_args_is_help=True
+)
+runs_app = typer.Typer(
+    help="Look after MLflow runs (repair runs left RUNNING).", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 app.add_typer(runs_app, name="runs")
 
 COMMAND_MODULES = (
-    "data", "preprocess", "presets", "split", "train", "evaluate", "predict", "search", "sweep",
+    "data",
+    "preprocess",
+    "presets",
+    "split",
+    "train",
+    "evaluate",
+    "predict",
+    "search",
+    "sweep",
     "runs",
 )
 

@@ -23,13 +23,16 @@ def validate(data_dir: DataDir = None, as_json: bool = typer.Option(False, "--js
         typer.echo(json.dumps(summary, indent=2))
         return
     typer.echo(f"{dataset.source}: valid")
-    typer.echo(f"  platforms {summary['platforms']} ({summary['platform_features']} features), "
-               f"workloads {summary['workloads']} ({summary['workload_features']} features)")
+    typer.echo(
+        f"  platforms {summary['platforms']} ({summary['platform_features']} features), "
+        f"workloads {summary['workloads']} ({summary['workload_features']} features)"
+    )
     for name, info in summary["objectives"].items():  # type: ignore[attr-defined]
         typer.echo(
             f"  {name:>4}: {info['rows']:>7,} rows, density {info['density']:.1%}, "
             f"{info['duplicate_rows']} repeated, runtime {info['runtime_min_s']:.3g}"
-            f"-{info['runtime_max_s']:.3g} s")
+            f"-{info['runtime_max_s']:.3g} s"
+        )
 
 
 @data_app.command("fetch")
@@ -48,9 +51,11 @@ def fetch(
 @data_app.command("synth")
 def synth(
     out: Annotated[Path, typer.Option(help="Folder to write the dataset to.")],
-    platforms: int = 24, workloads: int = 40,
+    platforms: int = 24,
+    workloads: int = 40,
     interference: Annotated[Optional[list[int]], typer.Option(help="Degrees K (repeat).")] = None,  # noqa: UP045
-    seed: int = 0, noise: float = 0.05,
+    seed: int = 0,
+    noise: float = 0.05,
 ) -> None:
     """Write a synthetic dataset (and its ground truth) in the Pitot format."""
     from pitot_tf.data.synth import synthesize_dataset

@@ -6,7 +6,9 @@ import typer
 
 from pitot_tf.cli.app import app
 
-presets_app = typer.Typer(help="List presets, or show one resolved config.", invoke_without_command=True)
+presets_app = typer.Typer(
+    help="List presets, or show one resolved config.", invoke_without_command=True
+)
 app.add_typer(presets_app, name="presets")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,7 +15,9 @@ from pitot_tf.cli.common import DataDir
 def split(
     data_dir: DataDir = None,
     out: Annotated[Path, typer.Option(help="Folder for <level>/<replicate>.npz.")] = Path("splits"),
-    levels: Annotated[Optional[list[float]], typer.Option("--levels", help="Data levels (repeat).")] = None,  # noqa: UP045
+    levels: Annotated[
+        list[float] | None, typer.Option("--levels", help="Data levels (repeat).")
+    ] = None,  # noqa: UP045
     replicates: Annotated[int, typer.Option(help="Replicates per level.")] = 5,
     seed: int = 42,
 ) -> None:

@@ -75,7 +75,10 @@ class Objective:
     def take(self, rows: np.ndarray) -> Objective:
         """The same objective restricted to ``rows``."""
         return Objective(
-            self.name, self.runtime[rows], self.platform[rows], self.workload[rows],
+            self.name,
+            self.runtime[rows],
+            self.platform[rows],
+            self.workload[rows],
             self.interferers[rows],
         )
 
@@ -115,9 +118,7 @@ class Dataset:
                 "degree": obs.degree,
                 "rows": len(obs),
                 "duplicate_rows": len(obs) - unique,
-                "density": (
-                    len(np.unique(keys[:, :2], axis=0)) / cells if len(obs) else 0.0
-                ),
+                "density": (len(np.unique(keys[:, :2], axis=0)) / cells if len(obs) else 0.0),
                 "runtime_min_s": float(obs.runtime.min() / 1e9) if len(obs) else None,
                 "runtime_max_s": float(obs.runtime.max() / 1e9) if len(obs) else None,
             }
@@ -141,15 +142,18 @@ def load_dataset(
     root = default_data_dir(data_dir)
     if not root.is_dir():
         raise DataError(
-            str(root), "data directory not found; pass --data-dir or set PITOT_DATA "
-            "(or create one with `pitot-tf data fetch` or `pitot-tf data synth`)"
+            str(root),
+            "data directory not found; pass --data-dir or set PITOT_DATA "
+            "(or create one with `pitot-tf data fetch` or `pitot-tf data synth`)",
         )
     matrix = _read_npz(root / MATRIX_FILE)
     platforms = _load_axis(root / MATRIX_FILE, matrix, "platform")
     workloads = _load_axis(root / MATRIX_FILE, matrix, "workload")
     sizes = {"platform": len(platforms), "workload": len(workloads)}
     wanted = set(objectives) if objectives is not None else None
-    tables = {MATRIX_OBJECTIVE: _load_objective(root / MATRIX_FILE, matrix, MATRIX_OBJECTIVE, 1, sizes)}
+    tables = {
+        MATRIX_OBJECTIVE: _load_objective(root / MATRIX_FILE, matrix, MATRIX_OBJECTIVE, 1, sizes)
+    }
     for degree, path in interference_files(root):
         name = f"if{degree}"
         if wanted is None or name in wanted:
@@ -180,7 +184,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
-        raise DataError(str(path), f"not a readable npz file (truncated or corrupt?): {error}") from None
+        raise DataError(
+            str(path), f"not a readable npz file (truncated or corrupt?): {error}"
+        ) from None
 
 
 def _require(path: Path, arrays: dict[str, np.ndarray], key: str) -> np.ndarray:
@@ -194,20 +200,29 @@ def _load_axis(path: Path, arrays: dict[str, np.ndarray], kind: str) -> Axis:
     names = _require(path, arrays, f"n_{kind}")
     feature_names = _require(path, arrays, f"f_{kind}")
     if features.ndim != 2 or not np.issubdtype(features.dtype, np.number):
-        raise DataError(str(path), f"expected a 2-d numeric array, got {features.dtype}{features.shape}", key=f"d_{kind}")
+        raise DataError(
+            str(path),
+            f"expected a 2-d numeric array, got {features.dtype}{features.shape}",
+            key=f"d_{kind}",
+        )
     if names.shape != (features.shape[0],):
         raise DataError(
-            str(path), f"{names.shape[0] if names.ndim else 0} names but d_{kind} has "
-            f"{features.shape[0]} rows", key=f"n_{kind}",
+            str(path),
+            f"{names.shape[0] if names.ndim else 0} names but d_{kind} has "
+            f"{features.shape[0]} rows",
+            key=f"n_{kind}",
         )
     if feature_names.shape != (features.shape[1],):
         raise DataError(
-            str(path), f"{feature_names.size} feature names but d_{kind} has "
-            f"{features.shape[1]} columns", key=f"f_{kind}",
+            str(path),
+            f"{feature_names.size} feature names but d_{kind} has {features.shape[1]} columns",
+            key=f"f_{kind}",
         )
     bad = ~np.isfinite(features).all(axis=1)
     if bad.any():
-        raise DataError(str(path), "feature is NaN or infinite", key=f"d_{kind}", row=int(np.argmax(bad)))
+        raise DataError(
+            str(path), "feature is NaN or infinite", key=f"d_{kind}", row=int(np.argmax(bad))
+        )
     return Axis(kind, names.astype(str), features.astype(np.float32), feature_names.astype(str))
 
 
@@ -216,21 +231,31 @@ def _load_objective(
 ) -> Objective:
     runtime = _require(path, arrays, "t")
     if runtime.ndim != 1 or not np.issubdtype(runtime.dtype, np.number):
-        raise DataError(str(path), f"expected a 1-d numeric array, got {runtime.dtype}{runtime.shape}", key="t")
+        raise DataError(
+            str(path), f"expected a 1-d numeric array, got {runtime.dtype}{runtime.shape}", key="t"
+        )
     runtime = runtime.astype(np.float64)
     bad = ~(np.isfinite(runtime) & (runtime > 0))
     if bad.any():
         row = int(np.argmax(bad))
-        raise DataError(str(path), f"runtime must be finite and positive, got {runtime[row]}", key="t", row=row)
+        raise DataError(
+            str(path), f"runtime must be finite and positive, got {runtime[row]}", key="t", row=row
+        )
     platform = _index(path, arrays, "i_platform", len(runtime), sizes["platform"], "platform")
     workload = _index(path, arrays, "i_workload", len(runtime), sizes["workload"], "workload")
-    interferers = np.stack(
-        [
-            _index(path, arrays, f"i_interference{k}", len(runtime), sizes["workload"], "workload")
-            for k in range(degree - 1)
-        ],
-        axis=1,
-    ) if degree > 1 else np.zeros((len(runtime), 0), dtype=np.int64)
+    interferers = (
+        np.stack(
+            [
+                _index(
+                    path, arrays, f"i_interference{k}", len(runtime), sizes["workload"], "workload"
+                )
+                for k in range(degree - 1)
+            ],
+            axis=1,
+        )
+        if degree > 1
+        else np.zeros((len(runtime), 0), dtype=np.int64)
+    )
     return Objective(name, runtime, platform, workload, interferers)
 
 
@@ -239,17 +264,27 @@ def _index(
 ) -> np.ndarray:
     values = _require(path, arrays, key)
     if values.shape != (rows,):
-        raise DataError(str(path), f"has shape {values.shape}, expected ({rows},) like 't'", key=key)
+        raise DataError(
+            str(path), f"has shape {values.shape}, expected ({rows},) like 't'", key=key
+        )
     if not np.issubdtype(values.dtype, np.integer):
         if np.issubdtype(values.dtype, np.floating):
             bad = ~np.isfinite(values) | (values != np.round(values))
             row = int(np.argmax(bad)) if bad.any() else 0
-            raise DataError(str(path), f"index must be an integer, got {values[row]} ({values.dtype})", key=key, row=row)
+            raise DataError(
+                str(path),
+                f"index must be an integer, got {values[row]} ({values.dtype})",
+                key=key,
+                row=row,
+            )
         raise DataError(str(path), f"index must be an integer array, got {values.dtype}", key=key)
     bad = (values < 0) | (values >= size)
     if bad.any():
         row = int(np.argmax(bad))
         raise DataError(
-            str(path), f"index {values[row]} is not a valid {axis} (0 <= i < {size})", key=key, row=row
+            str(path),
+            f"index {values[row]} is not a valid {axis} (0 <= i < {size})",
+            key=key,
+            row=row,
         )
     return values.astype(np.int64)

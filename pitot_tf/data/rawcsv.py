@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -19,7 +19,7 @@ import pandas as pd
 
 from pitot_tf.errors import DataError
 
-__all__ = ["CsvError", "CsvTable", "read_csv"]
+__all__ = ["CsvError", "CsvTable", "member", "read_csv"]
 
 
 class CsvError(DataError):
@@ -77,6 +77,12 @@ class CsvTable:
         if bad.any():
             row = int(np.argmax(bad))
             raise self.error(row, column, message.format(value=self.column(column)[row]))
+
+
+def member(values: np.ndarray, allowed: Collection[str]) -> np.ndarray:
+    """Boolean mask of ``values`` in ``allowed`` (hash lookups: ``np.isin`` sorts objects)."""
+    allowed = allowed if isinstance(allowed, (set, frozenset, dict)) else set(allowed)
+    return np.fromiter((value in allowed for value in values), dtype=bool, count=len(values))
 
 
 def read_csv(path: str | os.PathLike[str], required: Sequence[str] = ()) -> CsvTable:

@@ -71,8 +71,8 @@ def make_split(dataset: Dataset, level: float, replicate: int = 0, seed: int = 4
         n_val = int(np.floor((1 - TRAIN_SHARE) * level * n))
         parts[name] = {
             "train": np.sort(order[:n_train]),
-            "val": np.sort(order[n_train:n_train + n_val]),
-            "test": np.sort(order[n_train + n_val:]),
+            "val": np.sort(order[n_train : n_train + n_val]),
+            "test": np.sort(order[n_train + n_val :]),
         }
     return Split(parts, level, replicate)
 
@@ -81,17 +81,22 @@ def save_split(split: Split, path: str | os.PathLike[str]) -> Path:
     """Write a split file atomically (a temporary name, renamed when complete)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"{obj}_{part}": rows for obj, parts in split.parts.items() for part, rows in parts.items()}
+    arrays = {
+        f"{obj}_{part}": rows for obj, parts in split.parts.items() for part, rows in parts.items()
+    }
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, path)
     return path
 
 
 def write_splits(
-    dataset: Dataset, out: str | os.PathLike[str], levels: Sequence[float] = DEFAULT_LEVELS,
-    replicates: Iterable[int] = range(5), seed: int = 42,
+    dataset: Dataset,
+    out: str | os.PathLike[str],
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    replicates: Iterable[int] = range(5),
+    seed: int = 42,
 ) -> list[Path]:
     """Write ``out/<level>/<replicate>.npz`` for every level and replicate."""
     written = []
@@ -120,10 +125,14 @@ def load_split(path: str | os.PathLike[str], dataset: Dataset) -> Split:
             raise DataError(str(path), "expected keys <objective>_{train,val,test}", key=key)
         if objective not in dataset.objectives:
             raise DataError(
-                str(path), f"names objective '{objective}' which the data lacks "
-                f"(have {dataset.objective_names()})", key=key,
+                str(path),
+                f"names objective '{objective}' which the data lacks "
+                f"(have {dataset.objective_names()})",
+                key=key,
             )
-        parts.setdefault(objective, {})[part] = _check_rows(path, key, rows, len(dataset.objectives[objective]))
+        parts.setdefault(objective, {})[part] = _check_rows(
+            path, key, rows, len(dataset.objectives[objective])
+        )
     for objective, found in parts.items():
         missing = [p for p in PARTS if p not in found]
         if missing:
@@ -135,23 +144,29 @@ def load_split(path: str | os.PathLike[str], dataset: Dataset) -> Split:
 
 def _check_rows(path: Path, key: str, rows: np.ndarray, size: int) -> np.ndarray:
     if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
-        raise DataError(str(path), f"expected 1-d integer row indices, got {rows.dtype}{rows.shape}", key=key)
+        raise DataError(
+            str(path), f"expected 1-d integer row indices, got {rows.dtype}{rows.shape}", key=key
+        )
     bad = (rows < 0) | (rows >= size)
     if bad.any():
         at = int(np.argmax(bad))
-        raise DataError(str(path), f"row index {rows[at]} out of range (0 <= i < {size})", key=key, row=at)
+        raise DataError(
+            str(path), f"row index {rows[at]} out of range (0 <= i < {size})", key=key, row=at
+        )
     return rows.astype(np.int64)
 
 
 def _check_disjoint(path: Path, objective: str, parts: dict[str, np.ndarray]) -> None:
     for i, first in enumerate(PARTS):
-        for second in PARTS[i + 1:]:
+        for second in PARTS[i + 1 :]:
             shared = np.intersect1d(parts[first], parts[second])
             if len(shared):
                 at = int(np.flatnonzero(np.isin(parts[second], shared))[0])
                 raise DataError(
-                    str(path), f"row {shared[0]} is in both {first} and {second}",
-                    key=f"{objective}_{second}", row=at,
+                    str(path),
+                    f"row {shared[0]} is in both {first} and {second}",
+                    key=f"{objective}_{second}",
+                    row=at,
                 )
 
 

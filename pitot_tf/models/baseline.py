@@ -7,14 +7,20 @@ to learn only the interaction. The result is stored as non-trainable weights of 
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
 
 
 def fit_linear_scaling(
-    log_runtime: np.ndarray, platform: np.ndarray, workload: np.ndarray,
-    shape: tuple[int, int], max_iter: int = 1000, tol: float = 1e-5,
+    log_runtime: np.ndarray,
+    platform: np.ndarray,
+    workload: np.ndarray,
+    shape: tuple[int, int],
+    max_iter: int = 1000,
+    tol: float = 1e-5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares ``a`` (per platform) and ``b`` (per workload) with ``log t ≈ a_p + b_w``.
 
@@ -45,17 +51,21 @@ class LinearScaling(keras.layers.Layer):
         super().__init__(**kwargs)
         self.platforms, self.workloads = platforms, workloads
         self.platform_scale = self.add_weight(
-            shape=(platforms,), initializer="zeros", trainable=False, name="platform_scale")
+            shape=(platforms,), initializer="zeros", trainable=False, name="platform_scale"
+        )
         self.workload_scale = self.add_weight(
-            shape=(workloads,), initializer="zeros", trainable=False, name="workload_scale")
+            shape=(workloads,), initializer="zeros", trainable=False, name="workload_scale"
+        )
         self.offset = self.add_weight(shape=(), initializer="zeros", trainable=False, name="offset")
 
-    def set_values(self, platform_scale: np.ndarray, workload_scale: np.ndarray, offset: float) -> None:
+    def set_values(
+        self, platform_scale: np.ndarray, workload_scale: np.ndarray, offset: float
+    ) -> None:
         self.platform_scale.assign(platform_scale.astype("float32"))
         self.workload_scale.assign(workload_scale.astype("float32"))
         self.offset.assign(float(offset))
 
-    def call(self, platform: object, workload: object) -> object:
+    def call(self, platform: object, workload: object) -> Any:
         value = ops.take(self.platform_scale, platform) + ops.take(self.workload_scale, workload)
         return ops.expand_dims(value + self.offset, -1)
 

@@ -28,23 +28,37 @@ def heads(config: Config) -> int:
 def _interaction(config: Config, dataset: Dataset) -> keras.layers.Layer:
     m = config.model
     sizes = dict(
-        platforms=len(dataset.platforms), workloads=len(dataset.workloads),
+        platforms=len(dataset.platforms),
+        workloads=len(dataset.workloads),
         platform_features=dataset.platforms.features.shape[1],
-        workload_features=dataset.workloads.features.shape[1], heads=heads(config),
+        workload_features=dataset.workloads.features.shape[1],
+        heads=heads(config),
         activation=m.activation,
     )
     if m.kind == "monolith":
         layer: keras.layers.Layer = Monolith(**sizes, layers=m.monolith_layers, name="monolith")
     elif m.kind == "attention":
         layer = Attention(
-            **sizes, layers=m.attention_layers, attention_dim=m.attention_dim,
-            value_dim=m.value_dim, output_layers=m.output_layers, name="attention_model")
+            **sizes,
+            layers=m.attention_layers,
+            attention_dim=m.attention_dim,
+            value_dim=m.value_dim,
+            output_layers=m.output_layers,
+            name="attention_model",
+        )
     else:
         return PitotInteraction(
-            **sizes, mf_dim=m.mf_dim, if_dim=m.if_dim, if_slope=m.if_slope,
-            interference=m.interference, workload_tower=m.workload_tower,
-            platform_tower=m.platform_tower, learned_features=m.learned_features,
-            layers=m.layers, name="pitot")
+            **sizes,
+            mf_dim=m.mf_dim,
+            if_dim=m.if_dim,
+            if_slope=m.if_slope,
+            interference=m.interference,
+            workload_tower=m.workload_tower,
+            platform_tower=m.platform_tower,
+            learned_features=m.learned_features,
+            layers=m.layers,
+            name="pitot",
+        )
     layer.set_features(dataset.platforms.features, dataset.workloads.features)
     return layer
 
@@ -61,10 +75,13 @@ def build_model(config: Config, dataset: Dataset) -> keras.Model:
         interaction.platform_tower.set_features(dataset.platforms.features)
     baseline = LinearScaling(len(dataset.platforms), len(dataset.workloads), name="baseline")
     output = keras.layers.Add(name="log_runtime")(
-        [baseline(platform, workload), interaction(platform, workload, interferers)])
+        [baseline(platform, workload), interaction(platform, workload, interferers)]
+    )
     return keras.Model(
-        {"platform": platform, "workload": workload, "interferers": interferers}, output,
-        name=f"{config.model.kind}")
+        {"platform": platform, "workload": workload, "interferers": interferers},
+        output,
+        name=f"{config.model.kind}",
+    )
 
 
 def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Split) -> None:

@@ -12,6 +12,8 @@ embeddings ``x_p``, ``Vs_p`` and ``Vg_p`` from another.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
@@ -26,46 +28,77 @@ class PitotInteraction(keras.layers.Layer):
     """
 
     def __init__(
-        self, platforms: int, workloads: int, platform_features: int, workload_features: int,
-        mf_dim: int = 32, if_dim: int = 2, if_slope: float = 0.1, heads: int = 1,
-        interference: str = "model", workload_tower: str = "hybrid",
-        platform_tower: str = "hybrid", learned_features: int = 1,
-        layers: tuple[int, ...] | list[int] = (128, 128), activation: str = "gelu",
+        self,
+        platforms: int,
+        workloads: int,
+        platform_features: int,
+        workload_features: int,
+        mf_dim: int = 32,
+        if_dim: int = 2,
+        if_slope: float = 0.1,
+        heads: int = 1,
+        interference: str = "model",
+        workload_tower: str = "hybrid",
+        platform_tower: str = "hybrid",
+        learned_features: int = 1,
+        layers: tuple[int, ...] | list[int] = (128, 128),
+        activation: str = "gelu",
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
         self.settings = dict(
-            platforms=platforms, workloads=workloads, platform_features=platform_features,
-            workload_features=workload_features, mf_dim=mf_dim, if_dim=if_dim, if_slope=if_slope,
-            heads=heads, interference=interference, workload_tower=workload_tower,
-            platform_tower=platform_tower, learned_features=learned_features,
-            layers=list(layers), activation=activation,
+            platforms=platforms,
+            workloads=workloads,
+            platform_features=platform_features,
+            workload_features=workload_features,
+            mf_dim=mf_dim,
+            if_dim=if_dim,
+            if_slope=if_slope,
+            heads=heads,
+            interference=interference,
+            workload_tower=workload_tower,
+            platform_tower=platform_tower,
+            learned_features=learned_features,
+            layers=list(layers),
+            activation=activation,
         )
         self.mf_dim, self.if_dim, self.if_slope, self.heads = mf_dim, if_dim, if_slope, heads
         self.model_interference = interference == "model"
-        shared = dict(learned_features=learned_features, layers=layers, activation=activation)
+        shared: dict[str, Any] = dict(
+            learned_features=learned_features, layers=layers, activation=activation
+        )
         self.workload_tower = Tower(
-            workloads, workload_features, mf_dim * heads, workload_tower, name="workload_tower",
-            **shared)
+            workloads,
+            workload_features,
+            mf_dim * heads,
+            workload_tower,
+            name="workload_tower",
+            **shared,
+        )
         self.platform_tower = Tower(
-            platforms, platform_features, mf_dim * (1 + 2 * if_dim), platform_tower,
-            name="platform_tower", **shared)
+            platforms,
+            platform_features,
+            mf_dim * (1 + 2 * if_dim),
+            platform_tower,
+            name="platform_tower",
+            **shared,
+        )
 
     def build(self, *shapes: object, **named_shapes: object) -> None:
         """The towers own every weight and build in ``__init__``."""
         self.built = True
 
-    def embeddings(self) -> tuple[object, object, object, object]:
+    def embeddings(self) -> tuple[Any, Any, Any, Any]:
         """Workload ``(W, heads, d)``, and platform ``x_p (P, d)``, ``Vs``, ``Vg (P, k, d)``."""
         d, k = self.mf_dim, self.if_dim
         workload = ops.reshape(self.workload_tower.embed(), (-1, self.heads, d))
         platform = self.platform_tower.embed()
         x_p = platform[:, :d]
-        v_s = ops.reshape(platform[:, d:d + k * d], (-1, k, d))
-        v_g = ops.reshape(platform[:, d + k * d:], (-1, k, d))
+        v_s = ops.reshape(platform[:, d : d + k * d], (-1, k, d))
+        v_g = ops.reshape(platform[:, d + k * d :], (-1, k, d))
         return workload, x_p, v_s, v_g
 
-    def call(self, platform: object, workload: object, interferers: object) -> object:
+    def call(self, platform: object, workload: object, interferers: object) -> Any:
         w_table, p_table, vs_table, vg_table = self.embeddings()
         x_w = ops.take(w_table, workload, axis=0)
         x_p = ops.take(p_table, platform, axis=0)

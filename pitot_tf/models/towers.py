@@ -8,6 +8,8 @@ Towers always embed the whole axis at once (a few hundred rows) and callers gath
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
@@ -18,9 +20,15 @@ class Tower(keras.layers.Layer):
     """Embeds all ``rows`` of an axis into ``out_dim`` numbers each (see :meth:`embed`)."""
 
     def __init__(
-        self, rows: int, feature_dim: int, out_dim: int, kind: str = "hybrid",
-        learned_features: int = 1, layers: tuple[int, ...] | list[int] = (128, 128),
-        activation: str = "gelu", **kwargs: object,
+        self,
+        rows: int,
+        feature_dim: int,
+        out_dim: int,
+        kind: str = "hybrid",
+        learned_features: int = 1,
+        layers: tuple[int, ...] | list[int] = (128, 128),
+        activation: str = "gelu",
+        **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
         self.rows, self.feature_dim, self.out_dim = rows, feature_dim, out_dim
@@ -28,10 +36,17 @@ class Tower(keras.layers.Layer):
         self.layer_sizes, self.activation = list(layers), activation
         if kind == "hybrid":
             self.features = self.add_weight(
-                shape=(rows, feature_dim), initializer="zeros", trainable=False, name="features")
-            self.learned = self.add_weight(
-                shape=(rows, learned_features), initializer=keras.initializers.RandomNormal(0.0, 0.1),
-                name="learned") if learned_features else None
+                shape=(rows, feature_dim), initializer="zeros", trainable=False, name="features"
+            )
+            self.learned = (
+                self.add_weight(
+                    shape=(rows, learned_features),
+                    initializer=keras.initializers.RandomNormal(0.0, 0.1),
+                    name="learned",
+                )
+                if learned_features
+                else None
+            )
             self.hidden = [keras.layers.Dense(w, activation=activation) for w in self.layer_sizes]
             self.head = keras.layers.Dense(out_dim)
             width = feature_dim + learned_features
@@ -41,8 +56,10 @@ class Tower(keras.layers.Layer):
             self.head.build((None, width))
         else:
             self.table = self.add_weight(
-                shape=(rows, out_dim), initializer=keras.initializers.RandomNormal(0.0, 0.1),
-                name="table")
+                shape=(rows, out_dim),
+                initializer=keras.initializers.RandomNormal(0.0, 0.1),
+                name="table",
+            )
 
     def set_features(self, features: np.ndarray) -> None:
         """Store the axis' side features (a no-op for an embedding tower)."""
@@ -51,13 +68,13 @@ class Tower(keras.layers.Layer):
                 raise ValueError(f"features {features.shape} != {(self.rows, self.feature_dim)}")
             self.features.assign(features.astype("float32"))
 
-    def inputs(self) -> object:
+    def inputs(self) -> Any:
         """The MLP's input for every row: side features and learned features side by side."""
         if self.learned is None:
             return self.features
         return ops.concatenate([self.features, self.learned], axis=-1)
 
-    def embed(self) -> object:
+    def embed(self) -> Any:
         """``(rows, out_dim)``: the embedding of every row of the axis."""
         if self.kind != "hybrid":
             return self.table
@@ -68,7 +85,12 @@ class Tower(keras.layers.Layer):
 
     def get_config(self) -> dict[str, object]:
         return {
-            **super().get_config(), "rows": self.rows, "feature_dim": self.feature_dim,
-            "out_dim": self.out_dim, "kind": self.kind, "learned_features": self.learned_features,
-            "layers": self.layer_sizes, "activation": self.activation,
+            **super().get_config(),
+            "rows": self.rows,
+            "feature_dim": self.feature_dim,
+            "out_dim": self.out_dim,
+            "kind": self.kind,
+            "learned_features": self.learned_features,
+            "layers": self.layer_sizes,
+            "activation": self.activation,
         }

@@ -27,7 +27,11 @@ class Rows:
         return len(self.platform)
 
     def inputs(self) -> dict[str, np.ndarray]:
-        return {"platform": self.platform, "workload": self.workload, "interferers": self.interferers}
+        return {
+            "platform": self.platform,
+            "workload": self.workload,
+            "interferers": self.interferers,
+        }
 
 
 def max_interferers(dataset: Dataset) -> int:
@@ -47,6 +51,9 @@ def rows_of(objective: Objective, rows: np.ndarray | None, width: int) -> Rows:
     """Inputs for ``rows`` of ``objective`` (all rows when ``rows`` is None)."""
     obs = objective if rows is None else objective.take(rows)
     return Rows(
-        objective.name, obs.platform.astype(np.int32), obs.workload.astype(np.int32),
-        pad_interferers(obs.interferers, width), obs.log_runtime.astype(np.float32),
+        objective.name,
+        obs.platform.astype(np.int32),
+        obs.workload.astype(np.int32),
+        pad_interferers(obs.interferers, width),
+        obs.log_runtime.astype(np.float32),
     )

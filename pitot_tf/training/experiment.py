@@ -30,9 +30,13 @@ class Experiment:
 
 
 def prepare(
-    preset: str = "pitot", overrides: dict[str, Any] | None = None, level: float = 0.5,
-    replicate: int = 0, data_dir: str | os.PathLike[str] | None = None,
-    splits_dir: str | os.PathLike[str] | None = None, steps: int | None = None,
+    preset: str = "pitot",
+    overrides: dict[str, Any] | None = None,
+    level: float = 0.5,
+    replicate: int = 0,
+    data_dir: str | os.PathLike[str] | None = None,
+    splits_dir: str | os.PathLike[str] | None = None,
+    steps: int | None = None,
 ) -> Experiment:
     """Resolve the config (``steps`` is a shortcut for ``training.steps``), load the data and
     the split. Raises :class:`~pitot_tf.errors.PitotError` subclasses on any bad input."""

@@ -2,8 +2,9 @@
 
 Each step draws a batch from the train rows of every objective, stacks them into one forward
 pass (towers run once), and minimizes the weighted sum of per-objective mean losses.
-``val_every`` steps run inside one XLA-compiled call, so Python is touched only between
-validations. The weights with the best weighted validation loss are kept and returned.
+``val_every`` steps run inside one compiled graph call (the gradient computation XLA-compiled),
+so Python is touched only between validations. The weights with the best weighted validation
+loss are kept and returned.
 """
 
 from __future__ import annotations
@@ -48,11 +49,17 @@ class TrainResult:
 
 def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
     t = config.training
-    kinds = {"adamax": keras.optimizers.Adamax, "adamw": keras.optimizers.AdamW,
-             "adam": keras.optimizers.Adam}
+    kinds = {
+        "adamax": keras.optimizers.Adamax,
+        "adamw": keras.optimizers.AdamW,
+        "adam": keras.optimizers.Adam,
+    }
     return kinds[t.optimizer](
-        learning_rate=t.learning_rate, beta_1=t.beta_1, beta_2=t.beta_2,
-        weight_decay=t.weight_decay or None)
+        learning_rate=t.learning_rate,
+        beta_1=t.beta_1,
+        beta_2=t.beta_2,
+        weight_decay=t.weight_decay or None,
+    )
 
 
 class _Sampler:
@@ -60,7 +67,8 @@ class _Sampler:
 
     def __init__(self, parts: list[Rows], batch: int, seed: int) -> None:
         self.parts = [
-            {k: tf.constant(v) for k, v in {**p.inputs(), "y": p.log_runtime}.items()} for p in parts
+            {k: tf.constant(v) for k, v in {**p.inputs(), "y": p.log_runtime}.items()}
+            for p in parts
         ]
         self.sizes = [len(p) for p in parts]
         self.batch, self.seed = batch, seed
@@ -99,30 +107,46 @@ class Trainer:
         train = [self._rows(n, "train") for n in self.objectives]
         self.sampler = _Sampler(train, config.training.batch, config.seed)
         self.validation = {n: self._rows(n, "val") for n in weights if len(split.rows(n, "val"))}
-        self.row_weights = tf.constant(np.concatenate(
-            [np.full(config.training.batch, weights[n] / config.training.batch, np.float32)
-             for n in self.objectives]))
-        jit = config.training.jit_compile
-        self._steps = tf.function(self._run_steps, jit_compile=jit, reduce_retracing=True)
+        self.row_weights = tf.constant(
+            np.concatenate(
+                [
+                    np.full(config.training.batch, weights[n] / config.training.batch, np.float32)
+                    for n in self.objectives
+                ]
+            )
+        )
+        # XLA fuses the forward and backward pass (about 1.6x faster on CPU); the optimizer
+        # update and the loop stay in the plain graph, where they measured faster.
+        self._compiled_gradients = tf.function(
+            self._gradients, jit_compile=config.training.jit_compile
+        )
+        self._steps = tf.function(self._run_steps, reduce_retracing=True)
         self._predict = tf.function(self._forward, jit_compile=False, reduce_retracing=True)
 
     def _rows(self, objective: str, part: str) -> Rows:
-        return rows_of(self.dataset.objectives[objective], self.split.rows(objective, part), self.width)
+        return rows_of(
+            self.dataset.objectives[objective], self.split.rows(objective, part), self.width
+        )
 
     def _loss(self, inputs: dict[str, tf.Tensor], target: tf.Tensor) -> tf.Tensor:
         m = self.config.model
         prediction = self.model(inputs, training=True)
         return tf.reduce_sum(row_loss(target, prediction, m.loss, m.quantiles) * self.row_weights)
 
+    def _gradients(self, step: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
+        """Sample a batch for ``step``; its loss and the gradients of every trainable weight."""
+        inputs, target = self.sampler.sample(step)
+        with tf.GradientTape() as tape:
+            loss = self._loss(inputs, target)
+        return loss, tape.gradient(loss, self.model.trainable_variables)
+
     def _run_steps(self, start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
         """``count`` optimizer steps; returns the mean training loss over them."""
         total = tf.constant(0.0)
         variables = self.model.trainable_variables
         for step in tf.range(start, start + count):
-            inputs, target = self.sampler.sample(step)
-            with tf.GradientTape() as tape:
-                loss = self._loss(inputs, target)
-            self.optimizer.apply(tape.gradient(loss, variables), variables)
+            loss, gradients = self._compiled_gradients(step)
+            self.optimizer.apply(gradients, variables)
             total += loss
         return total / tf.cast(count, tf.float32)
 
@@ -132,17 +156,23 @@ class Trainer:
     def predict_rows(self, rows: Rows, chunk: int = 65_536) -> np.ndarray:
         """``(n, heads)`` predicted log runtime for ``rows``."""
         out = [
-            self._predict({k: tf.constant(v[i:i + chunk]) for k, v in rows.inputs().items()}).numpy()
+            self._predict(
+                {k: tf.constant(v[i : i + chunk]) for k, v in rows.inputs().items()}
+            ).numpy()
             for i in range(0, len(rows), chunk)
         ]
-        return np.concatenate(out) if out else np.zeros((0, self.model.output_shape[-1]), np.float32)
+        return (
+            np.concatenate(out) if out else np.zeros((0, self.model.output_shape[-1]), np.float32)
+        )
 
     def validation_losses(self) -> dict[str, float]:
         m = self.config.model
         losses = {}
         for name, rows in self.validation.items():
             pred = tf.constant(self.predict_rows(rows))
-            losses[name] = float(tf.reduce_mean(row_loss(tf.constant(rows.log_runtime), pred, m.loss, m.quantiles)))
+            losses[name] = float(
+                tf.reduce_mean(row_loss(tf.constant(rows.log_runtime), pred, m.loss, m.quantiles))
+            )
         return losses
 
     def weighted(self, losses: dict[str, float]) -> float:
@@ -162,12 +192,20 @@ class Trainer:
             done += count
             if not math.isfinite(train_loss):
                 progress.close()
-                raise TrainingDiverged(f"training loss became {train_loss} by step {done}; "
-                                       "lower training.learning_rate or check the data")
+                raise TrainingDiverged(
+                    f"training loss became {train_loss} by step {done}; "
+                    "lower training.learning_rate or check the data"
+                )
             val = self.validation_losses()
             weighted = self.weighted(val)
-            records.append({"step": done, "train_loss": train_loss, "val_loss": weighted,
-                            **{f"val_{n}_loss": v for n, v in val.items()}})
+            records.append(
+                {
+                    "step": done,
+                    "train_loss": train_loss,
+                    "val_loss": weighted,
+                    **{f"val_{n}_loss": v for n, v in val.items()},
+                }
+            )
             if weighted < best[0]:
                 best = (weighted, done, self.model.get_weights())
             progress.update(count)
@@ -178,8 +216,14 @@ class Trainer:
         wall = time.perf_counter() - started
         if best[1]:
             self.model.set_weights(best[2])
-        return TrainResult(self.model, pd.DataFrame.from_records(records), best[1], best[0],
-                           wall, t.steps / wall if wall else 0.0)
+        return TrainResult(
+            self.model,
+            pd.DataFrame.from_records(records),
+            best[1],
+            best[0],
+            wall,
+            t.steps / wall if wall else 0.0,
+        )
 
 
 def _progress_bar(total: int, enabled: bool):  # type: ignore[no-untyped-def]
