@@ -43,13 +43,43 @@ def fit_linear_scaling(
     return a.astype(np.float32), b.astype(np.float32)
 
 
+def fit_from_features(
+    values: np.ndarray, features: np.ndarray, observed: np.ndarray, ridge: float = 1.0
+) -> np.ndarray:
+    """Ridge regression ``values ≈ [features, 1] @ coef`` on the observed rows; returns ``coef``.
+
+    It lets a platform or workload with no measurements fall back to what its side features
+    predict for its baseline term (cold start), instead of a meaningless 0.
+    """
+    x = np.hstack([features[observed], np.ones((int(observed.sum()), 1))]).astype(np.float64)
+    if len(x) == 0:
+        return np.zeros(features.shape[1] + 1, np.float32)
+    penalty = ridge * np.eye(x.shape[1])
+    penalty[-1, -1] = 0.0  # do not shrink the intercept
+    coef = np.linalg.solve(x.T @ x + penalty, x.T @ values[observed])
+    return coef.astype(np.float32)
+
+
+def predict_from_features(coef: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """The baseline term that :func:`fit_from_features`' coefficients give each row."""
+    return (features @ coef[:-1] + coef[-1]).astype(np.float32)
+
+
 @keras.saving.register_keras_serializable(package="pitot_tf")
 class LinearScaling(keras.layers.Layer):
-    """``a_p + b_w + offset`` from stored, non-trainable tables; shape ``(batch, 1)``."""
+    """``a_p + b_w + offset`` from stored, non-trainable tables; shape ``(batch, 1)``.
 
-    def __init__(self, platforms: int, workloads: int, **kwargs: object) -> None:
+    Also stores the ridge coefficients from side features to ``a`` and ``b``, so that rows
+    added later (a new platform or workload known only by its features) get a baseline.
+    """
+
+    def __init__(
+        self, platforms: int, workloads: int, platform_features: int = 0,
+        workload_features: int = 0, **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)
         self.platforms, self.workloads = platforms, workloads
+        self.feature_dims = (platform_features, workload_features)
         self.platform_scale = self.add_weight(
             shape=(platforms,), initializer="zeros", trainable=False, name="platform_scale"
         )
@@ -57,17 +87,34 @@ class LinearScaling(keras.layers.Layer):
             shape=(workloads,), initializer="zeros", trainable=False, name="workload_scale"
         )
         self.offset = self.add_weight(shape=(), initializer="zeros", trainable=False, name="offset")
+        self.platform_regression = self.add_weight(
+            shape=(platform_features + 1,), initializer="zeros", trainable=False,
+            name="platform_regression",
+        )
+        self.workload_regression = self.add_weight(
+            shape=(workload_features + 1,), initializer="zeros", trainable=False,
+            name="workload_regression",
+        )
 
     def set_values(
-        self, platform_scale: np.ndarray, workload_scale: np.ndarray, offset: float
+        self, platform_scale: np.ndarray, workload_scale: np.ndarray, offset: float,
+        platform_regression: np.ndarray | None = None,
+        workload_regression: np.ndarray | None = None,
     ) -> None:
         self.platform_scale.assign(platform_scale.astype("float32"))
         self.workload_scale.assign(workload_scale.astype("float32"))
         self.offset.assign(float(offset))
+        if platform_regression is not None:
+            self.platform_regression.assign(platform_regression.astype("float32"))
+        if workload_regression is not None:
+            self.workload_regression.assign(workload_regression.astype("float32"))
 
     def call(self, platform: object, workload: object) -> Any:
         value = ops.take(self.platform_scale, platform) + ops.take(self.workload_scale, workload)
         return ops.expand_dims(value + self.offset, -1)
 
     def get_config(self) -> dict[str, object]:
-        return {**super().get_config(), "platforms": self.platforms, "workloads": self.workloads}
+        return {
+            **super().get_config(), "platforms": self.platforms, "workloads": self.workloads,
+            "platform_features": self.feature_dims[0], "workload_features": self.feature_dims[1],
+        }

@@ -13,7 +13,12 @@ import numpy as np
 from pitot_tf.config import Config
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
-from pitot_tf.models.baseline import LinearScaling, fit_linear_scaling
+from pitot_tf.models.baseline import (
+    LinearScaling,
+    fit_from_features,
+    fit_linear_scaling,
+    predict_from_features,
+)
 from pitot_tf.models.baselines import Attention, Monolith
 from pitot_tf.models.pitot import PitotInteraction
 
@@ -73,7 +78,10 @@ def build_model(config: Config, dataset: Dataset) -> keras.Model:
     if isinstance(interaction, PitotInteraction):
         interaction.workload_tower.set_features(dataset.workloads.features)
         interaction.platform_tower.set_features(dataset.platforms.features)
-    baseline = LinearScaling(len(dataset.platforms), len(dataset.workloads), name="baseline")
+    baseline = LinearScaling(
+        len(dataset.platforms), len(dataset.workloads), dataset.platforms.features.shape[1],
+        dataset.workloads.features.shape[1], name="baseline",
+    )
     output = keras.layers.Add(name="log_runtime")(
         [baseline(platform, workload), interaction(platform, workload, interferers)]
     )
@@ -86,15 +94,26 @@ def build_model(config: Config, dataset: Dataset) -> keras.Model:
 
 def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Split) -> None:
     """Fit the linear-scaling baseline on the train and validation rows of the matrix
-    objective (as the reference does); without it, use only the mean log runtime."""
+    objective (as the reference does); without it, use only the mean log runtime.
+
+    Platforms or workloads with none of those rows (cold start) get the baseline term that a
+    ridge regression on their side features predicts.
+    """
     mf = dataset.objectives["mf"]
     rows = np.concatenate([split.rows("mf", "train"), split.rows("mf", "val")])
     log_t = mf.log_runtime[rows]
     offset = float(log_t.mean()) if len(rows) else 0.0
     layer = model.get_layer("baseline")
     shape = (len(dataset.platforms), len(dataset.workloads))
-    if config.model.baseline and len(rows):
-        a, b = fit_linear_scaling(log_t - offset, mf.platform[rows], mf.workload[rows], shape)
-    else:
-        a, b = np.zeros(shape[0], np.float32), np.zeros(shape[1], np.float32)
-    layer.set_values(a, b, offset)
+    if not (config.model.baseline and len(rows)):
+        layer.set_values(np.zeros(shape[0]), np.zeros(shape[1]), offset)
+        return
+    platform, workload = mf.platform[rows], mf.workload[rows]
+    a, b = fit_linear_scaling(log_t - offset, platform, workload, shape)
+    coefs = []
+    for scale, index, axis in ((a, platform, dataset.platforms), (b, workload, dataset.workloads)):
+        observed = np.bincount(index, minlength=len(axis)) > 0
+        coef = fit_from_features(scale, axis.features, observed)
+        scale[~observed] = predict_from_features(coef, axis.features[~observed])
+        coefs.append(coef)
+    layer.set_values(a, b, offset, *coefs)

@@ -24,6 +24,7 @@ from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.errors import PitotError
 from pitot_tf.models import build_model, fit_baseline
+from pitot_tf.models.cold import neutralize_unseen
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
 from pitot_tf.training.losses import row_loss
 from pitot_tf.training.runtime import configure_threads
@@ -123,6 +124,17 @@ class Trainer:
         self._steps = tf.function(self._run_steps, reduce_retracing=True)
         self._predict = tf.function(self._forward, jit_compile=False, reduce_retracing=True)
 
+    def _seen_rows(self) -> dict[str, np.ndarray]:
+        """Which platforms and workloads (as workload or co-runner) appear in training rows."""
+        seen = {"platform": np.zeros(len(self.dataset.platforms), bool),
+                "workload": np.zeros(len(self.dataset.workloads), bool)}
+        for name in self.objectives:
+            obs = self.dataset.objectives[name].take(self.split.rows(name, "train"))
+            seen["platform"][obs.platform] = True
+            seen["workload"][obs.workload] = True
+            seen["workload"][obs.interferers.ravel()] = True
+        return seen
+
     def _rows(self, objective: str, part: str) -> Rows:
         return rows_of(
             self.dataset.objectives[objective], self.split.rows(objective, part), self.width
@@ -216,6 +228,7 @@ class Trainer:
         wall = time.perf_counter() - started
         if best[1]:
             self.model.set_weights(best[2])
+        neutralize_unseen(self.model, self._seen_rows())
         return TrainResult(
             self.model,
             pd.DataFrame.from_records(records),
