@@ -2,6 +2,7 @@
 
 Every command calls the same library functions as the MLflow entry points; errors that
 the user caused (:class:`pitot_tf.errors.PitotError`) print as one line and exit 1.
+Usage errors (a bad option) are typer's own: a message and exit code 2.
 """
 
 from __future__ import annotations
@@ -21,18 +22,9 @@ def main() -> None:
     if debug:
         sys.argv.remove("--debug")
     try:
-        app(standalone_mode=False)
+        app()
     except PitotError as error:
         if debug:
             raise
         typer.secho(f"error: {error}", err=True, fg="red")
         sys.exit(1)
-    except typer.Abort:
-        sys.exit(130)
-    except Exception as error:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise

@@ -48,7 +48,11 @@ class Tower(keras.layers.Layer):
                 else None
             )
             self.hidden = [keras.layers.Dense(w, activation=activation) for w in self.layer_sizes]
-            self.head = keras.layers.Dense(out_dim)
+            # A small last layer starts the interaction near 0, so training starts from the
+            # baseline instead of from large random dot products of unnormalized features.
+            self.head = keras.layers.Dense(
+                out_dim, kernel_initializer=keras.initializers.RandomNormal(0.0, 0.01)
+            )
             width = feature_dim + learned_features
             for dense in self.hidden:
                 dense.build((None, width))

@@ -1,0 +1,24 @@
+"""MLflow tracking for Pitot: runs that log everything needed to trust and reuse a model.
+
+Modules (import the one you need; each pulls in MLflow, some also TensorFlow):
+
+* :mod:`~pitot_tf.tracking.training` -- :func:`run_training`, one tracked training run (used by
+  ``pitot-tf train``, the ``train`` entry point, sweeps and searches).
+* :mod:`~pitot_tf.tracking.evaluation` -- :func:`evaluate_run`, re-evaluate a finished run.
+* :mod:`~pitot_tf.tracking.runs` -- :func:`tracked_run`: start or resume a run; any exception
+  marks it FAILED with an ``error`` tag.
+* :mod:`~pitot_tf.tracking.logging` -- params, metrics and artifacts of a run.
+* :mod:`~pitot_tf.tracking.fingerprint` -- data and code fingerprints.
+* :mod:`~pitot_tf.tracking.models` and :mod:`~pitot_tf.tracking.pyfunc` -- the logged Keras
+  model and the ``pyfunc-model`` that answers runtime and bound queries by name.
+* :mod:`~pitot_tf.tracking.registry` -- register a run's model and point an alias at it.
+* :mod:`~pitot_tf.tracking.steps` and :mod:`~pitot_tf.tracking.workflow` -- the ``data`` and
+  ``split`` steps and the ``main`` multistep pipeline of the MLproject.
+
+See ``docs/mlflow.md``.
+"""
+
+import os as _os
+
+# MLflow draws a progress bar for every artifact download; in logs and tests it is noise.
+_os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -1,0 +1,43 @@
+"""MLflow entry point ``evaluate``: re-evaluate a finished training run (run id or model URI)
+in a child run: conformal table, plots and test metrics (see docs/mlflow.md). Same code as
+``pitot-tf evaluate --run``.
+
+Empty ``data_dir`` / ``splits_dir`` mean the training run's data directory and logged split
+file; ``groupings`` (comma-separated) name the platform groups for per-group coverage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-id", required=True, help="training run id or model URI")
+    parser.add_argument("--data-dir", default="")
+    parser.add_argument("--splits-dir", default="")
+    parser.add_argument("--groupings", default="")
+    return parser.parse_args(argv)
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    from pitot_tf.tracking.evaluation import evaluate_run
+    from pitot_tf.tracking.params import optional, words
+    from pitot_tf.tracking.report import summary_text
+
+    result = evaluate_run(args.run_id, optional(args.data_dir), optional(args.splits_dir),
+                          words(args.groupings) or None)
+    print(f"run {result.run_id} evaluated {result.evaluated_run_id}")
+    print(summary_text(result.evaluation))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pitot_tf.tracking.entry import run_main
+
+    args = parse_args(argv)
+    return run_main(lambda: evaluate(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""``pitot-tf predict``: ask a logged ``pyfunc-model`` for a runtime and its upper bound."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from pitot_tf.cli.app import app
+
+ModelUri = Annotated[str, typer.Option(help="runs:/<id>/pyfunc-model or models:/<name>@<alias>.")]
+Workload = Annotated[str, typer.Option(help="Workload name.")]
+Platform = Annotated[str, typer.Option(help="Platform name.")]
+With = Annotated[
+    Optional[list[str]],  # noqa: UP045 - typer needs Optional on Python 3.10
+    typer.Option("--with", help="Co-running workload (repeatable)."),
+]
+Alpha = Annotated[float, typer.Option(help="Miscoverage: the bound holds w.p. 1 - alpha.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
+
+
+@app.command("predict")
+def predict(
+    model_uri: ModelUri, workload: Workload, platform: Platform, with_: With = None,
+    alpha: Alpha = 0.05, as_json: AsJson = False,
+) -> None:
+    """Predicted runtime and conformal upper bound (seconds) of WORKLOAD on PLATFORM."""
+    import mlflow.pyfunc
+    import pandas as pd
+
+    model = mlflow.pyfunc.load_model(model_uri)
+    request = pd.DataFrame({"workload": [workload], "platform": [platform],
+                            "co_runners": [";".join(with_ or [])], "alpha": [alpha]})
+    answer = model.predict(request).iloc[0].to_dict()
+    if as_json:
+        typer.echo(json.dumps(answer))
+        return
+    co = f" with {answer['co_runners'].replace(';', ', ')}" if answer["co_runners"] else ""
+    typer.echo(f"{workload} on {platform}{co}: predicted {answer['predicted_runtime_s']:.6g} s, "
+               f"upper bound {answer['upper_bound_s']:.6g} s at alpha={answer['alpha']:g} "
+               f"(calibration {answer['calibration']})")
+    if answer["note"]:
+        typer.echo(f"note: {answer['note']}")

@@ -1,0 +1,274 @@
+"""Conformal evaluation of a trained model: calibrate on the validation split, test on test.
+
+:func:`evaluate` is the one place the reported numbers are computed; the CLI, the MLflow runs
+and the pyfunc model all read them from its :class:`Evaluation`. It produces two tidy tables:
+
+* ``table`` -- one row per objective × split (``val``: calibration, ``test``) × α × head with
+  the head's margin, coverage, width, overprovision and MAPE; ``chosen`` marks the head that
+  the bound uses at that α (the tightest on the calibration split).
+* ``groups`` -- test coverage and width per platform group (see
+  :mod:`pitot_tf.conformal.groups`) for the plain (pooled-margin) bound and the Mondrian bound
+  (a margin per group). A group too small to calibrate at some α keeps the pooled margin there
+  (``pooled_fallback``); ``group == "(all)"`` rows aggregate over all test rows.
+
+An α below ``1/(n + 1)`` for an objective's ``n`` calibration rows cannot be calibrated; it is
+left out for that objective and listed in ``notes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from pitot_tf.conformal import metrics
+from pitot_tf.conformal.calibration import DEFAULT_ALPHAS, ConformalUpperBound, conformal_rank
+from pitot_tf.conformal.groups import available_groupings, platform_groups, row_groups
+from pitot_tf.data.dataset import Dataset
+from pitot_tf.data.splits import Split
+from pitot_tf.errors import ConformalError
+from pitot_tf.training.predict import predict_objective
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Miscoverage levels in summaries and logged metrics.
+SUMMARY_ALPHAS: tuple[float, ...] = (0.1, 0.05, 0.01)
+ALL_GROUPS = "(all)"
+TABLE_FILE = "conformal.csv"
+GROUPS_FILE = "conformal_groups.csv"
+BOUNDS_FILE = "conformal_bounds.json"
+
+
+@dataclass(frozen=True)
+class ObjectivePredictions:
+    """Row indices, log runtimes and ``(n, heads)`` log predictions of one objective."""
+
+    objective: str
+    val_rows: npt.NDArray[np.int64]
+    val_true: FloatArray
+    val_pred: FloatArray
+    test_rows: npt.NDArray[np.int64]
+    test_true: FloatArray
+    test_pred: FloatArray
+
+
+@dataclass
+class Evaluation:
+    """The conformal tables of one model on one split, and the fitted (plain) bounds."""
+
+    table: pd.DataFrame
+    groups: pd.DataFrame
+    bounds: dict[str, ConformalUpperBound]
+    predictions: dict[str, ObjectivePredictions]
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self, alphas: Sequence[float] = SUMMARY_ALPHAS) -> pd.DataFrame:
+        """Chosen-head test rows at ``alphas``: what a reader wants first."""
+        rows = self.table[(self.table["split"] == "test") & self.table["chosen"]]
+        rows = rows[np.isin(rows["alpha"].round(6), np.round(alphas, 6))]
+        columns = ["objective", "alpha", "coverage", "width", "margin", "head", "mape", "n"]
+        return rows[columns].reset_index(drop=True)
+
+    def metrics(self, alphas: Sequence[float] = SUMMARY_ALPHAS) -> dict[str, float]:
+        """Flat metrics under stable names: ``test_<obj>_mape``, ``test_<obj>_coverage_<α>``,
+        ``test_<obj>_width_<α>`` and the same ``val_`` names on the calibration split
+        (fractions; α printed like ``0.05``)."""
+        found: dict[str, float] = {}
+        for (split, objective), rows in self.table.groupby(["split", "objective"], sort=True):
+            first = rows[rows["head"] == 0]
+            found[f"{split}_{objective}_mape"] = float(first["mape"].iloc[0])
+            chosen = rows[rows["chosen"]]
+            for alpha in alphas:
+                at = chosen[np.isclose(chosen["alpha"], alpha)]
+                if len(at):
+                    found[f"{split}_{objective}_coverage_{alpha:g}"] = float(at["coverage"].iloc[0])
+                    found[f"{split}_{objective}_width_{alpha:g}"] = float(at["width"].iloc[0])
+        return found
+
+    def test_runtimes(self, objective: str, alpha: float) -> tuple[FloatArray, ...]:
+        """Test ``(true, predicted, upper bound)`` runtimes in seconds at ``alpha`` (plots)."""
+        pred = self.predictions[objective]
+        bound = self.bounds[objective].upper_bound(pred.test_pred, alpha)
+        return tuple(np.exp(x) / 1e9 for x in (pred.test_true, pred.test_pred[:, 0], bound))
+
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write the tables (CSV) and the bounds (JSON) into ``directory``; return the paths."""
+        import json
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        self.table.to_csv(out / TABLE_FILE, index=False)
+        self.groups.to_csv(out / GROUPS_FILE, index=False)
+        states = {name: bound.to_dict() for name, bound in self.bounds.items()}
+        (out / BOUNDS_FILE).write_text(json.dumps(states))
+        return [out / TABLE_FILE, out / GROUPS_FILE, out / BOUNDS_FILE]
+
+
+def evaluate(
+    model: keras.Model,
+    dataset: Dataset,
+    split: Split,
+    alphas: Sequence[float] = DEFAULT_ALPHAS,
+    groupings: Sequence[str] | None = None,
+) -> Evaluation:
+    """Calibrate bounds on each objective's validation rows and measure them on its test rows.
+
+    ``groupings`` (default: those of ``runtime`` and ``uarch`` the platform features have)
+    name the platform groups for the per-group table. Raises ConformalError when no objective
+    can be evaluated (no validation or test rows, or too few for every α).
+    """
+    chosen = list(groupings) if groupings is not None else available_groupings(dataset.platforms)
+    labels = {g: platform_groups(dataset.platforms, g) for g in chosen}
+    tables, group_tables, notes = [], [], []
+    bounds: dict[str, ConformalUpperBound] = {}
+    predictions: dict[str, ObjectivePredictions] = {}
+    for name in [n for n in split.objectives() if n in dataset.objectives]:
+        pred = _predictions(model, dataset, split, name)
+        usable = supported_alphas(alphas, len(pred.val_true))
+        if not len(pred.test_true) or not usable:
+            notes.append(_skip_note(name, pred, alphas))
+            continue
+        bound = ConformalUpperBound(usable).fit(pred.val_true, pred.val_pred)
+        bounds[name], predictions[name] = bound, pred
+        dropped = [a for a in alphas if a not in usable]
+        if dropped:
+            notes.append(f"{name}: alpha {dropped} below 1/(n+1) for n={len(pred.val_true)}")
+        tables += [_head_table(name, "val", bound, pred.val_true, pred.val_pred),
+                   _head_table(name, "test", bound, pred.test_true, pred.test_pred)]
+        for grouping, per_platform in labels.items():
+            group_tables.append(_group_table(dataset, grouping, per_platform, pred, bound))
+    if not tables:
+        raise ConformalError(f"no objective could be evaluated: {'; '.join(notes)}")
+    groups = pd.concat(group_tables, ignore_index=True) if group_tables else _empty_groups()
+    return Evaluation(pd.concat(tables, ignore_index=True), groups, bounds, predictions, notes)
+
+
+def supported_alphas(alphas: Sequence[float], n: int) -> list[float]:
+    """The ``alphas`` a calibration set of ``n`` rows supports (``alpha >= 1/(n + 1)``)."""
+    usable = []
+    for alpha in alphas:
+        try:
+            conformal_rank(alpha, n)
+        except ConformalError:
+            continue
+        usable.append(float(alpha))
+    return usable
+
+
+def _skip_note(name: str, pred: ObjectivePredictions, alphas: Sequence[float]) -> str:
+    n_val, n_test = len(pred.val_true), len(pred.test_true)
+    needed = int(np.ceil(1 / max(alphas))) - 1
+    return (f"{name}: skipped ({n_val} validation and {n_test} test rows; "
+            f"alpha={max(alphas):g} needs >= {needed} validation rows and some test rows)")
+
+
+def _predictions(
+    model: keras.Model, dataset: Dataset, split: Split, name: str
+) -> ObjectivePredictions:
+    val_rows, test_rows = split.rows(name, "val"), split.rows(name, "test")
+    val_true, val_pred = predict_objective(model, dataset, name, val_rows)
+    test_true, test_pred = predict_objective(model, dataset, name, test_rows)
+    return ObjectivePredictions(name, val_rows, _float(val_true), _float(val_pred, 2),
+                                test_rows, _float(test_true), _float(test_pred, 2))
+
+
+def _float(values: npt.ArrayLike, ndim: int = 1) -> FloatArray:
+    """``values`` as float64; ``ndim=2`` makes one-head ``(n,)`` predictions ``(n, 1)``."""
+    array = np.asarray(values, dtype=np.float64)
+    return array[:, None] if ndim == 2 and array.ndim == 1 else array
+
+
+def _head_table(
+    name: str, part: str, bound: ConformalUpperBound, log_true: FloatArray, log_pred: FloatArray
+) -> pd.DataFrame:
+    """One row per α × head: the head's own bound, and whether the bound chooses it."""
+    records = []
+    for i, alpha in enumerate(bound.alphas):
+        for head in range(bound.n_heads_):
+            margin = float(bound.margins_[i, head])
+            log_bound = log_pred[:, head] + margin
+            records.append({
+                "objective": name, "split": part, "alpha": alpha, "head": head,
+                "chosen": head == int(bound.chosen_head_[i]), "margin": margin,
+                "coverage": metrics.coverage(log_true, log_bound),
+                "width": metrics.bound_width(log_true, log_bound),
+                "overprovision": metrics.overprovision(log_true, log_bound),
+                "mape": metrics.mape(log_true, log_pred[:, head]),
+                "mape_textbook": metrics.mape_textbook(log_true, log_pred[:, head]),
+                "n_calibration": bound.n_calibration_, "n": len(log_true),
+            })
+    return pd.DataFrame.from_records(records)
+
+
+def _group_table(
+    dataset: Dataset, grouping: str, per_platform: npt.NDArray[np.str_],
+    pred: ObjectivePredictions, plain: ConformalUpperBound,
+) -> pd.DataFrame:
+    """Per-group test coverage of the plain and the Mondrian bound at every α."""
+    objective = dataset.objectives[pred.objective]
+    g_val = row_groups(per_platform, objective, pred.val_rows)
+    g_test = row_groups(per_platform, objective, pred.test_rows)
+    frames = []
+    for alpha in plain.alphas:
+        margin = np.full(len(g_test), float(plain.margin(alpha)))
+        log_bound = plain.upper_bound(pred.test_pred, alpha)
+        fallback = np.ones(len(g_test), dtype=bool)
+        frames.append(_per_group("plain", alpha, g_val, g_test, pred, log_bound, margin, fallback))
+        log_bound, margin, fallback = _mondrian_bound(alpha, g_val, g_test, pred, plain)
+        frames.append(_per_group("mondrian", alpha, g_val, g_test, pred, log_bound, margin,
+                                 fallback))
+    table = pd.concat(frames, ignore_index=True)
+    table.insert(0, "grouping", grouping)
+    table.insert(0, "objective", pred.objective)
+    return table
+
+
+def _mondrian_bound(
+    alpha: float, g_val: npt.NDArray[np.str_], g_test: npt.NDArray[np.str_],
+    pred: ObjectivePredictions, plain: ConformalUpperBound,
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """Log bound, margin and fallback flag per test row: a margin per group calibrated at
+    ``alpha`` where the group has enough validation rows, else the plain pooled margin."""
+    labels, counts = np.unique(g_val, return_counts=True)
+    big = [str(g) for g, n in zip(labels, counts, strict=True) if supported_alphas([alpha], n)]
+    log_bound = plain.upper_bound(pred.test_pred, alpha)
+    margin = np.full(len(g_test), float(plain.margin(alpha)))
+    own = np.isin(g_test, big)
+    if own.any():
+        cal = np.isin(g_val, big)
+        mondrian = ConformalUpperBound([alpha], mondrian=True)
+        mondrian.fit(pred.val_true[cal], pred.val_pred[cal], g_val[cal])
+        log_bound[own] = mondrian.upper_bound(pred.test_pred[own], alpha, g_test[own])
+        margin[own] = mondrian.margin(alpha, g_test[own])
+    return log_bound, margin, ~own
+
+
+def _per_group(
+    bound: str, alpha: float, g_val: npt.NDArray[np.str_], g_test: npt.NDArray[np.str_],
+    pred: ObjectivePredictions, log_bound: FloatArray, margin: FloatArray,
+    fallback: npt.NDArray[np.bool_],
+) -> pd.DataFrame:
+    records = []
+    names = [*sorted(set(g_test.tolist())), ALL_GROUPS]
+    for group in names:
+        rows = np.ones(len(g_test), bool) if group == ALL_GROUPS else g_test == group
+        n_cal = len(g_val) if group == ALL_GROUPS else int(np.sum(g_val == group))
+        records.append({
+            "bound": bound, "alpha": alpha, "group": group, "n_calibration": n_cal,
+            "n": int(rows.sum()), "margin": float(np.mean(margin[rows])),
+            "pooled_fallback": bool(np.all(fallback[rows])),
+            "coverage": metrics.coverage(pred.test_true[rows], log_bound[rows]),
+            "width": metrics.bound_width(pred.test_true[rows], log_bound[rows]),
+        })
+    return pd.DataFrame.from_records(records)
+
+
+def _empty_groups() -> pd.DataFrame:
+    columns = ["objective", "grouping", "bound", "alpha", "group", "n_calibration", "n", "margin",
+               "pooled_fallback", "coverage", "width"]
+    return pd.DataFrame(columns=columns)

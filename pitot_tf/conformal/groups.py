@@ -1,0 +1,64 @@
+"""Platform groups for Mondrian (group-conditional) conformal bounds.
+
+Platforms carry one-hot side features coded +1 / -1 whose names read ``<kind>=<value>``
+(``runtime=wasmtime-a``, ``uarch=cortex-a53``). A *grouping* is such a kind: each platform's
+group is the value of its +1 column, so ``"runtime"`` groups platforms by WebAssembly runtime
+and ``"uarch"`` by CPU micro-architecture. Mondrian bounds calibrate one margin per group so
+that coverage holds within each group, not only on average over all platforms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from pitot_tf.data.dataset import Axis, Objective
+from pitot_tf.errors import ConformalError
+
+#: Groupings reported by default, where the platform features have them.
+DEFAULT_GROUPINGS: tuple[str, ...] = ("runtime", "uarch")
+#: Label of a platform with no +1 column of the grouping.
+NO_GROUP = "(none)"
+
+StrArray = npt.NDArray[np.str_]
+
+
+def one_hot_kinds(axis: Axis) -> list[str]:
+    """Kinds of the ``<kind>=<value>`` feature columns of ``axis``, in column order."""
+    kinds: list[str] = []
+    for name in axis.feature_names:
+        kind, sep, _ = str(name).partition("=")
+        if sep and kind not in kinds:
+            kinds.append(kind)
+    return kinds
+
+
+def platform_groups(platforms: Axis, grouping: str) -> StrArray:
+    """Group label of every platform for ``grouping`` (e.g. ``"runtime"``), shape ``(P,)``.
+
+    The label is the value of the platform's largest ``<grouping>=<value>`` column when that
+    column is positive (+1 in the one-hot coding), else :data:`NO_GROUP`. Raises
+    ConformalError naming the groupings available when the features have no such columns.
+    """
+    prefix = f"{grouping}="
+    columns = [i for i, name in enumerate(platforms.feature_names) if str(name).startswith(prefix)]
+    if not columns:
+        raise ConformalError(
+            f"grouping '{grouping}': the platform features have no '{prefix}...' columns; "
+            f"available groupings: {', '.join(one_hot_kinds(platforms)) or 'none'}"
+        )
+    values = np.asarray([str(platforms.feature_names[i])[len(prefix):] for i in columns])
+    block = np.asarray(platforms.features)[:, columns]
+    labels = values[np.argmax(block, axis=1)]
+    return np.where(block.max(axis=1) > 0, labels, NO_GROUP).astype(str)
+
+
+def available_groupings(platforms: Axis, wanted: tuple[str, ...] = DEFAULT_GROUPINGS) -> list[str]:
+    """The groupings of ``wanted`` that the platform features define."""
+    kinds = one_hot_kinds(platforms)
+    return [g for g in wanted if g in kinds]
+
+
+def row_groups(labels: StrArray, objective: Objective, rows: npt.NDArray[np.int64]) -> StrArray:
+    """Group label of each of ``rows`` of ``objective``, from per-platform ``labels``."""
+    return labels[objective.platform[rows]]

@@ -1,0 +1,31 @@
+"""``pitot-tf dashboard``: optuna-dashboard on a study's storage (127.0.0.1 by default).
+
+The dashboard is a local web app: it lists the storage's studies and, per study, the
+optimization history, intermediate values, parallel coordinates, parameter importance and
+(for several objectives) the Pareto front. See ``docs/search.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pitot_tf.errors import ConfigError
+from pitot_tf.search.storage import is_url, open_storage, storage_location
+from pitot_tf.search.studies import load_study
+
+
+def dashboard_storage(study: str | Path | None, storage: str | None) -> str:
+    """The storage to show: ``storage`` as given, else the study's default journal file."""
+    if study is None and not storage:
+        raise ConfigError("name a --study or a --storage for the dashboard")
+    location = storage or storage_location(load_study(str(study)))
+    if not is_url(location) and not Path(location).is_file():
+        raise ConfigError(f"no study storage at {location}; run `pitot-tf search` first")
+    return location
+
+
+def serve_dashboard(location: str, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Serve optuna-dashboard for ``location`` until interrupted (blocks)."""
+    from optuna_dashboard import run_server
+
+    run_server(open_storage(location), host=host, port=port)

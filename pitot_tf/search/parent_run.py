@@ -1,0 +1,109 @@
+"""The MLflow parent run of one ``pitot-tf search`` invocation, and its summary of the study.
+
+The parent run holds the settings (study, storage, target, workers, overrides) and the study
+file as an artifact; when the workers are done it gets the best trial's params and metrics
+and tags ``best_run_id`` / ``best_trial_number`` (single objective), or the Pareto front as
+``pareto_front.csv`` and tag ``pareto_run_ids`` (several objectives). Under ``mlflow run``
+(``MLFLOW_RUN_ID`` set) the project's run is the parent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import optuna
+import pandas as pd
+from mlflow import MlflowClient
+
+from pitot_tf.search.studies import StudySpec
+
+
+@dataclass(frozen=True)
+class ParentRun:
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+
+
+def experiment_name(spec: StudySpec) -> str:
+    return f"search/{spec.name}"
+
+
+@contextmanager
+def parent_run(spec: StudySpec, experiment: str | None = None) -> Iterator[ParentRun]:
+    """Start (or, under ``mlflow run``, resume) the parent run; FAILED if the body raises."""
+    tracking_uri = mlflow.get_tracking_uri()
+    project_run = os.environ.get("MLFLOW_RUN_ID")
+    if project_run:
+        context = mlflow.start_run(run_id=project_run)
+    else:
+        client = MlflowClient(tracking_uri)
+        name = experiment or experiment_name(spec)
+        found = client.get_experiment_by_name(name)
+        experiment_id = found.experiment_id if found else client.create_experiment(name)
+        context = mlflow.start_run(experiment_id=experiment_id, run_name=f"search-{spec.name}",
+                                   nested=mlflow.active_run() is not None)
+    with context as run:
+        yield ParentRun(run.info.run_id, run.info.experiment_id, tracking_uri)
+
+
+def log_settings(run: ParentRun, spec: StudySpec, settings: Mapping[str, Any]) -> None:
+    """Search settings as params (``search.*``), tags, and the study file as an artifact."""
+    client = MlflowClient(run.tracking_uri)
+    for key, value in settings.items():
+        client.log_param(run.run_id, f"search.{key}", str(value)[:6000])
+    client.set_tag(run.run_id, "optuna.study", spec.name)
+    client.set_tag(run.run_id, "pitot.preset", spec.preset)
+    client.log_text(run.run_id, spec.path.read_text(), f"study/{spec.path.name}")
+
+
+def log_study_result(run: ParentRun, study: optuna.Study, spec: StudySpec) -> None:
+    """Best trial (or Pareto front) of the whole study onto the parent run."""
+    client = MlflowClient(run.tracking_uri)
+    finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not finished:
+        client.set_tag(run.run_id, "best_run_id", "none (no trial completed)")
+        return
+    if spec.multi_objective:
+        _log_pareto_front(client, run, study, spec)
+        return
+    best = study.best_trial
+    for key, value in best.params.items():
+        client.log_param(run.run_id, key, str(value))
+    for key, value in trial_metrics(best).items():
+        client.log_metric(run.run_id, key, value)
+    client.set_tag(run.run_id, "best_trial_number", str(best.number))
+    client.set_tag(run.run_id, "best_run_id", str(best.user_attrs.get("mlflow_run_id")))
+
+
+def trial_metrics(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
+    metrics = trial.user_attrs.get("metrics") or {}
+    return {str(k): float(v) for k, v in metrics.items()}
+
+
+def pareto_front(study: optuna.Study, spec: StudySpec) -> pd.DataFrame:
+    """One row per Pareto-optimal trial: number, metrics, params, MLflow run id."""
+    rows = []
+    for trial in sorted(study.best_trials, key=lambda t: t.number):
+        rows.append({
+            "trial": trial.number,
+            **dict(zip(spec.metrics, trial.values or [], strict=False)),
+            **{f"param.{k}": v for k, v in trial.params.items()},
+            "mlflow_run_id": trial.user_attrs.get("mlflow_run_id"),
+        })
+    return pd.DataFrame(rows)
+
+
+def _log_pareto_front(client: MlflowClient, run: ParentRun, study: optuna.Study,
+                      spec: StudySpec) -> None:
+    front = pareto_front(study, spec)
+    client.log_text(run.run_id, front.to_csv(index=False), "pareto_front.csv")
+    client.log_metric(run.run_id, "pareto_size", float(len(front)))
+    client.set_tag(run.run_id, "pareto_trial_numbers", json.dumps(front["trial"].tolist()))
+    client.set_tag(run.run_id, "pareto_run_ids", ",".join(map(str, front["mlflow_run_id"])))

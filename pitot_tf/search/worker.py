@@ -1,0 +1,146 @@
+"""One search worker: run trials of a study until it has its target of finished trials.
+
+Each worker loads the study from the shared storage, loads the tuning data once, and runs
+``study.optimize`` one trial at a time, each admitted by :class:`~pitot_tf.search.gate.
+TrialBudget` (exact total across workers) and ended by a ``MaxTrialsCallback`` on (COMPLETE,
+PRUNED). Trials that raise a :class:`~pitot_tf.errors.PitotError` are marked FAIL and the
+worker goes on; it gives up after ``max_failures`` failures of its own. Run in-process by the
+runner for one worker, or as ``python -m pitot_tf.search.worker JOB_JSON`` for several.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import optuna
+from optuna.study import MaxTrialsCallback
+
+from pitot_tf.errors import PitotError
+from pitot_tf.search.algorithms import make_pruner, make_sampler
+from pitot_tf.search.gate import FINISHED, TrialBudget, storage_lock
+from pitot_tf.search.mlflow_callback import TrialRunLogger
+from pitot_tf.search.objective import TrialObjective
+from pitot_tf.search.storage import open_storage
+from pitot_tf.search.studies import StudySpec, load_study
+from pitot_tf.search.tuning_data import Replicate, load_tuning_data
+
+log = logging.getLogger(__name__)
+
+
+class GatedObjective(Protocol):
+    """An objective that releases the admission lock first and says how its trial ended."""
+
+    last_state: str | None
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]: ...
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """Everything a worker process needs (JSON-serialisable)."""
+
+    study_file: str
+    storage: str
+    target: int
+    overrides: dict[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None
+    splits_dir: str | None = None
+    tracking_uri: str | None = None
+    experiment_id: str | None = None
+    parent_run_id: str | None = None
+    deadline: float | None = None
+    worker: int = 0
+    max_failures: int = 10
+    poll_s: float = 1.0
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkerJob:
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class WorkerReport:
+    ran: int
+    failed: int
+
+
+def job_spec(job: WorkerJob) -> StudySpec:
+    return load_study(job.study_file).with_overrides(job.overrides)
+
+
+def open_study(spec: StudySpec, location: str, worker: int = 0) -> optuna.Study:
+    """The existing study at ``location`` with this worker's sampler and the pruner."""
+    return optuna.load_study(study_name=spec.name, storage=open_storage(location, spec.heartbeat),
+                             sampler=make_sampler(spec.sampler, worker),
+                             pruner=make_pruner(spec.pruner))
+
+
+def trial_logger(job: WorkerJob, spec: StudySpec) -> TrialRunLogger | None:
+    if not (job.parent_run_id and job.tracking_uri and job.experiment_id):
+        return None
+    return TrialRunLogger(job.tracking_uri, job.experiment_id, job.parent_run_id, spec.name,
+                          {"pitot.preset": spec.preset, "pitot.level": f"{spec.level:g}"})
+
+
+def run_worker(job: WorkerJob, replicates: list[Replicate] | None = None) -> WorkerReport:
+    """Run admitted trials until the study reaches ``job.target``, the deadline passes or
+    this worker has failed ``job.max_failures`` trials."""
+    spec = job_spec(job)
+    study = open_study(spec, job.storage, job.worker)
+    data = replicates or load_tuning_data(spec, job.data_dir, job.splits_dir)
+    budget = TrialBudget(storage_lock(job.storage, spec.name), job.target)
+    logger = trial_logger(job, spec)
+    objective = TrialObjective(spec, data, logger, on_start=budget.release)
+    return optimize_within_budget(study, objective, budget, [logger] if logger else [], job)
+
+
+def optimize_within_budget(study: optuna.Study, objective: GatedObjective, budget: TrialBudget,
+                           callbacks: list[Any], job: WorkerJob) -> WorkerReport:
+    """The worker loop: one ``study.optimize`` call per admitted trial (``objective`` must
+    release ``budget`` when it starts, see :mod:`pitot_tf.search.gate`)."""
+    callbacks = [MaxTrialsCallback(job.target, states=FINISHED), *callbacks]
+    ran = failed = 0
+    while job.deadline is None or time.time() < job.deadline:
+        admission = budget.admit(study)
+        if admission == "done":
+            break
+        if admission == "wait":
+            time.sleep(job.poll_s)
+            continue
+        try:
+            study.optimize(objective, n_trials=1, catch=(PitotError,), callbacks=callbacks,
+                           gc_after_trial=True)
+        finally:
+            budget.release()
+        ran += 1
+        failed += objective.last_state == "FAIL"
+        if failed >= job.max_failures:
+            log.warning("worker %d stops after %d failed trials", job.worker, failed)
+            break
+    return WorkerReport(ran, failed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pitot_tf.search.worker JOB_JSON``; prints the report as JSON."""
+    args = sys.argv[1:] if argv is None else argv
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        report = run_worker(WorkerJob.from_json(args[0]))
+    except PitotError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(dataclasses.asdict(report)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

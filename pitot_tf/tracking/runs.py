@@ -1,0 +1,111 @@
+"""Start (or resume) an MLflow run that ends FINISHED only if its whole body succeeded.
+
+Any exception inside :func:`tracked_run` marks the run FAILED with the error message in the
+``error`` tag and is re-raised, so the caller exits non-zero; Ctrl-C marks it KILLED.
+Exceptions listed in ``stop_exceptions`` (e.g. ``optuna.TrialPruned``) end it KILLED with a
+``stopped`` tag instead: a deliberate stop, not a failure.
+
+The tracking store is MLflow's own default (``sqlite:///mlflow.db`` in the working directory,
+artifacts under ``./mlruns``) unless ``MLFLOW_TRACKING_URI`` names another store or server.
+Inside ``mlflow run`` the run already exists (``MLFLOW_RUN_ID``) and is resumed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import mlflow
+from mlflow.entities import RunStatus
+
+from pitot_tf.tracking.fingerprint import code_version, git_commit
+from pitot_tf.tracking.names import (
+    TAG_CODE_VERSION,
+    TAG_ERROR,
+    TAG_GIT_COMMIT,
+    TAG_KIND,
+    TAG_PACKAGE_VERSION,
+    TAG_STOPPED,
+)
+
+MAX_TAG_CHARS = 5000
+
+
+def run_label(preset: str, level: float, replicate: int) -> str:
+    """A readable run name: ``"pitot L0.5 r0"``."""
+    return f"{preset} L{level:g} r{replicate}"
+
+
+def error_text(error: BaseException) -> str:
+    """The error as one line for the ``error`` tag: the message alone for user errors
+    (:class:`~pitot_tf.errors.PitotError`), else prefixed with the exception's type."""
+    from pitot_tf.errors import PitotError
+
+    message = " ".join(str(error).split()) or type(error).__name__
+    if not isinstance(error, PitotError):
+        message = f"{type(error).__name__}: {message}"
+    return message[:MAX_TAG_CHARS]
+
+
+def standard_tags(kind: str) -> dict[str, str]:
+    """Tags every run carries: its kind and the code version (package, source hash, git)."""
+    import pitot_tf
+
+    tags = {TAG_KIND: kind, TAG_CODE_VERSION: code_version(),
+            TAG_PACKAGE_VERSION: pitot_tf.__version__}
+    commit = git_commit()
+    if commit:
+        tags[TAG_GIT_COMMIT] = commit
+    return tags
+
+
+@contextmanager
+def tracked_run(
+    kind: str,
+    run_name: str | None = None,
+    experiment: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    stop_exceptions: tuple[type[BaseException], ...] = (),
+    experiment_id: str | None = None,
+) -> Iterator[mlflow.ActiveRun]:
+    """A run of ``kind`` (``train``, ``evaluate``, ...) that ends FINISHED, FAILED or KILLED.
+
+    ``experiment`` (a name; created if needed) or ``experiment_id`` is made active unless a
+    run is being resumed from ``MLFLOW_RUN_ID``, whose experiment ``mlflow run
+    --experiment-name`` chose. ``nested`` makes it a child of the active run,
+    ``parent_run_id`` a child of that run.
+    """
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        if experiment_id:
+            mlflow.set_experiment(experiment_id=experiment_id)
+        elif experiment:
+            mlflow.set_experiment(experiment)
+    all_tags = {**standard_tags(kind), **{k: str(v) for k, v in (tags or {}).items()}}
+    run = mlflow.start_run(run_name=run_name, nested=nested, parent_run_id=parent_run_id,
+                           tags=all_tags)
+    try:
+        yield run
+    except stop_exceptions as stop:
+        _end(run, RunStatus.KILLED, {TAG_STOPPED: error_text(stop)})
+        raise
+    except KeyboardInterrupt:
+        _end(run, RunStatus.KILLED, {TAG_ERROR: "interrupted (KeyboardInterrupt)"})
+        raise
+    except BaseException as error:
+        _end(run, RunStatus.FAILED, {TAG_ERROR: error_text(error)})
+        raise
+    _end(run, RunStatus.FINISHED, {})
+
+
+def _end(run: mlflow.ActiveRun, status: int, tags: dict[str, str]) -> None:
+    """Set ``tags`` and end ``run`` (and any child left active) with ``status``."""
+    client = mlflow.MlflowClient()
+    for key, value in tags.items():
+        client.set_tag(run.info.run_id, key, value)
+    while (active := mlflow.active_run()) is not None and active.info.run_id != run.info.run_id:
+        mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+    mlflow.end_run(RunStatus.to_string(status))

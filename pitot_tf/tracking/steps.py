@@ -1,0 +1,95 @@
+"""The ``data`` and ``split`` steps of the pipeline as tracked runs.
+
+``data`` validates a data directory, or fetches the published dataset, or synthesizes one,
+and logs where it is and its fingerprint (the ``train`` step and the pipeline's reuse check
+compare against it). ``split`` writes split files and logs what it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+
+from pitot_tf.data.dataset import Dataset, load_dataset
+from pitot_tf.data.splits import write_splits
+from pitot_tf.tracking import names
+from pitot_tf.tracking.fingerprint import data_fingerprint, file_sha256, shape_text
+from pitot_tf.tracking.logging import log_metrics, log_params
+from pitot_tf.tracking.runs import tracked_run
+
+SOURCE_SYNTHETIC = "synthetic"
+SOURCE_FETCH = "fetch"
+SUMMARY_FILE = "data_summary.json"
+MANIFEST_FILE = "splits.json"
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    """Size and seed of a synthetic dataset (``source="synthetic"``)."""
+
+    platforms: int = 48
+    workloads: int = 80
+    interference: tuple[int, ...] = (2,)
+    seed: int = 0
+
+
+def obtain_dataset(
+    source: str, out: str | os.PathLike[str] | None, synth: SynthOptions = SynthOptions()
+) -> Path:
+    """The data directory for ``source``: a path (used as is), ``fetch`` (download into
+    ``out``, default ``data``) or ``synthetic`` (write into ``out``, default
+    ``data/synthetic``)."""
+    if source == SOURCE_SYNTHETIC:
+        from pitot_tf.data.synth import synthesize_dataset
+
+        target = Path(out or "data/synthetic")
+        return synthesize_dataset(target, synth.platforms, synth.workloads, synth.interference,
+                                  synth.seed)
+    if source == SOURCE_FETCH:
+        from pitot_tf.data.fetch import fetch_dataset
+
+        target = Path(out or "data")
+        fetch_dataset(target)
+        return target
+    return Path(source)
+
+
+def run_data_step(
+    source: str, out: str | os.PathLike[str] | None = None,
+    synth: SynthOptions = SynthOptions(), experiment: str | None = None,
+) -> tuple[str, Dataset]:
+    """Obtain and validate a dataset in a ``data`` run; log its directory, fingerprint,
+    shape and summary. Returns the run id and the dataset."""
+    with tracked_run(names.KIND_DATA, f"data {source}", experiment) as run:
+        dataset = load_dataset(obtain_dataset(source, out, synth))
+        fingerprint = data_fingerprint(dataset)
+        log_params({names.PARAM_DATA_DIR: fingerprint["directory"],
+                    names.PARAM_DATA_FINGERPRINT: fingerprint["fingerprint"],
+                    names.PARAM_DATA_SHAPE: shape_text(fingerprint)})
+        log_metrics({f"rows_{name}": len(obs) for name, obs in dataset.objectives.items()})
+        mlflow.log_dict(dataset.summary(), SUMMARY_FILE)
+        mlflow.log_dict(fingerprint, names.FINGERPRINT_FILE)
+    return run.info.run_id, dataset
+
+
+def run_split_step(
+    data_dir: str | os.PathLike[str] | None, out: str | os.PathLike[str],
+    levels: Sequence[float], replicates: int, seed: int, experiment: str | None = None,
+) -> tuple[str, list[Path]]:
+    """Write ``out/<level>/<replicate>.npz`` in a ``split`` run; log the data fingerprint
+    and a manifest of the files (path and SHA-256). Returns the run id and the files."""
+    with tracked_run(names.KIND_SPLIT, f"split {Path(out).name}", experiment) as run:
+        dataset = load_dataset(data_dir)
+        fingerprint = data_fingerprint(dataset)
+        written = write_splits(dataset, out, list(levels), range(replicates), seed)
+        log_params({names.PARAM_DATA_DIR: fingerprint["directory"],
+                    names.PARAM_DATA_FINGERPRINT: fingerprint["fingerprint"],
+                    "split.dir": str(Path(out).resolve())})
+        manifest = {str(p.relative_to(out)): file_sha256(p) for p in written}
+        mlflow.log_text(json.dumps(manifest, indent=2), MANIFEST_FILE)
+    return run.info.run_id, written

@@ -1,0 +1,128 @@
+"""``pitot-tf train``, ``evaluate`` and ``predict`` on synthetic data with a private store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow_helpers import experiment, private_tracking
+from typer.testing import CliRunner
+
+from pitot_tf.cli.app import app, register_commands
+from pitot_tf.data.synth import synthesize_dataset
+from pitot_tf.errors import ConfigError
+
+FAST = ["--set", "training.val_every=50", "--set", "training.progress=false",
+        "--set", "training.batch=64", "--set", "model.layers=[16]", "--set", "model.mf_dim=8",
+        "--steps", "100"]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    register_commands()
+    root = tmp_path_factory.mktemp("cli")
+    with private_tracking(root, tmp_path_factory.getbasetemp()):
+        experiment("cli", root)
+        synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
+        yield root
+
+
+@pytest.fixture(scope="module")
+def trained(workspace: Path) -> tuple[str, str]:
+    """Train with registration; return the run id and the command's output."""
+    result = runner.invoke(app, ["train", "--data-dir", str(workspace / "data"), *FAST,
+                                 "--experiment", "cli", "--register", "pitot-cli",
+                                 "--alias", "champion"])
+    assert result.exit_code == 0, result.output
+    match = re.search(r"^run ([0-9a-f]{32})$", result.output, re.MULTILINE)
+    assert match, result.output
+    return match.group(1), result.output
+
+
+def test_train_prints_the_summary_and_registers_the_model(trained: tuple[str, str]) -> None:
+    run_id, output = trained
+    assert re.search(r"^\s+mf\s+0\.0500\s+0\.\d{4}", output, re.MULTILINE)
+    assert re.search(r"^\s+if2\s+0\.0100", output, re.MULTILINE)
+    assert "worst-group test coverage" in output
+    assert "load it as models:/pitot-cli@champion" in output
+    run = mlflow.MlflowClient().get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.params["training.steps"] == "100"
+    version = mlflow.MlflowClient().get_model_version_by_alias("pitot-cli", "champion")
+    assert version.run_id == run_id
+
+
+def test_predict_answers_through_the_alias(workspace: Path, trained: tuple[str, str]) -> None:
+    from pitot_tf.data.dataset import load_dataset
+
+    dataset = load_dataset(workspace / "data")
+    w, p = dataset.workloads.names, dataset.platforms.names
+    result = runner.invoke(app, ["predict", "--model-uri", "models:/pitot-cli@champion",
+                                 "--workload", w[0], "--platform", p[1], "--with", w[2],
+                                 "--alpha", "0.1", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output.strip().splitlines()[-1])
+    model = mlflow.pyfunc.load_model(f"runs:/{trained[0]}/pyfunc-model")
+    direct = model.predict(pd.DataFrame({"workload": [w[0]], "platform": [p[1]],
+                                         "co_runners": [w[2]], "alpha": [0.1]})).iloc[0]
+    assert answer["upper_bound_s"] == pytest.approx(direct["upper_bound_s"])
+    assert answer["calibration"] == "if2" and answer["alpha"] == 0.1
+    text = runner.invoke(app, ["predict", "--model-uri", "models:/pitot-cli@champion",
+                               "--workload", w[0], "--platform", p[1]])
+    assert f"{w[0]} on {p[1]}: predicted" in text.output and "(calibration mf)" in text.output
+
+
+def test_evaluate_a_model_file_matches_the_training_run(
+    workspace: Path, trained: tuple[str, str]
+) -> None:
+    run_id = trained[0]
+    out = workspace / "evaluation"
+    result = runner.invoke(app, ["evaluate", "--model", f"runs:/{run_id}/model", "--data-dir",
+                                 str(workspace / "data"), "--level", "0.5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "conformal.csv")
+    row = table.query("objective == 'if2' and split == 'test' and alpha == 0.05 and chosen")
+    logged = mlflow.MlflowClient().get_run(run_id).data.metrics
+    assert float(row["width"].iloc[0]) == pytest.approx(logged["test_if2_width_0.05"], rel=1e-6)
+    assert (out / "conformal_groups.csv").is_file()
+
+
+def test_evaluate_a_run_logs_a_child_run(trained: tuple[str, str]) -> None:
+    result = runner.invoke(app, ["evaluate", "--run", trained[0], "--grouping", "uarch"])
+    assert result.exit_code == 0, result.output
+    child_id = re.search(r"^run ([0-9a-f]{32}) evaluated", result.output, re.MULTILINE)
+    assert child_id, result.output
+    child = mlflow.MlflowClient().get_run(child_id.group(1))
+    assert child.data.tags["mlflow.parentRunId"] == trained[0]
+    groups = pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=child.info.run_id, artifact_path="conformal_groups.csv"))
+    assert set(groups["grouping"]) == {"uarch"}
+
+
+def test_option_mistakes_are_config_errors(workspace: Path) -> None:
+    result = runner.invoke(app, ["train", "--alias", "champion"])
+    assert isinstance(result.exception, ConfigError)
+    result = runner.invoke(app, ["evaluate"])
+    assert isinstance(result.exception, ConfigError)
+
+
+def test_a_failing_train_prints_one_line_exits_1_and_marks_the_run(workspace: Path) -> None:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from pitot_tf.cli import main; main()", "train", "--preset",
+         "no-such", "--data-dir", str(workspace / "data"), "--experiment", "cli"],
+        capture_output=True, text=True, env=env, cwd=workspace, timeout=300)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: unknown preset 'no-such'; `pitot-tf presets` lists them"]
+    failed = mlflow.search_runs(experiment_names=["cli"], output_format="list",
+                                filter_string="attributes.status = 'FAILED'")
+    assert [r.data.tags["error"] for r in failed] == [errors[0][len("error: "):]]

@@ -1,0 +1,186 @@
+"""The ``pyfunc-model``: runtime and bound by name, equal to the Keras model plus the margins
+calibrated on the run's validation split; also over REST (``mlflow models serve``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
+from mlflow_helpers import experiment, private_tracking
+
+from pitot_tf.data.synth import synthesize_dataset
+from pitot_tf.errors import PredictionError
+from pitot_tf.tracking.pyfunc import OUTPUT_COLUMNS, co_runner_names
+from pitot_tf.tracking.training import TrainingRun, run_training
+
+FAST = {"training.steps": 100, "training.val_every": 50, "training.batch": 64,
+        "training.progress": False, "model.layers": [16], "model.mf_dim": 8}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
+    root = tmp_path_factory.mktemp("pyfunc")
+    with private_tracking(root, tmp_path_factory.getbasetemp()):
+        experiment("pyfunc", root)
+        data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
+        yield run_training("pitot", FAST, 0.5, 0, data, experiment="pyfunc")
+
+
+@pytest.fixture(scope="module")
+def model(trained: TrainingRun):  # type: ignore[no-untyped-def]
+    return mlflow.pyfunc.load_model(f"runs:/{trained.run_id}/pyfunc-model")
+
+
+def request_for(trained: TrainingRun) -> pd.DataFrame:
+    """One row alone, one with a co-runner, one with two (no if3 calibration: fallback)."""
+    w = trained.experiment.dataset.workloads.names
+    p = trained.experiment.dataset.platforms.names
+    return pd.DataFrame({
+        "workload": [w[0], w[1], w[2]], "platform": [p[3], p[4], p[5]],
+        "co_runners": ["", f"{w[7]}", f"{w[8]};{w[9]}"], "alpha": [0.05, 0.1, 0.01],
+    })
+
+
+def expected_answer(trained: TrainingRun, request: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Runtime and bound in seconds computed from the Keras model and the fitted bounds."""
+    dataset = trained.experiment.dataset
+    names = {str(n): i for i, n in enumerate(dataset.workloads.names)}
+    platforms = {str(n): i for i, n in enumerate(dataset.platforms.names)}
+    interferers = np.full((len(request), 2), -1, np.int32)
+    for i, co in enumerate(request["co_runners"]):
+        for j, name in enumerate(filter(None, co.split(";"))):
+            interferers[i, j] = names[name]
+    inputs = {"platform": np.array([platforms[n] for n in request["platform"]], np.int32),
+              "workload": np.array([names[n] for n in request["workload"]], np.int32),
+              "interferers": interferers}
+    log_pred = np.asarray(trained.result.model.predict(inputs, verbose=0), np.float64)
+    objective = ["mf", "if2", "if2"]
+    bounds = [trained.evaluation.bounds[o].upper_bound(log_pred[i:i + 1], a)[0]
+              for i, (o, a) in enumerate(zip(objective, request["alpha"], strict=True))]
+    return np.exp(log_pred[:, 0]) / 1e9, np.exp(np.asarray(bounds)) / 1e9
+
+
+def test_pyfunc_agrees_with_the_keras_model_plus_margins(trained: TrainingRun, model) -> None:  # type: ignore[no-untyped-def]
+    request = request_for(trained)
+    answer = model.predict(request)
+    assert list(answer.columns) == list(OUTPUT_COLUMNS)
+    runtime, bound = expected_answer(trained, request)
+    np.testing.assert_allclose(answer["predicted_runtime_s"], runtime, rtol=1e-5)
+    np.testing.assert_allclose(answer["upper_bound_s"], bound, rtol=1e-5)
+    assert (answer["upper_bound_s"] > 0).all()
+    assert answer["calibration"].tolist() == ["mf", "if2", "if2"]
+    assert answer["note"].iloc[:2].tolist() == ["", ""]
+    assert "no calibration for 3 workloads at once; used if2" in answer["note"].iloc[2]
+
+
+def test_co_runners_may_be_lists_or_strings_and_alpha_defaults(trained: TrainingRun, model) -> None:  # type: ignore[no-untyped-def]
+    w = trained.experiment.dataset.workloads.names
+    p = trained.experiment.dataset.platforms.names
+    as_string = model.predict(pd.DataFrame(
+        {"workload": [w[1]], "platform": [p[2]], "co_runners": [f"{w[3]}; {w[4]}"]}))
+    as_list = model.predict(pd.DataFrame(
+        {"workload": [w[1]], "platform": [p[2]], "co_runners": [[w[3], w[4]]]}))
+    bare = model.predict(pd.DataFrame({"workload": [w[1]], "platform": [p[2]]}))
+    assert as_string["upper_bound_s"].iloc[0] == pytest.approx(as_list["upper_bound_s"].iloc[0])
+    assert as_string["alpha"].iloc[0] == 0.05 and bare["co_runners"].iloc[0] == ""
+    assert bare["calibration"].iloc[0] == "mf"
+
+
+def test_a_smaller_alpha_gives_a_higher_bound(trained: TrainingRun, model) -> None:  # type: ignore[no-untyped-def]
+    w = trained.experiment.dataset.workloads.names[5]
+    p = trained.experiment.dataset.platforms.names[6]
+    answer = model.predict(pd.DataFrame({"workload": [w] * 3, "platform": [p] * 3,
+                                         "alpha": [0.1, 0.05, 0.01]}))
+    assert answer["upper_bound_s"].is_monotonic_increasing
+    assert answer["predicted_runtime_s"].nunique() == 1
+
+
+def test_unknown_names_list_near_matches(trained: TrainingRun, model) -> None:  # type: ignore[no-untyped-def]
+    w = str(trained.experiment.dataset.workloads.names[0])
+    p = str(trained.experiment.dataset.platforms.names[0])
+    with pytest.raises(PredictionError, match=rf"unknown workload '{w[:-1]}'; did you mean .*{w}"):
+        model.predict(pd.DataFrame({"workload": [w[:-1]], "platform": [p]}))
+    with pytest.raises(PredictionError, match="unknown platform 'nowhere'"):
+        model.predict(pd.DataFrame({"workload": [w], "platform": ["nowhere"]}))
+    with pytest.raises(MlflowException, match=r"missing inputs \['platform'\]"):
+        model.predict(pd.DataFrame({"workload": [w]}))  # the signature catches it
+
+
+def test_co_runner_names_parse_every_form() -> None:
+    assert co_runner_names(None) == [] and co_runner_names(float("nan")) == []
+    assert co_runner_names(" a ; b;") == ["a", "b"] and co_runner_names(["a", "b"]) == ["a", "b"]
+    assert co_runner_names(np.array(["a"])) == ["a"] and co_runner_names("") == []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"model server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.mark.slow
+def test_the_rest_service_answers_with_the_same_numbers(
+    trained: TrainingRun, model, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m",
+               f"runs:/{trained.run_id}/pyfunc-model", "--env-manager", "local",
+               "-h", "127.0.0.1", "-p", str(port)]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ping", server)
+        request = request_for(trained)
+        body = json.dumps({"dataframe_records": request.to_dict(orient="records")}).encode()
+        post = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                      headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(post, timeout=60) as response:
+            served = pd.DataFrame(json.loads(response.read())["predictions"])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    local = model.predict(request)
+    # another process may sum in another order (threads): float32 noise in the log runtime
+    np.testing.assert_allclose(served["upper_bound_s"], local["upper_bound_s"], rtol=1e-5)
+    np.testing.assert_allclose(served["predicted_runtime_s"], local["predicted_runtime_s"],
+                               rtol=1e-5)
+    assert served["calibration"].tolist() == local["calibration"].tolist()
+
+
+def test_parse_request_rejects_unknown_or_missing_columns() -> None:
+    from pitot_tf.tracking.pyfunc import parse_request
+
+    with pytest.raises(PredictionError, match=r"missing column\(s\) \['platform'\]"):
+        parse_request(pd.DataFrame({"workload": ["a"]}), 0.05)
+    with pytest.raises(PredictionError, match=r"unknown input column\(s\) \['runtime'\]"):
+        parse_request(pd.DataFrame({"workload": ["a"], "platform": ["p"], "runtime": [1]}), 0.05)
+    parsed = parse_request(pd.DataFrame({"workload": [" a "], "platform": ["p"],
+                                         "alpha": [None]}), 0.05)
+    assert parsed.iloc[0].to_dict() == {"workload": "a", "platform": "p", "co_runners": [],
+                                        "alpha": 0.05}
