@@ -1,0 +1,117 @@
+"""What a sweep trains: presets (globs allowed) × levels × replicates, with shared overrides.
+
+A *cell* is one (preset, level, replicate); its text form ``"pitot|0.5|0"`` (:attr:`Cell.key`)
+is what the Optuna queue and the MLflow tags carry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pitot_tf.data.splits import DEFAULT_LEVELS, check_level
+from pitot_tf.errors import ConfigError
+from pitot_tf.presets import expand, resolve
+
+#: Applied to every cell below the user's overrides: the sweep draws its own progress bar.
+SWEEP_DEFAULTS: dict[str, Any] = {"training.progress": False}
+DEFAULT_REPLICATES: tuple[int, ...] = (0, 1, 2, 3, 4)
+_RANGE = re.compile(r"^(\d+)-(\d+)$")
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One training run of the sweep."""
+
+    preset: str
+    level: float
+    replicate: int
+
+    @property
+    def key(self) -> str:
+        """``"baseline/monolith|0.5|0"``: unique within a sweep, stable across processes."""
+        return f"{self.preset}|{self.level:g}|{self.replicate}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Cell:
+        preset, level, replicate = key.rsplit("|", 2)
+        return cls(preset, float(level), int(replicate))
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """The validated sweep: expanded preset names, levels, replicates and overrides."""
+
+    presets: tuple[str, ...]
+    levels: tuple[float, ...]
+    replicates: tuple[int, ...]
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def cells(self) -> list[Cell]:
+        """Every cell, preset-major (so the first results cover whole presets)."""
+        return [Cell(p, lv, r) for p in self.presets for lv in self.levels
+                for r in self.replicates]
+
+    def cell_overrides(self) -> dict[str, Any]:
+        """What every cell's config gets on top of its preset."""
+        return {**SWEEP_DEFAULTS, **self.overrides}
+
+
+def make_plan(
+    presets: Iterable[str], levels: Iterable[float | str] | None = None,
+    replicates: Iterable[int | str] | None = None, overrides: Mapping[str, Any] | None = None,
+) -> SweepPlan:
+    """Expand and check everything up front, so that a typo fails before any training:
+    unknown presets or config keys, levels outside (0, 1), negative replicates."""
+    names = expand(split_words(presets))
+    level_list = parse_levels(levels)
+    replicate_list = parse_replicates(replicates)
+    values = dict(overrides or {})
+    for name in names:
+        resolve(name, {**SWEEP_DEFAULTS, **values})
+    return SweepPlan(tuple(names), tuple(level_list), tuple(replicate_list), values)
+
+
+def split_words(items: Iterable[Any]) -> list[str]:
+    """``["0 1", "2,3"]`` → ``["0", "1", "2", "3"]``: accept space- or comma-separated items."""
+    return [w for item in items for w in re.split(r"[\s,]+", str(item).strip()) if w]
+
+
+def parse_levels(items: Iterable[float | str] | None) -> list[float]:
+    """Levels as given (``0.1 0.5`` or ``0.1,0.5``), default 0.1 … 0.9; each in (0, 1)."""
+    words = split_words(items or [])
+    if not words:
+        return list(DEFAULT_LEVELS)
+    levels: list[float] = []
+    for word in words:
+        try:
+            value = float(word)
+        except ValueError:
+            raise ConfigError(f"--levels: '{word}' is not a number") from None
+        value = round(check_level(value), 6)
+        if value not in levels:
+            levels.append(value)
+    return levels
+
+
+def parse_replicates(items: Iterable[int | str] | None) -> list[int]:
+    """Replicates as ``0-4``, ``0 1 2`` or ``0,1,2`` (default 0-4); each >= 0."""
+    words = split_words(items or [])
+    if not words:
+        return list(DEFAULT_REPLICATES)
+    found: list[int] = []
+    for word in words:
+        span = _RANGE.match(word)
+        if span:
+            low, high = int(span.group(1)), int(span.group(2))
+            if high < low:
+                raise ConfigError(f"--replicates: range '{word}' is empty")
+            values = list(range(low, high + 1))
+        elif word.isdigit():
+            values = [int(word)]
+        else:
+            raise ConfigError(f"--replicates: '{word}' is not a number or a range like 0-4")
+        found += [v for v in values if v not in found]
+    return found

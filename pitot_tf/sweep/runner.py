@@ -1,0 +1,250 @@
+"""``pitot-tf sweep``: train and evaluate every (preset × level × replicate), resumably.
+
+:func:`run_sweep` validates the whole sweep first (presets, overrides, levels, data, split
+files), derives the sweep id from the cells' ``sweep_key`` s, and, holding the sweep's lock,
+creates (or loads) its Optuna study and MLflow parent run, fails the trials and runs of dead
+local workers, and enqueues every cell not yet done. Then ``workers`` workers (in-process for
+one, else ``python -m pitot_tf.sweep.worker`` processes) empty the queue. A worker process
+that dies has its cell failed and queued again for the others. Run the same command again,
+here or on another machine with the same storage and tracking server, to resume or to help.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import optuna
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
+from optuna.trial import TrialState
+
+from pitot_tf.data.dataset import default_data_dir
+from pitot_tf.errors import ConfigError
+from pitot_tf.search.storage import redact
+from pitot_tf.sweep import parent, queue
+from pitot_tf.sweep.cells import Cell, SweepPlan, make_plan
+from pitot_tf.sweep.keys import KeyMaker, sweep_id
+from pitot_tf.sweep.lookup import finished_cells
+from pitot_tf.sweep.processes import this_process
+from pitot_tf.sweep.progress import CellProgress
+from pitot_tf.sweep.repair import repair_runs
+from pitot_tf.sweep.tags import TAG_SWEEP_ID
+from pitot_tf.sweep.worker import WorkerJob, run_worker
+
+DEFAULT_EXPERIMENT = "sweep"
+POLL_S = 2.0
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Where the sweep stands after this invocation."""
+
+    sweep_id: str
+    study: str
+    storage: str
+    experiment: str
+    parent_run_id: str
+    cells: int
+    done: int
+    trained: int
+    reused: int
+    failed: dict[str, str] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A started sweep: its plan, study, parent run and the worker job."""
+
+    plan: SweepPlan
+    cells: list[str]
+    study: optuna.Study
+    job: WorkerJob
+    done: set[str]
+
+
+def run_sweep(
+    presets: Iterable[str], levels: Iterable[float | str] | None = None,
+    replicates: Iterable[int | str] | None = None, overrides: Mapping[str, Any] | None = None,
+    *, data_dir: PathLike | None = None, splits_dir: PathLike | None = None,
+    experiment: str | None = None, workers: int = 1, storage: str | None = None,
+    log_model: bool = True, progress: bool = True,
+) -> SweepResult:
+    """Run the sweep until every cell is done or has failed in this invocation."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    started_at, clock = datetime.now(), time.perf_counter()
+    sweep = start_sweep(make_plan(presets, levels, replicates, overrides), data_dir, splits_dir,
+                        experiment, storage, log_model)
+    client = MlflowClient(sweep.job.tracking_uri)
+    try:
+        with CellProgress(len(sweep.cells), sweep.done, progress) as bar:
+            if workers == 1:
+                run_worker(sweep.job, bar.on_trial)
+            else:
+                run_worker_processes(sweep, workers, bar)
+    except KeyboardInterrupt:
+        parent.finish_parent(client, sweep.job.parent_run_id, RunStatus.KILLED, "interrupted")
+        raise
+    return conclude(sweep, client, started_at, time.perf_counter() - clock)
+
+
+def start_sweep(plan: SweepPlan, data_dir: PathLike | None, splits_dir: PathLike | None,
+                experiment: str | None, storage: str | None, log_model: bool) -> Sweep:
+    """Validate, name the sweep, and (under its lock) create or resume its study and parent
+    run, recover dead workers' cells and enqueue the cells not yet done."""
+    keys = KeyMaker(plan.cell_overrides(), data_dir, splits_dir)
+    cell_keys = keys.keys(plan.cells())
+    cells = [cell.key for cell in plan.cells()]
+    project_run = os.environ.pop("MLFLOW_RUN_ID", None)  # under `mlflow run`: the parent
+    client, tracking_uri = MlflowClient(), mlflow.get_tracking_uri()
+    name = experiment or _project_experiment(client, project_run) or DEFAULT_EXPERIMENT
+    identity = sweep_id(cell_keys, name, log_model)
+    location = queue.storage_location(storage)
+    with queue.queue_lock(location, identity):
+        experiment_id = _experiment_id(client, name)
+        study = queue.open_queue(location, identity)
+        parent_id = study.user_attrs.get(queue.ATTR_PARENT)
+        if parent_id:
+            parent.check_parent(client, parent_id, identity, tracking_uri)
+            if project_run:
+                client.set_tag(project_run, TAG_SWEEP_ID, identity)
+        else:
+            settings = _settings(plan, data_dir, splits_dir, name, location, log_model, identity)
+            parent_id = parent.create_parent(client, experiment_id, identity, settings,
+                                             project_run)
+        queue.describe(study, cells, cell_keys, {queue.ATTR_PARENT: parent_id,
+                                                 queue.ATTR_EXPERIMENT_ID: experiment_id})
+        done = requeue(study, client, experiment_id, identity, cells)
+    parent.mark_running(client, parent_id, this_process())
+    job = WorkerJob(identity, location, tracking_uri, name, experiment_id, parent_id,
+                    plan.cell_overrides(), str(default_data_dir(data_dir).resolve()),
+                    str(Path(splits_dir).resolve()) if splits_dir else None, log_model,
+                    keys.code)
+    return Sweep(plan, cells, study, job, done)
+
+
+def requeue(study: optuna.Study, client: MlflowClient, experiment_id: str, identity: str,
+            cells: list[str]) -> set[str]:
+    """Fail dead local workers' trials and runs, enqueue the cells neither done nor active;
+    return the cells done (a FINISHED run in MLflow)."""
+    queue.fail_dead_trials(study)
+    repair_runs(ids=[experiment_id], client=client)
+    done = set(finished_cells(client, [experiment_id], identity))
+    queue.enqueue_missing(study, cells, done)
+    return done
+
+
+def run_worker_processes(sweep: Sweep, workers: int, bar: CellProgress) -> None:
+    """``workers`` worker processes on the queue; a dead one's cell goes back to the queue
+    for the others (or, if none is left, for one last in-process worker)."""
+    client = MlflowClient(sweep.job.tracking_uri)
+    processes = [subprocess.Popen([sys.executable, "-m", "pitot_tf.sweep.worker",
+                                   replace(sweep.job, worker=i).to_json()])
+                 for i in range(workers)]
+    crashed = False
+    try:
+        pending = list(processes)
+        while pending:
+            time.sleep(POLL_S)
+            bar.refresh(sweep.study)
+            for process in [p for p in pending if p.poll() is not None]:
+                pending.remove(process)
+                if process.returncode != 0:
+                    crashed = True
+                    with queue.queue_lock(sweep.job.storage, sweep.job.sweep_id):
+                        requeue(sweep.study, client, sweep.job.experiment_id,
+                                sweep.job.sweep_id, sweep.cells)
+    except KeyboardInterrupt:
+        for process in processes:
+            process.wait()
+        raise
+    if crashed and _waiting(sweep.study):
+        run_worker(sweep.job, bar.on_trial)
+    bar.refresh(sweep.study)
+
+
+def conclude(sweep: Sweep, client: MlflowClient, started_at: datetime,
+             wall_s: float) -> SweepResult:
+    """Count what this invocation did, log ``cells.csv`` and end the parent run: FINISHED
+    when every cell is done, FAILED when some failed and nothing else is working on it."""
+    job, study = sweep.job, sweep.study
+    runs = finished_cells(client, [job.experiment_id], job.sweep_id)
+    failed = {c: e for c, e in queue.failed_cells(study).items() if c not in runs}
+    recent = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+              if t.datetime_start is not None and t.datetime_start >= started_at]
+    reused = sum(bool(t.user_attrs.get(queue.ATTR_REUSED)) for t in recent)
+    client.log_text(job.parent_run_id, _cells_table(sweep.cells, runs, failed).to_csv(index=False),
+                    parent.CELLS_FILE)
+    if len(runs) == len(sweep.cells):
+        parent.finish_parent(client, job.parent_run_id, RunStatus.FINISHED)
+    elif not queue.active_cells(study):
+        first = next(iter(failed.items()), ("?", "not done"))
+        parent.finish_parent(client, job.parent_run_id, RunStatus.FAILED,
+                             f"{len(sweep.cells) - len(runs)} cell(s) not done; "
+                             f"{first[0]}: {first[1]}")
+    return SweepResult(job.sweep_id, queue.study_name(job.sweep_id), redact(job.storage),
+                       job.experiment, job.parent_run_id, len(sweep.cells), len(runs),
+                       len(recent) - reused, reused, failed, wall_s)
+
+
+def _cells_table(cells: list[str], runs: Mapping[str, Any], failed: Mapping[str, str]
+                 ) -> pd.DataFrame:
+    rows = []
+    for key in cells:
+        cell = Cell.from_key(key)
+        state = "done" if key in runs else "failed" if key in failed else "pending"
+        rows.append({"cell": key, "preset": cell.preset, "level": cell.level,
+                     "replicate": cell.replicate, "state": state,
+                     "run_id": runs[key].info.run_id if key in runs else "",
+                     "error": failed.get(key, "")})
+    return pd.DataFrame(rows)
+
+
+def _waiting(study: optuna.Study) -> bool:
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def _project_experiment(client: MlflowClient, project_run: str | None) -> str | None:
+    if not project_run:
+        return None
+    experiment_id = client.get_run(project_run).info.experiment_id
+    return str(client.get_experiment(experiment_id).name)
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    """The experiment's id, created if new; ConfigError if it was deleted."""
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        try:
+            return str(client.create_experiment(name))
+        except MlflowException:  # created meanwhile by another process
+            found = client.get_experiment_by_name(name)
+    if found is None or found.lifecycle_stage != "active":
+        raise ConfigError(f"experiment '{name}' is deleted; restore it or use --experiment")
+    return str(found.experiment_id)
+
+
+def _settings(plan: SweepPlan, data_dir: PathLike | None, splits_dir: PathLike | None,
+              experiment: str, location: str, log_model: bool, identity: str
+              ) -> dict[str, Any]:
+    return {
+        "id": identity, "study": queue.study_name(identity), "storage": redact(location),
+        "experiment": experiment, "presets": list(plan.presets), "levels": list(plan.levels),
+        "replicates": list(plan.replicates), "overrides": plan.overrides,
+        "cells": len(plan.cells()), "log_model": log_model,
+        "data_dir": str(Path(default_data_dir(data_dir)).resolve()),
+        "splits_dir": str(Path(splits_dir).resolve()) if splits_dir else "(made)",
+    }

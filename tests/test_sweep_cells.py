@@ -1,0 +1,132 @@
+"""Sweep definitions, cell keys, the reuse key and process liveness (no training)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pitot_tf.cli.sweep import MULTI_VALUE_OPTIONS, spread_values
+from pitot_tf.data.splits import save_split, split_path
+from pitot_tf.errors import ConfigError, DataError
+from pitot_tf.sweep.cells import Cell, make_plan, parse_levels, parse_replicates
+from pitot_tf.sweep.keys import KeyMaker, config_hash, split_identity, sweep_id
+from pitot_tf.sweep.processes import ProcessId, is_alive, start_time, this_process
+
+
+def test_replicates_accept_ranges_lists_and_commas() -> None:
+    assert parse_replicates(["0-4"]) == [0, 1, 2, 3, 4]
+    assert parse_replicates(["0", "1", "2"]) == [0, 1, 2]
+    assert parse_replicates(["0,2", "1-2"]) == [0, 2, 1]
+    assert parse_replicates(None) == [0, 1, 2, 3, 4]
+    with pytest.raises(ConfigError, match="range '3-1' is empty"):
+        parse_replicates(["3-1"])
+    with pytest.raises(ConfigError, match="'x' is not a number"):
+        parse_replicates(["x"])
+
+
+def test_levels_default_to_the_split_grid_and_must_lie_in_zero_one() -> None:
+    assert parse_levels(None) == pytest.approx([0.1 * i for i in range(1, 10)])
+    assert parse_levels(["0.5 0.1", "0.5"]) == [0.5, 0.1]
+    with pytest.raises(DataError, match="level must be in"):
+        parse_levels(["1.5"])
+    with pytest.raises(ConfigError, match="'half' is not a number"):
+        parse_levels(["half"])
+
+
+def test_plan_expands_globs_and_checks_every_preset_with_the_overrides() -> None:
+    plan = make_plan(["pitot", "baseline/*"], ["0.5"], ["0-1"], {"training.steps": 10})
+    assert plan.presets == ("pitot", "baseline/factorization", "baseline/monolith",
+                            "baseline/attention")
+    cells = plan.cells()
+    assert len(cells) == 4 * 1 * 2
+    assert cells[0] == Cell("pitot", 0.5, 0)
+    assert plan.cell_overrides() == {"training.progress": False, "training.steps": 10}
+    with pytest.raises(ConfigError, match="no preset matches 'nothing/\\*'"):
+        make_plan(["nothing/*"])
+    with pytest.raises(ConfigError):
+        make_plan(["pitot"], overrides={"model.no_such_key": 1})
+
+
+def test_cell_keys_round_trip_even_with_slashes_in_the_preset() -> None:
+    cell = Cell("baseline/monolith", 0.3, 2)
+    assert cell.key == "baseline/monolith|0.3|2"
+    assert Cell.from_key(cell.key) == cell
+
+
+def test_sweep_key_changes_with_what_decides_the_numbers(synth_dir: Path) -> None:
+    keys = KeyMaker({"training.steps": 10}, synth_dir, code="v1")
+    base = keys.key(Cell("pitot", 0.5, 0))
+    assert keys.key(Cell("pitot", 0.5, 0)) == base
+    assert keys.key(Cell("pitot", 0.5, 1)) != base
+    assert keys.key(Cell("pitot", 0.4, 0)) != base
+    assert keys.key(Cell("learned/1", 0.5, 0)) != base  # same config, other preset name
+    assert KeyMaker({"training.steps": 11}, synth_dir, code="v1").key(
+        Cell("pitot", 0.5, 0)) != base
+    assert KeyMaker({"training.steps": 10}, synth_dir, code="v2").key(
+        Cell("pitot", 0.5, 0)) != base
+    progress = KeyMaker({"training.steps": 10, "training.progress": True}, synth_dir, code="v1")
+    assert progress.key(Cell("pitot", 0.5, 0)) == base  # the progress bar changes nothing
+
+
+def test_split_identity_hashes_the_split_file(synth_dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from pitot_tf.data.splits import make_split
+
+    assert split_identity(None, 0.5, 0) == "made:level=0.5,replicate=0"
+    with pytest.raises(DataError, match="split file not found"):
+        split_identity(tmp_path, 0.5, 0)
+    save_split(make_split(synth_dataset, 0.5, 0, seed=1), split_path(tmp_path, 0.5, 0))
+    first = split_identity(tmp_path, 0.5, 0)
+    save_split(make_split(synth_dataset, 0.5, 0, seed=2), split_path(tmp_path, 0.5, 0))
+    assert first.startswith("file:") and split_identity(tmp_path, 0.5, 0) != first
+
+
+def test_sweep_id_depends_on_cells_experiment_and_model_logging() -> None:
+    keys = {"pitot|0.5|0": "a", "pitot|0.5|1": "b"}
+    first = sweep_id(keys, "sweep", True)
+    assert len(first) == 12
+    assert sweep_id(dict(reversed(keys.items())), "sweep", True) == first
+    assert sweep_id(keys, "other", True) != first
+    assert sweep_id(keys, "sweep", False) != first
+    assert sweep_id({**keys, "pitot|0.5|1": "c"}, "sweep", True) != first
+
+
+def test_config_hash_ignores_only_the_progress_bar() -> None:
+    from pitot_tf.presets import resolve
+
+    base = config_hash(resolve("pitot", {"training.progress": False}))
+    assert config_hash(resolve("pitot", {"training.progress": True})) == base
+    assert config_hash(resolve("pitot", {"seed": 1})) != base
+
+
+def test_a_finished_process_is_dead_and_this_one_alive() -> None:
+    me = this_process()
+    assert is_alive(me)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not is_alive(ProcessId(me.host, child.pid))
+    assert is_alive(ProcessId("another-host", child.pid))  # cannot tell: assume alive
+
+
+def test_a_reused_pid_with_another_start_time_is_dead() -> None:
+    me = this_process()
+    if not start_time(os.getpid()):
+        pytest.skip("no /proc start times here")
+    assert not is_alive(ProcessId(me.host, me.pid, str(int(me.start) + 1)))
+
+
+def test_spread_values_lets_options_take_several_values() -> None:
+    args = ["--presets", "pitot", "baseline/*", "--levels", "0.1", "0.5", "--workers", "2",
+            "--set", "a=1", "b=2"]
+    assert spread_values(args, MULTI_VALUE_OPTIONS, {"summary"}) == [
+        "--presets", "pitot", "--presets", "baseline/*", "--levels", "0.1", "--levels", "0.5",
+        "--workers", "2", "--set", "a=1", "--set", "b=2"]
+    assert spread_values(["summary", "--sweep", "x"], MULTI_VALUE_OPTIONS, {"summary"}) == [
+        "summary", "--sweep", "x"]
+    assert spread_values(["--presets", "pitot", "figures"], MULTI_VALUE_OPTIONS,
+                         {"figures"}) == ["--presets", "pitot", "figures"]
+    assert spread_values(["--replicates"], MULTI_VALUE_OPTIONS, set()) == ["--replicates"]
+    assert spread_values([], MULTI_VALUE_OPTIONS, set()) == []
