@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from pitot_tf.cli.app import app
+from pitot_tf.errors import PredictionError
 
 ModelUri = Annotated[str, typer.Option(help="runs:/<id>/pyfunc-model or models:/<name>@<alias>.")]
 Workload = Annotated[str, typer.Option(help="Workload name.")]
@@ -18,20 +21,40 @@ With = Annotated[
 ]
 Alpha = Annotated[float, typer.Option(help="Miscoverage: the bound holds w.p. 1 - alpha.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
+Features = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
+    typer.Option(help="File with the workload's encoded features (cold start)."),
+]
+
+
+def _read_features(path: Path | None) -> str:
+    """The numbers in ``path`` as one ``;``-separated string ('' without a file)."""
+    if path is None:
+        return ""
+    if not path.is_file():
+        raise PredictionError(f"{path}: features file not found")
+    return ";".join(path.read_text().replace(",", " ").replace(";", " ").split())
 
 
 @app.command("predict")
 def predict(
     model_uri: ModelUri, workload: Workload, platform: Platform, with_: With = None,
-    alpha: Alpha = 0.05, as_json: AsJson = False,
+    alpha: Alpha = 0.05, as_json: AsJson = False, workload_features: Features = None,
 ) -> None:
-    """Predicted runtime and conformal upper bound (seconds) of WORKLOAD on PLATFORM."""
+    """Predicted runtime and conformal upper bound (seconds) of WORKLOAD on PLATFORM.
+
+    With --workload-features FILE, WORKLOAD may be a program the model has never seen: it is
+    predicted from its encoded feature vector (numbers separated by commas, semicolons or
+    white space, in the dataset's workload-feature order)."""
+    # One answer per call: the artifact download bars would drown it.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow.pyfunc
     import pandas as pd
 
     model = mlflow.pyfunc.load_model(model_uri)
     request = pd.DataFrame({"workload": [workload], "platform": [platform],
-                            "co_runners": [";".join(with_ or [])], "alpha": [alpha]})
+                            "co_runners": [";".join(with_ or [])], "alpha": [alpha],
+                            "workload_features": [_read_features(workload_features)]})
     answer = model.predict(request).iloc[0].to_dict()
     if as_json:
         typer.echo(json.dumps(answer))

@@ -57,6 +57,7 @@ def pyfunc_signature() -> ModelSignature:
         ColSpec("string", "workload"), ColSpec("string", "platform"),
         ColSpec(AnyType(), "co_runners", required=False),
         ColSpec("double", "alpha", required=False),
+        ColSpec(AnyType(), "workload_features", required=False),
     ])
     outputs = Schema([
         ColSpec("string", "workload"), ColSpec("string", "platform"),

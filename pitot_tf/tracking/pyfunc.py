@@ -11,6 +11,14 @@ The margins are those calibrated on the run's validation split, per objective de
 with ``k`` co-runners uses the objective of degree ``k + 1`` (``mf`` alone, ``if2`` with one
 co-runner, ...); without such a calibration it falls back to the highest degree calibrated
 and says so in ``note``.
+
+Cold start: a row may give ``workload_features`` (the workload's encoded feature vector, a list
+of numbers or one ``;``-separated string, in the dataset's ``f_workload`` order; for the
+published data, log(1 + count) per opcode). Its workload name may then be new: the model is
+extended with one row per such workload (:func:`pitot_tf.models.cold.extend_model`), predicted
+from its features alone, and ``note`` says so. Its bound uses the run's calibration, which holds
+for new workloads only if that run was calibrated on held-out workloads (``split --mode
+cold-workload``).
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ CALIBRATION_ARTIFACT = "calibration"
 KERAS_FILE = "model.keras"
 CALIBRATION_FILE = "calibration.json"
 DEFAULT_ALPHA = 0.05
-INPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha")
+INPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "workload_features")
+COLD_NOTE = "new workload predicted from its features (cold start)"
 OUTPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "predicted_runtime_s",
                   "upper_bound_s", "calibration", "note")
 
@@ -87,12 +96,44 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
         """See the module docstring for the input and output columns."""
         request = parse_request(pd.DataFrame(model_input), self.default_alpha)
-        inputs = self.model_inputs(request)
-        log_pred = np.asarray(self.model.predict(inputs, verbose=0), dtype=np.float64)
-        return self.answer(request, log_pred.reshape(len(request), -1))
+        model, workloads = self.model_for(request)
+        inputs = self.model_inputs(request, workloads)
+        log_pred = np.asarray(model.predict(inputs, verbose=0), dtype=np.float64)
+        answer = self.answer(request, log_pred.reshape(len(request), -1))
+        cold = request["workload_features"].map(len).to_numpy() > 0
+        answer.loc[cold, "note"] = [
+            "; ".join(n for n in (COLD_NOTE, note) if n) for note in answer.loc[cold, "note"]
+        ]
+        return answer
 
-    def model_inputs(self, request: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Index arrays for the model; unknown names raise PredictionError."""
+    def model_for(self, request: pd.DataFrame) -> tuple[Any, list[dict[str, int]]]:
+        """The model to ask, and per row its workload-name index: rows that give features get
+        a new workload row each (appended after the dataset's), the rest use the dataset's."""
+        from pitot_tf.models.cold import extend_model
+
+        features = [np.asarray(f, dtype=np.float32) for f in request["workload_features"] if f]
+        if not features:
+            return self.model, [self.workloads] * len(request)
+        lengths = {len(f) for f in features}
+        if len(lengths) != 1:
+            raise PredictionError(f"workload_features have different lengths {sorted(lengths)}")
+        model = extend_model(self.model, workload_features=np.stack(features))
+        indexes, added = [], len(self.workloads)
+        for name, row_features in zip(request["workload"], request["workload_features"],
+                                      strict=True):
+            if row_features:
+                indexes.append({**self.workloads, name: added})
+                added += 1
+            else:
+                indexes.append(self.workloads)
+        return model, indexes
+
+    def model_inputs(
+        self, request: pd.DataFrame, workloads: list[dict[str, int]] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Index arrays for the model; unknown names raise PredictionError. ``workloads``
+        gives each row's workload-name index (default: the dataset's)."""
+        workloads = workloads or [self.workloads] * len(request)
         co_runners = [[lookup(self.workloads, n, "workload") for n in row]
                       for row in request["co_runners"]]
         width = max([self.width, *map(len, co_runners)])
@@ -102,8 +143,9 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         return {
             "platform": np.asarray([lookup(self.platforms, n, "platform")
                                     for n in request["platform"]], dtype=np.int32),
-            "workload": np.asarray([lookup(self.workloads, n, "workload")
-                                    for n in request["workload"]], dtype=np.int32),
+            "workload": np.asarray([lookup(index, n, "workload")
+                                    for index, n in zip(workloads, request["workload"],
+                                                        strict=True)], dtype=np.int32),
             "interferers": interferers,
         }
 
@@ -152,12 +194,26 @@ def parse_request(frame: pd.DataFrame, default_alpha: float) -> pd.DataFrame:
         raise PredictionError(f"unknown input column(s) {unknown}; expected {INPUT_COLUMNS}")
     co = frame["co_runners"] if "co_runners" in frame else pd.Series([None] * len(frame))
     alpha = frame["alpha"] if "alpha" in frame else pd.Series([None] * len(frame))
+    features = (frame["workload_features"] if "workload_features" in frame
+                else pd.Series([None] * len(frame)))
     return pd.DataFrame({
         "workload": frame["workload"].astype(str).str.strip().to_numpy(),
         "platform": frame["platform"].astype(str).str.strip().to_numpy(),
         "co_runners": [co_runner_names(v) for v in co],
         "alpha": [default_alpha if _missing(a) else float(a) for a in alpha],
+        "workload_features": [feature_vector(v) for v in features],
     })
+
+
+def feature_vector(value: Any) -> list[float]:
+    """``"0.5;1.2"``, ``[0.5, 1.2]`` or empty/None → ``[0.5, 1.2]`` / ``[]``."""
+    if _missing(value):
+        return []
+    items = value.replace(",", ";").split(";") if isinstance(value, str) else list(value)
+    try:
+        return [float(item) for item in items if str(item).strip()]
+    except ValueError:
+        raise PredictionError(f"workload_features must be numbers, got {value!r}") from None
 
 
 def co_runner_names(value: Any) -> list[str]:
