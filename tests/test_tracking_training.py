@@ -181,6 +181,14 @@ def test_a_registered_alias_resolves_to_the_run(trained: TrainingRun) -> None:
         resolve_run_id("champion")
 
 
+def test_an_unfinished_run_is_never_registered(trained: TrainingRun) -> None:
+    client = mlflow.MlflowClient()
+    run = client.create_run(client.get_run(trained.run_id).info.experiment_id)
+    client.set_terminated(run.info.run_id, "KILLED")
+    with pytest.raises(ConfigError, match="is KILLED: only a FINISHED run"):
+        register_run_model(run.info.run_id, "pitot-test")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
