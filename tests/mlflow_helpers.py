@@ -7,6 +7,10 @@ in a session builds an empty one and later uses copy it.
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,3 +53,24 @@ def private_tracking(root: Path, base: Path) -> Iterator[str]:
 def experiment(name: str, root: Path) -> str:
     """Create experiment ``name`` with its artifacts under ``root``; return its id."""
     return mlflow.create_experiment(name, artifact_location=(root / "artifacts" / name).as_uri())
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Poll ``url`` until it answers; fail early if the serving ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
-from mlflow_helpers import experiment, private_tracking
+from mlflow_helpers import experiment, free_port, private_tracking, wait_for
 
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import PredictionError
@@ -124,25 +122,6 @@ def test_co_runner_names_parse_every_form() -> None:
     assert co_runner_names(np.array(["a"])) == ["a"] and co_runner_names("") == []
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"model server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
 @pytest.mark.slow
 def test_the_rest_service_answers_with_the_same_numbers(
     trained: TrainingRun, model, tmp_path: Path  # type: ignore[no-untyped-def]
@@ -183,4 +162,4 @@ def test_parse_request_rejects_unknown_or_missing_columns() -> None:
     parsed = parse_request(pd.DataFrame({"workload": [" a "], "platform": ["p"],
                                          "alpha": [None]}), 0.05)
     assert parsed.iloc[0].to_dict() == {"workload": "a", "platform": "p", "co_runners": [],
-                                        "alpha": 0.05}
+                                        "alpha": 0.05, "workload_features": []}

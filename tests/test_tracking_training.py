@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow_helpers import empty_store, experiment, private_tracking
+from mlflow_helpers import empty_store, experiment, free_port, private_tracking, wait_for
 
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import ConfigError, DataError
@@ -187,25 +184,6 @@ def test_an_unfinished_run_is_never_registered(trained: TrainingRun) -> None:
     client.set_terminated(run.info.run_id, "KILLED")
     with pytest.raises(ConfigError, match="is KILLED: only a FINISHED run"):
         register_run_model(run.info.run_id, "pitot-test")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
 @pytest.mark.slow
