@@ -23,6 +23,8 @@ MATRIX_FILE = "data.npz"
 MATRIX_OBJECTIVE = "mf"
 AXES = ("platform", "workload")
 _INTERFERENCE_FILE = re.compile(r"^if(\d+)\.npz$")
+#: How a zip archive starts: with a file entry, or with the end record when it is empty.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def default_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -176,11 +178,21 @@ def interference_files(root: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def has_zip_header(path: Path) -> bool:
+    """Whether the file starts like a zip archive (every npz does). ``np.load`` takes any other
+    file for a pickle and would blame ``allow_pickle``, which misleads for a corrupt file."""
+    with open(path, "rb") as handle:
+        return handle.read(4) in _ZIP_MAGIC
+
+
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     """Read every array of an npz eagerly, turning IO and format errors into DataError."""
     if not path.is_file():
         raise DataError(str(path), "file not found")
     try:
+        if not has_zip_header(path):
+            raise DataError(str(path), "not a readable npz file (truncated or corrupt?): "
+                                       "it does not start with a zip header")
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:

@@ -9,6 +9,7 @@ conformal bounds) and the rest test. Files live at ``<dir>/<level>/<replicate>.n
 from __future__ import annotations
 
 import os
+import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pitot_tf.data.dataset import Dataset
+from pitot_tf.data.dataset import Dataset, has_zip_header
 from pitot_tf.errors import DataError
 
 PARTS = ("train", "val", "test")
@@ -114,10 +115,14 @@ def load_split(path: str | os.PathLike[str], dataset: Dataset) -> Split:
     if not path.is_file():
         raise DataError(str(path), "split file not found (make one with `pitot-tf split`)")
     try:
+        if not has_zip_header(path):
+            raise DataError(str(path), "not a readable split file (truncated or corrupt?): "
+                                       "it does not start with a zip header")
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise DataError(str(path), f"not a readable split file: {error}") from None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as error:
+        raise DataError(str(path), f"not a readable split file (truncated or corrupt?): "
+                                   f"{error}") from None
     parts: dict[str, dict[str, np.ndarray]] = {}
     for key, rows in arrays.items():
         objective, _, part = key.rpartition("_")

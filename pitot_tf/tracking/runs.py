@@ -3,7 +3,9 @@
 Any exception inside :func:`tracked_run` marks the run FAILED with the error message in the
 ``error`` tag and is re-raised, so the caller exits non-zero; Ctrl-C marks it KILLED.
 Exceptions listed in ``stop_exceptions`` (e.g. ``optuna.TrialPruned``) end it KILLED with a
-``stopped`` tag instead: a deliberate stop, not a failure.
+``stopped`` tag instead: a deliberate stop, not a failure. When the tracking server went away
+or a file could not be written, the error reaching the user is one line
+(:class:`~pitot_tf.tracking.outage.TrackingError`) saying whether the run could be marked.
 
 The tracking store is MLflow's own default (``sqlite:///mlflow.db`` in the working directory,
 artifacts under ``./mlruns``) unless ``MLFLOW_TRACKING_URI`` names another store or server.
@@ -29,6 +31,7 @@ from pitot_tf.tracking.names import (
     TAG_PACKAGE_VERSION,
     TAG_STOPPED,
 )
+from pitot_tf.tracking.outage import end_patiently, is_active, tracking_error
 
 MAX_TAG_CHARS = 5000
 
@@ -96,16 +99,34 @@ def tracked_run(
         _end(run, RunStatus.KILLED, {TAG_ERROR: "interrupted (KeyboardInterrupt)"})
         raise
     except BaseException as error:
-        _end(run, RunStatus.FAILED, {TAG_ERROR: error_text(error)})
+        text = error_text(error)
+        _end_or_raise(run, RunStatus.FAILED, {TAG_ERROR: text}, error, text)
         raise
-    _end(run, RunStatus.FINISHED, {})
+    _end_or_raise(run, RunStatus.FINISHED, {})
+
+
+def _end_or_raise(run: mlflow.ActiveRun, status: int, tags: dict[str, str],
+                  error: BaseException | None = None, text: str = "") -> None:
+    """End ``run``, waiting a while for a tracking server that went away (see
+    :mod:`~pitot_tf.tracking.outage`). Raises a one-line TrackingError when the run could not
+    be ended, or when ``error`` (what failed the run) came from the server or the file system."""
+    run_id = run.info.run_id
+    unended = end_patiently(lambda: _end(run, status, tags), run_id, error)
+    problem = tracking_error(error, text, run_id, unended, RunStatus.to_string(status))
+    if problem is not None:
+        raise problem from (error or unended)
 
 
 def _end(run: mlflow.ActiveRun, status: int, tags: dict[str, str]) -> None:
-    """Set ``tags`` and end ``run`` (and any child left active) with ``status``."""
+    """Set ``tags`` and end ``run`` (and any child left active) with ``status``. May be called
+    again after a request failed: a run no longer active here is ended by its id."""
     client = mlflow.MlflowClient()
+    run_id = run.info.run_id
     for key, value in tags.items():
-        client.set_tag(run.info.run_id, key, value)
-    while (active := mlflow.active_run()) is not None and active.info.run_id != run.info.run_id:
+        client.set_tag(run_id, key, value)
+    if not is_active(run_id):
+        client.set_terminated(run_id, RunStatus.to_string(status))
+        return
+    while (active := mlflow.active_run()) is not None and active.info.run_id != run_id:
         mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
     mlflow.end_run(RunStatus.to_string(status))

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from pitot_tf.data.dataset import Dataset
+from pitot_tf.errors import PredictionError
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
 
 
@@ -21,9 +22,34 @@ def objective_rows(dataset: Dataset, objective: str, rows: np.ndarray | None = N
     return rows_of(dataset.objectives[objective], rows, max_interferers(dataset))
 
 
+def check_model_fits(model: keras.Model, dataset: Dataset) -> None:
+    """PredictionError unless ``model`` was built for ``dataset``'s axes: as many platforms and
+    workloads, with as many features each (its ``baseline`` layer records them). Without this
+    a model from another dataset fails deep inside TensorFlow, or silently mixes up rows."""
+    try:
+        baseline = model.get_layer("baseline")
+    except ValueError:
+        return
+    built = (baseline.platforms, baseline.feature_dims[0], baseline.workloads,
+             baseline.feature_dims[1])
+    axes = (dataset.platforms, dataset.workloads)
+    found = tuple(n for axis in axes for n in (len(axis), int(axis.features.shape[1])))
+    if tuple(int(n) for n in built) != found:
+        raise PredictionError(
+            f"model '{model.name}' was built for {_shape_text(built)} but the data in "
+            f"{dataset.source} has {_shape_text(found)}: it comes from another dataset")
+
+
+def _shape_text(sizes: tuple[int, ...]) -> str:
+    return (f"{sizes[0]} platforms ({sizes[1]} features) x {sizes[2]} workloads "
+            f"({sizes[3]} features)")
+
+
 def predict_objective(
     model: keras.Model, dataset: Dataset, objective: str, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(log_true (n,), log_pred (n, heads))`` for ``rows`` of ``objective``."""
+    """``(log_true (n,), log_pred (n, heads))`` for ``rows`` of ``objective``; PredictionError
+    for a model built for another dataset (see :func:`check_model_fits`)."""
+    check_model_fits(model, dataset)
     batch = objective_rows(dataset, objective, rows)
     return batch.log_runtime, predict_rows(model, batch)
