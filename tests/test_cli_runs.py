@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import LoggedModelStatus
+from mlflow_helpers import private_tracking
 from typer.testing import CliRunner
 
 from pitot_tf.cli.app import app, register_commands
@@ -29,14 +29,8 @@ HOUR_MS = 3_600_000
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("runs")
-    uri = f"sqlite:///{root}/mlflow.db"
-    previous = mlflow.get_tracking_uri()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        mlflow.set_tracking_uri(uri)
+    with private_tracking(root, root.parent) as uri:
         yield uri
-    mlflow.set_tracking_uri(previous)
 
 
 def dead_pid() -> int:

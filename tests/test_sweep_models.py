@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
+from mlflow_helpers import private_tracking
 
 from pitot_tf.sweep.report import sweep_figures
 from pitot_tf.sweep.runner import run_sweep
@@ -24,14 +24,8 @@ def data(tmp_path: Path) -> Iterator[Path]:
     from pitot_tf.data.synth import synthesize_dataset
 
     folder = synthesize_dataset(tmp_path / "data", platforms=24, workloads=40, seed=3)
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    previous = mlflow.get_tracking_uri()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(tmp_path)
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        mlflow.set_tracking_uri(uri)
+    with private_tracking(tmp_path, tmp_path.parent):
         yield folder
-    mlflow.set_tracking_uri(previous)
 
 
 def test_models_are_analysed_and_reused_by_a_sweep_without_models(data: Path,

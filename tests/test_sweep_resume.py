@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run
+from mlflow_helpers import private_tracking
 from optuna.trial import TrialState
 
 from pitot_tf.sweep import queue
@@ -32,14 +32,8 @@ def world(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     from pitot_tf.data.synth import synthesize_dataset
 
     data = synthesize_dataset(tmp_path / "data", platforms=24, workloads=40, seed=3)
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    previous = mlflow.get_tracking_uri()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(tmp_path)
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        mlflow.set_tracking_uri(uri)
+    with private_tracking(tmp_path, tmp_path.parent) as uri:
         yield data, uri
-    mlflow.set_tracking_uri(previous)
 
 
 def cell_runs(client: MlflowClient) -> list[Run]:

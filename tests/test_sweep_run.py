@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run, ViewType
+from mlflow_helpers import private_tracking
 from optuna.trial import TrialState
 from typer.testing import CliRunner, Result
 
@@ -44,14 +44,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
     root = tmp_path_factory.mktemp("sweep")
     data = synthesize_dataset(root / "data", platforms=24, workloads=40, seed=3)
-    uri = f"sqlite:///{root}/mlflow.db"
-    previous = mlflow.get_tracking_uri()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        mlflow.set_tracking_uri(uri)
+    with private_tracking(root, root.parent) as uri:
         yield World(root, data, root / "sweeps.journal", MlflowClient(uri))
-    mlflow.set_tracking_uri(previous)
 
 
 def invoke(*args: str) -> Result:

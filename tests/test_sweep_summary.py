@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from mlflow_helpers import private_tracking
 
 from pitot_tf.errors import ConfigError
 from pitot_tf.sweep.summary import (
@@ -30,14 +30,8 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowClient]:
     """A private SQLite store (made once: creating one takes seconds) in a temporary folder,
     which is also the working directory (artifacts go to ./mlruns)."""
     root = tmp_path_factory.mktemp("summary")
-    uri = f"sqlite:///{root}/mlflow.db"
-    previous = mlflow.get_tracking_uri()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        mlflow.set_tracking_uri(uri)
+    with private_tracking(root, root.parent) as uri:
         yield MlflowClient(uri)
-    mlflow.set_tracking_uri(previous)
 
 
 def conformal_csv(mape: float, width: float) -> str:
