@@ -31,6 +31,7 @@ from pitot_tf.search.storage import open_storage, redact, storage_location
 from pitot_tf.search.studies import StudySpec, load_study
 from pitot_tf.search.tuning_data import load_tuning_data
 from pitot_tf.search.worker import WorkerJob, run_worker
+from pitot_tf.training.runtime import worker_environment
 
 PathLike = str | Path
 
@@ -128,7 +129,8 @@ def run_worker_processes(job: WorkerJob, workers: int, study: optuna.Study) -> N
     """Start ``workers`` worker processes; when one dies, fail and re-queue its trial."""
     processes = [
         subprocess.Popen([sys.executable, "-m", "pitot_tf.search.worker",
-                          replace(job, worker=index).to_json()])
+                          replace(job, worker=index).to_json()],
+                         env=worker_environment(workers))
         for index in range(workers)
     ]
     crashed: list[str] = []

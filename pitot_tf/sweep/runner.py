@@ -41,6 +41,7 @@ from pitot_tf.sweep.progress import CellProgress
 from pitot_tf.sweep.repair import repair_runs
 from pitot_tf.sweep.tags import TAG_SWEEP_ID
 from pitot_tf.sweep.worker import WorkerJob, run_worker
+from pitot_tf.training.runtime import worker_environment
 
 DEFAULT_EXPERIMENT = "sweep"
 POLL_S = 2.0
@@ -152,7 +153,8 @@ def run_worker_processes(sweep: Sweep, workers: int, bar: CellProgress) -> None:
     for the others (or, if none is left, for one last in-process worker)."""
     client = MlflowClient(sweep.job.tracking_uri)
     processes = [subprocess.Popen([sys.executable, "-m", "pitot_tf.sweep.worker",
-                                   replace(sweep.job, worker=i).to_json()])
+                                   replace(sweep.job, worker=i).to_json()],
+                                  env=worker_environment(workers))
                  for i in range(workers)]
     crashed = False
     try:

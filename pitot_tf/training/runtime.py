@@ -3,13 +3,14 @@
 Measured on the 2-core machine (docs/benchmarks.md): TensorFlow's own kernels (oneDNN off, see
 ``pitot_tf/__init__.py``) beat oneDNN's on these small ops, and on an otherwise idle machine
 using every core is fastest (39 s against 52 s with one thread for 20,000 steps). Where several
-workers share a machine, ``PITOT_THREADS=1`` gives each its own core.
+workers share a machine, each gets its share of the cores (:func:`worker_environment`).
 """
 
 from __future__ import annotations
 
 import os
 
+THREADS_VARIABLE = "PITOT_THREADS"
 _configured = False
 
 
@@ -20,10 +21,20 @@ def configure_threads() -> None:
         return
     import tensorflow as tf
 
-    threads = int(os.environ.get("PITOT_THREADS", "0")) or (os.cpu_count() or 1)
+    threads = int(os.environ.get(THREADS_VARIABLE, "0")) or (os.cpu_count() or 1)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         pass  # TensorFlow already started by the caller; keep their settings
     _configured = True
+
+
+def worker_environment(workers: int) -> dict[str, str]:
+    """The environment for one of ``workers`` training processes on this machine: unless the
+    user set ``PITOT_THREADS``, each gets an equal share of the cores (at least one), so that
+    K workers do not fight over every core."""
+    environment = dict(os.environ)
+    if not environment.get(THREADS_VARIABLE):
+        environment[THREADS_VARIABLE] = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    return environment
