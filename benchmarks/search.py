@@ -1,12 +1,16 @@
-"""Search cost: the shipped ``pitot`` study, 30 trials at level 0.5 on the real data.
+"""Search benchmark: the shipped ``pitot`` study, 30 trials at level 0.5 on the real data.
 
     python benchmarks/search.py [--data-dir DIR] [--n-trials 30] [--workers 1]
-                                [--storage PATH_OR_URL] [--set key=value ...]
+                                [--pruner study|none] [--storage PATH_OR_URL]
+                                [--set key=value ...] [--no-test]
 
-Uses a fresh journal file in a temporary folder unless ``--storage`` is given, and MLflow
-wherever ``MLFLOW_TRACKING_URI`` points. Prints one line per trial (state, value, wall time)
-and a summary; the last line is one JSON object with the keys n_trials, complete, pruned,
-failed, wall_s, s_per_trial, best_value and best_trial.
+``--pruner none`` runs the same study without pruning (as study ``pitot-nopruning``, from a
+copy of the study file), for the wall time with and without pruning. Uses a fresh journal file
+in a temporary folder unless ``--storage`` is given, and MLflow wherever
+``MLFLOW_TRACKING_URI`` points. After the study, the enqueued default (trial 0) and the best
+trial are retrained on the study's level and replicate and scored on the *test* split, which
+the search never saw (skip with ``--no-test``). Prints one line per trial and a summary; the
+last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -16,15 +20,44 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import optuna
+import yaml
 
-from pitot_tf.config import parse_overrides
+from pitot_tf.config import Config, parse_overrides
+from pitot_tf.conformal.evaluate import evaluate
+from pitot_tf.search.export import trial_config
 from pitot_tf.search.runner import run_search
 from pitot_tf.search.storage import open_storage
+from pitot_tf.search.studies import load_study
+from pitot_tf.training import train
+from pitot_tf.training.experiment import prepare
 
 STUDY = Path(__file__).resolve().parents[1] / "studies" / "pitot.yaml"
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "pitot-data"
+ALPHA = 0.05
+
+
+def study_file(pruner: str, folder: Path) -> Path:
+    """The shipped study, or a copy of it named ``pitot-nopruning`` with pruning off."""
+    if pruner == "study":
+        return STUDY
+    raw = yaml.safe_load(STUDY.read_text())
+    raw["pruner"] = {"kind": "none"}
+    raw["description"] = "The pitot study without pruning (benchmark)."
+    path = folder / "pitot-nopruning.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_scores(config: Config, level: float, replicate: int, data_dir: str) -> dict[str, float]:
+    """Retrain ``config`` and return its test MAPE and width at α = 0.05 per objective."""
+    experiment = prepare("pitot", {}, level, replicate, data_dir)
+    result = train(config, experiment.dataset, experiment.split)
+    metrics = evaluate(result.model, experiment.dataset, experiment.split).metrics((ALPHA,))
+    return {key.removeprefix("test_"): round(value, 5) for key, value in metrics.items()
+            if key.startswith("test_") and ("mape" in key or "width" in key)}
 
 
 def main() -> None:
@@ -32,28 +65,39 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("PITOT_DATA") or str(REAL_DATA))
     parser.add_argument("--n-trials", type=int, default=30)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--pruner", choices=["study", "none"], default="study")
     parser.add_argument("--storage", default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--no-test", dest="test", action="store_false")
     args = parser.parse_args()
-    storage = args.storage or str(Path(tempfile.mkdtemp(prefix="pitot-search-")) / "pitot.journal")
-    result = run_search(STUDY, args.n_trials, storage, args.workers,
+    folder = Path(tempfile.mkdtemp(prefix="pitot-search-"))
+    path = study_file(args.pruner, folder)
+    spec = load_study(path)
+    storage = args.storage or str(folder / f"{spec.name}.journal")
+    result = run_search(path, args.n_trials, storage, args.workers,
                         overrides=parse_overrides(args.overrides), data_dir=args.data_dir)
-    study = optuna.load_study(study_name="pitot", storage=open_storage(storage))
-    for trial in study.get_trials():
-        wall = (trial.duration.total_seconds() if trial.duration else float("nan"))
+    study = optuna.load_study(study_name=spec.name, storage=open_storage(storage))
+    trials = study.get_trials()
+    for trial in trials:
+        wall = trial.duration.total_seconds() if trial.duration else float("nan")
         print(f"trial {trial.number:>3} {trial.state.name:<8} value {trial.value} "
-              f"({wall:.1f} s)")
-    states = [t.state.name for t in study.get_trials()]
-    summary = {
-        "n_trials": args.n_trials, "complete": states.count("COMPLETE"),
-        "pruned": states.count("PRUNED"), "failed": states.count("FAIL"),
-        "wall_s": round(result.wall_s, 1),
-        "s_per_trial": round(result.wall_s / max(1, len(states)), 1),
-        "best_value": result.best_values[0] if result.best_values else None,
-        "best_trial": result.best_trial,
+              f"({wall:.1f} s) {trial.params}")
+    states = [t.state.name for t in trials]
+    summary: dict[str, Any] = {
+        "study": spec.name, "n_trials": args.n_trials, "workers": args.workers,
+        "complete": states.count("COMPLETE"), "pruned": states.count("PRUNED"),
+        "failed": states.count("FAIL"), "wall_s": round(result.wall_s, 1),
+        "default_value": trials[0].value, "best_value": study.best_value,
+        "best_trial": study.best_trial.number, "best_params": study.best_trial.params,
     }
     print(f"{result.finished}/{args.n_trials} trials in {result.wall_s:.0f} s "
-          f"(storage {storage}); best trial {result.best_trial}: {result.best_values}")
+          f"(storage {storage}); best trial {study.best_trial.number}: {study.best_value}")
+    if args.test:
+        replicate = spec.replicates[0]
+        for name, trial in (("default", trials[0]), ("best", study.best_trial)):
+            summary[f"{name}_test"] = test_scores(trial_config(trial), spec.level, replicate,
+                                                  args.data_dir)
+            print(f"{name} (trial {trial.number}) on test: {summary[f'{name}_test']}", flush=True)
     print(json.dumps(summary))
 
 

@@ -9,6 +9,7 @@ package is not installed.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -84,8 +85,13 @@ def log_models(model: keras.Model, dataset: Dataset, evaluation: Evaluation) -> 
         pip_requirements=requirements)
     with tempfile.TemporaryDirectory(prefix="pitot-pyfunc-") as folder:
         artifacts = write_artifacts(model, pyfunc_state(dataset, evaluation), Path(folder))
-        mlflow.pyfunc.log_model(
-            name=PYFUNC_NAME, python_model=str(PACKAGE_ROOT / "tracking" / "pyfunc_model.py"),
-            artifacts=artifacts,
-            code_paths=[str(PACKAGE_ROOT)], signature=pyfunc_signature(),
-            pip_requirements=requirements)
+        with warnings.catch_warnings():  # the signature is explicit: no example needed
+            warnings.filterwarnings("ignore", message=".*An input example was not provided")
+            _log_pyfunc(artifacts, requirements)
+
+
+def _log_pyfunc(artifacts: dict[str, str], requirements: list[str]) -> None:
+    mlflow.pyfunc.log_model(
+        name=PYFUNC_NAME, python_model=str(PACKAGE_ROOT / "tracking" / "pyfunc_model.py"),
+        artifacts=artifacts, code_paths=[str(PACKAGE_ROOT)], signature=pyfunc_signature(),
+        pip_requirements=requirements)
