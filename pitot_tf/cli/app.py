@@ -40,8 +40,4 @@ COMMAND_MODULES = (
 def register_commands() -> None:
     """Import every command module so that it registers its commands."""
     for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(f"pitot_tf.cli.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"pitot_tf.cli.{name}":
-                raise
+        importlib.import_module(f"pitot_tf.cli.{name}")
