@@ -53,9 +53,15 @@ def cell(table: pd.DataFrame, preset: str, level: float, objective: str, metric:
     return "—" if row is None else percent(row[metric], row[f"{metric}_err"])
 
 
+def coverage(table: pd.DataFrame, preset: str, level: float, objective: str) -> str:
+    row = at(table, preset, level, objective)
+    return "—" if row is None else f"{row['coverage']:.3f}"
+
+
 def pitot_table(table: pd.DataFrame) -> list[str]:
     lines = ["| level | replicates | mf MAPE | if2 MAPE | mf width@0.05 | if2 width@0.05 | "
-             "reference mf / if2 (rep. 0) | paper mf / if (2–4-way) |", "|---" * 8 + "|"]
+             "coverage@0.05 mf / if2 | reference mf / if2 (rep. 0) | paper mf / if (2–4-way) |",
+             "|---" * 9 + "|"]
     for level in sorted(table.loc[table["preset"] == "pitot", "level"].unique()):
         row = at(table, "pitot", level, "mf")
         reference = " / ".join(percent(REFERENCE_MAPE[(o, level)]) if (o, level) in REFERENCE_MAPE
@@ -66,6 +72,7 @@ def pitot_table(table: pd.DataFrame) -> list[str]:
                      + " | ".join(cell(table, "pitot", level, o, "mape") for o in OBJECTIVES)
                      + " | "
                      + " | ".join(cell(table, "pitot", level, o, "width") for o in OBJECTIVES)
+                     + " | " + " / ".join(coverage(table, "pitot", level, o) for o in OBJECTIVES)
                      + f" | {reference} | {paper} |")
     return lines
 

@@ -35,6 +35,7 @@ from mlflow.pyfunc import PythonModel
 
 from pitot_tf.conformal.calibration import ConformalUpperBound
 from pitot_tf.errors import PredictionError
+from pitot_tf.training.predict import predict_inputs
 
 KERAS_ARTIFACT = "keras_model"
 CALIBRATION_ARTIFACT = "calibration"
@@ -98,7 +99,7 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         request = parse_request(pd.DataFrame(model_input), self.default_alpha)
         model, workloads = self.model_for(request)
         inputs = self.model_inputs(request, workloads)
-        log_pred = np.asarray(model.predict(inputs, verbose=0), dtype=np.float64)
+        log_pred = np.asarray(predict_inputs(model, inputs), dtype=np.float64)
         answer = self.answer(request, log_pred.reshape(len(request), -1))
         cold = request["workload_features"].map(len).to_numpy() > 0
         answer.loc[cold, "note"] = [

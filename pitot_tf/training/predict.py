@@ -10,11 +10,25 @@ from pitot_tf.errors import PredictionError
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
 
 
+def predict_inputs(model: keras.Model, inputs: dict[str, np.ndarray],
+                   batch: int = 65_536) -> np.ndarray:
+    """``(n, heads)`` model outputs for a dict of input arrays, in chunks of ``batch`` rows.
+
+    Calls the model directly rather than ``model.predict``: ``predict`` traces a new graph for
+    every new input shape (validation, test, each objective, each request), which costs more
+    than it saves on these small models and fills the logs with retracing warnings."""
+    n = len(next(iter(inputs.values())))
+    if n == 0:
+        return np.zeros((0, int(model.output_shape[-1])), np.float32)
+    chunks = [keras.ops.convert_to_numpy(
+        model({k: v[i : i + batch] for k, v in inputs.items()}, training=False))
+        for i in range(0, n, batch)]
+    return np.concatenate(chunks)
+
+
 def predict_rows(model: keras.Model, rows: Rows, batch: int = 65_536) -> np.ndarray:
     """``(n, heads)`` predicted log runtime (natural log of nanoseconds)."""
-    if len(rows) == 0:
-        return np.zeros((0, int(model.output_shape[-1])), np.float32)
-    return np.asarray(model.predict(rows.inputs(), batch_size=batch, verbose=0))
+    return predict_inputs(model, rows.inputs(), batch)
 
 
 def objective_rows(dataset: Dataset, objective: str, rows: np.ndarray | None = None) -> Rows:
