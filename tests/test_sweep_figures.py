@@ -71,6 +71,19 @@ def test_every_summary_figure_draws_and_saves(tmp_path: Path) -> None:
     assert all(p.stat().st_size < 200_000 for p in paths)
 
 
+def test_ablation_at_one_level_draws_a_bar_per_preset() -> None:
+    table = fake_summary(["pitot", "embedding/8", "embedding/64"], replicates=1)
+    table = table[table["level"] == 0.5]
+    figure = figures.ablation_plot(table, ["embedding/*"], "embedding")
+    assert "level 0.5" in figure.texts[0].get_text()
+    relative = figures.relative_mape(table).query("objective == 'mf'").set_index("preset")
+    mf = figure.axes[1]
+    names = [t.get_text() for t in mf.get_yticklabels()]
+    assert sorted(names) == ["embedding/64", "embedding/8"]
+    widths = [patch.get_width() for patch in mf.patches]
+    assert widths == pytest.approx([100 * relative.loc[p, "relative"] for p in names])
+
+
 @pytest.mark.parametrize("presets", [["pitot"], ["baseline/monolith"], ["weight/0.2"]])
 def test_partial_or_empty_summaries_still_draw(presets: list[str]) -> None:
     table = fake_summary(presets, replicates=1)

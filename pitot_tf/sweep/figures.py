@@ -152,14 +152,41 @@ def relative_mape(table: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFra
 def ablation_plot(table: pd.DataFrame, presets: Sequence[str], title: str,
                   reference: str = REFERENCE) -> Figure:
     """MAPE relative to ``reference`` (%) against the level, one line per ablation preset;
-    above the dashed line the ablation is worse than the reference."""
+    above the dashed line the ablation is worse than the reference. When the ablation was run
+    at one level only, one bar per preset instead (a line of one point says nothing)."""
+    relative = relative_mape(table, reference)
+    chosen = relative[relative["preset"].isin(matching(relative, presets))]
+    levels = chosen["level"].astype(float).unique()
+    if len(levels) == 1:
+        return _ablation_bars(relative, presets, f"{title} at level {levels[0]:g}", reference)
     fig, axes = _panels(table, f"{title}: MAPE relative to {reference}")
-    _draw(axes, relative_mape(table, reference), _objectives(table), presets, "level",
-          "relative", 100.0)
+    _draw(axes, relative, _objectives(table), presets, "level", "relative", 100.0)
     for ax in axes:
         ax.axhline(0.0, color="black", linewidth=1, linestyle="--")
         ax.set_xlabel("training fraction (data level)")
         ax.set_ylabel(f"MAPE vs {reference} (%)")
+    return fig
+
+
+def _ablation_bars(relative: pd.DataFrame, presets: Sequence[str], title: str,
+                   reference: str) -> Figure:
+    """One horizontal bar per preset: its MAPE relative to ``reference`` (%), labelled."""
+    fig, axes = _panels(relative, f"{title}: MAPE relative to {reference}")
+    for ax, objective in zip(axes, _objectives(relative), strict=False):
+        mine = relative[relative["objective"] == objective]
+        names = [p for p in matching(mine, presets) if p != reference]
+        values = [100.0 * float(mine.loc[mine["preset"] == p, "relative"].iloc[0])
+                  for p in names]
+        if not names:
+            _empty(ax, ", ".join(presets))
+            continue
+        bars = ax.barh(names, values, color=["tab:red" if v > 0 else "tab:green"
+                                             for v in values])
+        ax.bar_label(bars, labels=[f"{v:+.0f}%" for v in values], padding=2, fontsize=8)
+        ax.axvline(0.0, color="black", linewidth=1)
+        ax.invert_yaxis()
+        ax.margins(x=0.2)
+        ax.set_xlabel(f"MAPE vs {reference} (%): right of 0 is worse")
     return fig
 
 
