@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from pitot_tf.training.runtime import THREADS_VARIABLE, worker_environment
+from pitot_tf.errors import ConfigError
+from pitot_tf.training.runtime import THREADS_VARIABLE, requested_threads, worker_environment
 
 
 def test_workers_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,3 +29,20 @@ def test_environment_is_a_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     environment = worker_environment(2)
     assert THREADS_VARIABLE not in os.environ
     assert environment["PATH"] == os.environ["PATH"]
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "1.5"])
+def test_a_bad_thread_count_names_the_variable(monkeypatch: pytest.MonkeyPatch,
+                                               value: str) -> None:
+    monkeypatch.setenv(THREADS_VARIABLE, value)
+    with pytest.raises(ConfigError, match=THREADS_VARIABLE):
+        requested_threads()
+    with pytest.raises(ConfigError, match=THREADS_VARIABLE):
+        worker_environment(2)
+
+
+def test_unset_or_blank_means_every_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(THREADS_VARIABLE, " ")
+    assert requested_threads() == 0
+    monkeypatch.delenv(THREADS_VARIABLE)
+    assert requested_threads() == 0

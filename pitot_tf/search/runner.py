@@ -127,10 +127,10 @@ def _parent(spec: StudySpec, track: bool, experiment: str | None) -> Iterator[Pa
 
 def run_worker_processes(job: WorkerJob, workers: int, study: optuna.Study) -> None:
     """Start ``workers`` worker processes; when one dies, fail and re-queue its trial."""
+    environment = worker_environment(workers)
     processes = [
         subprocess.Popen([sys.executable, "-m", "pitot_tf.search.worker",
-                          replace(job, worker=index).to_json()],
-                         env=worker_environment(workers))
+                          replace(job, worker=index).to_json()], env=environment)
         for index in range(workers)
     ]
     crashed: list[str] = []

@@ -152,9 +152,9 @@ def run_worker_processes(sweep: Sweep, workers: int, bar: CellProgress) -> None:
     """``workers`` worker processes on the queue; a dead one's cell goes back to the queue
     for the others (or, if none is left, for one last in-process worker)."""
     client = MlflowClient(sweep.job.tracking_uri)
+    environment = worker_environment(workers)
     processes = [subprocess.Popen([sys.executable, "-m", "pitot_tf.sweep.worker",
-                                   replace(sweep.job, worker=i).to_json()],
-                                  env=worker_environment(workers))
+                                   replace(sweep.job, worker=i).to_json()], env=environment)
                  for i in range(workers)]
     crashed = False
     try:

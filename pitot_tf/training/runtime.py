@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from pitot_tf.errors import ConfigError
+
 THREADS_VARIABLE = "PITOT_THREADS"
 _configured = False
 
@@ -21,7 +23,7 @@ def configure_threads() -> None:
         return
     import tensorflow as tf
 
-    threads = int(os.environ.get(THREADS_VARIABLE, "0")) or (os.cpu_count() or 1)
+    threads = requested_threads() or (os.cpu_count() or 1)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
@@ -30,11 +32,21 @@ def configure_threads() -> None:
     _configured = True
 
 
+def requested_threads() -> int:
+    """``PITOT_THREADS`` as a number of threads (0 when unset: use every core); a value that is
+    not a whole number >= 0 is a ConfigError naming the variable."""
+    text = os.environ.get(THREADS_VARIABLE, "").strip() or "0"
+    if not text.isdigit():
+        raise ConfigError(f"{THREADS_VARIABLE}={text!r}: expected a whole number of threads "
+                          "(0 or unset: every core)")
+    return int(text)
+
+
 def worker_environment(workers: int) -> dict[str, str]:
     """The environment for one of ``workers`` training processes on this machine: unless the
     user set ``PITOT_THREADS``, each gets an equal share of the cores (at least one), so that
     K workers do not fight over every core."""
     environment = dict(os.environ)
-    if not environment.get(THREADS_VARIABLE):
+    if not requested_threads():
         environment[THREADS_VARIABLE] = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
     return environment
