@@ -21,10 +21,50 @@ def test_real_dataset_numbers(real_data_dir: Path) -> None:
     assert dataset.objectives["if2"].degree == 2
     assert summary["objectives"]["if2"]["duplicate_rows"] > 0  # type: ignore[index]
     frame = dataset.frame("if2")
-    assert list(frame.columns) == ["platform", "workload", "interferer0", "runtime_ns"]
+    assert list(frame.columns) == ["platform", "workload", "interferer0", "runtime_s"]
     assert (
         frame.iloc[0]["workload"] == dataset.workloads.names[dataset.objectives["if2"].workload[0]]
     )
+
+
+def test_real_runtimes_are_microseconds(real_data_dir: Path) -> None:
+    """One real cell pins the unit: polybench/small/gemm (about 336k multiply-adds) on
+    iwasm-a:hc-11 (ahead-of-time compiled) stores 5,459.8, i.e. 5.5 ms, not 5.5 µs; and the
+    largest runtime is the 30 s timeout."""
+    dataset = load_dataset(real_data_dir)
+    assert dataset.unit == "us" and dataset.summary()["runtime_unit"] == "us"
+    mf = dataset.objectives["mf"]
+    cell = (dataset.platforms.names[mf.platform] == "iwasm-a:hc-11") & (
+        dataset.workloads.names[mf.workload] == "polybench/small/gemm")
+    assert cell.sum() == 1
+    seconds = float(dataset.seconds(mf.runtime[cell])[0])
+    assert seconds == pytest.approx(5.46e-3, rel=1e-3)
+    assert float(dataset.seconds_from_log(mf.log_runtime[cell])[0]) == pytest.approx(seconds)
+    frame = dataset.frame("mf")
+    row = frame[(frame["platform"] == "iwasm-a:hc-11")
+                & (frame["workload"] == "polybench/small/gemm")]
+    assert row["runtime_s"].tolist() == pytest.approx([5.46e-3], rel=1e-3)
+    assert dataset.summary()["objectives"]["mf"]["runtime_max_s"] == pytest.approx(30, rel=1e-3)
+
+
+def test_recorded_unit(synth_dir: Path, tmp_path: Path) -> None:
+    """``data.npz``'s ``unit`` key sets the unit; no key means microseconds; a bad one is a
+    DataError naming the key."""
+    synth = load_dataset(synth_dir)
+    assert synth.unit == "ns"
+    assert synth.seconds(np.array([2e9])) == pytest.approx([2.0])
+    data = _copy(synth_dir, tmp_path)
+    _rewrite(data / "data.npz", unit=np.array("µs"))
+    assert load_dataset(data).unit == "us"
+    _rewrite(data / "data.npz", unit=None)
+    unrecorded = load_dataset(data)
+    assert unrecorded.unit == "us"
+    np.testing.assert_allclose(unrecorded.seconds(synth.objectives["mf"].runtime),
+                               synth.seconds(synth.objectives["mf"].runtime) * 1e3)
+    for bad in (np.array("minutes"), np.array(["us"]), np.array(3)):
+        _rewrite(data / "data.npz", unit=bad)
+        with pytest.raises(DataError, match=r"data.npz: key 'unit'.*runtime unit must be"):
+            load_dataset(data)
 
 
 def test_objectives_filter(synth_dir: Path) -> None:

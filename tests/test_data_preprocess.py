@@ -15,6 +15,7 @@ from pitot_tf.data.dataset import load_dataset
 from pitot_tf.data.export import export_raw
 from pitot_tf.data.preprocess import ENCODERS_FILE, preprocess
 from pitot_tf.data.rawcsv import CsvError
+from pitot_tf.data.units import convert
 from pitot_tf.errors import ConfigError, DataError
 
 PLATFORMS = """\
@@ -67,9 +68,11 @@ def _preprocess(raw: dict[str, Path], out: Path, **kwargs: object):  # type: ign
 
 
 def test_hand_written_measurements(raw: dict[str, Path], tmp_path: Path) -> None:
-    """Repeats averaged over units, failed/timeout dropped and counted, co-runner sets merged."""
+    """Repeats averaged over units (stored in µs, and the unit recorded), failed/timeout dropped
+    and counted, co-runner sets merged."""
     out = tmp_path / "data"
     summary = _preprocess(raw, out)
+    assert summary.unit == "us" and "(runtimes stored in us)" in summary.lines()[0]
     assert (summary.runs_read, summary.runs_kept) == (9, 7)
     assert summary.dropped == {"failed": 1, "timeout": 1}
     assert (summary.platforms, summary.unused_platforms) == (2, 1)  # "spare" never measured
@@ -79,16 +82,19 @@ def test_hand_written_measurements(raw: dict[str, Path], tmp_path: Path) -> None
     assert matrix["n_platform"].tolist() == ["rpi4", "nuc"]
     assert matrix["n_workload"].tolist() == ["fft", "sort", "crc"]
     assert matrix["t"].dtype == np.float64 and matrix["i_platform"].dtype == np.int64
-    np.testing.assert_allclose(matrix["t"], [3e6, 5e5, 7e6])  # 2 ms and 4000 us average to 3 ms
+    assert str(matrix["unit"]) == "us"
+    np.testing.assert_allclose(matrix["t"], [3e3, 5e2, 7e3])  # 2 ms and 4000 us average to 3 ms
     assert matrix["count"].tolist() == [2, 1, 1]
     assert matrix["i_platform"].tolist() == [0, 1, 0]
     assert matrix["i_workload"].tolist() == [0, 1, 2]
     if3 = _npz(out / "if3.npz")
-    np.testing.assert_allclose(if3["t"], [2e6])  # "fft;sort" and "sort ; fft" are one cell
+    np.testing.assert_allclose(if3["t"], [2e3])  # "fft;sort" and "sort ; fft" are one cell
     assert (if3["count"].tolist(), if3["i_interference0"].tolist(),
             if3["i_interference1"].tolist()) == ([2], [0], [1])
-    assert _npz(out / "if2.npz")["t"].tolist() == [1e6]
+    assert _npz(out / "if2.npz")["t"].tolist() == [1e3]
     dataset = load_dataset(out)
+    assert dataset.unit == "us"
+    np.testing.assert_allclose(dataset.seconds(matrix["t"]), [3e-3, 5e-4, 7e-3])
     assert dataset.platforms.feature_names.tolist() == ["uarch=cortex-a72", "uarch=skylake",
                                                         "cpufreq"]
     np.testing.assert_array_equal(dataset.platforms.features[:, :2], [[1, -1], [-1, 1]])
@@ -128,7 +134,7 @@ def test_run_counts_and_refusals(raw: dict[str, Path], tmp_path: Path) -> None:
     raw["runs"].write_text("workload,platform,runtime,unit,count\nfft,nuc,2,s,3\nfft,nuc,4,s,1\n")
     _preprocess(raw, tmp_path / "data")
     matrix = _npz(tmp_path / "data" / "data.npz")
-    assert (matrix["t"].tolist(), matrix["count"].tolist()) == ([2.5e9], [4])  # weighted mean
+    assert (matrix["t"].tolist(), matrix["count"].tolist()) == ([2.5e6], [4])  # weighted mean, µs
     with pytest.raises(DataError, match="already holds a dataset"):
         _preprocess(raw, tmp_path / "data")
     _preprocess(raw, tmp_path / "data", overwrite=True)
@@ -150,8 +156,9 @@ def _cells(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
 
 def _assert_round_trip(original: Path, copy: Path) -> None:
     """``copy`` equals ``original`` with repeated cells averaged in first-seen order (computed
-    here with pandas, independently of the code under test)."""
+    here with pandas, independently of the code under test), in the copy's unit."""
     before, after = _npz(original / "data.npz"), _npz(copy / "data.npz")
+    scale = convert(1.0, load_dataset(original).unit, load_dataset(copy).unit)
     for key in ("n_platform", "n_workload", "f_platform", "f_workload", "d_platform",
                 "d_workload"):
         np.testing.assert_array_equal(after[key], before[key], err_msg=key)
@@ -163,7 +170,7 @@ def _assert_round_trip(original: Path, copy: Path) -> None:
         cells = _cells(got)
         for key in keys:
             np.testing.assert_array_equal(cells[key], expected[key], err_msg=f"{name}:{key}")
-        np.testing.assert_allclose(got["t"], expected["mean"], rtol=1e-12)
+        np.testing.assert_allclose(got["t"], expected["mean"] * scale, rtol=1e-12)
         np.testing.assert_array_equal(got["count"], expected["size"])
 
 
@@ -171,7 +178,9 @@ def test_round_trip_synthetic(synth_dir: Path, tmp_path: Path) -> None:
     paths = export_raw(synth_dir, tmp_path / "raw")
     assert pd.read_csv(paths["runs"]).columns.tolist() == [
         "workload", "platform", "runtime", "unit", "interferers", "status"]
+    assert set(pd.read_csv(paths["runs"])["unit"]) == {"ns"}  # synthetic data is in ns
     preprocess(paths["runs"], paths["workloads"], paths["platforms"], tmp_path / "copy")
+    assert load_dataset(tmp_path / "copy").unit == "us"
     _assert_round_trip(synth_dir, tmp_path / "copy")
     # A second trip through our own output keeps counts (the `count` column) and is exact.
     again = export_raw(tmp_path / "copy", tmp_path / "raw2")
@@ -188,6 +197,7 @@ def test_round_trip_real_data(real_data_dir: Path, tmp_path: Path) -> None:
     """The published dataset survives export and preprocessing: same names, indices and
     features, same runtimes; only if2's repeated cells (1,291 of them) are averaged."""
     paths = export_raw(real_data_dir, tmp_path / "raw")
+    assert set(pd.read_csv(paths["runs"])["unit"]) == {"us"}
     summary = preprocess(paths["runs"], paths["workloads"], paths["platforms"], tmp_path / "copy")
     assert (summary.platforms, summary.workloads) == (231, 249)
     assert summary.objectives["mf"]["rows"] == 53_637
@@ -230,7 +240,7 @@ def test_append_keeps_old_indices(raw: dict[str, Path], tmp_path: Path, in_place
     matrix = _npz(out / "data.npz")
     for key in ("i_platform", "i_workload"):
         assert matrix[key][:3].tolist() == old["data.npz"][key].tolist()
-    np.testing.assert_allclose(matrix["t"], [4e6, 5e5, 7e6, 1e6, 2e6, 5e6])  # (3+3+6)/3 ms
+    np.testing.assert_allclose(matrix["t"], [4e3, 5e2, 7e3, 1e3, 2e3, 5e3])  # (3+3+6)/3 ms
     assert matrix["count"].tolist() == [3, 1, 1, 1, 1, 1]
     assert (matrix["i_platform"][3:].tolist(), matrix["i_workload"][3:].tolist()) == (
         [0, 2, 1], [3, 0, 0])
@@ -253,6 +263,7 @@ def test_append_without_encoders_uses_num_columns(synth_dir: Path, tmp_path: Pat
     before, after = load_dataset(synth_dir), load_dataset(tmp_path / "out")
     np.testing.assert_array_equal(after.workloads.features[-1], before.workloads.features[0])
     assert len(after.objectives["mf"]) == len(before.objectives["mf"]) + 1
+    assert after.unit == "ns" and after.objectives["mf"].runtime[-1] == 5e6  # the base's unit
     assert (tmp_path / "out" / ENCODERS_FILE).is_file()
     runs.write_text(f"workload,platform,runtime,unit\nother,{first},5,ms\n")
     with pytest.raises(CsvError, match="line 2, column 'workload': unknown workload 'other'"):

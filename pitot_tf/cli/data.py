@@ -16,13 +16,14 @@ from pitot_tf.cli.common import DataDir
 def validate(data_dir: DataDir = None, as_json: bool = typer.Option(False, "--json")) -> None:
     """Load and check a dataset; print its summary. Exits non-zero on invalid data."""
     from pitot_tf.data.dataset import default_data_dir, load_dataset
+    from pitot_tf.data.units import format_seconds
 
     dataset = load_dataset(default_data_dir(data_dir))
     summary = dataset.summary()
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    typer.echo(f"{dataset.source}: valid")
+    typer.echo(f"{dataset.source}: valid (runtimes stored in {dataset.unit})")
     typer.echo(
         f"  platforms {summary['platforms']} ({summary['platform_features']} features), "
         f"workloads {summary['workloads']} ({summary['workload_features']} features)"
@@ -30,8 +31,9 @@ def validate(data_dir: DataDir = None, as_json: bool = typer.Option(False, "--js
     for name, info in summary["objectives"].items():  # type: ignore[attr-defined]
         typer.echo(
             f"  {name:>4}: {info['rows']:>7,} rows, density {info['density']:.1%}, "
-            f"{info['duplicate_rows']} repeated, runtime {info['runtime_min_s']:.3g}"
-            f"-{info['runtime_max_s']:.3g} s"
+            f"{info['duplicate_rows']} repeated, runtime "
+            + (f"{format_seconds(info['runtime_min_s'])} to {format_seconds(info['runtime_max_s'])}"
+               if info["rows"] else "-")
         )
 
 

@@ -41,7 +41,7 @@ def predict(
     model_uri: ModelUri, workload: Workload, platform: Platform, with_: With = None,
     alpha: Alpha = 0.05, as_json: AsJson = False, workload_features: Features = None,
 ) -> None:
-    """Predicted runtime and conformal upper bound (seconds) of WORKLOAD on PLATFORM.
+    """Predicted runtime and conformal upper bound of WORKLOAD on PLATFORM (--json: seconds).
 
     With --workload-features FILE, WORKLOAD may be a program the model has never seen: it is
     predicted from its encoded feature vector (numbers separated by commas, semicolons or
@@ -50,6 +50,8 @@ def predict(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow.pyfunc
     import pandas as pd
+
+    from pitot_tf.data.units import format_seconds
 
     model = mlflow.pyfunc.load_model(model_uri)
     request = pd.DataFrame({"workload": [workload], "platform": [platform],
@@ -60,8 +62,9 @@ def predict(
         typer.echo(json.dumps(answer))
         return
     co = f" with {answer['co_runners'].replace(';', ', ')}" if answer["co_runners"] else ""
-    typer.echo(f"{workload} on {platform}{co}: predicted {answer['predicted_runtime_s']:.6g} s, "
-               f"upper bound {answer['upper_bound_s']:.6g} s at alpha={answer['alpha']:g} "
+    typer.echo(f"{workload} on {platform}{co}: predicted "
+               f"{format_seconds(answer['predicted_runtime_s'])}, upper bound "
+               f"{format_seconds(answer['upper_bound_s'])} at alpha={answer['alpha']:g} "
                f"(calibration {answer['calibration']})")
     if answer["note"]:
         typer.echo(f"note: {answer['note']}")

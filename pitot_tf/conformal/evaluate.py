@@ -31,6 +31,7 @@ from pitot_tf.conformal.calibration import DEFAULT_ALPHAS, ConformalUpperBound, 
 from pitot_tf.conformal.groups import available_groupings, platform_groups, row_groups
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
+from pitot_tf.data.units import DEFAULT_UNIT, log_to_seconds
 from pitot_tf.errors import ConformalError
 from pitot_tf.training.predict import predict_objective
 
@@ -59,13 +60,15 @@ class ObjectivePredictions:
 
 @dataclass
 class Evaluation:
-    """The conformal tables of one model on one split, and the fitted (plain) bounds."""
+    """The conformal tables of one model on one split, the fitted (plain) bounds, and the
+    dataset's runtime unit (log runtimes are of that unit)."""
 
     table: pd.DataFrame
     groups: pd.DataFrame
     bounds: dict[str, ConformalUpperBound]
     predictions: dict[str, ObjectivePredictions]
     notes: list[str] = field(default_factory=list)
+    unit: str = DEFAULT_UNIT
 
     def summary(self, alphas: Sequence[float] = SUMMARY_ALPHAS) -> pd.DataFrame:
         """Chosen-head test rows at ``alphas``: what a reader wants first."""
@@ -94,7 +97,8 @@ class Evaluation:
         """Test ``(true, predicted, upper bound)`` runtimes in seconds at ``alpha`` (plots)."""
         pred = self.predictions[objective]
         bound = self.bounds[objective].upper_bound(pred.test_pred, alpha)
-        return tuple(np.exp(x) / 1e9 for x in (pred.test_true, pred.test_pred[:, 0], bound))
+        return tuple(log_to_seconds(x, self.unit)
+                     for x in (pred.test_true, pred.test_pred[:, 0], bound))
 
     def save(self, directory: str | Path) -> list[Path]:
         """Write the tables (CSV) and the bounds (JSON) into ``directory``; return the paths."""
@@ -145,7 +149,8 @@ def evaluate(
     if not tables:
         raise ConformalError(f"no objective could be evaluated: {'; '.join(notes)}")
     groups = pd.concat(group_tables, ignore_index=True) if group_tables else _empty_groups()
-    return Evaluation(pd.concat(tables, ignore_index=True), groups, bounds, predictions, notes)
+    return Evaluation(pd.concat(tables, ignore_index=True), groups, bounds, predictions, notes,
+                      dataset.unit)
 
 
 def supported_alphas(alphas: Sequence[float], n: int) -> list[float]:

@@ -64,8 +64,9 @@ def predicted_vs_actual_plot(
     upper_bound: npt.ArrayLike,
     title: str = "",
 ) -> Figure:
-    """Predicted runtime and upper bound (both linear units, e.g. seconds) against the actual
-    runtime on log-log axes, with the ``y = x`` line: bound points below it are misses."""
+    """Predicted runtime and upper bound against the actual runtime, all in seconds
+    (:meth:`Evaluation.test_runtimes`), on log-log axes, with the ``y = x`` line: bound points
+    below it are misses."""
     t = np.asarray(true_runtime, dtype=float).ravel()
     p = np.asarray(predicted_runtime, dtype=float).ravel()
     u = np.asarray(upper_bound, dtype=float).ravel()
@@ -84,8 +85,8 @@ def predicted_vs_actual_plot(
     ax.plot([lo, hi], [lo, hi], color="black", linestyle="--", linewidth=1, label="y = x")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("actual runtime")
-    ax.set_ylabel("predicted runtime / bound")
+    ax.set_xlabel("actual runtime (s)")
+    ax.set_ylabel("predicted runtime / upper bound (s)")
     if title:
         ax.set_title(title)
     ax.legend()

@@ -21,7 +21,8 @@ __all__ = ["Cells", "aggregate", "merge_cells", "objective_name"]
 
 @dataclass(frozen=True)
 class Cells:
-    """One objective's table: mean runtime (ns), run count and indices of each cell."""
+    """One objective's table: mean runtime (in the dataset's unit), run count and indices of
+    each cell."""
 
     runtime: np.ndarray
     count: np.ndarray

@@ -3,6 +3,8 @@
 A data directory holds ``data.npz`` (the matrix objective ``mf``: each workload alone on a
 platform) and any number of ``ifK.npz`` files (``K``-way interference: a workload with ``K-1``
 co-runners). Everything is validated on load, so the rest of the library can trust its input.
+Runtimes ``t`` are in the dataset's unit (:mod:`pitot_tf.data.units`): the key ``unit`` of
+``data.npz`` when present, else microseconds (the published data).
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pitot_tf.data.units import (
+    DEFAULT_UNIT,
+    UNIT_KEY,
+    UNITS,
+    canonical_unit,
+    log_to_seconds,
+    to_seconds,
+)
 from pitot_tf.errors import DataError
 
 MATRIX_FILE = "data.npz"
@@ -68,7 +78,7 @@ class Objective:
 
     @property
     def log_runtime(self) -> np.ndarray:
-        """Natural log of the runtime in nanoseconds: the regression target."""
+        """Natural log of the runtime in the dataset's unit: the regression target."""
         return np.log(self.runtime)
 
     def __len__(self) -> int:
@@ -87,15 +97,25 @@ class Objective:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Axes plus observation tables, keyed by objective name (``mf``, ``if2``, ...)."""
+    """Axes plus observation tables, keyed by objective name (``mf``, ``if2``, ...), and the
+    unit of every runtime in them (``us`` for the published data)."""
 
     platforms: Axis
     workloads: Axis
     objectives: dict[str, Objective]
     source: Path | None = field(default=None, compare=False)
+    unit: str = DEFAULT_UNIT
 
     def objective_names(self) -> list[str]:
         return list(self.objectives)
+
+    def seconds(self, runtime: np.ndarray) -> np.ndarray:
+        """Runtimes in this dataset's unit → seconds."""
+        return to_seconds(runtime, self.unit)
+
+    def seconds_from_log(self, log_runtime: np.ndarray) -> np.ndarray:
+        """Log runtimes in this dataset's unit (targets, predictions, bounds) → seconds."""
+        return log_to_seconds(log_runtime, self.unit)
 
     def frame(self, objective: str = MATRIX_OBJECTIVE) -> pd.DataFrame:
         """A pandas view of one objective with names resolved, for looking at the data."""
@@ -106,11 +126,12 @@ class Dataset:
         }
         for k in range(obs.interferers.shape[1]):
             columns[f"interferer{k}"] = self.workloads.names[obs.interferers[:, k]]
-        columns["runtime_ns"] = obs.runtime
+        columns["runtime_s"] = self.seconds(obs.runtime)
         return pd.DataFrame(columns)
 
     def summary(self) -> dict[str, object]:
-        """Axis sizes, rows, density, repeated cells and runtime range per objective."""
+        """Axis sizes, the stored runtime unit, and per objective rows, density, repeated cells
+        and runtime range (in seconds)."""
         cells = len(self.platforms) * len(self.workloads)
         per_objective = {}
         for name, obs in self.objectives.items():
@@ -121,14 +142,15 @@ class Dataset:
                 "rows": len(obs),
                 "duplicate_rows": len(obs) - unique,
                 "density": (len(np.unique(keys[:, :2], axis=0)) / cells if len(obs) else 0.0),
-                "runtime_min_s": float(obs.runtime.min() / 1e9) if len(obs) else None,
-                "runtime_max_s": float(obs.runtime.max() / 1e9) if len(obs) else None,
+                "runtime_min_s": float(self.seconds(obs.runtime.min())) if len(obs) else None,
+                "runtime_max_s": float(self.seconds(obs.runtime.max())) if len(obs) else None,
             }
         return {
             "platforms": len(self.platforms),
             "workloads": len(self.workloads),
             "platform_features": int(self.platforms.features.shape[1]),
             "workload_features": int(self.workloads.features.shape[1]),
+            "runtime_unit": self.unit,
             "objectives": per_objective,
         }
 
@@ -165,7 +187,7 @@ def load_dataset(
         if missing:
             raise DataError(str(root), f"objective(s) {missing} not found; have {list(tables)}")
         tables = {k: v for k, v in tables.items() if k in wanted or k == MATRIX_OBJECTIVE}
-    return Dataset(platforms, workloads, tables, root)
+    return Dataset(platforms, workloads, tables, root, _load_unit(root / MATRIX_FILE, matrix))
 
 
 def interference_files(root: Path) -> list[tuple[int, Path]]:
@@ -199,6 +221,18 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise DataError(
             str(path), f"not a readable npz file (truncated or corrupt?): {error}"
         ) from None
+
+
+def _load_unit(path: Path, arrays: dict[str, np.ndarray]) -> str:
+    """The dataset's runtime unit: ``data.npz``'s ``unit`` key, else the published data's."""
+    if UNIT_KEY not in arrays:
+        return DEFAULT_UNIT
+    value = arrays[UNIT_KEY]
+    unit = canonical_unit(str(value)) if value.ndim == 0 and value.dtype.kind == "U" else None
+    if unit is None:
+        raise DataError(str(path), f"runtime unit must be one of {', '.join(UNITS)}, "
+                                   f"got {value!r}", key=UNIT_KEY)
+    return unit
 
 
 def _require(path: Path, arrays: dict[str, np.ndarray], key: str) -> np.ndarray:

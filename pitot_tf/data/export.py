@@ -2,9 +2,9 @@
 
 Why: it shows the raw format on real data, lets the published dataset be extended with one's
 own measurements in the same files, and makes the round trip (export, then preprocess) a test
-of the preprocessing. Runtimes are written in ns with every digit of the stored value; the
-already-encoded features pass through as ``num:<feature>`` columns, so that preprocessing gives
-the same features back.
+of the preprocessing. Runtimes are written in the dataset's unit (``us`` for the published
+data) with every digit of the stored value; the already-encoded features pass through as
+``num:<feature>`` columns, so that preprocessing gives the same features back.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def export_raw(
 
 
 def runs_frame(dataset: Dataset) -> pd.DataFrame:
-    """One row per stored observation, every objective, runtimes in ns; a ``count`` column
+    """One row per stored observation, every objective, runtimes in the dataset's unit (the
+    ``unit`` column); a ``count`` column
     (runs averaged per row) is added when the dataset records counts other than 1."""
     counts = read_counts(dataset)
     frames = []
@@ -58,7 +59,7 @@ def runs_frame(dataset: Dataset) -> pd.DataFrame:
         corunners = [SEPARATOR.join(row) for row in names[obs.interferers].astype(str)]
         frames.append(pd.DataFrame({
             "workload": names[obs.workload], "platform": dataset.platforms.names[obs.platform],
-            "runtime": obs.runtime.astype(np.float64).astype(str), "unit": "ns",
+            "runtime": obs.runtime.astype(np.float64).astype(str), "unit": dataset.unit,
             "interferers": corunners, "status": "ok", "count": counts[name],
         }))
     frame = pd.concat(frames, ignore_index=True)

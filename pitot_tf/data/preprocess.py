@@ -7,10 +7,12 @@ many runs) plus a platform and a workload feature table (see :mod:`pitot_tf.data
 
 Runs that failed or timed out are dropped and counted. Repeated runs of a cell (platform,
 workload and the *set* of co-runners) are averaged, and the number of runs is kept as the extra
-key ``count``. Axes hold only the platforms and workloads that were measured, in the order of
-their feature table. ``append_to`` adds measurements to an existing dataset: its rows, names,
-indices and features stay where they are, new names are appended and encoded with the saved
-encoders, and runs of cells it already has update those cells' means.
+key ``count``. Runtimes are stored in microseconds (the unit of the published data) and the
+unit is recorded as the key ``unit`` of ``data.npz``; appending keeps the dataset's unit. Axes
+hold only the platforms and workloads that were measured, in the order of their feature table.
+``append_to`` adds measurements to an existing dataset: its rows, names, indices and features
+stay where they are, new names are appended and encoded with the saved encoders, and runs of
+cells it already has update those cells' means.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ from pitot_tf.data.encoders import (
     save_encoders,
 )
 from pitot_tf.data.rawcsv import CsvTable, member, read_csv
+from pitot_tf.data.units import DEFAULT_UNIT, UNIT_KEY, UNITS, canonical_unit, convert
 from pitot_tf.errors import ConfigError, DataError
 
-__all__ = ["PreprocessSummary", "preprocess", "read_runs", "ENCODERS_FILE", "UNITS"]
+__all__ = ["PreprocessSummary", "preprocess", "read_runs", "ENCODERS_FILE", "UNITS", "STORED_UNIT"]
 
-UNITS = {"ns": 1.0, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9}
+#: The unit a new dataset's runtimes are stored in: that of the published data.
+STORED_UNIT = DEFAULT_UNIT
 STATUSES = ("ok", "failed", "timeout")
 RUN_COLUMNS = ("workload", "platform", "runtime", "unit")
 SEPARATOR = ";"
@@ -52,14 +56,16 @@ ENCODERS_FILE = "encoders.json"
 
 @dataclass(frozen=True)
 class Runs:
-    """The successful runs of a measurement file, validated; rows match ``table``'s rows."""
+    """The successful runs of a measurement file, validated; rows match ``table``'s rows.
+    ``runtime`` is in ``unit``."""
 
     table: CsvTable
     platform: np.ndarray
     workload: np.ndarray
     corunners: list[list[str]]
-    runtime_ns: np.ndarray
+    runtime: np.ndarray
     count: np.ndarray
+    unit: str = STORED_UNIT
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,15 @@ class AxisData:
     encoder: AxisEncoder
     new: int = 0
     unused: int = 0
+
+
+@dataclass(frozen=True)
+class Base:
+    """An existing dataset being appended to: axes, cells and runtime unit."""
+
+    axes: dict[str, AxisData]
+    cells: dict[str, Cells]
+    unit: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,7 @@ class PreprocessSummary:
     unused_platforms: int
     unused_workloads: int
     objectives: dict[str, dict[str, int]]
+    unit: str = STORED_UNIT
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -98,7 +114,7 @@ class PreprocessSummary:
         dropped = ", ".join(f"{n} {status}" for status, n in self.dropped.items()) or "none"
         verb = f"appended to {self.appended_to} →" if self.appended_to else "wrote"
         lines = [
-            f"{verb} {self.out}",
+            f"{verb} {self.out} (runtimes stored in {self.unit})",
             f"  runs: {self.runs_read} read, {self.runs_kept} kept, dropped {dropped}",
             f"  platforms: {self.platforms} ({self.new_platforms} new, "
             f"{self.unused_platforms} in the table but never measured: left out)",
@@ -125,8 +141,9 @@ def preprocess(
 
     The feature tables are required for a new dataset; when appending they are only needed for
     names the dataset lacks. Writes ``data.npz``, one ``ifK.npz`` per co-runner count present
-    and ``encoders.json``; an ``out`` that already holds a dataset needs ``overwrite`` (or to
-    be ``append_to`` itself). Bad input raises :class:`DataError` naming file, line and column.
+    and ``encoders.json``, runtimes in :data:`STORED_UNIT` (or in ``append_to``'s unit),
+    recorded in ``data.npz``. An ``out`` that already holds a dataset needs ``overwrite`` (or
+    to be ``append_to`` itself). Bad input raises :class:`DataError` naming file, line and column.
     """
     if append_to is None and (workloads is None or platforms is None):
         raise ConfigError("preprocess: --workloads and --platforms are needed for a new dataset")
@@ -134,29 +151,33 @@ def preprocess(
     in_place = append_to is not None and out.resolve() == Path(append_to).resolve()
     if (out / MATRIX_FILE).exists() and not (overwrite or in_place):
         raise DataError(str(out), "already holds a dataset; pass --overwrite or another --out")
-    measured, counts = read_runs(runs)
     base = load_base(append_to) if append_to is not None else None
+    unit = base.unit if base else STORED_UNIT
+    measured, counts = read_runs(runs, unit)
     axes = {
         "platform": resolve_axis(
             "platform", measured, [("platform", measured.platform, None)], platforms, base
         ),
         "workload": resolve_axis("workload", measured, _workload_refs(measured), workloads, base),
     }
-    new_cells = aggregate(*_indices(measured, axes), measured.runtime_ns, measured.count)
-    old_cells = base[1] if base else {}
+    new_cells = aggregate(*_indices(measured, axes), measured.runtime, measured.count)
+    old_cells = base.cells if base else {}
     cells, stats = _combine(old_cells, new_cells)
-    write_dataset(out, axes, cells)
+    write_dataset(out, axes, cells, unit)
     return PreprocessSummary(
         str(out), str(append_to) if append_to is not None else None,
         counts["read"], counts["ok"], {s: counts[s] for s in STATUSES[1:] if counts[s]},
         len(axes["platform"].names), len(axes["workload"].names),
         axes["platform"].new, axes["workload"].new,
-        axes["platform"].unused, axes["workload"].unused, stats,
+        axes["platform"].unused, axes["workload"].unused, stats, unit,
     )
 
 
-def read_runs(path: str | os.PathLike[str]) -> tuple[Runs, dict[str, int]]:
-    """The validated ``ok`` runs of a measurement file and how many runs had each status."""
+def read_runs(
+    path: str | os.PathLike[str], unit: str = STORED_UNIT
+) -> tuple[Runs, dict[str, int]]:
+    """The validated ``ok`` runs of a measurement file (runtimes converted to ``unit``) and
+    how many runs had each status."""
     table = read_csv(path, RUN_COLUMNS)
     status = np.array(
         [s.lower() for s in table.column("status")] if table.has("status") else ["ok"] * len(table),
@@ -170,19 +191,18 @@ def read_runs(path: str | os.PathLike[str]) -> tuple[Runs, dict[str, int]]:
         )
     counts = {s: int((status == s).sum()) for s in STATUSES}
     counts["read"] = len(table)
-    return _parse_runs(table.take(status == "ok")), counts
+    return _parse_runs(table.take(status == "ok"), unit), counts
 
 
-def _parse_runs(table: CsvTable) -> Runs:
+def _parse_runs(table: CsvTable, stored: str) -> Runs:
     for column in ("workload", "platform"):
         table.first_where(table.column(column) == "", column, f"empty {column} name")
     runtime = table.numbers("runtime")
     table.first_where(runtime <= 0, "runtime", "runtime must be > 0, got '{value}'")
-    unit = table.column("unit")
-    table.first_where(
-        ~member(unit, UNITS), "unit", "unknown unit '{value}' (use ns, us, ms or s)"
-    )
-    scale = np.array([UNITS[u] for u in unit], dtype=np.float64)
+    unit = np.array([canonical_unit(u) or "" for u in table.column("unit")], dtype=object)
+    table.first_where(unit == "", "unit", "unknown unit '{value}' (use ns, us, ms or s)")
+    factor = {u: float(convert(1.0, u, stored)) for u in set(unit)}
+    scale = np.array([factor[u] for u in unit], dtype=np.float64)
     count = np.ones(len(table), dtype=np.int64)
     if table.has("count"):
         raw = table.numbers("count")
@@ -192,7 +212,7 @@ def _parse_runs(table: CsvTable) -> Runs:
     corunners = [_split_corunners(table, row) for row in range(len(table))]
     return Runs(
         table, table.column("platform"), table.column("workload"), corunners,
-        runtime * scale, count,
+        runtime * scale, count, stored,
     )
 
 
@@ -220,10 +240,10 @@ def _workload_refs(runs: Runs) -> NameRefs:
 
 def resolve_axis(
     axis: str, runs: Runs, refs: NameRefs, table_path: str | os.PathLike[str] | None,
-    base: tuple[dict[str, AxisData], dict[str, Cells]] | None,
+    base: Base | None,
 ) -> AxisData:
     """The axis after adding every name the runs mention (an unknown name raises)."""
-    old = base[0][axis] if base else None
+    old = base.axes[axis] if base else None
     table = read_feature_table(table_path, axis) if table_path is not None else None
     known = set(old.names if old else []) | set(table.column("name") if table else [])
     where = f"{table_path}" if table else "the dataset (pass a feature table for new names)"
@@ -287,8 +307,9 @@ def _objective_order(name: str) -> int:
     return 1 if name == MATRIX_OBJECTIVE else int(name[2:])
 
 
-def load_base(data_dir: str | os.PathLike[str]) -> tuple[dict[str, AxisData], dict[str, Cells]]:
-    """An existing dataset's axes (with encoders) and cells (with run counts) to append to."""
+def load_base(data_dir: str | os.PathLike[str]) -> Base:
+    """An existing dataset's axes (with encoders), cells (with run counts) and runtime unit,
+    to append to."""
     dataset = load_dataset(data_dir)
     saved = Path(data_dir) / ENCODERS_FILE
     encoders = load_encoders(saved) if saved.is_file() else None
@@ -304,7 +325,7 @@ def load_base(data_dir: str | os.PathLike[str]) -> tuple[dict[str, AxisData], di
         name: Cells(obs.runtime, counts[name], obs.platform, obs.workload, obs.interferers)
         for name, obs in dataset.objectives.items()
     }
-    return axes, cells
+    return Base(axes, cells, dataset.unit)
 
 
 def read_counts(dataset: Dataset) -> dict[str, np.ndarray]:
@@ -326,8 +347,11 @@ def _read_count(path: Path, rows: int) -> np.ndarray:
     return count.astype(np.int64)
 
 
-def write_dataset(out: Path, axes: dict[str, AxisData], cells: dict[str, Cells]) -> list[Path]:
-    """Write ``data.npz``, ``ifK.npz`` per degree and ``encoders.json``; remove stale ``ifK``."""
+def write_dataset(
+    out: Path, axes: dict[str, AxisData], cells: dict[str, Cells], unit: str = STORED_UNIT
+) -> list[Path]:
+    """Write ``data.npz`` (with the runtime ``unit``), ``ifK.npz`` per degree and
+    ``encoders.json``; remove stale ``ifK``."""
     out.mkdir(parents=True, exist_ok=True)
     matrix = cells.get(MATRIX_OBJECTIVE) or Cells.empty(0)
     arrays: dict[str, np.ndarray] = matrix.arrays()
@@ -335,6 +359,7 @@ def write_dataset(out: Path, axes: dict[str, AxisData], cells: dict[str, Cells])
         arrays[f"d_{axis}"] = data.features.astype(np.float32)
         arrays[f"n_{axis}"] = np.array(data.names, dtype=str)
         arrays[f"f_{axis}"] = np.array(data.encoder.features, dtype=str)
+    arrays[UNIT_KEY] = np.array(unit)
     written = [_save_npz(out / MATRIX_FILE, arrays)]
     for name, table in cells.items():
         if name != MATRIX_OBJECTIVE:

@@ -3,7 +3,9 @@
 Why: the real dataset is a few MB and its ground truth is unknown, so tests, smoke runs and
 model debugging use a small synthetic dataset whose generating parameters are known. A model
 that works should recover them (up to the noise level, saved beside the data in
-``truth.npz``); see :class:`SynthSpec` for the structure.
+``truth.npz``); see :class:`SynthSpec` for the structure. Its runtimes are in nanoseconds,
+recorded as ``unit = "ns"`` in ``data.npz`` (the published data is in microseconds and
+records no unit; see :mod:`pitot_tf.data.units`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from pitot_tf.data.units import UNIT_KEY
 from pitot_tf.errors import ConfigError
 
 __all__ = ["SynthSpec", "generate", "synthesize_dataset"]
@@ -28,6 +31,8 @@ UARCHS = ("cortex-a53", "cortex-a72", "skylake", "znver2")
 RUNTIMES = ("iwasm-i", "wasm3-i", "wasmtime-a", "wasmer-j-cl")
 CONTINUOUS = ("cpufreq", "l2_size", "l3_size")
 SUITES = ("polybench", "mibench", "cortex", "libsodium")
+#: The unit of the synthetic runtimes (every log runtime below is of nanoseconds).
+UNIT = "ns"
 BASELINE_LOG_NS = (12.0, 18.5)  # range of b_w: e^12 ns = 0.16 ms, e^18.5 ns = 0.11 s
 PLATFORM_SPREAD = 1.5  # |a_p| < 1.5
 EMBED_SCALE = 0.5  # |U|, |V| < 0.5 elementwise, so |<U_w, V_p>| < rank / 4
@@ -141,8 +146,9 @@ def synthesize_dataset(
     The dataset in ``out`` is replaced: ``ifK.npz`` files of other degrees are removed, since
     they would not match the new ``data.npz`` and truth.
 
-    The files have the keys and dtypes of the real dataset, so every loader and model runs on
-    them unchanged; ``truth.npz`` holds the noise-free log runtime of every row
+    The files have the keys and dtypes of the real dataset (plus ``unit``: ``ns``), so every
+    loader and model runs on them unchanged; ``truth.npz`` holds the noise-free log runtime
+    (of nanoseconds) of every row
     (``mf_log_t``, ``if2_log_t``, ...) and the generating parameters. Deterministic per seed.
     """
     spec = SynthSpec(platforms, workloads, tuple(interference), seed, noise, density,
@@ -173,6 +179,7 @@ def generate(spec: SynthSpec) -> dict[str, Arrays]:
         "d_platform": platform.astype(np.float32), "d_workload": workload.astype(np.float32),
         "n_platform": platform_names, "n_workload": workload_names,
         "f_platform": _platform_feature_names(), "f_workload": _opcode_names(spec.opcodes),
+        UNIT_KEY: np.array(UNIT),
     }
     files = {"data.npz": data}
     truth_arrays = _truth_arrays(spec, truth, matrix)

@@ -5,7 +5,9 @@ optionally ``co_runners`` (a list of workload names, or one string separated by 
 for a workload alone) and ``alpha`` (miscoverage, default 0.05). Output: one row per input
 row with ``predicted_runtime_s`` (the first head's prediction) and ``upper_bound_s`` (holds
 with probability about ``1 - alpha``), ``calibration`` (which objective's margins were used)
-and ``note``.
+and ``note``. The model predicts log runtimes in its dataset's unit (``runtime_unit`` in the
+calibration JSON; a model logged without one is in microseconds, the published data's unit);
+the answer is converted to seconds.
 
 The margins are those calibrated on the run's validation split, per objective degree: a row
 with ``k`` co-runners uses the objective of degree ``k + 1`` (``mf`` alone, ``if2`` with one
@@ -34,6 +36,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from pitot_tf.conformal.calibration import ConformalUpperBound
+from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
 from pitot_tf.errors import PredictionError
 from pitot_tf.training.predict import predict_inputs
 
@@ -50,13 +53,15 @@ OUTPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "predicted_runt
 
 def calibration_state(
     workloads: Iterable[Any], platforms: Iterable[Any], interferer_width: int,
-    bounds: dict[str, tuple[int, ConformalUpperBound]],
+    bounds: dict[str, tuple[int, ConformalUpperBound]], unit: str = DEFAULT_UNIT,
 ) -> dict[str, Any]:
-    """The JSON the pyfunc reads: axis names, the model's co-runner width and, per objective,
-    its degree and saved bound (``{"mf": (1, bound), "if2": (2, bound)}``)."""
+    """The JSON the pyfunc reads: axis names, the model's co-runner width, the dataset's
+    runtime unit and, per objective, its degree and saved bound
+    (``{"mf": (1, bound), "if2": (2, bound)}``)."""
     return {
         "workloads": [str(n) for n in workloads], "platforms": [str(n) for n in platforms],
         "interferer_width": int(interferer_width), "default_alpha": DEFAULT_ALPHA,
+        "runtime_unit": unit,
         "objectives": {name: {"degree": degree, "bound": bound.to_dict()}
                        for name, (degree, bound) in bounds.items()},
     }
@@ -89,6 +94,7 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         self.platforms = {name: i for i, name in enumerate(state["platforms"])}
         self.width = int(state["interferer_width"])
         self.default_alpha = float(state.get("default_alpha", DEFAULT_ALPHA))
+        self.seconds_per_unit = seconds_per(state.get("runtime_unit", DEFAULT_UNIT))
         self.by_degree = {
             int(info["degree"]): (name, ConformalUpperBound.from_dict(info["bound"]))
             for name, info in state["objectives"].items()
@@ -159,8 +165,8 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         for (degree, alpha), rows in _row_groups(degrees, alphas).items():
             log_bound[rows] = chosen[degree][1].upper_bound(log_pred[rows], alpha)
         out = request.assign(co_runners=request["co_runners"].map(";".join))
-        out["predicted_runtime_s"] = np.exp(log_pred[:, 0]) / 1e9
-        out["upper_bound_s"] = np.exp(log_bound) / 1e9
+        out["predicted_runtime_s"] = np.exp(log_pred[:, 0]) * self.seconds_per_unit
+        out["upper_bound_s"] = np.exp(log_bound) * self.seconds_per_unit
         out["calibration"] = [chosen[int(d)][0] for d in degrees]
         out["note"] = [chosen[int(d)][2] for d in degrees]
         return out[list(OUTPUT_COLUMNS)]

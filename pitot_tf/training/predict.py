@@ -27,7 +27,7 @@ def predict_inputs(model: keras.Model, inputs: dict[str, np.ndarray],
 
 
 def predict_rows(model: keras.Model, rows: Rows, batch: int = 65_536) -> np.ndarray:
-    """``(n, heads)`` predicted log runtime (natural log of nanoseconds)."""
+    """``(n, heads)`` predicted log runtime (natural log of the dataset's runtime unit)."""
     return predict_inputs(model, rows.inputs(), batch)
 
 
