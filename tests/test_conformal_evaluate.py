@@ -184,6 +184,7 @@ def test_save_writes_tables_and_reloadable_bounds(two_heads, tmp_path: Path) -> 
 def test_test_runtimes_are_seconds(two_heads) -> None:  # type: ignore[no-untyped-def]
     true_s, pred_s, bound_s = two_heads.test_runtimes("mf", 0.05)
     log_true = two_heads.predictions["mf"].test_true
+    assert two_heads.unit == "ns"  # synthetic data; log runtimes are of its unit
     assert true_s == pytest.approx(np.exp(log_true) / 1e9)
     assert np.mean(true_s <= bound_s) == pytest.approx(
         two_heads.summary().set_index(["objective", "alpha"]).loc[("mf", 0.05), "coverage"])

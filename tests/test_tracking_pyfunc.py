@@ -67,7 +67,7 @@ def expected_answer(trained: TrainingRun, request: pd.DataFrame) -> tuple[np.nda
     objective = ["mf", "if2", "if2"]
     bounds = [trained.evaluation.bounds[o].upper_bound(log_pred[i:i + 1], a)[0]
               for i, (o, a) in enumerate(zip(objective, request["alpha"], strict=True))]
-    return np.exp(log_pred[:, 0]) / 1e9, np.exp(np.asarray(bounds)) / 1e9
+    return dataset.seconds_from_log(log_pred[:, 0]), dataset.seconds_from_log(np.asarray(bounds))
 
 
 def test_pyfunc_agrees_with_the_keras_model_plus_margins(trained: TrainingRun, model) -> None:  # type: ignore[no-untyped-def]
@@ -81,6 +81,33 @@ def test_pyfunc_agrees_with_the_keras_model_plus_margins(trained: TrainingRun, m
     assert answer["calibration"].tolist() == ["mf", "if2", "if2"]
     assert answer["note"].iloc[:2].tolist() == ["", ""]
     assert "no calibration for 3 workloads at once; used if2" in answer["note"].iloc[2]
+
+
+def test_answers_are_seconds_in_the_dataset_unit(trained: TrainingRun, model) -> None:  # type: ignore[no-untyped-def]
+    """The synthetic data is in ns, so seconds are exp(log prediction) * 1e-9; a model logged
+    before units were recorded (no ``runtime_unit``) is read as microseconds, the published
+    data's unit."""
+    from pitot_tf.tracking.models import pyfunc_state
+
+    dataset = trained.experiment.dataset
+    assert dataset.unit == "ns"
+    state = pyfunc_state(dataset, trained.evaluation)
+    assert state["runtime_unit"] == "ns"
+    request = request_for(trained).iloc[:1]
+    inputs = {"platform": np.array([3], np.int32), "workload": np.array([0], np.int32),
+              "interferers": np.full((1, 2), -1, np.int32)}
+    log_pred = float(trained.result.model.predict(inputs, verbose=0)[0, 0])
+    answer = model.predict(request)
+    assert answer["predicted_runtime_s"].iloc[0] == pytest.approx(np.exp(log_pred) * 1e-9,
+                                                                  rel=1e-5)
+    python_model = model.unwrap_python_model()
+    python_model.load_state({k: v for k, v in state.items() if k != "runtime_unit"})
+    legacy = python_model.predict(None, request)
+    python_model.load_state(state)
+    assert legacy["predicted_runtime_s"].iloc[0] == pytest.approx(
+        answer["predicted_runtime_s"].iloc[0] * 1e3, rel=1e-6)
+    assert legacy["upper_bound_s"].iloc[0] == pytest.approx(
+        answer["upper_bound_s"].iloc[0] * 1e3, rel=1e-6)
 
 
 def test_co_runners_may_be_lists_or_strings_and_alpha_defaults(trained: TrainingRun, model) -> None:  # type: ignore[no-untyped-def]

@@ -42,7 +42,7 @@ def test_new_workload_from_features(served: tuple[PitotRuntimeModel, Dataset]) -
     grown = extend_model(model.model, workload_features=features[None, :])
     inputs = {"platform": np.array([2], np.int32), "workload": np.array([len(w)], np.int32),
               "interferers": np.full((1, 1), -1, np.int32)}
-    expected = np.exp(grown.predict(inputs, verbose=0)[0, 0]) / 1e9
+    expected = dataset.seconds_from_log(grown.predict(inputs, verbose=0)[0, 0])
     assert answer["predicted_runtime_s"][0] == pytest.approx(expected, rel=1e-5)
     assert COLD_NOTE in answer["note"][0] and COLD_NOTE not in answer["note"][1]
     warm = model.predict(None, request.iloc[[1]].drop(columns="workload_features"))
