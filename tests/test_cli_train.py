@@ -78,6 +78,11 @@ def test_predict_answers_through_the_alias(workspace: Path, trained: tuple[str, 
     text = runner.invoke(app, ["predict", "--model-uri", "models:/pitot-cli@champion",
                                "--workload", w[0], "--platform", p[1]])
     assert f"{w[0]} on {p[1]}: predicted" in text.output and "(calibration mf)" in text.output
+    shown = re.search(r"predicted ([\d.]+) (ns|µs|ms|s), upper bound", text.output)
+    assert shown, text.output
+    scale = {"ns": 1e-9, "µs": 1e-6, "ms": 1e-3, "s": 1.0}[shown.group(2)]
+    bare = model.predict(pd.DataFrame({"workload": [w[0]], "platform": [p[1]]})).iloc[0]
+    assert float(shown.group(1)) * scale == pytest.approx(bare["predicted_runtime_s"], rel=5e-3)
 
 
 def test_evaluate_a_model_file_matches_the_training_run(

@@ -190,3 +190,16 @@ def test_cli_validate(synth_dir: Path, tmp_path: Path) -> None:
     _rewrite(data / "data.npz", t=None)
     bad = CliRunner().invoke(app, ["data", "validate", "--data-dir", str(data)])
     assert bad.exit_code != 0
+
+
+def test_cli_validate_shows_real_runtimes_in_seconds(real_data_dir: Path) -> None:
+    """1.3 ms (the fastest measurement) to 30 s (the timeout), not 1.3 µs to 0.03 s."""
+    from typer.testing import CliRunner
+
+    from pitot_tf.cli.app import app, register_commands
+
+    register_commands()
+    result = CliRunner().invoke(app, ["data", "validate", "--data-dir", str(real_data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "valid (runtimes stored in us)" in result.output
+    assert "runtime 1.32 ms to 30 s" in result.output

@@ -230,8 +230,8 @@ def _load_unit(path: Path, arrays: dict[str, np.ndarray]) -> str:
     value = arrays[UNIT_KEY]
     unit = canonical_unit(str(value)) if value.ndim == 0 and value.dtype.kind == "U" else None
     if unit is None:
-        raise DataError(str(path), f"runtime unit must be one of {', '.join(UNITS)}, "
-                                   f"got {value!r}", key=UNIT_KEY)
+        raise DataError(str(path), f"runtime unit must be one of {', '.join(UNITS)} (a 0-d "
+                                   f"string), got {value.tolist()!r}", key=UNIT_KEY)
     return unit
 
 
