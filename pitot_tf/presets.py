@@ -52,13 +52,16 @@ def _builtin() -> dict[str, dict[str, Any]]:
             "components/notrectified": {"model.if_slope": 1.0},
             "conformal/naive": {"model.quantiles": QUANTILES_NAIVE},
             "conformal/optimal": {"model.quantiles": QUANTILES_OPTIMAL},
+            # The reference's baselines: factorization trains on the matrix rows only;
+            # its Monolith and Attention have no linear-scaling baseline and no intercept.
             "baseline/factorization": {
                 "model.workload_tower": "embedding",
                 "model.platform_tower": "embedding",
                 **IGNORE_INTERFERENCE,
+                "objectives.interference_weight": 0.0,
             },
-            "baseline/monolith": {"model.kind": "monolith"},
-            "baseline/attention": {"model.kind": "attention"},
+            "baseline/monolith": {"model.kind": "monolith", "model.baseline": False},
+            "baseline/attention": {"model.kind": "attention", "model.baseline": False},
         }
     )
     return presets
