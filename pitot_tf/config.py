@@ -21,7 +21,6 @@ import yaml
 
 from pitot_tf.errors import ConfigError
 
-MODEL_KINDS = ("pitot", "monolith", "attention")
 TOWER_KINDS = ("hybrid", "embedding")
 INTERFERENCE_MODES = ("model", "ignore")
 LOSSES = ("squared", "percent")
@@ -119,7 +118,8 @@ def valid_keys() -> list[str]:
     return sorted(Config().flat())
 
 
-def _field_types() -> dict[str, Any]:
+def field_types() -> dict[str, Any]:
+    """The declared type of every dotted config key (``{"model.layers": list[int], ...}``)."""
     types_: dict[str, Any] = {}
     for section in dataclasses.fields(Config):
         section_type = typing.get_type_hints(Config)[section.name]
@@ -188,7 +188,7 @@ def _coerce(key: str, value: Any, expected: Any) -> Any:
 
 def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
     """A copy of ``config`` with dotted-path ``overrides`` applied and the result validated."""
-    types_ = _field_types()
+    types_ = field_types()
     values = config.to_dict()
     for key, value in overrides.items():
         if key not in types_:
@@ -211,6 +211,14 @@ def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
     return result
 
 
+def model_kinds() -> tuple[str, ...]:
+    """The model kinds :mod:`pitot_tf.models.registry` knows. Imported when first asked,
+    because the models import this module (config stays below models)."""
+    from pitot_tf.models.registry import KINDS
+
+    return tuple(KINDS)
+
+
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
@@ -219,7 +227,8 @@ def _check(condition: bool, message: str) -> None:
 def validate(config: Config) -> None:
     """Range and choice checks that a type alone cannot express."""
     m, t, o = config.model, config.training, config.objectives
-    _check(m.kind in MODEL_KINDS, f"model.kind must be one of {MODEL_KINDS}, got '{m.kind}'")
+    kinds = model_kinds()
+    _check(m.kind in kinds, f"model.kind must be one of {kinds}, got '{m.kind}'")
     _check(m.mf_dim >= 1, f"model.mf_dim must be >= 1, got {m.mf_dim}")
     _check(m.if_dim >= 1, f"model.if_dim must be >= 1, got {m.if_dim}")
     _check(0.0 <= m.if_slope <= 1.0, f"model.if_slope must be in [0, 1], got {m.if_slope}")

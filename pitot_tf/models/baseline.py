@@ -13,6 +13,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from pitot_tf.models.rows import RowWeight
+
 
 def fit_linear_scaling(
     log_runtime: np.ndarray,
@@ -108,6 +110,11 @@ class LinearScaling(keras.layers.Layer):
             self.platform_regression.assign(platform_regression.astype("float32"))
         if workload_regression is not None:
             self.workload_regression.assign(workload_regression.astype("float32"))
+
+    def row_weights(self) -> list[RowWeight]:
+        """The per-platform and per-workload terms (a new row's comes from its features)."""
+        return [RowWeight(self.platform_scale, "platform", "scale"),
+                RowWeight(self.workload_scale, "workload", "scale")]
 
     def call(self, platform: object, workload: object) -> Any:
         value = ops.take(self.platform_scale, platform) + ops.take(self.workload_scale, workload)

@@ -2,7 +2,8 @@
 
 Every model has the same inputs (``platform`` and ``workload`` indices, and ``interferers``:
 co-runner workload indices padded with ``-1``) and one output, ``log_runtime``
-``(batch, heads)``: the linear-scaling baseline plus the network's interaction term.
+``(batch, heads)``: the linear-scaling baseline plus the network's interaction term, whose
+layer the kind's builder in :mod:`pitot_tf.models.registry` makes.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from pitot_tf.models.baseline import (
     fit_linear_scaling,
     predict_from_features,
 )
-from pitot_tf.models.baselines import Attention, Monolith
-from pitot_tf.models.pitot import PitotInteraction
+from pitot_tf.models.registry import KINDS
 
 INPUTS = ("platform", "workload", "interferers")
 
@@ -30,54 +30,14 @@ def heads(config: Config) -> int:
     return max(1, len(config.model.quantiles))
 
 
-def _interaction(config: Config, dataset: Dataset) -> keras.layers.Layer:
-    m = config.model
-    sizes = dict(
-        platforms=len(dataset.platforms),
-        workloads=len(dataset.workloads),
-        platform_features=dataset.platforms.features.shape[1],
-        workload_features=dataset.workloads.features.shape[1],
-        heads=heads(config),
-        activation=m.activation,
-    )
-    if m.kind == "monolith":
-        layer: keras.layers.Layer = Monolith(**sizes, layers=m.monolith_layers, name="monolith")
-    elif m.kind == "attention":
-        layer = Attention(
-            **sizes,
-            layers=m.attention_layers,
-            attention_dim=m.attention_dim,
-            value_dim=m.value_dim,
-            output_layers=m.output_layers,
-            name="attention_model",
-        )
-    else:
-        return PitotInteraction(
-            **sizes,
-            mf_dim=m.mf_dim,
-            if_dim=m.if_dim,
-            if_slope=m.if_slope,
-            interference=m.interference,
-            workload_tower=m.workload_tower,
-            platform_tower=m.platform_tower,
-            learned_features=m.learned_features,
-            layers=m.layers,
-            name="pitot",
-        )
-    layer.set_features(dataset.platforms.features, dataset.workloads.features)
-    return layer
-
-
 def build_model(config: Config, dataset: Dataset) -> keras.Model:
     """A fresh (untrained, baseline not yet fitted) model for ``dataset``'s axes."""
     keras.utils.set_random_seed(config.seed)
     platform = keras.Input(shape=(), dtype="int32", name="platform")
     workload = keras.Input(shape=(), dtype="int32", name="workload")
     interferers = keras.Input(shape=(None,), dtype="int32", name="interferers")
-    interaction = _interaction(config, dataset)
-    if isinstance(interaction, PitotInteraction):
-        interaction.workload_tower.set_features(dataset.workloads.features)
-        interaction.platform_tower.set_features(dataset.platforms.features)
+    interaction = KINDS[config.model.kind](config, dataset, heads(config))
+    interaction.set_features(dataset.platforms.features, dataset.workloads.features)
     baseline = LinearScaling(
         len(dataset.platforms), len(dataset.workloads), dataset.platforms.features.shape[1],
         dataset.workloads.features.shape[1], name="baseline",

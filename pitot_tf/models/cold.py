@@ -3,7 +3,9 @@
 Two things make such a row usable. Its free (learned) parameters, which training never
 touched, are set to a neutral value: the mean over rows that were trained. Its baseline term
 comes from the ridge regression on features stored in the baseline layer. :func:`extend_model`
-applies both to rows that are not in the dataset at all (a new device or program).
+applies both to rows that are not in the dataset at all (a new device or program). Which
+weights are per-row, and their role, the layers declare (:mod:`pitot_tf.models.rows`); a
+weight that grows with an axis but is not declared is an error, not silently skipped.
 """
 
 from __future__ import annotations
@@ -15,44 +17,23 @@ import numpy as np
 
 from pitot_tf.errors import PredictionError
 from pitot_tf.models.baseline import predict_from_features
-
-# Which axis a row-indexed weight belongs to, by the name of its layer or the weight itself.
-_AXIS_OF_WEIGHT = {
-    "platform_scale": "platform", "workload_scale": "workload",
-    "platform_features": "platform", "workload_features": "workload",
-}
-_FREE_WEIGHTS = ("learned", "table")
-
-
-def _axis(path: str) -> str | None:
-    """``"platform"``/``"workload"`` for a weight indexed by that axis' rows, else None."""
-    name = path.split("/")[-1]
-    if name in _AXIS_OF_WEIGHT:
-        return _AXIS_OF_WEIGHT[name]
-    if name in (*_FREE_WEIGHTS, "features"):
-        for axis in ("platform", "workload"):
-            if f"{axis}_tower" in path:
-                return axis
-    return None
+from pitot_tf.models.rows import RowWeight, model_row_weights
 
 
 def neutralize_unseen(model: keras.Model, seen: dict[str, np.ndarray]) -> None:
     """Set free per-row weights of rows not ``seen[axis]`` (a boolean mask) to the seen mean."""
-    for weight in model.weights:
-        axis = _axis(weight.path)
-        if axis is None or weight.path.split("/")[-1] not in _FREE_WEIGHTS:
+    for row in model_row_weights(model).values():
+        mask = seen[row.axis]
+        if row.role != "free" or mask.all() or not mask.any():
             continue
-        mask = seen[axis]
-        if mask.all() or not mask.any():
-            continue
-        values = np.array(weight.numpy())
+        values = np.array(row.weight.numpy())
         values[~mask] = values[mask].mean(axis=0)
-        weight.assign(values)
+        row.weight.assign(values)
 
 
 def _resize_config(config: Any, added: dict[str, int]) -> Any:
-    """A copy of a model config with every ``platforms``/``workloads``/tower ``rows`` count
-    grown by ``added``."""
+    """A copy of a model config with every ``platforms``/``workloads`` count grown by
+    ``added`` (every row-indexed layer takes its sizes under those two names)."""
     if isinstance(config, list):
         return [_resize_config(item, added) for item in config]
     if not isinstance(config, dict):
@@ -82,26 +63,30 @@ def extend_model(
     grown = model.__class__.from_config(_resize_config(model.get_config(), added))
     regression = {"platform": baseline.platform_regression.numpy(),
                   "workload": baseline.workload_regression.numpy()}
+    rows = model_row_weights(model)
     for old, target in zip(model.weights, grown.weights, strict=True):
         values = np.asarray(old.numpy())
         if tuple(target.shape) != values.shape:
-            values = _append_rows(old.path, values, new, regression)
+            if old.path not in rows:
+                raise ValueError(
+                    f"weight {old.path} {values.shape} grows with the rows of an axis but no "
+                    "layer declares it in row_weights(); cold start cannot extend it"
+                )
+            values = _append_rows(rows[old.path], values, new, regression)
         target.assign(values)
     return grown
 
 
 def _append_rows(
-    path: str, values: np.ndarray, new: dict[str, np.ndarray], regression: dict[str, np.ndarray]
+    row: RowWeight, values: np.ndarray, new: dict[str, np.ndarray],
+    regression: dict[str, np.ndarray],
 ) -> np.ndarray:
-    axis = _axis(path)
-    name = path.split("/")[-1]
-    if axis is None:
-        raise ValueError(f"cannot extend weight {path} of shape {values.shape}")
-    features = new[axis].astype(np.float32)
-    if name.endswith("features"):
-        rows = features
-    elif name.endswith("scale"):
-        rows = predict_from_features(regression[axis], features)
+    """``values`` with one row per new entity of ``row.axis``, as ``row.role`` says."""
+    features = new[row.axis].astype(np.float32)
+    if row.role == "features":
+        added = features
+    elif row.role == "scale":
+        added = predict_from_features(regression[row.axis], features)
     else:
-        rows = np.repeat(values.mean(axis=0, keepdims=True), len(features), axis=0)
-    return np.concatenate([values, rows.astype(values.dtype)], axis=0)
+        added = np.repeat(values.mean(axis=0, keepdims=True), len(features), axis=0)
+    return np.concatenate([values, added.astype(values.dtype)], axis=0)

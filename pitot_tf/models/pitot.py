@@ -15,8 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
+from pitot_tf.config import Config
+from pitot_tf.data.dataset import Dataset
+from pitot_tf.models.rows import RowWeight
 from pitot_tf.models.towers import Tower
 
 
@@ -88,6 +92,15 @@ class PitotInteraction(keras.layers.Layer):
         """The towers own every weight and build in ``__init__``."""
         self.built = True
 
+    def set_features(self, platform: np.ndarray, workload: np.ndarray) -> None:
+        """Store both axes' side features in the towers."""
+        self.platform_tower.set_features(platform)
+        self.workload_tower.set_features(workload)
+
+    def row_weights(self) -> list[RowWeight]:
+        return [*self.platform_tower.row_weights("platform"),
+                *self.workload_tower.row_weights("workload")]
+
     def embeddings(self) -> tuple[Any, Any, Any, Any]:
         """Workload ``(W, heads, d)``, and platform ``x_p (P, d)``, ``Vs``, ``Vg (P, k, d)``."""
         d, k = self.mf_dim, self.if_dim
@@ -116,3 +129,25 @@ class PitotInteraction(keras.layers.Layer):
 
     def get_config(self) -> dict[str, object]:
         return {**super().get_config(), **self.settings}
+
+
+def build(config: Config, dataset: Dataset, heads: int) -> PitotInteraction:
+    """The registry's builder (:mod:`pitot_tf.models.registry`)."""
+    m = config.model
+    return PitotInteraction(
+        platforms=len(dataset.platforms),
+        workloads=len(dataset.workloads),
+        platform_features=dataset.platforms.features.shape[1],
+        workload_features=dataset.workloads.features.shape[1],
+        heads=heads,
+        activation=m.activation,
+        mf_dim=m.mf_dim,
+        if_dim=m.if_dim,
+        if_slope=m.if_slope,
+        interference=m.interference,
+        workload_tower=m.workload_tower,
+        platform_tower=m.platform_tower,
+        learned_features=m.learned_features,
+        layers=m.layers,
+        name="pitot",
+    )

@@ -14,6 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from pitot_tf.models.rows import RowWeight
+
 
 @keras.saving.register_keras_serializable(package="pitot_tf")
 class Tower(keras.layers.Layer):
@@ -71,6 +73,14 @@ class Tower(keras.layers.Layer):
             if features.shape != (self.rows, self.feature_dim):
                 raise ValueError(f"features {features.shape} != {(self.rows, self.feature_dim)}")
             self.features.assign(features.astype("float32"))
+
+    def row_weights(self, axis: str) -> list[RowWeight]:
+        """This tower's per-row weights, for the ``axis`` (platform or workload) it embeds:
+        side features and learned features of a hybrid tower, or an embedding table."""
+        if self.kind != "hybrid":
+            return [RowWeight(self.table, axis, "free")]
+        learned = [] if self.learned is None else [RowWeight(self.learned, axis, "free")]
+        return [RowWeight(self.features, axis, "features"), *learned]
 
     def inputs(self) -> Any:
         """The MLP's input for every row: side features and learned features side by side."""

@@ -17,12 +17,10 @@ from typing import Any, NoReturn
 
 import optuna
 
-from pitot_tf.config import Config, with_overrides
+from pitot_tf.config import Config, field_types, with_overrides
 from pitot_tf.errors import ConfigError
 
 PARAM_TYPES = ("float", "int", "categorical", "layers")
-LAYER_KEYS = ("model.layers", "model.monolith_layers", "model.attention_layers",
-              "model.output_layers")
 _FIELDS = {
     "float": {"type", "low", "high", "log", "step"},
     "int": {"type", "low", "high", "log", "step"},
@@ -160,6 +158,13 @@ def _fail(where: str, key: str, message: str) -> NoReturn:
     raise ConfigError(f"{where}: space.{key}: {message}")
 
 
+def layer_keys() -> tuple[str, ...]:
+    """Config keys that hold layer widths: every ``model.*layers`` key of type ``list[int]``
+    (so a model kind's new layer key is searchable without being listed here)."""
+    return tuple(key for key, kind in field_types().items()
+                 if key.startswith("model.") and key.endswith("layers") and kind == list[int])
+
+
 def _parse_entry(where: str, key: str, entry: Any, default: Any) -> Param:
     if not isinstance(entry, Mapping):
         _fail(where, key, f"must be a mapping like {{type: float, low: 0.1, high: 1}}, "
@@ -268,8 +273,9 @@ def _pair(where: str, key: str, field: str, value: Any) -> tuple[int, int]:
 
 
 def _layers_param(where: str, key: str, entry: Mapping[str, Any]) -> LayersParam:
-    if key not in LAYER_KEYS:
-        _fail(where, key, f"type layers fits only {LAYER_KEYS}")
+    keys = layer_keys()
+    if key not in keys:
+        _fail(where, key, f"type layers fits only {keys}")
     depth = _pair(where, key, "depth", entry.get("depth"))
     width = _pair(where, key, "width", entry.get("width"))
     return LayersParam(key, depth, width, _flag(where, key, "log", entry.get("log", True)))

@@ -1,0 +1,48 @@
+"""Row-indexed weights: weights with one row per platform or per workload, and their role.
+
+Cold start (:mod:`pitot_tf.models.cold`) must know, for every such weight, which axis indexes
+it and what a row of it means, to give a platform or workload that training never saw (or
+that is added later) sensible values. Layers say so themselves through ``row_weights()``
+instead of cold start guessing from weight names:
+
+* ``features``: the axis' side features (non-trainable; a new row gets its own features);
+* ``free``: learned per-row parameters (a row never trained gets the mean trained row);
+* ``scale``: the linear-scaling baseline's term (a new row gets what the ridge regression on
+  its features predicts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+AXES = ("platform", "workload")
+ROLES = ("features", "free", "scale")
+
+
+@dataclass(frozen=True)
+class RowWeight:
+    """A weight whose first dimension runs over the rows of ``axis``, with its ``role``."""
+
+    weight: Any
+    axis: str
+    role: str
+
+    def __post_init__(self) -> None:
+        if self.axis not in AXES or self.role not in ROLES:
+            raise ValueError(f"row weight {self.weight.path}: axis {self.axis!r} must be one of "
+                             f"{AXES} and role {self.role!r} one of {ROLES}")
+
+
+def model_row_weights(model: keras.Model) -> dict[str, RowWeight]:
+    """Every row-indexed weight that ``model``'s layers declare (``row_weights()``), by path.
+
+    Layers without the method (inputs, the output sum) have none.
+    """
+    found: dict[str, RowWeight] = {}
+    for layer in model.layers:
+        for row in getattr(layer, "row_weights", list)():
+            found[row.weight.path] = row
+    return found
