@@ -20,7 +20,8 @@ from mlflow_helpers import experiment, free_port, private_tracking, wait_for
 
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import PredictionError
-from pitot_tf.tracking.pyfunc import OUTPUT_COLUMNS, co_runner_names
+from pitot_tf.tracking.pyfunc import OUTPUT_COLUMNS
+from pitot_tf.tracking.requests import BadRequest, Names, co_runner_names
 from pitot_tf.tracking.training import TrainingRun, run_training
 
 FAST = {"training.steps": 100, "training.val_every": 50, "training.batch": 64,
@@ -135,10 +136,11 @@ def test_a_smaller_alpha_gives_a_higher_bound(trained: TrainingRun, model) -> No
 def test_unknown_names_list_near_matches(trained: TrainingRun, model) -> None:  # type: ignore[no-untyped-def]
     w = str(trained.experiment.dataset.workloads.names[0])
     p = str(trained.experiment.dataset.platforms.names[0])
-    with pytest.raises(PredictionError, match=rf"unknown workload '{w[:-1]}'; did you mean .*{w}"):
+    with pytest.raises(PredictionError,
+                       match=rf"row 0: workload: unknown workload '{w[:-1]}'; did you mean .*{w}"):
         model.predict(pd.DataFrame({"workload": [w[:-1]], "platform": [p]}))
-    with pytest.raises(PredictionError, match="unknown platform 'nowhere'"):
-        model.predict(pd.DataFrame({"workload": [w], "platform": ["nowhere"]}))
+    with pytest.raises(BadRequest, match="row 1: platform: unknown platform 'nowhere'"):
+        model.predict(pd.DataFrame({"workload": [w, w], "platform": [p, "nowhere"]}))
     with pytest.raises(MlflowException, match=r"missing inputs \['platform'\]"):
         model.predict(pd.DataFrame({"workload": [w]}))  # the signature catches it
 
@@ -179,14 +181,13 @@ def test_the_rest_service_answers_with_the_same_numbers(
     assert served["calibration"].tolist() == local["calibration"].tolist()
 
 
-def test_parse_request_rejects_unknown_or_missing_columns() -> None:
-    from pitot_tf.tracking.pyfunc import parse_request
-
-    with pytest.raises(PredictionError, match=r"missing column\(s\) \['platform'\]"):
-        parse_request(pd.DataFrame({"workload": ["a"]}), 0.05)
-    with pytest.raises(PredictionError, match=r"unknown input column\(s\) \['runtime'\]"):
-        parse_request(pd.DataFrame({"workload": ["a"], "platform": ["p"], "runtime": [1]}), 0.05)
-    parsed = parse_request(pd.DataFrame({"workload": [" a "], "platform": ["p"],
-                                         "alpha": [None]}), 0.05)
-    assert parsed.iloc[0].to_dict() == {"workload": "a", "platform": "p", "co_runners": [],
-                                        "alpha": 0.05, "workload_features": []}
+def test_parse_rejects_unknown_or_missing_columns() -> None:
+    names = Names({"a": 0}, {"p": 0}, width=1, default_alpha=0.05)
+    with pytest.raises(BadRequest, match=r"missing column\(s\) \['platform'\]"):
+        names.parse(pd.DataFrame({"workload": ["a"]}))
+    with pytest.raises(BadRequest, match=r"unknown input column\(s\) \['runtime'\]"):
+        names.parse(pd.DataFrame({"workload": ["a"], "platform": ["p"], "runtime": [1]}))
+    parsed = names.parse(pd.DataFrame({"workload": [" a "], "platform": ["p"], "alpha": [None]}))
+    assert parsed.workload == ["a"] and parsed.platform.tolist() == [0]
+    assert parsed.alpha.tolist() == [0.05] and parsed.interferers.tolist() == [[-1]]
+    assert parsed.co_runners == [""] and parsed.features == {}

@@ -25,8 +25,7 @@ def served(synth_dataset: Dataset) -> tuple[PitotRuntimeModel, Dataset]:
     split = make_split(synth_dataset, 0.5)
     trained = train(config, synth_dataset, split).model
     model = PitotRuntimeModel()
-    model.model = trained
-    model.load_state(pyfunc_state(synth_dataset, evaluate(trained, synth_dataset, split)))
+    model.load(trained, pyfunc_state(synth_dataset, evaluate(trained, synth_dataset, split)))
     return model, synth_dataset
 
 
@@ -54,8 +53,9 @@ def test_features_must_fit_the_model(served: tuple[PitotRuntimeModel, Dataset]) 
     model, dataset = served
     request = pd.DataFrame({"workload": ["x"], "platform": [dataset.platforms.names[0]],
                             "workload_features": ["1;2;3"]})
-    with pytest.raises(PredictionError, match="needs .* features, got 3"):
+    with pytest.raises(PredictionError, match="row 0: workload_features has 3 numbers; a new "
+                                              "workload needs .* features"):
         model.predict(None, request)
     request["workload_features"] = ["1;two"]
-    with pytest.raises(PredictionError, match="must be numbers"):
+    with pytest.raises(PredictionError, match="row 0: workload_features must be numbers"):
         model.predict(None, request)
