@@ -135,7 +135,7 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
             workload = workload.copy()
             workload[rows] = self.predictor.workloads + np.arange(len(rows), dtype=np.int32)
         log_pred = predictor.predict(request.platform, workload, request.interferers)
-        return np.asarray(log_pred, dtype=np.float64).reshape(len(request), -1)
+        return np.asarray(log_pred, dtype=np.float64)
 
     def answer(self, request: Request) -> pd.DataFrame:
         """The output table: runtimes and bounds in seconds, and which calibration was used."""
