@@ -23,8 +23,8 @@ from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.models.cold import extend_model
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.presets import resolve
-from pitot_tf.tracking.models import pyfunc_signature, pyfunc_state
 from pitot_tf.tracking.fingerprint import PACKAGE_ROOT
+from pitot_tf.tracking.models import pyfunc_signature, pyfunc_state
 from pitot_tf.tracking.pyfunc import PitotRuntimeModel, runtime_seconds, write_artifacts
 from pitot_tf.tracking.requests import BadRequest
 from pitot_tf.tracking.serving import KerasPredictor, predictor_for
