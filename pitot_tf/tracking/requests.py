@@ -111,16 +111,20 @@ def name_of(value: Any, field: str, row: int) -> str:
 
 
 def indices(values: Sequence[Any], index: dict[str, int], field: str, kind: str,
-            skip: set[int] | None = None) -> np.ndarray:
-    """``(n,)`` int32 index of each row's name; rows in ``skip`` get -1."""
+            skip: set[int] | None = None) -> tuple[np.ndarray, list[str]]:
+    """``(n,)`` int32 index of each row's name (rows in ``skip`` get -1), and the names
+    as text (stripped)."""
     found = [index.get(v) if type(v) is str else None for v in values]
+    names = list(values)
     for row, hit in enumerate(found):
-        if hit is None and not (skip and row in skip):
-            name = name_of(values[row], field, row)
+        if hit is None:
+            names[row] = name = name_of(values[row], field, row)
+            if skip and row in skip:
+                continue
             if name not in index:
                 raise unknown_name(name, index, kind, f"row {row}: {field}")
             found[row] = index[name]
-    return np.asarray([-1 if i is None else i for i in found], dtype=np.int32)
+    return np.asarray([-1 if i is None else i for i in found], dtype=np.int32), names
 
 
 def co_runner_names(value: Any, row: int = 0) -> list[str]:
@@ -141,28 +145,29 @@ def co_runner_names(value: Any, row: int = 0) -> list[str]:
 def co_runner_rows(values: Sequence[Any], index: dict[str, int],
                    width: int) -> tuple[np.ndarray, list[str]]:
     """``(n, J)`` co-runner indices (-1 = empty slot, ``J >= width``) and each row's names
-    joined with ``;``. Rows that repeat the same string are parsed once."""
-    parsed: dict[str, tuple[list[int], str]] = {}
+    joined with ``;``. Each distinct string (or missing value) is parsed once per request."""
+    parsed: dict[str | None, tuple[list[int], str]] = {}
     rows: list[list[int]] = []
     texts: list[str] = []
     for row, value in enumerate(values):
-        key = value if isinstance(value, str) else None
-        if key is None or key not in parsed:
+        kind = type(value)
+        cached = kind is str or value is None or (kind is float and value != value)  # NaN
+        key = value if kind is str else None
+        entry = parsed.get(key) if cached else None
+        if entry is None:
             names = co_runner_names(value, row)
             for name in names:
                 if name not in index:
                     raise unknown_name(name, index, "workload", f"row {row}: co_runners")
             entry = ([index[name] for name in names], ";".join(names))
-            if key is not None:
+            if cached:
                 parsed[key] = entry
-        else:
-            entry = parsed[key]
         rows.append(entry[0])
         texts.append(entry[1])
-    interferers = np.full((len(rows), max([width, *map(len, rows)])), -1, dtype=np.int32)
-    for row, slots in enumerate(rows):
-        interferers[row, :len(slots)] = slots
-    return interferers, texts
+    width = max([width, *map(len, rows)])
+    padding = [-1] * width
+    interferers = np.array([slots + padding[len(slots):] for slots in rows], dtype=np.int32)
+    return interferers.reshape(len(rows), width), texts
 
 
 def alphas(values: Sequence[Any], default: float) -> np.ndarray:
@@ -251,15 +256,15 @@ class Names:
         """The checked :class:`Request` for a table of ``INPUT_COLUMNS``; BadRequest if not."""
         check_columns(frame)
         n = len(frame)
-        column = {c: frame[c].tolist() if c in frame.columns else [None] * n
-                  for c in INPUT_COLUMNS}
+        absent = [None] * n
+        column = {c: frame[c].tolist() if c in frame.columns else absent for c in INPUT_COLUMNS}
         features = features_by_row(column["workload_features"], self.feature_dim)
-        workload_index = indices(column["workload"], self.workloads, "workload", "workload",
-                                 skip=set(features))
+        workload_index, workloads = indices(column["workload"], self.workloads, "workload",
+                                            "workload", skip=set(features))
+        platform_index, _ = indices(column["platform"], self.platforms, "platform", "platform")
         interferers, co_runners = co_runner_rows(column["co_runners"], self.workloads,
                                                  self.width)
         return Request(
-            workload=[name_of(v, "workload", row) for row, v in enumerate(column["workload"])],
-            platform=indices(column["platform"], self.platforms, "platform", "platform"),
+            workload=workloads, platform=platform_index,
             workload_index=workload_index, interferers=interferers, co_runners=co_runners,
             alpha=alphas(column["alpha"], self.default_alpha), features=features)
