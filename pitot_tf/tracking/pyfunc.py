@@ -147,15 +147,21 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         for row in request.features:
             notes[row] = "; ".join(n for n in (COLD_NOTE, notes[row]) if n)
         return pd.DataFrame({
-            "workload": request.workload,
-            "platform": self.platform_names[request.platform],
-            "co_runners": request.co_runners,
+            "workload": _text(request.workload),
+            "platform": _text(self.platform_names[request.platform]),
+            "co_runners": _text(request.co_runners),
             "alpha": request.alpha,
             "predicted_runtime_s": runtime_seconds(log_pred[:, 0]),
             "upper_bound_s": runtime_seconds(log_bound),
-            "calibration": [chosen[d][0] for d in degree.tolist()],
-            "note": notes,
-        }, columns=list(OUTPUT_COLUMNS))
+            "calibration": _text([chosen[d][0] for d in degree.tolist()]),
+            "note": _text(notes),
+        }, columns=list(OUTPUT_COLUMNS), copy=False)
+
+
+def _text(values: Any) -> pd.Series:
+    """A column of Python strings as object dtype: MLflow turns the answer into JSON records
+    about twice as fast from these as from pandas' arrow-backed ``str`` columns."""
+    return pd.Series(np.asarray(values, dtype=object), dtype=object, copy=False)
 
 
 def runtime_seconds(log_runtime: np.ndarray) -> np.ndarray:

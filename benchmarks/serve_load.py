@@ -1,0 +1,453 @@
+"""Serving load: ``mlflow models serve`` of a real-data pyfunc-model, asked as a scheduler would.
+
+    python benchmarks/serve_load.py [--data-dir DIR] [--steps 200] [--model PATH]
+        [--workers 1] [--one 1000] [--eight 2000] [--batches 40] [--batch-clients 2]
+        [--mixed 3000] [--seed 0] [--workdir DIR (kept)] [--keep]
+
+Trains the ``pitot`` preset for ``--steps`` steps on the real data (level 0.5, replicate 0) in
+a private SQLite store and logs its models, unless ``--model`` names a pyfunc-model folder
+already on disk; then starts ``mlflow models serve --env-manager local`` on 127.0.0.1 (only)
+with ``--workers`` uvicorn workers. ``UVICORN_*`` and ``MLFLOW_SCORING_SERVER_*`` variables in
+the environment reach the server. Requests name random real workloads and platforms, half of
+them with one co-runner, alpha 0.05 or 0.1. Phases, each with a bounded number of requests:
+
+* ``one``: one row per request, one client (``--one`` requests);
+* ``eight``: one row per request, 8 clients at once (``--eight`` requests in all);
+* ``batch``: 1,000 rows per request, ``--batch-clients`` clients (``--batches`` requests);
+* ``breakdown``: where the time goes, in this process: the pyfunc's ``predict`` alone,
+  MLflow's ``PyFuncModel.predict`` (adds schema checks), and MLflow's ``/invocations``
+  handler without HTTP (adds JSON parsing and writing);
+* ``mixed``: ``--mixed`` one-row requests, a third of them bad (malformed JSON, unknown
+  names, alpha out of range, wrong types): each bad one must get HTTP 400 with no stack trace,
+  each good one the same numbers as the model loaded here; the server's memory (RSS of the
+  uvicorn processes) is sampled as it goes.
+
+Every answer is checked (bound >= prediction > 0, names echoed). Prints one line per phase
+(throughput, p50 and p99 latency at the client) and, last, one JSON object with all figures
+and a ``problems`` list (empty when every check passed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 300.0
+REQUEST_TIMEOUT_S = 60.0
+RSS_GROWTH_LIMIT_MB = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    workdir: Path
+    model: Path | None = None
+    steps: int = 200
+    workers: int = 1
+    one: int = 1000
+    eight: int = 2000
+    batches: int = 40
+    batch_clients: int = 2
+    batch_rows: int = 1000
+    mixed: int = 3000
+    seed: int = 0
+    keep: bool = False
+
+
+@dataclass
+class Phase:
+    """Client-side figures of one phase."""
+
+    name: str
+    requests: int
+    rows: int
+    wall_s: float
+    latencies_s: list[float]
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        lat = np.asarray(self.latencies_s) * 1e3
+        return {"phase": self.name, "requests": self.requests, "rows": self.rows,
+                "wall_s": round(self.wall_s, 3),
+                "requests_per_s": round(self.requests / self.wall_s, 1),
+                "rows_per_s": round(self.rows / self.wall_s, 1),
+                "p50_ms": round(float(np.percentile(lat, 50)), 2),
+                "p99_ms": round(float(np.percentile(lat, 99)), 2),
+                "problems": len(self.problems)}
+
+
+# ---------------------------------------------------------------------------- the model
+
+
+def train_and_log(settings: Settings) -> Path:
+    """Train on the real data in a private tracking store; the pyfunc-model's local folder."""
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{settings.workdir / 'mlflow.db'}")
+    from pitot_tf.tracking.training import run_training
+
+    os.chdir(settings.workdir)  # ./mlruns of the private store lands here
+    run = run_training("pitot", {"training.steps": settings.steps, "training.progress": False},
+                       0.5, 0, settings.data_dir, experiment="serve-load")
+    return Path(mlflow.artifacts.download_artifacts(
+        f"runs:/{run.run_id}/pyfunc-model", dst_path=str(settings.workdir / "served")))
+
+
+def names_of(model: Path) -> tuple[list[str], list[str]]:
+    """Workload and platform names the model knows (from its calibration artifact)."""
+    state = json.loads(next(model.glob("artifacts/**/calibration.json")).read_text())
+    return list(state["workloads"]), list(state["platforms"])
+
+
+# ---------------------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    """A running ``mlflow models serve`` on loopback."""
+
+    def __init__(self, model: Path, workers: int, log: Path) -> None:
+        self.port = free_port()
+        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model),
+                   "--env-manager", "local", "-h", HOST, "-p", str(self.port),
+                   "-w", str(workers)]
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+               "TF_CPP_MIN_LOG_LEVEL": "2"}
+        self.log = log
+        self.process = subprocess.Popen(command, env=env, stdout=log.open("w"),
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.wait_until_up()
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = " | ".join(self.log.read_text().splitlines()[-5:])
+                raise RuntimeError(f"server exited with {self.process.returncode}: {tail}")
+            try:
+                connection = http.client.HTTPConnection(HOST, self.port, timeout=2)
+                connection.request("GET", "/ping")
+                if connection.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"server did not answer /ping within {START_TIMEOUT_S:.0f} s")
+
+    def rss_mb(self) -> float:
+        """Resident memory of the serving processes (uvicorn and its workers), MB."""
+        import psutil
+
+        children = psutil.Process(self.process.pid).children(recursive=True)
+        return sum(p.memory_info().rss for p in children) / 2**20
+
+    def stop(self) -> None:
+        """End the server's own process group (the CLI, uvicorn and its workers)."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)
+                self.process.wait(timeout=30)
+                return
+            except ProcessLookupError:
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+class Client:
+    """One keep-alive HTTP connection, as a scheduler thread would hold."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
+
+    def post(self, body: bytes) -> tuple[int, dict[str, Any], float]:
+        started = time.perf_counter()
+        self.connection.request("POST", "/invocations", body,
+                                {"Content-Type": "application/json"})
+        response = self.connection.getresponse()
+        text = response.read()
+        elapsed = time.perf_counter() - started
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            answer = {"raw": text.decode(errors="replace")}
+        return response.status, answer, elapsed
+
+
+# ---------------------------------------------------------------------------- requests
+
+
+class Requests:
+    """Random good rows of real names, and bad requests of every kind."""
+
+    def __init__(self, workloads: list[str], platforms: list[str], seed: int) -> None:
+        self.workloads, self.platforms = workloads, platforms
+        self.rng = random.Random(seed)
+
+    def row(self) -> dict[str, Any]:
+        row: dict[str, Any] = {"workload": self.rng.choice(self.workloads),
+                               "platform": self.rng.choice(self.platforms),
+                               "alpha": self.rng.choice((0.05, 0.1))}
+        if self.rng.random() < 0.5:
+            row["co_runners"] = self.rng.choice(self.workloads)
+        return row
+
+    def rows(self, n: int) -> list[dict[str, Any]]:
+        return [self.row() for _ in range(n)]
+
+    def bad(self) -> tuple[str, bytes]:
+        """A bad request: its kind and body."""
+        row = self.row()
+        kinds: dict[str, Callable[[], Any]] = {
+            "malformed JSON": lambda: '{"dataframe_records": [',
+            "unknown workload": lambda: {**row, "workload": row["workload"] + "x"},
+            "unknown platform": lambda: {**row, "platform": "no-such-platform"},
+            "negative alpha": lambda: {**row, "alpha": -0.05},
+            "alpha >= 1": lambda: {**row, "alpha": 1.5},
+            "alpha not a number": lambda: {**row, "alpha": "often"},
+            "co_runners a number": lambda: {**row, "co_runners": 3},
+            "workload a list": lambda: {**row, "workload": [row["workload"]]},
+        }
+        kind = self.rng.choice(sorted(kinds))
+        made = kinds[kind]()
+        body = made if isinstance(made, str) else json.dumps({"dataframe_records": [made]})
+        return kind, body.encode()
+
+
+def body_of(rows: list[dict[str, Any]]) -> bytes:
+    return json.dumps({"dataframe_records": rows}).encode()
+
+
+def answer_problems(rows: list[dict[str, Any]], status: int, answer: dict[str, Any]) -> list[str]:
+    """What is wrong with a good request's answer (nothing: [])."""
+    if status != 200:
+        return [f"HTTP {status} for a good request: {str(answer)[:200]}"]
+    predictions = answer.get("predictions", [])
+    if len(predictions) != len(rows):
+        return [f"{len(predictions)} answers for {len(rows)} rows"]
+    problems = []
+    for row, got in zip(rows, predictions, strict=True):
+        if not got["upper_bound_s"] >= got["predicted_runtime_s"] > 0:
+            problems.append(f"bound {got['upper_bound_s']} < prediction "
+                            f"{got['predicted_runtime_s']} (or not > 0) for {row}")
+        if (got["workload"], got["platform"]) != (row["workload"], row["platform"]):
+            problems.append(f"answer for {got['workload']}/{got['platform']} to {row}")
+    return problems[:5]
+
+
+# ---------------------------------------------------------------------------- phases
+
+
+def run_phase(name: str, port: int, bodies: list[tuple[list[dict[str, Any]], bytes]],
+              clients: int) -> Phase:
+    """Send ``bodies`` from ``clients`` threads at once (each its own connection)."""
+    latencies: list[float] = []
+    problems: list[str] = []
+    lock = threading.Lock()
+    shares = [bodies[i::clients] for i in range(clients)]
+
+    def work(share: list[tuple[list[dict[str, Any]], bytes]]) -> None:
+        client = Client(port)
+        for rows, body in share:
+            status, answer, elapsed = client.post(body)
+            found = answer_problems(rows, status, answer)
+            with lock:
+                latencies.append(elapsed)
+                problems.extend(found)
+
+    threads = [threading.Thread(target=work, args=(share,)) for share in shares]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return Phase(name, len(bodies), sum(len(rows) for rows, _ in bodies), wall, latencies,
+                 problems)
+
+
+def timed(call: Callable[[], Any], repeat: int) -> dict[str, float]:
+    """p50 and mean wall time of ``call`` in ms."""
+    call()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return {"p50_ms": round(float(np.median(times)) * 1e3, 3),
+            "mean_ms": round(float(np.mean(times)) * 1e3, 3)}
+
+
+def layer_times(model: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
+    """The pyfunc's own predict, MLflow's predict (schema checks) and /invocations (JSON)."""
+    import pandas as pd
+    from mlflow.pyfunc.scoring_server import invocations
+
+    schema = model.metadata.get_input_schema()
+    frame, body = pd.DataFrame(rows), body_of(rows)
+    return {
+        "pyfunc_predict": timed(lambda: model.unwrap_python_model().predict(None, frame), repeat),
+        "mlflow_predict": timed(lambda: model.predict(frame), repeat),
+        "invocations": timed(lambda: invocations(body, "application/json", model, schema), repeat),
+    }
+
+
+def breakdown(model: Any, requests: Requests, batch_rows: int) -> dict[str, Any]:
+    """Time of each layer under the HTTP round trip, in this process, for 1 and 1,000 rows."""
+    figures: dict[str, Any] = {}
+    for n, repeat in ((1, 300), (batch_rows, 20)):
+        figures[f"{n}_rows"] = layer_times(model, requests.rows(n), repeat)
+    return figures
+
+
+def mixed(server: Server, model: Any, requests: Requests, count: int) -> dict[str, Any]:
+    """Good and bad one-row requests interleaved; RSS sampled every tenth of the loop."""
+    import pandas as pd
+
+    client = Client(server.port)
+    problems: list[str] = []
+    rss: list[float] = []
+    bad_kinds: dict[str, int] = {}
+    for i in range(count):
+        if i % max(1, count // 10) == 0:
+            rss.append(server.rss_mb())
+        if requests.rng.random() < 1 / 3:
+            kind, body = requests.bad()
+            status, answer, _ = client.post(body)
+            bad_kinds[kind] = bad_kinds.get(kind, 0) + 1
+            if status != 400 or "stack_trace" in answer:
+                problems.append(f"{kind}: HTTP {status}, {str(answer)[:200]}")
+            continue
+        rows = [requests.row()]
+        status, answer, _ = client.post(body_of(rows))
+        found = answer_problems(rows, status, answer)
+        if not found:
+            expected = model.predict(pd.DataFrame(rows)).iloc[0]
+            got = answer["predictions"][0]
+            for key in ("predicted_runtime_s", "upper_bound_s"):
+                if not np.isclose(got[key], expected[key], rtol=1e-12, atol=0):
+                    found.append(f"{key} {got[key]} != {expected[key]} for {rows[0]}")
+        problems.extend(found)
+    rss.append(server.rss_mb())
+    growth = rss[-1] - rss[1] if len(rss) > 2 else rss[-1] - rss[0]
+    if growth > RSS_GROWTH_LIMIT_MB:
+        problems.append(f"server RSS grew {growth:.1f} MB over the loop: {rss}")
+    return {"requests": count, "bad": sum(bad_kinds.values()), "bad_kinds": bad_kinds,
+            "rss_mb": [round(r, 1) for r in rss], "rss_growth_mb": round(growth, 1),
+            "problems": problems[:20]}
+
+
+def examples_of_errors(port: int, requests: Requests) -> dict[str, Any]:
+    """One answer of each kind of bad request, as the client sees it."""
+    client = Client(port)
+    shown: dict[str, Any] = {}
+    while len(shown) < 8:
+        kind, body = requests.bad()
+        if kind not in shown:
+            status, answer, _ = client.post(body)
+            shown[kind] = {"status": status, **answer}
+    return shown
+
+
+# ---------------------------------------------------------------------------- main
+
+
+@contextmanager
+def serving(settings: Settings, model: Path) -> Iterator[Server]:
+    server = Server(model, settings.workers, settings.workdir / "server.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run(settings: Settings) -> dict[str, Any]:
+    import mlflow.pyfunc
+
+    model_dir = settings.model or train_and_log(settings)
+    requests = Requests(*names_of(model_dir), seed=settings.seed)
+    local = mlflow.pyfunc.load_model(str(model_dir))
+    one_row = [(rows, body_of(rows)) for rows in ([requests.row()] for _ in range(10_000))]
+    report: dict[str, Any] = {"workers": settings.workers, "cpus": os.cpu_count(),
+                              "load_average": os.getloadavg()}
+    with serving(settings, model_dir) as server:
+        run_phase("warm-up", server.port, one_row[:100], 2)
+        phases = [
+            run_phase("one", server.port, one_row[:settings.one], 1),
+            run_phase("eight", server.port, one_row[:settings.eight], 8),
+            run_phase("batch", server.port,
+                      [(rows, body_of(rows)) for rows in (requests.rows(settings.batch_rows)
+                                                          for _ in range(settings.batches))],
+                      settings.batch_clients),
+        ]
+        for phase in phases:
+            print(json.dumps(phase.summary()), flush=True)
+        report["phases"] = [phase.summary() for phase in phases]
+        report["mixed"] = mixed(server, local, requests, settings.mixed)
+        report["errors"] = examples_of_errors(server.port, requests)
+    report["breakdown"] = breakdown(local, requests, settings.batch_rows)
+    report["load_average_after"] = os.getloadavg()
+    report["problems"] = [p for phase in phases for p in phase.problems[:5]]
+    report["problems"] += report["mixed"]["problems"]
+    return report
+
+
+def parse_args(argv: list[str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path,
+                        default=Path(os.environ.get("PITOT_DATA", "data")))
+    parser.add_argument("--model", type=Path, help="a pyfunc-model folder (skips training)")
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    for name, default in (("steps", 200), ("workers", 1), ("one", 1000), ("eight", 2000),
+                          ("batches", 40), ("batch-clients", 2), ("mixed", 3000), ("seed", 0)):
+        parser.add_argument(f"--{name}", type=int, default=default)
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="pitot-serve-load-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        data_dir=args.data_dir.resolve(), workdir=workdir.resolve(),
+        model=args.model.resolve() if args.model else None, steps=args.steps,
+        workers=args.workers, one=args.one, eight=args.eight, batches=args.batches,
+        batch_clients=args.batch_clients, mixed=args.mixed, seed=args.seed,
+        keep=args.keep or args.workdir is not None)
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_args(argv)
+    try:
+        report = run(settings)
+    finally:
+        if not settings.keep:
+            shutil.rmtree(settings.workdir, ignore_errors=True)
+    print(json.dumps(report))
+    return 1 if report["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
