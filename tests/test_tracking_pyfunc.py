@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -151,34 +154,104 @@ def test_co_runner_names_parse_every_form() -> None:
     assert co_runner_names(np.array(["a"])) == ["a"] and co_runner_names("") == []
 
 
-@pytest.mark.slow
-def test_the_rest_service_answers_with_the_same_numbers(
-    trained: TrainingRun, model, tmp_path: Path  # type: ignore[no-untyped-def]
-) -> None:
+@pytest.fixture(scope="module")
+def service(trained: TrainingRun, tmp_path_factory: pytest.TempPathFactory
+            ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``mlflow models serve`` of the run's pyfunc-model on loopback: its URL and process."""
     port = free_port()
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m",
                f"runs:/{trained.run_id}/pyfunc-model", "--env-manager", "local",
                "-h", "127.0.0.1", "-p", str(port)]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(command, cwd=tmp_path_factory.mktemp("serve"), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
     try:
         wait_for(f"http://127.0.0.1:{port}/ping", server)
-        request = request_for(trained)
-        body = json.dumps({"dataframe_records": request.to_dict(orient="records")}).encode()
-        post = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(post, timeout=60) as response:
-            served = pd.DataFrame(json.loads(response.read())["predictions"])
+        yield f"http://127.0.0.1:{port}", server
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # the CLI and the uvicorn it started
         server.wait(timeout=30)
+
+
+def ask(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` to /invocations: the status and the JSON answer."""
+    post = urllib.request.Request(f"{url}/invocations", data=body,
+                                  headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(post, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def records(frame: pd.DataFrame) -> bytes:
+    return json.dumps({"dataframe_records": frame.to_dict(orient="records")}).encode()
+
+
+@pytest.mark.slow
+def test_the_rest_service_answers_with_the_same_numbers(
+    trained: TrainingRun, model, service: tuple[str, Any]  # type: ignore[no-untyped-def]
+) -> None:
+    request = request_for(trained)
+    status, answer = ask(service[0], records(request))
+    served = pd.DataFrame(answer["predictions"])
     local = model.predict(request)
-    # another process may sum in another order (threads): float32 noise in the log runtime
-    np.testing.assert_allclose(served["upper_bound_s"], local["upper_bound_s"], rtol=1e-5)
+    assert status == 200
+    np.testing.assert_allclose(served["upper_bound_s"], local["upper_bound_s"], rtol=1e-12)
     np.testing.assert_allclose(served["predicted_runtime_s"], local["predicted_runtime_s"],
-                               rtol=1e-5)
+                               rtol=1e-12)
     assert served["calibration"].tolist() == local["calibration"].tolist()
+
+
+def bad_bodies(w: str, p: str) -> list[tuple[bytes, str]]:
+    """Bad requests and a fragment of the one-line message each must get ('' for MLflow's)."""
+    good = {"workload": w, "platform": p}
+    return [(b'{"dataframe_records": [', ""),
+            (json.dumps({"dataframe_records": [{**good, "alpha": "often"}]}).encode(), "alpha"),
+            (records(pd.DataFrame([{**good, "workload": w + "x"}])),
+             f"row 0: workload: unknown workload '{w}x'; did you mean {w}"),
+            (records(pd.DataFrame([{**good, "platform": "nowhere"}])),
+             "row 0: platform: unknown platform 'nowhere'"),
+            (records(pd.DataFrame([{**good, "alpha": -0.1}])),
+             "row 0: alpha must be in (0, 1), got -0.1"),
+            (records(pd.DataFrame([{**good, "alpha": 1.0}])),
+             "row 0: alpha must be in (0, 1), got 1.0"),
+            (records(pd.DataFrame([{**good, "co_runners": 4}])), "row 0: co_runners must be")]
+
+
+@pytest.mark.slow
+def test_bad_requests_get_400_and_the_service_keeps_answering(
+    trained: TrainingRun, model, service: tuple[str, subprocess.Popen[bytes]]  # type: ignore[no-untyped-def]
+) -> None:
+    import psutil
+
+    url, server = service
+    w = trained.experiment.dataset.workloads.names
+    p = trained.experiment.dataset.platforms.names
+    rng = np.random.default_rng(0)
+    bad = bad_bodies(str(w[0]), str(p[0]))
+    uvicorn = psutil.Process(server.pid).children(recursive=True)
+    rss = []
+    for i in range(600):
+        if i % 100 == 0:
+            rss.append(sum(proc.memory_info().rss for proc in uvicorn) / 2**20)
+        if i % 3 == 0:
+            body, message = bad[i // 3 % len(bad)]
+            status, answer = ask(url, body)
+            assert status == 400 and "stack_trace" not in answer, answer
+            assert message in answer["message"], answer
+            assert not message or "\n" not in answer["message"]
+            continue
+        row = pd.DataFrame([{"workload": str(w[rng.integers(len(w))]),
+                             "platform": str(p[rng.integers(len(p))]),
+                             "co_runners": str(w[rng.integers(len(w))]) if i % 2 else ""}])
+        status, answer = ask(url, records(row))
+        assert status == 200
+        local = model.predict(row)
+        assert answer["predictions"][0]["upper_bound_s"] == pytest.approx(
+            local["upper_bound_s"].iloc[0], rel=1e-12)
+    assert rss[-1] - rss[1] < 20, f"server memory grew: {rss} MB"
 
 
 def test_parse_rejects_unknown_or_missing_columns() -> None:
