@@ -251,3 +251,18 @@ def test_the_scoring_server_answers_400_with_the_one_line_message(
                       json.dumps({"dataframe_records": [{**good, "alpha": "abc"}]})):
         status, body = post(model, schema, body_text)
         assert status == 400 and "stack_trace" not in body, body_text
+
+
+@pytest.mark.slow
+def test_the_pyfunc_equals_keras_on_every_test_row_of_the_real_data(real_data_dir: Path) -> None:
+    served = serve(load_dataset(real_data_dir), **{"training.steps": 30, "model.layers": [64]})
+    assert isinstance(served.pyfunc.predictor, NumpyPitot)
+    for objective in served.dataset.objectives:
+        rows = served.split.rows(objective, "test")
+        request, inputs = request_for_rows(served, objective, rows, alpha=0.05)
+        answer = served.pyfunc.predict(None, request)
+        log_pred = predict_inputs(served.model, inputs).astype(np.float64)
+        assert_log_close(np.log(answer["predicted_runtime_s"]),
+                         np.log(runtime_seconds(log_pred[:, 0])))
+        bound = served.evaluation.bounds[objective].upper_bound(log_pred, 0.05)
+        assert_log_close(np.log(answer["upper_bound_s"]), np.log(runtime_seconds(bound)))
