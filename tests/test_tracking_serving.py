@@ -25,7 +25,7 @@ from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.presets import resolve
 from pitot_tf.tracking.fingerprint import PACKAGE_ROOT
 from pitot_tf.tracking.models import pyfunc_signature, pyfunc_state
-from pitot_tf.tracking.pyfunc import PitotRuntimeModel, runtime_seconds, write_artifacts
+from pitot_tf.tracking.pyfunc import PitotRuntimeModel, write_artifacts
 from pitot_tf.tracking.requests import BadRequest
 from pitot_tf.tracking.serving import KerasPredictor, predictor_for
 from pitot_tf.training import train
@@ -78,6 +78,11 @@ def assert_log_close(found: np.ndarray, expected: np.ndarray) -> None:
     assert np.all(worst <= 0), f"largest excess {worst.max():.3g} at {np.argmax(worst)}"
 
 
+def log_seconds(served: Served, log_runtime: np.ndarray) -> np.ndarray:
+    """Log of the runtime in seconds, from a log runtime in the dataset's unit."""
+    return np.log(served.dataset.seconds_from_log(log_runtime))
+
+
 def request_for_rows(served: Served, objective: str, rows: np.ndarray,
                      alpha: float) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """The pyfunc request asking for ``rows`` of ``objective`` by name, and the model inputs."""
@@ -100,9 +105,9 @@ def test_the_pyfunc_equals_keras_and_the_bound_on_every_test_row(
     answer = pitot.pyfunc.predict(None, request)
     log_pred = predict_inputs(pitot.model, inputs).astype(np.float64)
     assert_log_close(np.log(answer["predicted_runtime_s"]),
-                     np.log(runtime_seconds(log_pred[:, 0])))
+                     log_seconds(pitot, log_pred[:, 0]))
     bound = pitot.evaluation.bounds[objective].upper_bound(log_pred, 0.1)
-    assert_log_close(np.log(answer["upper_bound_s"]), np.log(runtime_seconds(bound)))
+    assert_log_close(np.log(answer["upper_bound_s"]), log_seconds(pitot, bound))
     assert (answer["calibration"] == objective).all() and (answer["note"] == "").all()
 
 
@@ -145,7 +150,7 @@ def test_other_model_kinds_are_served_through_keras(three_way: Dataset) -> None:
     request, inputs = request_for_rows(served, "if2", served.split.rows("if2", "test")[:50], 0.05)
     answer = served.pyfunc.predict(None, request)
     log_pred = predict_inputs(served.model, inputs)[:, 0]
-    assert_log_close(np.log(answer["predicted_runtime_s"]), np.log(runtime_seconds(log_pred)))
+    assert_log_close(np.log(answer["predicted_runtime_s"]), log_seconds(served, log_pred))
 
 
 def test_tables_that_do_not_reproduce_the_model_fall_back_to_keras(
@@ -167,7 +172,7 @@ def test_any_alpha_the_calibration_supports_matches_the_bound(pitot: Served) -> 
     log_pred = predict_inputs(pitot.model, inputs).astype(np.float64)
     bound = pitot.evaluation.bounds["if2"]
     expected = [bound.upper_bound(log_pred[i:i + 1], a)[0] for i, a in enumerate(alphas)]
-    assert_log_close(np.log(answer["upper_bound_s"]), np.log(runtime_seconds(np.array(expected))))
+    assert_log_close(np.log(answer["upper_bound_s"]), log_seconds(pitot, np.array(expected)))
 
 
 def test_an_empty_request_gets_an_empty_answer(pitot: Served) -> None:
@@ -263,6 +268,6 @@ def test_the_pyfunc_equals_keras_on_every_test_row_of_the_real_data(real_data_di
         answer = served.pyfunc.predict(None, request)
         log_pred = predict_inputs(served.model, inputs).astype(np.float64)
         assert_log_close(np.log(answer["predicted_runtime_s"]),
-                         np.log(runtime_seconds(log_pred[:, 0])))
+                         log_seconds(served, log_pred[:, 0]))
         bound = served.evaluation.bounds[objective].upper_bound(log_pred, 0.05)
-        assert_log_close(np.log(answer["upper_bound_s"]), np.log(runtime_seconds(bound)))
+        assert_log_close(np.log(answer["upper_bound_s"]), log_seconds(served, bound))

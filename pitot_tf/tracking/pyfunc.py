@@ -5,7 +5,9 @@ optionally ``co_runners`` (a list of workload names, or one string separated by 
 for a workload alone) and ``alpha`` (miscoverage, default 0.05). Output: one row per input
 row with ``predicted_runtime_s`` (the first head's prediction) and ``upper_bound_s`` (holds
 with probability about ``1 - alpha``), ``calibration`` (which objective's margins were used)
-and ``note``.
+and ``note``. The model predicts log runtimes in its dataset's unit (``runtime_unit`` in the
+calibration JSON; a model logged without one is in microseconds, the published data's unit);
+the answer is converted to seconds.
 
 The margins are those calibrated on the run's validation split, per objective degree: a row
 with ``k`` co-runners uses the objective of degree ``k + 1`` (``mf`` alone, ``if2`` with one
@@ -38,6 +40,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from pitot_tf.conformal.calibration import ConformalUpperBound
+from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
 from pitot_tf.errors import PitotError
 from pitot_tf.tracking.margins import Margins
 from pitot_tf.tracking.requests import INPUT_COLUMNS, BadRequest, ModelFailure, Names, Request
@@ -58,13 +61,15 @@ OUTPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "predicted_runt
 
 def calibration_state(
     workloads: Iterable[Any], platforms: Iterable[Any], interferer_width: int,
-    bounds: dict[str, tuple[int, ConformalUpperBound]],
+    bounds: dict[str, tuple[int, ConformalUpperBound]], unit: str = DEFAULT_UNIT,
 ) -> dict[str, Any]:
-    """The JSON the pyfunc reads: axis names, the model's co-runner width and, per objective,
-    its degree and saved bound (``{"mf": (1, bound), "if2": (2, bound)}``)."""
+    """The JSON the pyfunc reads: axis names, the model's co-runner width, the dataset's
+    runtime unit and, per objective, its degree and saved bound
+    (``{"mf": (1, bound), "if2": (2, bound)}``)."""
     return {
         "workloads": [str(n) for n in workloads], "platforms": [str(n) for n in platforms],
         "interferer_width": int(interferer_width), "default_alpha": DEFAULT_ALPHA,
+        "runtime_unit": unit,
         "objectives": {name: {"degree": degree, "bound": bound.to_dict()}
                        for name, (degree, bound) in bounds.items()},
     }
@@ -100,13 +105,18 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         """Serve ``model`` with the names and bounds of :func:`calibration_state` output."""
         self.model = model
         self.predictor: Predictor = predictor_for(model)
+        self.load_state(state)
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Names, co-runner width, runtime unit and bounds from :func:`calibration_state`."""
         self.names = Names(
             workloads={name: i for i, name in enumerate(state["workloads"])},
             platforms={name: i for i, name in enumerate(state["platforms"])},
             width=int(state["interferer_width"]),
             default_alpha=float(state.get("default_alpha", DEFAULT_ALPHA)),
-            feature_dim=_workload_feature_dim(model))
+            feature_dim=_workload_feature_dim(self.model))
         self.platform_names = np.asarray(state["platforms"], dtype=object)
+        self.seconds_per_unit = seconds_per(state.get("runtime_unit", DEFAULT_UNIT))
         self.margins = Margins({
             int(info["degree"]): (name, ConformalUpperBound.from_dict(info["bound"]))
             for name, info in state["objectives"].items()})
@@ -137,6 +147,10 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         log_pred = predictor.predict(request.platform, workload, request.interferers)
         return np.asarray(log_pred, dtype=np.float64)
 
+    def seconds(self, log_runtime: np.ndarray) -> np.ndarray:
+        """Seconds from the model's natural-log runtimes (in its dataset's unit)."""
+        return np.exp(log_runtime) * self.seconds_per_unit
+
     def answer(self, request: Request) -> pd.DataFrame:
         """The output table: runtimes and bounds in seconds, and which calibration was used."""
         log_pred = self.log_runtime(request)
@@ -151,8 +165,8 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
             "platform": _text(self.platform_names[request.platform]),
             "co_runners": _text(request.co_runners),
             "alpha": request.alpha,
-            "predicted_runtime_s": runtime_seconds(log_pred[:, 0]),
-            "upper_bound_s": runtime_seconds(log_bound),
+            "predicted_runtime_s": self.seconds(log_pred[:, 0]),
+            "upper_bound_s": self.seconds(log_bound),
             "calibration": _text([chosen[d][0] for d in degree.tolist()]),
             "note": _text(notes),
         }, columns=list(OUTPUT_COLUMNS), copy=False)
@@ -162,11 +176,6 @@ def _text(values: Any) -> pd.Series:
     """A column of Python strings as object dtype: MLflow turns the answer into JSON records
     about twice as fast from these as from pandas' arrow-backed ``str`` columns."""
     return pd.Series(np.asarray(values, dtype=object), dtype=object, copy=False)
-
-
-def runtime_seconds(log_runtime: np.ndarray) -> np.ndarray:
-    """Seconds from the model's natural-log runtimes: the one place their unit is converted."""
-    return np.exp(log_runtime) / 1e9
 
 
 def _workload_feature_dim(model: Any) -> int | None:
