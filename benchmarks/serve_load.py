@@ -23,8 +23,9 @@ them with one co-runner, alpha 0.05 or 0.1. Phases, each with a bounded number o
   uvicorn processes) is sampled as it goes.
 
 Every answer is checked (bound >= prediction > 0, names echoed). Prints one line per phase
-(throughput, p50 and p99 latency at the client) and, last, one JSON object with all figures
-and a ``problems`` list (empty when every check passed).
+(throughput, p50 and p99 latency at the client, and the CPU time the server spent per
+request, which a busy machine inflates less than wall time) and, last, one JSON object with
+all figures and a ``problems`` list (empty when every check passed).
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class Phase:
     wall_s: float
     latencies_s: list[float]
     problems: list[str] = field(default_factory=list)
+    server_cpu_s: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         lat = np.asarray(self.latencies_s) * 1e3
@@ -92,6 +94,7 @@ class Phase:
                 "rows_per_s": round(self.rows / self.wall_s, 1),
                 "p50_ms": round(float(np.percentile(lat, 50)), 2),
                 "p99_ms": round(float(np.percentile(lat, 99)), 2),
+                "server_cpu_ms_per_request": round(self.server_cpu_s / self.requests * 1e3, 2),
                 "problems": len(self.problems)}
 
 
@@ -158,12 +161,19 @@ class Server:
             time.sleep(0.5)
         raise TimeoutError(f"server did not answer /ping within {START_TIMEOUT_S:.0f} s")
 
-    def rss_mb(self) -> float:
-        """Resident memory of the serving processes (uvicorn and its workers), MB."""
+    def processes(self) -> list[Any]:
+        """The uvicorn process and its workers (psutil)."""
         import psutil
 
-        children = psutil.Process(self.process.pid).children(recursive=True)
-        return sum(p.memory_info().rss for p in children) / 2**20
+        return list(psutil.Process(self.process.pid).children(recursive=True))
+
+    def cpu_s(self) -> float:
+        """CPU seconds the serving processes have used so far."""
+        return sum(sum(p.cpu_times()[:2]) for p in self.processes())
+
+    def rss_mb(self) -> float:
+        """Resident memory of the serving processes (uvicorn and its workers), MB."""
+        return sum(p.memory_info().rss for p in self.processes()) / 2**20
 
     def stop(self) -> None:
         """End the server's own process group (the CLI, uvicorn and its workers)."""
@@ -262,9 +272,11 @@ def answer_problems(rows: list[dict[str, Any]], status: int, answer: dict[str, A
 # ---------------------------------------------------------------------------- phases
 
 
-def run_phase(name: str, port: int, bodies: list[tuple[list[dict[str, Any]], bytes]],
+def run_phase(name: str, server: Server, bodies: list[tuple[list[dict[str, Any]], bytes]],
               clients: int) -> Phase:
-    """Send ``bodies`` from ``clients`` threads at once (each its own connection)."""
+    """Send ``bodies`` from ``clients`` threads at once (each its own connection); also the
+    CPU time the server spent on them."""
+    port = server.port
     latencies: list[float] = []
     problems: list[str] = []
     lock = threading.Lock()
@@ -280,6 +292,7 @@ def run_phase(name: str, port: int, bodies: list[tuple[list[dict[str, Any]], byt
                 problems.extend(found)
 
     threads = [threading.Thread(target=work, args=(share,)) for share in shares]
+    cpu_started = server.cpu_s()
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -287,19 +300,22 @@ def run_phase(name: str, port: int, bodies: list[tuple[list[dict[str, Any]], byt
         thread.join()
     wall = time.perf_counter() - started
     return Phase(name, len(bodies), sum(len(rows) for rows, _ in bodies), wall, latencies,
-                 problems)
+                 problems, server.cpu_s() - cpu_started)
 
 
 def timed(call: Callable[[], Any], repeat: int) -> dict[str, float]:
-    """p50 and mean wall time of ``call`` in ms."""
+    """Median wall time and mean CPU time of ``call`` in ms (CPU time, what this process
+    itself spent, is the steadier figure on a busy machine)."""
     call()
-    times = []
+    walls = []
+    cpu_started = time.process_time()
     for _ in range(repeat):
         started = time.perf_counter()
         call()
-        times.append(time.perf_counter() - started)
-    return {"p50_ms": round(float(np.median(times)) * 1e3, 3),
-            "mean_ms": round(float(np.mean(times)) * 1e3, 3)}
+        walls.append(time.perf_counter() - started)
+    cpu = (time.process_time() - cpu_started) / repeat
+    return {"wall_p50_ms": round(float(np.median(walls)) * 1e3, 3),
+            "cpu_ms": round(cpu * 1e3, 3)}
 
 
 def layer_times(model: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
@@ -395,11 +411,11 @@ def run(settings: Settings) -> dict[str, Any]:
     report: dict[str, Any] = {"workers": settings.workers, "cpus": os.cpu_count(),
                               "load_average": os.getloadavg()}
     with serving(settings, model_dir) as server:
-        run_phase("warm-up", server.port, one_row[:100], 2)
+        run_phase("warm-up", server, one_row[:100], 2)
         phases = [
-            run_phase("one", server.port, one_row[:settings.one], 1),
-            run_phase("eight", server.port, one_row[:settings.eight], 8),
-            run_phase("batch", server.port,
+            run_phase("one", server, one_row[:settings.one], 1),
+            run_phase("eight", server, one_row[:settings.eight], 8),
+            run_phase("batch", server,
                       [(rows, body_of(rows)) for rows in (requests.rows(settings.batch_rows)
                                                           for _ in range(settings.batches))],
                       settings.batch_clients),
