@@ -134,7 +134,7 @@ class Server:
     """A running ``mlflow models serve`` on loopback."""
 
     def __init__(self, model: Path, workers: int, log: Path) -> None:
-        self.port = free_port()
+        self.port, self.workers = free_port(), workers
         command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model),
                    "--env-manager", "local", "-h", HOST, "-p", str(self.port),
                    "-w", str(workers)]
@@ -151,13 +151,14 @@ class Server:
             if self.process.poll() is not None:
                 tail = " | ".join(self.log.read_text().splitlines()[-5:])
                 raise RuntimeError(f"server exited with {self.process.returncode}: {tail}")
-            try:
-                connection = http.client.HTTPConnection(HOST, self.port, timeout=2)
-                connection.request("GET", "/ping")
-                if connection.getresponse().status == 200:
-                    return
-            except OSError:
-                pass
+            if self.log.read_text().count("Application startup complete") >= self.workers:
+                try:  # every worker has loaded the model: none is still starting
+                    connection = http.client.HTTPConnection(HOST, self.port, timeout=2)
+                    connection.request("GET", "/ping")
+                    if connection.getresponse().status == 200:
+                        return
+                except OSError:
+                    pass
             time.sleep(0.5)
         raise TimeoutError(f"server did not answer /ping within {START_TIMEOUT_S:.0f} s")
 
