@@ -214,9 +214,9 @@ def bad_bodies(w: str, p: str) -> list[tuple[bytes, str]]:
             (records(pd.DataFrame([{**good, "platform": "nowhere"}])),
              "row 0: platform: unknown platform 'nowhere'"),
             (records(pd.DataFrame([{**good, "alpha": -0.1}])),
-             "row 0: alpha must be in (0, 1), got -0.1"),
+             "row 0: miscoverage alpha must be in (0, 1), got -0.1"),
             (records(pd.DataFrame([{**good, "alpha": 1.0}])),
-             "row 0: alpha must be in (0, 1), got 1.0"),
+             "row 0: miscoverage alpha must be in (0, 1), got 1.0"),
             (records(pd.DataFrame([{**good, "co_runners": 4}])), "row 0: co_runners must be")]
 
 

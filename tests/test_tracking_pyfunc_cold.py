@@ -53,8 +53,8 @@ def test_features_must_fit_the_model(served: tuple[PitotRuntimeModel, Dataset]) 
     model, dataset = served
     request = pd.DataFrame({"workload": ["x"], "platform": [dataset.platforms.names[0]],
                             "workload_features": ["1;2;3"]})
-    with pytest.raises(PredictionError, match="row 0: workload_features has 3 numbers; a new "
-                                              "workload needs .* features"):
+    with pytest.raises(PredictionError, match="row 0: workload_features: a new workload needs .* "
+                                              "features, got 3"):
         model.predict(None, request)
     request["workload_features"] = ["1;two"]
     with pytest.raises(PredictionError, match="row 0: workload_features must be numbers"):

@@ -180,7 +180,8 @@ def alphas(values: Sequence[Any], default: float) -> np.ndarray:
     bad = np.flatnonzero(~((alpha > 0.0) & (alpha < 1.0)))
     if len(bad):
         row = int(bad[0])
-        raise BadRequest(f"row {row}: alpha must be in (0, 1), got {show(values[row])}")
+        raise BadRequest(f"row {row}: miscoverage alpha must be in (0, 1), "
+                         f"got {show(values[row])}")
     return alpha
 
 
@@ -224,8 +225,8 @@ def features_by_row(values: Sequence[Any], dim: int | None) -> dict[int, np.ndar
         if vector is None:
             continue
         if dim is not None and len(vector) != dim:
-            raise BadRequest(f"row {row}: workload_features has {len(vector)} numbers; a new "
-                             f"workload needs {dim} features")
+            raise BadRequest(f"row {row}: workload_features: a new workload needs {dim} "
+                             f"features, got {len(vector)}")
         found[row] = vector
     return found
 
