@@ -23,6 +23,14 @@ from pitot_tf.errors import ConfigError
 
 TOWER_KINDS = ("hybrid", "embedding")
 INTERFERENCE_MODES = ("model", "ignore")
+INTERFERENCE_FORMS = ("paper", "reference")
+BASELINE_FITS = ("train", "train+val")
+#: Seeds are below 2**24: the trainer derives per-run seeds from them and TensorFlow's
+#: stateless samplers take 32-bit seeds.
+SEED_LIMIT = 2**24
+#: Keys of older versions, accepted (and dropped) only when reading a logged config.
+#: ``objectives.log_target`` was never read: training was always in the log domain.
+REMOVED_KEYS = frozenset({"objectives.log_target"})
 LOSSES = ("squared", "percent")
 OPTIMIZERS = ("adamax", "adamw", "adam")
 
@@ -32,30 +40,43 @@ class ObjectivesConfig:
     """Which observation tables to fit and how much each counts in the loss.
 
     ``interference_weight`` is the total weight of all interference objectives, shared
-    equally among the K-way objectives present (the paper's default is 0.5).
+    equally among the K-way objectives present (the paper's default is 0.5). The loss is
+    the weighted sum (not divided by the total weight); docs/benchmarks.md maps this onto
+    the reference's weights.
     """
 
     include: list[str] = field(default_factory=list)
     matrix_weight: float = 1.0
     interference_weight: float = 0.5
-    log_target: bool = True
 
 
 @dataclass
 class ModelConfig:
-    """The network: Pitot (two towers and an interference term) or a baseline."""
+    """The network: Pitot (two towers and an interference term) or a baseline.
+
+    ``interference_form``: ``paper`` (pressure from the co-runners' embeddings and the
+    platform) or ``reference`` (the reference code's maths, see :mod:`pitot_tf.models.pitot`).
+    ``baseline``: add the linear-scaling baseline (false: no baseline and no intercept).
+    ``baseline_trainable``: train it with the rest of the model from its least-squares fit
+    (only with ``baseline``). ``baseline_fit``: which matrix rows the least-squares fit uses,
+    ``train`` (default: validation rows stay unseen for conformal calibration) or
+    ``train+val`` (the reference's).
+    """
 
     kind: str = "pitot"
     mf_dim: int = 32
     if_dim: int = 2
     if_slope: float = 0.1
     interference: str = "model"
+    interference_form: str = "paper"
     workload_tower: str = "hybrid"
     platform_tower: str = "hybrid"
     learned_features: int = 1
     layers: list[int] = field(default_factory=lambda: [128, 128])
     activation: str = "gelu"
     baseline: bool = True
+    baseline_trainable: bool = False
+    baseline_fit: str = "train"
     quantiles: list[float] = field(default_factory=list)
     loss: str = "squared"
     monolith_layers: list[int] = field(default_factory=lambda: [256, 256])
@@ -102,8 +123,10 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Config:
-        """Build from a nested dict (e.g. a logged ``config.json``), strictly."""
-        return with_overrides(cls(), dict(_flatten(values)))
+        """Build from a nested dict (e.g. a logged ``config.json``), strictly; keys that
+        older versions logged but that no longer exist (:data:`REMOVED_KEYS`) are dropped."""
+        flat = {k: v for k, v in _flatten(values) if k not in REMOVED_KEYS}
+        return with_overrides(cls(), flat)
 
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
@@ -236,6 +259,15 @@ def validate(config: Config) -> None:
         m.interference in INTERFERENCE_MODES,
         f"model.interference must be one of {INTERFERENCE_MODES}, got '{m.interference}'",
     )
+    _check(
+        m.interference_form in INTERFERENCE_FORMS,
+        f"model.interference_form must be one of {INTERFERENCE_FORMS}, "
+        f"got '{m.interference_form}'",
+    )
+    _check(
+        m.baseline_fit in BASELINE_FITS,
+        f"model.baseline_fit must be one of {BASELINE_FITS}, got '{m.baseline_fit}'",
+    )
     for tower in ("workload_tower", "platform_tower"):
         _check(
             getattr(m, tower) in TOWER_KINDS,
@@ -265,7 +297,9 @@ def validate(config: Config) -> None:
     _check(0 <= t.beta_1 < 1 and 0 <= t.beta_2 < 1, "training.beta_1 and beta_2 must be in [0, 1)")
     _check(t.weight_decay >= 0, f"training.weight_decay must be >= 0, got {t.weight_decay}")
     _check(o.matrix_weight >= 0 and o.interference_weight >= 0, "objective weights must be >= 0")
-    _check(config.seed >= 0, f"seed must be >= 0, got {config.seed}")
+    _check(
+        0 <= config.seed < SEED_LIMIT, f"seed must be in [0, {SEED_LIMIT}), got {config.seed}"
+    )
 
 
 def objective_weights(config: Config, objectives: Iterable[str]) -> dict[str, float]:

@@ -21,6 +21,8 @@ from pitot_tf.errors import ConfigError
 QUANTILES_NAIVE = [0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99]
 QUANTILES_OPTIMAL = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99]
 IGNORE_INTERFERENCE = {"model.interference": "ignore"}
+#: The reference's no-interference model (``_NOINTERFERENCE``) uses 4 learned features.
+NO_INTERFERENCE = {**IGNORE_INTERFERENCE, "model.learned_features": 4}
 
 
 def _builtin() -> dict[str, dict[str, Any]]:
@@ -42,13 +44,8 @@ def _builtin() -> dict[str, dict[str, Any]]:
                 "model.platform_tower": "embedding",
             },
             "components/nobaseline": {"model.baseline": False},
-            "components/naiveloss": {
-                "model.loss": "percent",
-                "objectives.log_target": False,
-                "model.baseline": False,
-            },
-            "components/discard": {**IGNORE_INTERFERENCE, "objectives.interference_weight": 0.0},
-            "components/ignore": dict(IGNORE_INTERFERENCE),
+            "components/discard": {**NO_INTERFERENCE, "objectives.interference_weight": 0.0},
+            "components/ignore": dict(NO_INTERFERENCE),
             "components/notrectified": {"model.if_slope": 1.0},
             "conformal/naive": {"model.quantiles": QUANTILES_NAIVE},
             "conformal/optimal": {"model.quantiles": QUANTILES_OPTIMAL},

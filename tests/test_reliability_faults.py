@@ -123,8 +123,8 @@ def test_a_killed_training_run_is_repaired_and_registers_nothing(world: World) -
 
 def test_a_diverging_loss_fails_the_run_at_the_first_check(world: World) -> None:
     outcome = pitot("train", "--data-dir", str(world.data), "--experiment", EXPERIMENT,
-                    "--preset", "components/naiveloss", *ENDLESS,
-                    "--set", "training.learning_rate=1e6")
+                    "--preset", "components/nobaseline", *ENDLESS,
+                    "--set", "model.loss=percent", "--set", "training.learning_rate=1e6")
     assert outcome.code == 1
     assert error_lines(outcome.err) == [
         "error: training loss became nan by step 20; lower training.learning_rate or check "

@@ -86,7 +86,8 @@ def test_validation_callback_can_stop(
 
 
 def test_divergence_is_reported(synth_dataset: Dataset, fast_overrides: dict[str, object]) -> None:
-    config = resolve("components/naiveloss", {**fast_overrides, "training.learning_rate": 1e6})
+    config = resolve("components/nobaseline", {**fast_overrides, "model.loss": "percent",
+                                               "training.learning_rate": 1e6})
     with pytest.raises(TrainingDiverged, match="loss became"):
         train(config, synth_dataset, make_split(synth_dataset, 0.5))
 
@@ -101,3 +102,66 @@ def test_every_preset_trains(synth_dataset: Dataset, preset: str) -> None:
     }
     result = train(resolve(preset, overrides), synth_dataset, make_split(synth_dataset, 0.5))
     assert len(result.history) == 2 and np.isfinite(result.best_val_loss)
+
+
+def _initial_weights(config, dataset, split):  # type: ignore[no-untyped-def]
+    from pitot_tf.training import Trainer
+
+    return [np.array(v.numpy()) for v in Trainer(config, dataset, split).model.trainable_variables]
+
+
+def test_replicates_start_differently_and_reproducibly(
+    synth_dataset: Dataset, fast_overrides: dict[str, object]
+) -> None:
+    import dataclasses
+
+    from pitot_tf.training.trainer import training_seed
+
+    config = resolve("pitot", fast_overrides)
+    split = make_split(synth_dataset, 0.5)
+    other = dataclasses.replace(split, replicate=1)
+    first, again, second = (_initial_weights(config, synth_dataset, s)
+                            for s in (split, split, other))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    seeds = {training_seed(42, level, r) for level in (0.1, 0.5) for r in range(5)}
+    assert len(seeds) == 10 and all(0 <= s < 2**24 for s in seeds)
+    assert training_seed(42, 0.5, 0) != training_seed(43, 0.5, 0)
+
+
+def test_a_replicate_trains_bit_reproducibly(
+    synth_dataset: Dataset, fast_overrides: dict[str, object]
+) -> None:
+    split = make_split(synth_dataset, 0.5, replicate=3)
+    runs = [train(resolve("pitot", fast_overrides), synth_dataset, split) for _ in range(2)]
+    for a, b in zip(runs[0].model.get_weights(), runs[1].model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("trainable", [False, True])
+def test_baseline_trains_only_when_trainable(
+    synth_dataset: Dataset, fast_overrides: dict[str, object], trainable: bool
+) -> None:
+    from pitot_tf.training import Trainer
+
+    config = resolve("pitot", {**fast_overrides, "model.baseline_trainable": trainable})
+    trainer = Trainer(config, synth_dataset, make_split(synth_dataset, 0.5))
+    before = np.array(trainer.model.get_layer("baseline").platform_scale.numpy())
+    trainer.fit()
+    after = trainer.model.get_layer("baseline").platform_scale.numpy()
+    assert (not np.allclose(before, after)) is trainable
+
+
+def test_an_empty_validation_split_is_an_error(
+    synth_dataset: Dataset, fast_overrides: dict[str, object]
+) -> None:
+    import dataclasses
+
+    from pitot_tf.errors import PitotError
+
+    split = make_split(synth_dataset, 0.5)
+    parts = {name: dict(p) for name, p in split.parts.items()}
+    parts["if2"]["val"] = parts["if2"]["val"][:0]
+    with pytest.raises(PitotError, match="validation split .* objective\\(s\\) if2 is empty"):
+        train(resolve("pitot", fast_overrides), synth_dataset,
+              dataclasses.replace(split, parts=parts))

@@ -2,7 +2,9 @@
 
 Most of the variance in log runtime is "this platform is fast" plus "this workload is long";
 fitting that first by alternating least squares (as the reference does) leaves the networks
-to learn only the interaction. The result is stored as non-trainable weights of a layer.
+to learn only the interaction. The result is stored as weights of a layer: frozen by default,
+or trained with the rest of the model from the least-squares start
+(``model.baseline_trainable``, as the reference does).
 """
 
 from __future__ import annotations
@@ -69,26 +71,33 @@ def predict_from_features(coef: np.ndarray, features: np.ndarray) -> np.ndarray:
 
 @keras.saving.register_keras_serializable(package="pitot_tf")
 class LinearScaling(keras.layers.Layer):
-    """``a_p + b_w + offset`` from stored, non-trainable tables; shape ``(batch, 1)``.
+    """``a_p + b_w + offset`` from stored tables; shape ``(batch, 1)``.
 
-    Also stores the ridge coefficients from side features to ``a`` and ``b``, so that rows
-    added later (a new platform or workload known only by its features) get a baseline.
+    ``a``, ``b`` and the offset are trainable when ``trainable_scales`` (the optimizer then
+    refines the least-squares fit); the ridge coefficients never are. Also stores the ridge
+    coefficients from side features to ``a`` and ``b``, so that rows added later (a new
+    platform or workload known only by its features) get a baseline.
     """
 
     def __init__(
         self, platforms: int, workloads: int, platform_features: int = 0,
-        workload_features: int = 0, **kwargs: object,
+        workload_features: int = 0, trainable_scales: bool = False, **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
         self.platforms, self.workloads = platforms, workloads
+        self.trainable_scales = trainable_scales
         self.feature_dims = (platform_features, workload_features)
         self.platform_scale = self.add_weight(
-            shape=(platforms,), initializer="zeros", trainable=False, name="platform_scale"
+            shape=(platforms,), initializer="zeros", trainable=trainable_scales,
+            name="platform_scale",
         )
         self.workload_scale = self.add_weight(
-            shape=(workloads,), initializer="zeros", trainable=False, name="workload_scale"
+            shape=(workloads,), initializer="zeros", trainable=trainable_scales,
+            name="workload_scale",
         )
-        self.offset = self.add_weight(shape=(), initializer="zeros", trainable=False, name="offset")
+        self.offset = self.add_weight(
+            shape=(), initializer="zeros", trainable=trainable_scales, name="offset"
+        )
         self.platform_regression = self.add_weight(
             shape=(platform_features + 1,), initializer="zeros", trainable=False,
             name="platform_regression",
@@ -124,4 +133,5 @@ class LinearScaling(keras.layers.Layer):
         return {
             **super().get_config(), "platforms": self.platforms, "workloads": self.workloads,
             "platform_features": self.feature_dims[0], "workload_features": self.feature_dims[1],
+            "trainable_scales": self.trainable_scales,
         }

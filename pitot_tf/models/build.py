@@ -40,7 +40,9 @@ def build_model(config: Config, dataset: Dataset) -> keras.Model:
     interaction.set_features(dataset.platforms.features, dataset.workloads.features)
     baseline = LinearScaling(
         len(dataset.platforms), len(dataset.workloads), dataset.platforms.features.shape[1],
-        dataset.workloads.features.shape[1], name="baseline",
+        dataset.workloads.features.shape[1],
+        trainable_scales=config.model.baseline and config.model.baseline_trainable,
+        name="baseline",
     )
     output = keras.layers.Add(name="log_runtime")(
         [baseline(platform, workload), interaction(platform, workload, interferers)]
@@ -52,22 +54,31 @@ def build_model(config: Config, dataset: Dataset) -> keras.Model:
     )
 
 
+def baseline_rows(config: Config, split: Split) -> np.ndarray:
+    """The matrix rows the baseline is fitted on: train only (``model.baseline_fit=train``,
+    so that the validation rows stay unseen for conformal calibration), or train and
+    validation as the reference does (``train+val``)."""
+    parts = ["train", "val"] if config.model.baseline_fit == "train+val" else ["train"]
+    return np.concatenate([split.rows("mf", part) for part in parts])
+
+
 def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Split) -> None:
-    """Fit the linear-scaling baseline on the train and validation rows of the matrix
-    objective (as the reference does); without it, use only the mean log runtime.
+    """Fit the linear-scaling baseline ``offset + a_p + b_w`` on :func:`baseline_rows` of the
+    matrix objective; with ``model.baseline=false`` it is 0 everywhere (the reference's
+    ``C̄ = 0``: the network predicts log runtime on its own).
 
     Platforms or workloads with none of those rows (cold start) get the baseline term that a
     ridge regression on their side features predicts.
     """
     mf = dataset.objectives["mf"]
-    rows = np.concatenate([split.rows("mf", "train"), split.rows("mf", "val")])
-    log_t = mf.log_runtime[rows]
-    offset = float(log_t.mean()) if len(rows) else 0.0
+    rows = baseline_rows(config, split)
     layer = model.get_layer("baseline")
     shape = (len(dataset.platforms), len(dataset.workloads))
     if not (config.model.baseline and len(rows)):
-        layer.set_values(np.zeros(shape[0]), np.zeros(shape[1]), offset)
+        layer.set_values(np.zeros(shape[0]), np.zeros(shape[1]), 0.0)
         return
+    log_t = mf.log_runtime[rows]
+    offset = float(log_t.mean())
     platform, workload = mf.platform[rows], mf.workload[rows]
     a, b = fit_linear_scaling(log_t - offset, platform, workload, shape)
     coefs = []

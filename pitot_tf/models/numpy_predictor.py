@@ -81,8 +81,8 @@ class NumpyPitot:
         interaction; None for any other model (the caller then asks the Keras model)."""
         pitot = [layer for layer in model.layers if isinstance(layer, PitotInteraction)]
         baseline = [layer for layer in model.layers if isinstance(layer, LinearScaling)]
-        if len(pitot) != 1 or len(baseline) != 1:
-            return None
+        if len(pitot) != 1 or len(baseline) != 1 or pitot[0].reference_form:
+            return None  # the reference interference form is left to the Keras model
         layer, base = pitot[0], baseline[0]
         workload, x_p, v_s, v_g = (np.asarray(keras.ops.convert_to_numpy(t), dtype=np.float32)
                                    for t in layer.embeddings())

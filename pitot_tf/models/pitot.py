@@ -8,6 +8,13 @@ For workload ``w`` on platform ``p`` beside co-runners ``i``, per output head::
 
 Workload embeddings come from one tower (one ``mf_dim`` block per head); platform
 embeddings ``x_p``, ``Vs_p`` and ``Vg_p`` from another.
+
+That is the paper's form (``interference_form="paper"``). The reference code
+(``pitot/pitot.py``, ``Pitot.evaluate``) computes the pressure differently:
+``pressure_k = Σ_i <x_w, Vg[i],k>``, indexing the platform table ``Vg`` with the co-runner's
+*workload* index (JAX clamps indices past the last platform to the last row) and contracting
+with the target workload's own embedding; the platform never enters it. ``"reference"``
+reproduces that, with the clamp made explicit: ``Vg[min(i, P - 1)]``.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ class PitotInteraction(keras.layers.Layer):
         if_slope: float = 0.1,
         heads: int = 1,
         interference: str = "model",
+        interference_form: str = "paper",
         workload_tower: str = "hybrid",
         platform_tower: str = "hybrid",
         learned_features: int = 1,
@@ -60,6 +68,7 @@ class PitotInteraction(keras.layers.Layer):
             if_slope=if_slope,
             heads=heads,
             interference=interference,
+            interference_form=interference_form,
             workload_tower=workload_tower,
             platform_tower=platform_tower,
             learned_features=learned_features,
@@ -68,6 +77,8 @@ class PitotInteraction(keras.layers.Layer):
         )
         self.mf_dim, self.if_dim, self.if_slope, self.heads = mf_dim, if_dim, if_slope, heads
         self.model_interference = interference == "model"
+        self.reference_form = interference_form == "reference"
+        self.platforms = platforms
         shared: dict[str, Any] = dict(
             learned_features=learned_features, layers=layers, activation=activation
         )
@@ -119,13 +130,30 @@ class PitotInteraction(keras.layers.Layer):
         if not self.model_interference:
             return prediction
         susceptibility = ops.einsum("bhd,bkd->bhk", x_w, ops.take(vs_table, platform, axis=0))
-        # pressure is linear in the co-runners' embeddings: sum them first, contract once.
         present = ops.cast(ops.greater_equal(interferers, 0), x_w.dtype)
-        x_i = ops.take(w_table, ops.maximum(interferers, 0), axis=0)
-        x_i = ops.sum(x_i * present[:, :, None, None], axis=1)
-        pressure = ops.einsum("bhd,bkd->bhk", x_i, ops.take(vg_table, platform, axis=0))
+        if self.reference_form:
+            pressure = self._reference_pressure(x_w, vg_table, interferers, present)
+        else:
+            pressure = self._paper_pressure(w_table, vg_table, platform, interferers, present)
         rectified = ops.leaky_relu(pressure, negative_slope=self.if_slope)
         return prediction + ops.sum(susceptibility * rectified, axis=-1)
+
+    def _paper_pressure(
+        self, w_table: Any, vg_table: Any, platform: Any, interferers: Any, present: Any
+    ) -> Any:
+        """``Σ_i <x_i, Vg_p,k>``: linear in the co-runners' embeddings, so sum them first."""
+        x_i = ops.take(w_table, ops.maximum(interferers, 0), axis=0)
+        x_i = ops.sum(x_i * present[:, :, None, None], axis=1)
+        return ops.einsum("bhd,bkd->bhk", x_i, ops.take(vg_table, platform, axis=0))
+
+    def _reference_pressure(
+        self, x_w: Any, vg_table: Any, interferers: Any, present: Any
+    ) -> Any:
+        """``Σ_i <x_w, Vg[min(i, P - 1)],k>``: the reference code's maths (see the module)."""
+        index = ops.minimum(ops.maximum(interferers, 0), self.platforms - 1)
+        v_g = ops.take(vg_table, index, axis=0)
+        v_g = ops.sum(v_g * present[:, :, None, None], axis=1)
+        return ops.einsum("bhd,bkd->bhk", x_w, v_g)
 
     def get_config(self) -> dict[str, object]:
         return {**super().get_config(), **self.settings}
@@ -145,6 +173,7 @@ def build(config: Config, dataset: Dataset, heads: int) -> PitotInteraction:
         if_dim=m.if_dim,
         if_slope=m.if_slope,
         interference=m.interference,
+        interference_form=m.interference_form,
         workload_tower=m.workload_tower,
         platform_tower=m.platform_tower,
         learned_features=m.learned_features,

@@ -9,6 +9,7 @@ loss are kept and returned.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from pitot_tf.config import Config, objective_weights
+from pitot_tf.config import SEED_LIMIT, Config, objective_weights
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.errors import PitotError
@@ -63,6 +64,20 @@ def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
     )
 
 
+def training_seed(seed: int, level: float | None, replicate: int | None) -> int:
+    """The seed of one run's initial weights and batch order, from ``(seed, level,
+    replicate)``: every replicate (and level) starts differently, as in the reference
+    (``fold_in(split_key, seed)``), so error bars over replicates include initialisation
+    variance, while one ``(seed, level, replicate)`` always trains the same way. A split
+    without a level or replicate (a file outside ``<level>/<replicate>.npz``) counts as
+    ``-1``. The result is below :data:`~pitot_tf.config.SEED_LIMIT`."""
+    level_key = -1 if level is None else round(level * 1_000_000)
+    replicate_key = -1 if replicate is None else replicate
+    words = [seed, level_key + 1, replicate_key + 1]
+    state = np.random.SeedSequence(words).generate_state(1, np.uint32)[0]
+    return int(state) % SEED_LIMIT
+
+
 class _Sampler:
     """Train rows of every objective as constant tensors, sampled in-graph each step."""
 
@@ -78,7 +93,7 @@ class _Sampler:
         """Concatenated batch (one block of ``batch`` rows per objective) and targets."""
         blocks = []
         for i, (part, size) in enumerate(zip(self.parts, self.sizes, strict=True)):
-            seed = tf.stack([tf.cast(step, tf.int32), tf.constant(self.seed * 131 + i)])
+            seed = tf.stack([tf.cast(step, tf.int64), tf.constant(self.seed * 131 + i, tf.int64)])
             index = tf.random.stateless_uniform((self.batch,), seed, 0, size, dtype=tf.int32)
             blocks.append({k: tf.gather(v, index) for k, v in part.items()})
         merged = {k: tf.concat([b[k] for b in blocks], axis=0) for k in blocks[0]}
@@ -99,14 +114,16 @@ class Trainer:
         self.objectives = [n for n in objectives if weights[n] > 0 and len(split.rows(n, "train"))]
         if not self.objectives:
             raise PitotError("no objective has training rows with a positive weight")
+        _require_validation(split, self.objectives)
         self.weights = weights
         self.width = max_interferers(dataset)
-        self.model = build_model(config, dataset)
+        self.seed = training_seed(config.seed, split.level, split.replicate)
+        self.model = build_model(dataclasses.replace(config, seed=self.seed), dataset)
         fit_baseline(self.model, config, dataset, split)
         self.optimizer = make_optimizer(config)
         self.optimizer.build(self.model.trainable_variables)
         train = [self._rows(n, "train") for n in self.objectives]
-        self.sampler = _Sampler(train, config.training.batch, config.seed)
+        self.sampler = _Sampler(train, config.training.batch, self.seed)
         self.validation = {n: self._rows(n, "val") for n in weights if len(split.rows(n, "val"))}
         self.row_weights = tf.constant(
             np.concatenate(
@@ -236,6 +253,19 @@ class Trainer:
             best[0],
             wall,
             t.steps / wall if wall else 0.0,
+        )
+
+
+def _require_validation(split: Split, objectives: list[str]) -> None:
+    """PitotError unless every trained objective has validation rows: the best weights are
+    chosen (and a search scores a trial) on them, so without any the first weights would
+    silently be kept."""
+    empty = [name for name in objectives if not len(split.rows(name, "val"))]
+    if empty:
+        where = f" (level {split.level:g})" if split.level is not None else ""
+        raise PitotError(
+            f"the validation split{where} of objective(s) {', '.join(empty)} is empty: "
+            "the best weights are chosen on validation rows; use a larger level or split"
         )
 
 

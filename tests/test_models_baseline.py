@@ -1,0 +1,74 @@
+"""The linear-scaling baseline: which rows it is fitted on, off, frozen or trainable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pitot_tf.data.dataset import Dataset
+from pitot_tf.data.splits import make_split
+from pitot_tf.models import build_model, fit_baseline
+from pitot_tf.models.build import baseline_rows
+from pitot_tf.presets import resolve
+
+SMALL = {"model.layers": [16], "model.mf_dim": 8}
+
+
+def _fitted(dataset: Dataset, overrides: dict[str, object]):  # type: ignore[no-untyped-def]
+    config = resolve("pitot", {**SMALL, **overrides})
+    split = make_split(dataset, 0.5)
+    model = build_model(config, dataset)
+    fit_baseline(model, config, dataset, split)
+    return model.get_layer("baseline"), split
+
+
+@pytest.mark.parametrize("fit, parts", [("train", ["train"]), ("train+val", ["train", "val"])])
+def test_fitted_on_the_chosen_rows(synth_dataset: Dataset, fit: str, parts: list[str]) -> None:
+    layer, split = _fitted(synth_dataset, {"model.baseline_fit": fit})
+    rows = np.concatenate([split.rows("mf", p) for p in parts])
+    np.testing.assert_array_equal(
+        np.sort(baseline_rows(resolve("pitot", {"model.baseline_fit": fit}), split)),
+        np.sort(rows))
+    log_t = synth_dataset.objectives["mf"].log_runtime[rows]
+    assert float(layer.offset.numpy()) == pytest.approx(float(log_t.mean()), rel=1e-5)
+
+
+def test_validation_rows_do_not_move_the_default_fit(synth_dataset: Dataset) -> None:
+    """Changing the validation targets changes a train+val fit but not the default one."""
+    import dataclasses
+
+    split = make_split(synth_dataset, 0.5)
+    mf = synth_dataset.objectives["mf"]
+    runtime = mf.runtime.copy()
+    runtime[split.rows("mf", "val")] *= np.exp(3.0)
+    objectives = {**synth_dataset.objectives, "mf": dataclasses.replace(mf, runtime=runtime)}
+    shifted = dataclasses.replace(synth_dataset, objectives=objectives)
+    for fit, moves in (("train", False), ("train+val", True)):
+        config = resolve("pitot", {**SMALL, "model.baseline_fit": fit})
+        offsets = []
+        for data in (synth_dataset, shifted):
+            model = build_model(config, data)
+            fit_baseline(model, config, data, split)
+            offsets.append(float(model.get_layer("baseline").offset.numpy()))
+        assert (abs(offsets[1] - offsets[0]) > 0.5) is moves, fit
+
+
+def test_no_baseline_means_no_intercept(synth_dataset: Dataset) -> None:
+    layer, _ = _fitted(synth_dataset, {"model.baseline": False})
+    for weight in (layer.platform_scale, layer.workload_scale, layer.offset):
+        assert not np.any(weight.numpy()), weight.path
+
+
+@pytest.mark.parametrize("trainable", [False, True])
+def test_trainable_flag(synth_dataset: Dataset, trainable: bool) -> None:
+    config = resolve("pitot", {**SMALL, "model.baseline_trainable": trainable})
+    model = build_model(config, synth_dataset)
+    names = {v.path.split("/")[-1] for v in model.trainable_variables}
+    assert ({"platform_scale", "workload_scale", "offset"} <= names) is trainable
+    assert not names & {"platform_regression", "workload_regression"}
+
+
+def test_no_baseline_is_never_trained(synth_dataset: Dataset) -> None:
+    config = resolve("pitot", {**SMALL, "model.baseline": False, "model.baseline_trainable": True})
+    model = build_model(config, synth_dataset)
+    assert not [v for v in model.trainable_variables if "baseline" in v.path]
