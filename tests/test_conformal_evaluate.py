@@ -213,3 +213,19 @@ def test_an_unknown_grouping_is_an_error(data) -> None:  # type: ignore[no-untyp
     dataset, split, truth = data
     with pytest.raises(ConformalError, match="grouping 'vendor'"):
         evaluate(lookup_model(truth, [0.0]), dataset, split, groupings=["vendor"])
+
+
+def test_validation_bound_metrics_are_held_out(two_heads) -> None:  # type: ignore[no-untyped-def]
+    """``val_*_coverage`` is measured on validation rows the bound was not fitted on."""
+    from pitot_tf.conformal import ConformalUpperBound
+    from pitot_tf.conformal.evaluate import calibration_halves
+
+    found = two_heads.metrics()
+    pred = two_heads.predictions["mf"]
+    first, second = calibration_halves(len(pred.val_true))
+    assert not set(first) & set(second) and len(first) + len(second) == len(pred.val_true)
+    bound = ConformalUpperBound([0.05]).fit(pred.val_true[first], pred.val_pred[first])
+    upper = bound.upper_bound(pred.val_pred[second], 0.05)
+    assert found["val_mf_coverage_0.05"] == pytest.approx(np.mean(pred.val_true[second] <= upper))
+    assert found["val_mf_width_0.05"] == pytest.approx(
+        np.mean(np.abs(np.expm1(pred.val_true[second] - upper))))

@@ -36,6 +36,7 @@ from pitot_tf.errors import ConformalError
 from pitot_tf.training.predict import predict_objective
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 #: Miscoverage levels in summaries and logged metrics.
 SUMMARY_ALPHAS: tuple[float, ...] = (0.1, 0.05, 0.01)
@@ -43,6 +44,8 @@ ALL_GROUPS = "(all)"
 TABLE_FILE = "conformal.csv"
 GROUPS_FILE = "conformal_groups.csv"
 BOUNDS_FILE = "conformal_bounds.json"
+#: The fixed permutation that cuts validation rows into halves for held-out metrics.
+HALVES_SEED = 20250101
 
 
 @dataclass(frozen=True)
@@ -79,18 +82,32 @@ class Evaluation:
 
     def metrics(self, alphas: Sequence[float] = SUMMARY_ALPHAS) -> dict[str, float]:
         """Flat metrics under stable names: ``test_<obj>_mape``, ``test_<obj>_coverage_<α>``,
-        ``test_<obj>_width_<α>`` and the same ``val_`` names on the calibration split
-        (fractions; α printed like ``0.05``)."""
+        ``test_<obj>_width_<α>``, ``val_<obj>_mape`` and held-out validation bounds
+        ``val_<obj>_coverage_<α>`` / ``val_<obj>_width_<α>`` (fractions; α printed like
+        ``0.05``).
+
+        The validation rows calibrate the bound, so its coverage there is about ``1 - α`` by
+        construction; the ``val_`` bound metrics instead fit a bound on one half of the
+        validation rows and measure it on the other (:func:`held_out_bound`), as the search
+        scores trials. An α a half cannot calibrate is left out."""
         found: dict[str, float] = {}
         for (split, objective), rows in self.table.groupby(["split", "objective"], sort=True):
             first = rows[rows["head"] == 0]
             found[f"{split}_{objective}_mape"] = float(first["mape"].iloc[0])
+            if split != "test":
+                continue
             chosen = rows[rows["chosen"]]
             for alpha in alphas:
                 at = chosen[np.isclose(chosen["alpha"], alpha)]
                 if len(at):
                     found[f"{split}_{objective}_coverage_{alpha:g}"] = float(at["coverage"].iloc[0])
                     found[f"{split}_{objective}_width_{alpha:g}"] = float(at["width"].iloc[0])
+        for objective, pred in self.predictions.items():
+            for alpha in alphas:
+                held = held_out_bound(pred.val_true, pred.val_pred, alpha)
+                if held is not None:
+                    found[f"val_{objective}_coverage_{alpha:g}"] = held[0]
+                    found[f"val_{objective}_width_{alpha:g}"] = held[1]
         return found
 
     def test_runtimes(self, objective: str, alpha: float) -> tuple[FloatArray, ...]:
@@ -151,6 +168,27 @@ def evaluate(
     groups = pd.concat(group_tables, ignore_index=True) if group_tables else _empty_groups()
     return Evaluation(pd.concat(tables, ignore_index=True), groups, bounds, predictions, notes,
                       dataset.unit)
+
+
+def calibration_halves(n: int, seed: int = HALVES_SEED) -> tuple[IntArray, IntArray]:
+    """Positions ``0..n-1`` cut into a calibration and an evaluation half by a fixed
+    permutation (the same cut every time, so runs are compared on the same rows)."""
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[: n // 2]), np.sort(order[n // 2:])
+
+
+def held_out_bound(
+    log_true: FloatArray, log_pred: FloatArray, alpha: float
+) -> tuple[float, float] | None:
+    """``(coverage, width)`` at ``alpha`` of a bound fitted on one half of the rows and
+    measured on the other; None when a half is too small for ``alpha``."""
+    calibrate, held = calibration_halves(len(log_true))
+    if not supported_alphas([alpha], len(calibrate)) or not len(held):
+        return None
+    bound = ConformalUpperBound([alpha]).fit(log_true[calibrate], log_pred[calibrate])
+    upper = bound.upper_bound(log_pred[held], alpha)
+    return (float(metrics.coverage(log_true[held], upper)),
+            float(metrics.bound_width(log_true[held], upper)))
 
 
 def supported_alphas(alphas: Sequence[float], n: int) -> list[float]:

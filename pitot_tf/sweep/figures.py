@@ -25,7 +25,7 @@ BOUND_BASELINES = ("conformal/optimal", "baseline/factorization", "baseline/mono
                    "baseline/attention")
 CQR = ("pitot", "conformal/naive", "conformal/optimal")
 ABLATIONS: dict[str, tuple[str, ...]] = {
-    "components": ("components/nobaseline", "components/naiveloss", "components/discard",
+    "components": ("components/nobaseline", "components/discard",
                    "components/ignore", "components/notrectified"),
     "features": ("features/noworkload", "features/noplatform", "features/blackbox"),
     "interference": ("interference/*",),

@@ -2,7 +2,7 @@
 
 * squared: the paper's default, squared error of log runtime (one head);
 * pinball: one quantile per head (for conformalized quantile regression);
-* percent: ``|t̂/t − 1|`` on the raw runtime (the ``components/naiveloss`` ablation).
+* percent: ``|t̂/t − 1|`` of the runtimes, computed from the log prediction (``model.loss=percent``).
 """
 
 from __future__ import annotations
