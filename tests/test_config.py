@@ -90,3 +90,35 @@ def test_user_preset_folder(tmp_path, monkeypatch) -> None:  # type: ignore[no-u
     (tmp_path / "tuned.yaml").write_text("overrides:\n  model.mf_dim: 48\n")
     monkeypatch.setenv("PITOT_PRESETS", str(tmp_path))
     assert resolve("tuned").model.mf_dim == 48
+
+
+def test_fidelity_switches_and_their_defaults() -> None:
+    c = Config()
+    assert (c.model.interference_form, c.model.baseline_fit) == ("paper", "train")
+    assert c.model.baseline_trainable is False
+    for key, bad in (("model.interference_form", "jax"), ("model.baseline_fit", "val")):
+        with pytest.raises(ConfigError, match=key):
+            with_overrides(Config(), {key: bad})
+
+
+@pytest.mark.parametrize("seed", [-1, 2**24, 2**31])
+def test_seed_is_bounded(seed: int) -> None:
+    with pytest.raises(ConfigError, match="seed must be in"):
+        with_overrides(Config(), {"seed": seed})
+    assert with_overrides(Config(), {"seed": 2**24 - 1}).seed == 2**24 - 1
+
+
+def test_no_interference_presets_match_the_reference() -> None:
+    for name in ("components/ignore", "components/discard"):
+        config = resolve(name)
+        assert config.model.interference == "ignore" and config.model.learned_features == 4
+    assert resolve("components/discard").objectives.interference_weight == 0.0
+    assert "components/naiveloss" not in BUILTIN_PRESETS
+    with pytest.raises(ConfigError, match="unknown config key 'objectives.log_target'"):
+        with_overrides(Config(), {"objectives.log_target": False})
+
+
+def test_a_logged_config_with_a_removed_key_still_reads() -> None:
+    logged = Config().to_dict()
+    logged["objectives"]["log_target"] = True
+    assert Config.from_dict(logged) == Config()

@@ -60,7 +60,8 @@ def test_interference_term(synth_dataset: Dataset) -> None:
     alone = dict(inputs, interferers=np.full((4, 1), -1, np.int32))
     no_slots = dict(inputs, interferers=np.zeros((4, 0), np.int32))
     ignore = build_model(
-        resolve("components/ignore", {"model.layers": [16], "model.mf_dim": 8}), synth_dataset
+        resolve("components/ignore", {"model.layers": [16], "model.mf_dim": 8,
+                                      "model.learned_features": 1}), synth_dataset
     )
     ignore.set_weights(model.get_weights())
     base = layer(alone["platform"], alone["workload"], alone["interferers"])
