@@ -57,8 +57,9 @@ class ModelConfig:
     ``interference_form``: ``paper`` (pressure from the co-runners' embeddings and the
     platform) or ``reference`` (the reference code's maths, see :mod:`pitot_tf.models.pitot`).
     ``baseline``: add the linear-scaling baseline (false: no baseline and no intercept).
-    ``baseline_trainable``: train it with the rest of the model from its least-squares fit
-    (only with ``baseline``). ``baseline_fit``: which matrix rows the least-squares fit uses,
+    ``baseline_trainable``: train it with the rest of the model from its least-squares fit,
+    as the reference does (only with ``baseline``; default since it measured better, see
+    docs/benchmarks.md; false keeps the fit frozen). ``baseline_fit``: which matrix rows the least-squares fit uses,
     ``train`` (default: validation rows stay unseen for conformal calibration) or
     ``train+val`` (the reference's).
     """
@@ -75,7 +76,7 @@ class ModelConfig:
     layers: list[int] = field(default_factory=lambda: [128, 128])
     activation: str = "gelu"
     baseline: bool = True
-    baseline_trainable: bool = False
+    baseline_trainable: bool = True
     baseline_fit: str = "train"
     quantiles: list[float] = field(default_factory=list)
     loss: str = "squared"

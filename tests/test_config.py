@@ -95,7 +95,7 @@ def test_user_preset_folder(tmp_path, monkeypatch) -> None:  # type: ignore[no-u
 def test_fidelity_switches_and_their_defaults() -> None:
     c = Config()
     assert (c.model.interference_form, c.model.baseline_fit) == ("paper", "train")
-    assert c.model.baseline_trainable is False
+    assert c.model.baseline_trainable is True
     for key, bad in (("model.interference_form", "jax"), ("model.baseline_fit", "val")):
         with pytest.raises(ConfigError, match=key):
             with_overrides(Config(), {key: bad})

@@ -44,7 +44,7 @@ CHANGES: dict[str, tuple[Any, dict[str, Any]]] = {
     "model.layers": ([8, 8], {}),
     "model.activation": ("relu", {}),
     "model.baseline": (False, {}),
-    "model.baseline_trainable": (True, {}),
+    "model.baseline_trainable": (False, {}),
     "model.baseline_fit": ("train+val", {}),
     "model.quantiles": ([0.5, 0.9], {}),
     "model.loss": ("percent", {}),

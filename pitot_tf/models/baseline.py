@@ -2,9 +2,9 @@
 
 Most of the variance in log runtime is "this platform is fast" plus "this workload is long";
 fitting that first by alternating least squares (as the reference does) leaves the networks
-to learn only the interaction. The result is stored as weights of a layer: frozen by default,
-or trained with the rest of the model from the least-squares start
-(``model.baseline_trainable``, as the reference does).
+to learn only the interaction. The result is stored as weights of a layer and, by default,
+trained with the rest of the model from that least-squares start, as the reference does
+(``model.baseline_trainable``; false keeps it frozen).
 """
 
 from __future__ import annotations
