@@ -59,8 +59,8 @@ class ModelConfig:
     ``baseline``: add the linear-scaling baseline (false: no baseline and no intercept).
     ``baseline_trainable``: train it with the rest of the model from its least-squares fit,
     as the reference does (only with ``baseline``; default since it measured better, see
-    docs/benchmarks.md; false keeps the fit frozen). ``baseline_fit``: which matrix rows the least-squares fit uses,
-    ``train`` (default: validation rows stay unseen for conformal calibration) or
+    docs/benchmarks.md; false keeps the fit frozen). ``baseline_fit``: which matrix rows the
+    least-squares fit uses, ``train`` (default: validation rows stay unseen for conformal calibration) or
     ``train+val`` (the reference's).
     """
 
