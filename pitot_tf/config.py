@@ -60,7 +60,8 @@ class ModelConfig:
     ``baseline_trainable``: train it with the rest of the model from its least-squares fit,
     as the reference does (only with ``baseline``; default since it measured better, see
     docs/benchmarks.md; false keeps the fit frozen). ``baseline_fit``: which matrix rows the
-    least-squares fit uses, ``train`` (default: validation rows stay unseen for conformal calibration) or
+    least-squares fit uses, ``train`` (default: validation rows stay unseen for conformal
+    calibration) or
     ``train+val`` (the reference's).
     """
 
