@@ -73,3 +73,17 @@ def test_no_corunner_is_the_same_in_both_forms() -> None:
            np.full((2, 2), -1, np.int32))
     paper, reference = (np.asarray(_layer(f)(*row)) for f in ("paper", "reference"))
     np.testing.assert_allclose(paper, reference)
+
+
+def test_the_numpy_predictor_leaves_the_reference_form_to_keras(synth_dataset) -> None:  # type: ignore[no-untyped-def]
+    """The serving fast path implements the paper form only; it must not serve the other."""
+    from pitot_tf.models import build_model
+    from pitot_tf.models.numpy_predictor import NumpyPitot
+    from pitot_tf.presets import resolve
+
+    small = {"model.layers": [8], "model.mf_dim": 4}
+    paper = build_model(resolve("pitot", small), synth_dataset)
+    reference = build_model(
+        resolve("pitot", {**small, "model.interference_form": "reference"}), synth_dataset)
+    assert NumpyPitot.from_model(paper) is not None
+    assert NumpyPitot.from_model(reference) is None

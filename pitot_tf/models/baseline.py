@@ -125,6 +125,23 @@ class LinearScaling(keras.layers.Layer):
         return [RowWeight(self.platform_scale, "platform", "scale"),
                 RowWeight(self.workload_scale, "workload", "scale")]
 
+    def restore_unfitted(self, fitted: dict[str, np.ndarray],
+                         features: dict[str, np.ndarray]) -> None:
+        """Reset the scales of rows not ``fitted[axis]`` (a boolean mask) to what the ridge
+        regression on their ``features[axis]`` predicts. A trainable baseline never gets a
+        gradient for such rows, only weight decay; restoring them keeps a cold row's baseline
+        equal to the one :func:`pitot_tf.models.cold.extend_model` gives a new row."""
+        tables = {"platform": (self.platform_scale, self.platform_regression),
+                  "workload": (self.workload_scale, self.workload_regression)}
+        for axis, (scale, regression) in tables.items():
+            unfitted = ~fitted[axis]
+            if not unfitted.any():
+                continue
+            values = np.array(scale.numpy())
+            values[unfitted] = predict_from_features(
+                np.asarray(regression.numpy()), features[axis][unfitted])
+            scale.assign(values)
+
     def call(self, platform: object, workload: object) -> Any:
         value = ops.take(self.platform_scale, platform) + ops.take(self.workload_scale, workload)
         return ops.expand_dims(value + self.offset, -1)

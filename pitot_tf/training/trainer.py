@@ -245,7 +245,12 @@ class Trainer:
         wall = time.perf_counter() - started
         if best[1]:
             self.model.set_weights(best[2])
-        neutralize_unseen(self.model, self._seen_rows())
+        seen = self._seen_rows()
+        neutralize_unseen(self.model, seen)
+        if self.model.get_layer("baseline").trainable_scales:
+            self.model.get_layer("baseline").restore_unfitted(seen, {
+                "platform": self.dataset.platforms.features,
+                "workload": self.dataset.workloads.features})
         return TrainResult(
             self.model,
             pd.DataFrame.from_records(records),
