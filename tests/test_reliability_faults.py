@@ -279,16 +279,21 @@ def test_a_tracking_server_going_away_fails_the_run_not_hangs(
     assert MlflowClient(server.uri).get_run(left_id).info.status == "KILLED"
 
 
-@pytest.fixture()
-def pg_study(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A tiny study with a unique name on the test PostgreSQL server, dropped afterwards."""
-    from postgres import postgres_url
+@pytest.fixture(params=["journal", "postgresql"])
+def killable_study(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A tiny study with a unique name, on a journal file or on the test PostgreSQL server
+    (dropped afterwards)."""
     from search_support import write_study
 
     from pitot_tf.search.storage import open_storage
 
-    url = postgres_url()
     path = write_study(tmp_path, f"killed-{uuid.uuid4().hex[:10]}")
+    if request.param == "journal":
+        yield path, str(tmp_path / "killed.journal")
+        return
+    from postgres import postgres_url
+
+    url = postgres_url()
     yield path, url
     try:
         optuna.delete_study(study_name=path.stem, storage=open_storage(url))
@@ -297,13 +302,15 @@ def pg_study(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(420)
 def test_a_killed_search_worker_is_failed_by_heartbeat_and_retried(
-    world: World, pg_study: tuple[Path, str], tmp_path: Path
+    world: World, killable_study: tuple[Path, str], tmp_path: Path
 ) -> None:
+    """Journal storage too: the re-run used to wait forever for the dead RUNNING trial."""
     from pitot_tf.search.runner import run_search
     from pitot_tf.search.storage import open_storage
 
-    path, url = pg_study
+    path, url = killable_study
     command = ["search", "--study", str(path), "--n-trials", "3", "--storage", url,
                "--data-dir", str(world.data), "--set", "training.steps=1000000"]
     process = start(command, world.root)
@@ -321,7 +328,9 @@ def test_a_killed_search_worker_is_failed_by_heartbeat_and_retried(
         dead = poll("a trial reporting", reported_trial, process)
     finally:
         kill(process)
+    started = time.monotonic()
     result = run_search(path, 3, storage=url, data_dir=world.data)
+    assert time.monotonic() - started < 300
     trials = optuna.load_study(study_name=path.stem, storage=storage).get_trials()
     assert result.finished == 3
     assert [t.state for t in trials].count(TrialState.COMPLETE) == 3

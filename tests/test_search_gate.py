@@ -1,4 +1,5 @@
-"""Admission: exactly N finished trials over concurrent workers; dead workers' trials re-queued."""
+"""Admission: exactly N finished trials over concurrent workers; dead workers' trials retried
+once; the admission lock times out and is released on errors."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from optuna.trial import TrialState
 
 from pitot_tf.errors import PitotError
 from pitot_tf.search.gate import FileLock, TrialBudget, count_trials, storage_lock
-from pitot_tf.search.runner import requeue_orphans
 from pitot_tf.search.storage import open_storage, redact
 from pitot_tf.search.worker import WorkerJob, optimize_within_budget
 
@@ -104,22 +104,71 @@ def test_concurrent_workers_finish_exactly_the_target(tmp_path: Path) -> None:
     assert all(t.params["x"] > 0.8 for t in failed)
 
 
-def test_dead_workers_trial_is_failed_and_requeued(tmp_path: Path) -> None:
-    import socket
+DIE_IN_A_TRIAL = """
+import os, signal, sys
+import optuna
+from pitot_tf.search.storage import open_storage
+from pitot_tf.search.studies import Heartbeat
+storage = open_storage(sys.argv[1], Heartbeat(interval=1, grace_period=600))
+study = optuna.load_study(study_name="s", storage=storage)
+trial = study.ask()
+trial.suggest_float("x", 0, 1)
+storage.record_heartbeat(trial._trial_id)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
 
-    study = optuna.create_study(study_name="s", storage=open_storage(str(tmp_path / "s.journal")))
-    orphan = study.ask()
-    orphan.suggest_float("x", 0, 1)
-    orphan.set_user_attr("worker", f"{socket.gethostname()}:4242")
-    other = study.ask()
-    other.set_user_attr("worker", f"{socket.gethostname()}:1")
-    assert requeue_orphans(study, 4242, tracking_uri=None) == [orphan.number]
-    trials = study.get_trials()
-    assert trials[orphan.number].state == TrialState.FAIL
-    assert trials[other.number].state == TrialState.RUNNING
-    (retry,) = study.get_trials(states=(TrialState.WAITING,))
-    assert retry.user_attrs["retry_of"] == orphan.number
-    assert retry.system_attrs["fixed_params"] == orphan.params
+
+def test_a_dead_workers_trial_is_retried_exactly_once(tmp_path: Path) -> None:
+    """Journal storage has a heartbeat too, and a dead local worker is noticed at once (not
+    after the grace period); however many processes notice, the trial is retried once."""
+    from pitot_tf.search.storage import recover_dead_trials
+    from pitot_tf.search.studies import Heartbeat
+
+    location = str(tmp_path / "s.journal")
+    beat = Heartbeat(interval=1, grace_period=600)
+    study = optuna.create_study(study_name="s", storage=open_storage(location, beat))
+    alive = study.ask()
+    open_storage(location, beat).record_heartbeat(alive._trial_id)  # owned by this process
+    died = subprocess.run([sys.executable, "-c", DIE_IN_A_TRIAL, location], check=False)
+    assert died.returncode == -9
+
+    def notice() -> None:
+        recover_dead_trials(optuna.load_study(study_name="s",
+                                              storage=open_storage(location, beat)))
+
+    threads = [threading.Thread(target=notice) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    trials = optuna.load_study(study_name="s", storage=open_storage(location)).get_trials()
+    dead = trials[1]
+    assert [t.state for t in trials[:2]] == [TrialState.RUNNING, TrialState.FAIL]
+    retries = [t for t in trials if t.state == TrialState.WAITING]
+    assert len(retries) == 1 and retries[0].system_attrs["failed_trial"] == dead.number
+    assert retries[0].params == dead.params
+    notice()
+    assert len(optuna.load_study(study_name="s", storage=open_storage(location)).get_trials()) == 3
+
+
+def test_the_admission_lock_times_out_and_is_released_on_error(tmp_path: Path) -> None:
+    path = tmp_path / "study.journal.admit"
+    holder = FileLock(path)
+    holder.acquire()
+    with pytest.raises(PitotError, match="could not take the admission lock .* within 0.2 s"):
+        FileLock(path, timeout=0.2).acquire()
+    holder.release()
+
+    class BrokenStudy:
+        def get_trials(self, **_: object) -> list[object]:
+            raise RuntimeError("storage went away")
+
+        _storage = None
+
+    budget = TrialBudget(FileLock(path, timeout=0.2), target=1)
+    with pytest.raises(RuntimeError, match="storage went away"):
+        budget.admit(BrokenStudy())  # type: ignore[arg-type]
+    FileLock(path, timeout=0.2).acquire()  # not leaked
 
 
 @pytest.mark.parametrize("location", ["postgresql://nobody@127.0.0.1:1/none"])

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
+from collections import Counter
 from pathlib import Path
 
 import optuna
@@ -13,7 +16,8 @@ from optuna.trial import TrialState
 
 from pitot_tf.errors import ConfigError
 from pitot_tf.sweep import queue
-from pitot_tf.sweep.processes import this_process
+from pitot_tf.sweep.cells import Cell
+from pitot_tf.sweep.worker import CellObjective, CellOutcome, work
 
 CELLS = ["pitot|0.5|0", "pitot|0.5|1", "baseline/monolith|0.5|0"]
 
@@ -58,20 +62,62 @@ def test_completed_and_failed_cells_are_told_apart(study: optuna.Study) -> None:
     assert queue.failed_cells(study) == {}  # enqueued again: no longer failed
 
 
-def test_running_trials_of_dead_local_workers_are_failed_and_requeued(
-    study: optuna.Study
-) -> None:
+DIE_IN_A_CELL = """
+import os, signal, sys
+from pitot_tf.sweep import queue
+study = queue.open_queue(sys.argv[1], "abc123", create=False)
+trial = study.ask()
+study._storage.record_heartbeat(trial._trial_id)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_dead_workers_cell_is_queued_again_exactly_once(study: optuna.Study,
+                                                          tmp_path: Path) -> None:
     queue.enqueue_missing(study, CELLS, done=set())
-    me = this_process()
-    dead, alive, remote = pop(study), pop(study), pop(study)
-    for trial, host, pid in ((dead, me.host, dead_pid()), (alive, me.host, me.pid),
-                             (remote, "elsewhere", 1)):
-        trial.set_user_attr(queue.ATTR_HOST, host)
-        trial.set_user_attr(queue.ATTR_PID, pid)
-    failed = queue.fail_dead_trials(study)
-    assert [t.number for t in failed] == [dead.number]
-    assert study.get_trials()[dead.number].state == TrialState.FAIL
-    assert queue.enqueue_missing(study, CELLS, done=set()) == [queue.trial_cell(dead)]
+    died = subprocess.run([sys.executable, "-c", DIE_IN_A_CELL,
+                           str(tmp_path / "sweeps.journal")], check=False)
+    assert died.returncode == -9
+    assert queue.enqueue_missing(study, CELLS, done=set()) == []  # the heartbeat re-queued it
+    assert queue.enqueue_missing(study, CELLS, done=set()) == []
+    trials = study.get_trials()
+    assert trials[0].state == TrialState.FAIL
+    waiting = [queue.trial_cell(t) for t in trials if t.state == TrialState.WAITING]
+    assert sorted(waiting) == sorted(CELLS)
+
+
+class CountingRunner:
+    """Stands in for training: counts how often each cell is run."""
+
+    def __init__(self) -> None:
+        self.runs: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def run(self, cell: Cell, trial: optuna.Trial, process: object) -> CellOutcome:
+        with self.lock:
+            self.runs[cell.key] += 1
+        time.sleep(0.3)
+        return CellOutcome(cell.key, f"run-{cell.key}", False, 0.3)
+
+
+def test_a_cell_queued_twice_runs_once(study: optuna.Study, tmp_path: Path) -> None:
+    """A re-run's enqueue racing a heartbeat retry can queue a cell twice; it still runs once,
+    whichever worker pops which copy."""
+    queue.enqueue_missing(study, CELLS, done=set())
+    study.enqueue_trial({queue.CELL_PARAM: 0}, user_attrs={queue.ATTR_CELL: CELLS[0]})
+    runner = CountingRunner()
+
+    def worker() -> None:
+        mine = queue.open_queue(str(tmp_path / "sweeps.journal"), "abc123", create=False)
+        work(mine, CellObjective(CELLS, runner), [])  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert runner.runs == Counter(CELLS)
+    assert queue.completed_cells(study) == set(CELLS)
 
 
 def test_describe_records_cells_and_attributes_once(study: optuna.Study) -> None:

@@ -6,14 +6,13 @@ the MLflow parent run and runs ``workers`` workers against the same storage: in-
 one, else as subprocesses (``python -m pitot_tf.search.worker``). ``n_trials`` is the study's
 target of finished (COMPLETE or PRUNED) trials, counted over every invocation and machine;
 run again with a larger number to extend a study. If a worker process dies, its running trial
-is failed (its MLflow run FAILED) and re-queued with the same parameters.
+is failed and re-queued once with the same parameters by the storage's heartbeat; its MLflow
+run is ended by ``pitot-tf runs repair --older-than``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -25,13 +24,12 @@ from optuna.trial import TrialState
 
 from pitot_tf.errors import ConfigError, PitotError
 from pitot_tf.search.gate import count_trials
-from pitot_tf.search.mlflow_callback import end_run
 from pitot_tf.search.parent_run import ParentRun, log_settings, log_study_result, parent_run
+from pitot_tf.search.processes import run_processes
 from pitot_tf.search.storage import open_storage, redact, storage_location
 from pitot_tf.search.studies import StudySpec, load_study
 from pitot_tf.search.tuning_data import load_tuning_data
 from pitot_tf.search.worker import WorkerJob, run_worker
-from pitot_tf.training.runtime import worker_environment
 
 PathLike = str | Path
 
@@ -126,48 +124,16 @@ def _parent(spec: StudySpec, track: bool, experiment: str | None) -> Iterator[Pa
 
 
 def run_worker_processes(job: WorkerJob, workers: int, study: optuna.Study) -> None:
-    """Start ``workers`` worker processes; when one dies, fail and re-queue its trial."""
-    environment = worker_environment(workers)
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "pitot_tf.search.worker",
-                          replace(job, worker=index).to_json()], env=environment)
-        for index in range(workers)
-    ]
-    crashed: list[str] = []
-    try:
-        pending = list(processes)
-        while pending:
-            time.sleep(0.5)
-            for process in [p for p in pending if p.poll() is not None]:
-                pending.remove(process)
-                if process.returncode != 0:
-                    crashed.append(f"pid {process.pid} exited with {process.returncode}")
-                    requeue_orphans(study, process.pid, job.tracking_uri)
-    except KeyboardInterrupt:
-        for process in processes:
-            process.wait()
-        raise
+    """Run ``workers`` worker processes; a dead one's trial is retried by the others (the
+    heartbeat, :mod:`pitot_tf.search.storage`), and one last in-process worker finishes what
+    is left when some died."""
+    jobs = [replace(job, worker=index).to_json() for index in range(workers)]
+    crashed = run_processes("pitot_tf.search.worker", jobs)
+    if crashed and count_trials(study).finished < job.target:
+        run_worker(job)
     if crashed and count_trials(study).finished < job.target:
         raise PitotError(f"search workers failed ({'; '.join(crashed)}); the study has "
                          f"{count_trials(study).finished} of {job.target} finished trials")
-
-
-def requeue_orphans(study: optuna.Study, pid: int, tracking_uri: str | None) -> list[int]:
-    """Fail the RUNNING trials of worker process ``pid`` and queue their params again."""
-    import socket
-
-    name = f"{socket.gethostname()}:{pid}"
-    orphans = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-               if t.user_attrs.get("worker") == name]
-    for trial in orphans:
-        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-        run_id = trial.user_attrs.get("mlflow_run_id")
-        if tracking_uri and run_id:
-            from mlflow import MlflowClient
-
-            end_run(MlflowClient(tracking_uri), run_id, TrialState.FAIL)
-    return [t.number for t in orphans]
 
 
 def summarize(spec: StudySpec, location: str, study: optuna.Study, target: int,

@@ -1,7 +1,7 @@
-"""Which process owns a run or a trial, and whether that process still exists.
+"""Which process owns a run, and whether that process still exists (``psutil``).
 
-A process is named by host, pid and (on Linux) its start time in clock ticks since boot, so
-that a pid reused by a new process after a crash is not mistaken for the old one.
+A process is named by host, pid and its start time, so that a pid reused by a new process
+after a crash is not mistaken for the old one.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from pathlib import Path
+
+import psutil
 
 
 @dataclass(frozen=True)
@@ -22,13 +23,11 @@ class ProcessId:
 
 
 def start_time(pid: int) -> str:
-    """The process's start time (field 22 of ``/proc/<pid>/stat``), or "" if unavailable."""
+    """The process's start time (seconds since the epoch, as text), or "" if unavailable."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
         return ""
-    fields = text.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else ""
 
 
 def this_process() -> ProcessId:
@@ -46,23 +45,12 @@ def is_alive(process: ProcessId) -> bool:
     if not is_local(process):
         return True
     try:
-        os.kill(process.pid, 0)
-    except ProcessLookupError:
+        zombie = psutil.Process(process.pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        pass
-    if _is_zombie(process.pid):
-        return False
-    return not process.start or start_time(process.pid) in ("", process.start)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = text.rsplit(")", 1)[-1].split()
-    return bool(fields) and fields[0] in ("Z", "X")
+    except psutil.Error:
+        return True
+    return not zombie and (not process.start or start_time(process.pid) in ("", process.start))
 
 
 def process_from(values: dict[str, str], host: str, pid: str, start: str) -> ProcessId | None:

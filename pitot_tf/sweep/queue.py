@@ -9,10 +9,10 @@ user_attrs={"cell": key})``); workers pop them with ``study.ask()`` (inside
 ``ask()`` creates without a cell means the queue is empty. GridSampler is not used: it would
 never hand out again a grid point whose trial failed.
 
-A trial records its worker's host, pid and process start time; a RUNNING trial whose
-process on this host is gone is failed at the next start and its cell enqueued again. With a
-database storage, Optuna's heartbeat does the same for workers on other machines
-(``RetryHeartbeatStaleTrialCallback`` re-queues the cell).
+A dead worker's trial is failed and its cell re-queued once by the storage's heartbeat
+(:mod:`pitot_tf.search.storage`: at once for a process on this host, after the grace period
+for one elsewhere). A cell may still be queued twice (a re-run enqueues it while a heartbeat
+retry is on its way); the worker that pops it then skips it (:func:`duplicate_of`).
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from pitot_tf.errors import ConfigError
 from pitot_tf.search.gate import storage_lock
-from pitot_tf.search.storage import open_storage, redact
-from pitot_tf.sweep.processes import ProcessId, is_alive, process_from
+from pitot_tf.search.storage import open_storage, recover_dead_trials, redact
 
 DEFAULT_STORAGE = Path("studies") / "sweeps.journal"
 STUDY_PREFIX = "sweep-"
 CELL_PARAM = "cell"
-ATTR_CELL, ATTR_HOST, ATTR_PID, ATTR_PID_START = "cell", "host", "pid", "pid_start"
+ATTR_CELL = "cell"
 ATTR_RUN_ID, ATTR_REUSED, ATTR_ERROR = "mlflow_run_id", "reused", "error"
 #: Study user attributes.
 ATTR_CELLS, ATTR_KEYS, ATTR_PARENT = "cells", "sweep_keys", "parent_run_id"
@@ -95,19 +94,16 @@ def trial_cell(trial: FrozenTrial | optuna.Trial) -> str | None:
     return str(cell) if cell is not None else None
 
 
-def trial_process(trial: FrozenTrial) -> ProcessId | None:
-    return process_from(trial.user_attrs, ATTR_HOST, ATTR_PID, ATTR_PID_START)
-
-
-def fail_dead_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """Fail RUNNING trials whose worker process (on this host) is gone; return them."""
-    dead = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        process = trial_process(trial)
-        if process is not None and not is_alive(process):
-            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
-            dead.append(trial)
-    return dead
+def duplicate_of(study: optuna.Study, trial: optuna.Trial) -> int | None:
+    """The number of another trial of ``trial``'s cell that makes it redundant: one COMPLETE,
+    or one RUNNING with a smaller number (of two popped at once, the older one runs)."""
+    cell = trial_cell(trial)
+    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
+                                                          TrialState.RUNNING)):
+        if other.number != trial.number and trial_cell(other) == cell and (
+                other.state == TrialState.COMPLETE or other.number < trial.number):
+            return other.number
+    return None
 
 
 def active_cells(study: optuna.Study) -> set[str]:
@@ -117,7 +113,9 @@ def active_cells(study: optuna.Study) -> set[str]:
 
 
 def enqueue_missing(study: optuna.Study, cells: list[str], done: set[str]) -> list[str]:
-    """Enqueue every cell that is neither ``done`` nor active; return those enqueued."""
+    """Recover dead workers' trials, then enqueue every cell that is neither ``done`` nor
+    active; return those enqueued."""
+    recover_dead_trials(study)
     active = active_cells(study)
     missing = [c for c in cells if c not in done and c not in active]
     for cell in missing:

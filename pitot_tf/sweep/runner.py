@@ -12,8 +12,6 @@ here or on another machine with the same storage and tracking server, to resume 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -31,7 +29,8 @@ from optuna.trial import TrialState
 
 from pitot_tf.data.dataset import default_data_dir
 from pitot_tf.errors import ConfigError
-from pitot_tf.search.storage import redact
+from pitot_tf.search.processes import run_processes
+from pitot_tf.search.storage import recover_dead_trials, redact
 from pitot_tf.sweep import parent, queue
 from pitot_tf.sweep.cells import Cell, SweepPlan, make_plan
 from pitot_tf.sweep.keys import KeyMaker, sweep_id
@@ -41,7 +40,6 @@ from pitot_tf.sweep.progress import CellProgress
 from pitot_tf.sweep.repair import repair_runs
 from pitot_tf.sweep.tags import TAG_SWEEP_ID
 from pitot_tf.sweep.worker import WorkerJob, run_worker
-from pitot_tf.training.runtime import worker_environment
 
 DEFAULT_EXPERIMENT = "sweep"
 POLL_S = 2.0
@@ -139,9 +137,8 @@ def start_sweep(plan: SweepPlan, data_dir: PathLike | None, splits_dir: PathLike
 
 def requeue(study: optuna.Study, client: MlflowClient, experiment_id: str, identity: str,
             cells: list[str]) -> set[str]:
-    """Fail dead local workers' trials and runs, enqueue the cells neither done nor active;
-    return the cells done (a FINISHED run in MLflow)."""
-    queue.fail_dead_trials(study)
+    """End dead local workers' runs KILLED, recover their trials and enqueue the cells neither
+    done nor active; return the cells done (a FINISHED run in MLflow)."""
     repair_runs(ids=[experiment_id], client=client)
     done = set(finished_cells(client, [experiment_id], identity))
     queue.enqueue_missing(study, cells, done)
@@ -150,31 +147,14 @@ def requeue(study: optuna.Study, client: MlflowClient, experiment_id: str, ident
 
 def run_worker_processes(sweep: Sweep, workers: int, bar: CellProgress) -> None:
     """``workers`` worker processes on the queue; a dead one's cell goes back to the queue
-    for the others (or, if none is left, for one last in-process worker)."""
-    client = MlflowClient(sweep.job.tracking_uri)
-    environment = worker_environment(workers)
-    processes = [subprocess.Popen([sys.executable, "-m", "pitot_tf.sweep.worker",
-                                   replace(sweep.job, worker=i).to_json()], env=environment)
-                 for i in range(workers)]
-    crashed = False
-    try:
-        pending = list(processes)
-        while pending:
-            time.sleep(POLL_S)
-            bar.refresh(sweep.study)
-            for process in [p for p in pending if p.poll() is not None]:
-                pending.remove(process)
-                if process.returncode != 0:
-                    crashed = True
-                    with queue.queue_lock(sweep.job.storage, sweep.job.sweep_id):
-                        requeue(sweep.study, client, sweep.job.experiment_id,
-                                sweep.job.sweep_id, sweep.cells)
-    except KeyboardInterrupt:
-        for process in processes:
-            process.wait()
-        raise
-    if crashed and _waiting(sweep.study):
-        run_worker(sweep.job, bar.on_trial)
+    (heartbeat) for the others or, if none is left, for one last in-process worker."""
+    jobs = [replace(sweep.job, worker=i).to_json() for i in range(workers)]
+    crashed = run_processes("pitot_tf.sweep.worker", jobs, lambda: bar.refresh(sweep.study),
+                            POLL_S)
+    if crashed:
+        recover_dead_trials(sweep.study)
+        if _waiting(sweep.study):
+            run_worker(sweep.job, bar.on_trial)
     bar.refresh(sweep.study)
 
 

@@ -161,26 +161,28 @@ class CellObjective:
     """The Optuna objective: the cell a popped trial carries, trained or reused.
 
     Returns the seconds the cell took (0 when reused); a trial without a cell means the queue
-    is empty: it is pruned with a note and :attr:`queue_empty` set.
+    is empty: it is pruned with a note and :attr:`queue_empty` set. A trial whose cell another
+    trial has done or is doing (:func:`~pitot_tf.sweep.queue.duplicate_of`) is pruned too.
     """
 
     def __init__(self, cells: list[str], runner: CellRunner) -> None:
         self.cells, self.runner = cells, runner
         self.process = this_process()
-        self.queue_empty = False
+        self.queue_empty = self.duplicate = False
         self.last: CellOutcome | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
-        self.last = None
-        for name, value in ((queue.ATTR_HOST, self.process.host),
-                            (queue.ATTR_PID, self.process.pid),
-                            (queue.ATTR_PID_START, self.process.start)):
-            trial.set_user_attr(name, value)
+        self.last, self.duplicate = None, False
         cell = queue.trial_cell(trial)
         if cell is None:
             self.queue_empty = True
             trial.set_user_attr("note", "queue empty: every cell was handed out")
             raise optuna.TrialPruned("queue empty")
+        duplicate = queue.duplicate_of(trial.study, trial)
+        if duplicate is not None:
+            self.duplicate = True
+            trial.set_user_attr("note", f"cell {cell} is trial {duplicate}'s")
+            raise optuna.TrialPruned(f"duplicate of trial {duplicate}")
         trial.suggest_int(queue.CELL_PARAM, 0, len(self.cells) - 1)
         try:
             outcome = self.runner.run(Cell.from_key(cell), trial, self.process)
@@ -200,7 +202,12 @@ def run_worker(job: WorkerJob, on_trial: TrialCallback | None = None) -> WorkerR
     study = queue.open_queue(job.storage, job.sweep_id, create=False)
     cells = list(study.user_attrs[queue.ATTR_CELLS])
     objective = CellObjective(cells, CellRunner(job, dict(study.user_attrs[queue.ATTR_KEYS])))
-    callbacks = [on_trial] if on_trial else []
+    return work(study, objective, [on_trial] if on_trial else [])
+
+
+def work(study: optuna.Study, objective: CellObjective,
+         callbacks: list[TrialCallback]) -> WorkerReport:
+    """One ``study.optimize(n_trials=1)`` per popped cell until the queue is empty."""
     trained = reused = failed = 0
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are logged one line each
     while True:
@@ -208,6 +215,8 @@ def run_worker(job: WorkerJob, on_trial: TrialCallback | None = None) -> WorkerR
                        gc_after_trial=True)
         if objective.queue_empty:
             break
+        if objective.duplicate:
+            continue
         if objective.last is None:
             failed += 1
         elif objective.last.reused:
