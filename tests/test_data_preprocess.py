@@ -251,6 +251,41 @@ def test_append_keeps_old_indices(raw: dict[str, Path], tmp_path: Path, in_place
             np.testing.assert_array_equal(_npz(out / name)[key], values)
 
 
+def test_a_crash_while_appending_leaves_the_old_dataset_whole(
+    raw: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files are written to a temporary folder renamed into place: a crash after the
+    first file leaves every old file as it was (and other files in the folder stay)."""
+    import pitot_tf.data.preprocess as module
+
+    base = tmp_path / "base"
+    _preprocess(raw, base)
+    (base / "splits").mkdir()
+    (base / "splits" / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in base.iterdir() if p.is_file()}
+    new_runs = tmp_path / "new_runs.csv"
+    new_runs.write_text(APPEND_RUNS)
+    new_workloads = tmp_path / "new_workloads.csv"
+    new_workloads.write_text("name,count:x04,count:x05\nzip,7,1\nfft,1,1\n")
+    real_save, saved = module._save_npz, []
+
+    def crash_on_second(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+        if saved:
+            raise OSError("disk full")
+        saved.append(path)
+        return real_save(path, arrays)
+
+    monkeypatch.setattr(module, "_save_npz", crash_on_second)
+    with pytest.raises(OSError, match="disk full"):
+        preprocess(new_runs, new_workloads, raw["platforms"], base, append_to=base)
+    assert {p.name: p.read_bytes() for p in base.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    monkeypatch.setattr(module, "_save_npz", real_save)
+    preprocess(new_runs, new_workloads, raw["platforms"], base, append_to=base)
+    assert load_dataset(base).workloads.names.tolist() == ["fft", "sort", "crc", "zip"]
+    assert (base / "splits" / "notes.txt").read_text() == "mine"
+
+
 def test_append_without_encoders_uses_num_columns(synth_dir: Path, tmp_path: Path) -> None:
     """A dataset made elsewhere (no encoders.json) takes new rows as num:<feature> columns."""
     raw = export_raw(synth_dir, tmp_path / "raw")

@@ -18,6 +18,7 @@ cells it already has update those cells' means.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -351,8 +352,26 @@ def write_dataset(
     out: Path, axes: dict[str, AxisData], cells: dict[str, Cells], unit: str = STORED_UNIT
 ) -> list[Path]:
     """Write ``data.npz`` (with the runtime ``unit``), ``ifK.npz`` per degree and
-    ``encoders.json``; remove stale ``ifK``."""
-    out.mkdir(parents=True, exist_ok=True)
+    ``encoders.json`` (stale ``ifK`` gone) into a temporary folder beside ``out``, check that
+    it loads, then rename it into place, so that a crash leaves the old dataset or the new
+    one, never a mix (other files in ``out`` are carried over as hard links). Returns the
+    paths written, inside ``out``."""
+    out = out.absolute()
+    staging = out.with_name(f".{out.name}.new-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        names = _write_files(staging, axes, cells, unit)
+        load_dataset(staging)  # what we wrote must load
+        _carry_over(out, staging, names)
+        _swap_into_place(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / name for name in names if name != ENCODERS_FILE]
+
+
+def _write_files(folder: Path, axes: dict[str, AxisData], cells: dict[str, Cells],
+                 unit: str) -> list[str]:
     matrix = cells.get(MATRIX_OBJECTIVE) or Cells.empty(0)
     arrays: dict[str, np.ndarray] = matrix.arrays()
     for axis, data in axes.items():
@@ -360,16 +379,47 @@ def write_dataset(
         arrays[f"n_{axis}"] = np.array(data.names, dtype=str)
         arrays[f"f_{axis}"] = np.array(data.encoder.features, dtype=str)
     arrays[UNIT_KEY] = np.array(unit)
-    written = [_save_npz(out / MATRIX_FILE, arrays)]
+    written = [_save_npz(folder / MATRIX_FILE, arrays)]
     for name, table in cells.items():
         if name != MATRIX_OBJECTIVE:
-            written.append(_save_npz(out / f"{name}.npz", table.arrays()))
-    for _, path in interference_files(out):
-        if path not in written:
-            path.unlink()
-    save_encoders(out / ENCODERS_FILE, {a: d.encoder for a, d in axes.items()})
-    load_dataset(out)  # what we wrote must load
-    return written
+            written.append(_save_npz(folder / f"{name}.npz", table.arrays()))
+    save_encoders(folder / ENCODERS_FILE, {a: d.encoder for a, d in axes.items()})
+    return [path.name for path in written] + [ENCODERS_FILE]
+
+
+def _carry_over(out: Path, staging: Path, written: list[str]) -> None:
+    """Hard-link (or copy) every entry of ``out`` that is not part of the dataset into
+    ``staging``; the old data and interference files are left behind."""
+    if not out.is_dir():
+        return
+    dataset_files = {MATRIX_FILE, ENCODERS_FILE, *(p.name for _, p in interference_files(out))}
+    for entry in out.iterdir():
+        if entry.name in dataset_files or entry.name in written:
+            continue
+        target = staging / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(str(entry), str(target))
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Two renames: ``out`` aside, ``staging`` to ``out``; then the old folder is removed."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    shutil.rmtree(old, ignore_errors=True)
+    out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
