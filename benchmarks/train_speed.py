@@ -1,7 +1,7 @@
 """Training speed: one preset (``pitot`` unless ``--preset``) for 20,000 steps on the real data
 (level 0.5, replicate 0).
 
-    python benchmarks/train_speed.py [--data-dir DIR] [--steps N] [--preset NAME]
+    python benchmarks/train_speed.py [--data-dir DIR] [--steps N] [--preset NAME] [--inter-op N]
 
 Prints steps per second, wall time, the CPU time of training (build, compile, steps and
 validations; a fairer figure than wall time when other work shares the cores) and peak memory;
@@ -16,7 +16,7 @@ import json
 import resource
 import time
 
-from pitot_tf.training import train
+from pitot_tf.training import runtime, train
 from pitot_tf.training.experiment import prepare
 
 DEFAULT_STEPS = 20_000
@@ -27,7 +27,11 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--preset", default="pitot")
+    parser.add_argument("--inter-op", type=int, default=None,
+                        help="inter-op threads (default: pitot_tf.training.runtime's choice)")
     args = parser.parse_args()
+    if args.inter_op is not None:
+        runtime.INTER_OP_THREADS = args.inter_op
     experiment = prepare(
         args.preset,
         {"training.progress": False},

@@ -46,3 +46,23 @@ def test_unset_or_blank_means_every_core(monkeypatch: pytest.MonkeyPatch) -> Non
     assert requested_threads() == 0
     monkeypatch.delenv(THREADS_VARIABLE)
     assert requested_threads() == 0
+
+
+def test_a_setting_tensorflow_cannot_take_any_more_is_reported(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once TensorFlow has run an op its thread pools are fixed: say so in one line naming
+    the variable, rather than ignoring it silently."""
+    import tensorflow as tf
+
+    from pitot_tf.training import runtime
+
+    tf.constant(1.0) + 1.0  # TensorFlow starts
+    wanted = tf.config.threading.get_intra_op_parallelism_threads() + 3
+    monkeypatch.setenv(THREADS_VARIABLE, str(wanted))
+    monkeypatch.setattr(runtime, "_configured", False)
+    with caplog.at_level("WARNING", logger=runtime.__name__):
+        runtime.configure_threads()
+    [record] = caplog.records
+    assert f"{THREADS_VARIABLE}={wanted} is not applied" in record.getMessage()
+    assert "\n" not in record.getMessage()

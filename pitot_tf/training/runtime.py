@@ -8,27 +8,42 @@ workers share a machine, each gets its share of the cores (:func:`worker_environ
 
 from __future__ import annotations
 
+import logging
 import os
 
 from pitot_tf.errors import ConfigError
 
 THREADS_VARIABLE = "PITOT_THREADS"
+#: Ops that may run side by side (inter-op): at most this many; every thread goes to the ops
+#: themselves (intra-op). Pitot's graph is a chain of small ops with little to run in parallel.
+INTER_OP_THREADS = 2
 _configured = False
+log = logging.getLogger(__name__)
 
 
 def configure_threads() -> None:
-    """Apply the thread settings once per process (``PITOT_THREADS``, default: every core)."""
+    """Apply the thread settings once per process (``PITOT_THREADS``, default: every core);
+    if TensorFlow has already started with other settings, warn (one line) and keep them."""
     global _configured
     if _configured:
         return
     import tensorflow as tf
 
-    threads = requested_threads() or (os.cpu_count() or 1)
+    requested = requested_threads()
+    threads = requested or (os.cpu_count() or 1)
+    inter = min(threads, INTER_OP_THREADS)
+    threading = tf.config.threading
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(inter)
     except RuntimeError:
-        pass  # TensorFlow already started by the caller; keep their settings
+        current = (threading.get_intra_op_parallelism_threads(),
+                   threading.get_inter_op_parallelism_threads())
+        if requested and current != (threads, inter):
+            log.warning("%s=%d is not applied: TensorFlow had already started in this process "
+                        "(intra-op %d, inter-op %d threads; 0 = TensorFlow's choice); set it "
+                        "before TensorFlow runs its first op", THREADS_VARIABLE, requested,
+                        *current)
     _configured = True
 
 
@@ -50,3 +65,41 @@ def worker_environment(workers: int) -> dict[str, str]:
     if not requested_threads():
         environment[THREADS_VARIABLE] = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
     return environment
+
+
+def runtime_info() -> dict[str, object]:
+    """What TensorFlow this process runs on: build, devices, threads and XLA (``pitot-tf
+    info``). Applies the thread settings first, as training would."""
+    import importlib.metadata
+
+    import tensorflow as tf
+
+    from pitot_tf.config import Config
+
+    configure_threads()
+    build = tf.sysconfig.get_build_info()
+    distributions = sorted(name for name in ("tensorflow", "tensorflow-cpu", "tf-nightly")
+                           if _installed(importlib.metadata, name))
+    return {
+        "tensorflow": tf.__version__,
+        "distributions": distributions,
+        "cuda_build": bool(build.get("is_cuda_build", False)),
+        "cuda_version": build.get("cuda_version"),
+        "cudnn_version": build.get("cudnn_version"),
+        "devices": [f"{d.device_type}:{d.name}" for d in tf.config.list_physical_devices()],
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+        "threads_variable": os.environ.get(THREADS_VARIABLE, ""),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "cpu_count": os.cpu_count(),
+        "xla_jit_compile": Config().training.jit_compile,
+        "tf_xla_flags": os.environ.get("TF_XLA_FLAGS", ""),
+    }
+
+
+def _installed(metadata: object, name: str) -> bool:
+    try:
+        metadata.version(name)  # type: ignore[attr-defined]
+    except Exception:  # PackageNotFoundError
+        return False
+    return True
