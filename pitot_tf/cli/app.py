@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "search",
     "sweep",
     "runs",
+    "info",
 )
 
 
