@@ -10,8 +10,6 @@ runner for one worker, or as ``python -m pitot_tf.search.worker JOB_JSON`` for s
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import sys
 import time
@@ -26,6 +24,7 @@ from pitot_tf.search.algorithms import make_pruner, make_sampler
 from pitot_tf.search.gate import FINISHED, TrialBudget, storage_lock
 from pitot_tf.search.mlflow_callback import TrialRunLogger
 from pitot_tf.search.objective import TrialObjective
+from pitot_tf.search.processes import JsonJob, worker_main
 from pitot_tf.search.storage import open_storage
 from pitot_tf.search.studies import StudySpec, load_study
 from pitot_tf.search.tuning_data import Replicate, load_tuning_data
@@ -42,7 +41,7 @@ class GatedObjective(Protocol):
 
 
 @dataclass(frozen=True)
-class WorkerJob:
+class WorkerJob(JsonJob):
     """Everything a worker process needs (JSON-serialisable)."""
 
     study_file: str
@@ -58,13 +57,6 @@ class WorkerJob:
     worker: int = 0
     max_failures: int = 10
     poll_s: float = 1.0
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> WorkerJob:
-        return cls(**json.loads(text))
 
 
 @dataclass(frozen=True)
@@ -131,15 +123,8 @@ def optimize_within_budget(study: optuna.Study, objective: GatedObjective, budge
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m pitot_tf.search.worker JOB_JSON``; prints the report as JSON."""
-    args = sys.argv[1:] if argv is None else argv
     optuna.logging.set_verbosity(optuna.logging.INFO)
-    try:
-        report = run_worker(WorkerJob.from_json(args[0]))
-    except PitotError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps(dataclasses.asdict(report)))
-    return 0
+    return worker_main(WorkerJob, run_worker, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ in-process by the runner for one worker, or as ``python -m pitot_tf.sweep.worker
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import sys
 import time
@@ -23,7 +21,8 @@ import mlflow
 import optuna
 from mlflow import MlflowClient
 
-from pitot_tf.errors import ConfigError, PitotError
+from pitot_tf.errors import ConfigError
+from pitot_tf.search.processes import JsonJob, worker_main
 from pitot_tf.sweep import queue
 from pitot_tf.sweep.cells import Cell
 from pitot_tf.sweep.keys import KeyMaker
@@ -48,7 +47,7 @@ TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
 
 @dataclass(frozen=True)
-class WorkerJob:
+class WorkerJob(JsonJob):
     """Everything a worker process needs (JSON-serialisable)."""
 
     sweep_id: str
@@ -63,13 +62,6 @@ class WorkerJob:
     log_model: bool = True
     code_version: str | None = None
     worker: int = 0
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> WorkerJob:
-        return cls(**json.loads(text))
 
 
 @dataclass(frozen=True)
@@ -227,15 +219,8 @@ def work(study: optuna.Study, objective: CellObjective,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pitot_tf.sweep.worker JOB_JSON``; exit status 1 on a user error."""
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        report = run_worker(WorkerJob.from_json(args[0]))
-    except PitotError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    log.info("worker done: %s", report)
-    return 0
+    """``python -m pitot_tf.sweep.worker JOB_JSON``; prints the report as JSON."""
+    return worker_main(WorkerJob, run_worker, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":
