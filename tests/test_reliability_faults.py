@@ -340,8 +340,11 @@ def test_a_killed_search_worker_is_failed_by_heartbeat_and_retried(
     assert retries[0].state == TrialState.COMPLETE
     assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
 
-    # Its MLflow run (and the dead invocation's parent run) record no process: nothing can
-    # tell that they died, so `runs repair --older-than` ends them once they fall silent.
+    # The process that re-queued the trial ended its MLflow run FAILED; the dead invocation's
+    # parent run records no process, so `runs repair --older-than` ends it once silent.
+    dead_run = MlflowClient().get_run(dead.user_attrs["mlflow_run_id"])
+    assert dead_run.info.status == "FAILED"
+    assert "its worker died" in dead_run.data.tags["error"]
     time.sleep(1.5)
     assert pitot("runs", "repair", "--older-than", "1").code == 0
     dead_run = MlflowClient().get_run(dead.user_attrs["mlflow_run_id"])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,19 +108,33 @@ def _dead_owner(trials: list[FrozenTrial]) -> list[int]:
             and owner.get("trial_id") == t._trial_id and worker_is_gone(owner)]
 
 
-def _retry_callback(heartbeat: Heartbeat) -> RetryHeartbeatStaleTrialCallback:
+StaleHook = Callable[[FrozenTrial], None]
+
+
+def _retry_callback(heartbeat: Heartbeat, on_stale: StaleHook | None
+                    ) -> Callable[[optuna.Study, FrozenTrial], None]:
+    """Optuna's re-queue, then ``on_stale`` (e.g. end the trial's MLflow run); called only in
+    the process whose FAIL the storage accepted."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RetryHeartbeatStaleTrialCallback(max_retry=heartbeat.max_retry)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=heartbeat.max_retry)
+
+    def retry_and_report(study: optuna.Study, trial: FrozenTrial) -> None:
+        retry(study, trial)
+        if on_stale is not None:
+            on_stale(trial)
+
+    return retry_and_report
 
 
 class JournalHeartbeatStorage(JournalStorage, BaseHeartbeat):
     """A journal file with Optuna's heartbeat: each beat appends the time to the trial."""
 
-    def __init__(self, path: str, heartbeat: Heartbeat) -> None:
+    def __init__(self, path: str, heartbeat: Heartbeat, on_stale: StaleHook | None = None
+                 ) -> None:
         super().__init__(JournalFileBackend(path))
         self.heartbeat = heartbeat
-        self._retry = _retry_callback(heartbeat)
+        self._retry = _retry_callback(heartbeat, on_stale)
         self._owned: set[int] = set()
 
     def record_heartbeat(self, trial_id: int) -> None:
@@ -137,7 +152,7 @@ class JournalHeartbeatStorage(JournalStorage, BaseHeartbeat):
     def get_heartbeat_interval(self) -> int | None:
         return self.heartbeat.interval
 
-    def get_heartbeat_stale_trial_callback(self) -> RetryHeartbeatStaleTrialCallback:
+    def get_heartbeat_stale_trial_callback(self) -> Callable[[optuna.Study, FrozenTrial], None]:
         return self._retry
 
 
@@ -166,16 +181,18 @@ class RDBHeartbeatStorage(RDBStorage):
         return silent + [i for i in _dead_owner(running) if i not in silent]
 
 
-def open_storage(location: str, heartbeat: Heartbeat | None = None) -> optuna.storages.BaseStorage:
-    """An Optuna storage with heartbeat for ``location`` (journal file path or database URL)."""
+def open_storage(location: str, heartbeat: Heartbeat | None = None,
+                 on_stale: StaleHook | None = None) -> optuna.storages.BaseStorage:
+    """An Optuna storage with heartbeat for ``location`` (journal file path or database URL);
+    ``on_stale`` runs after this process re-queues a dead worker's trial."""
     beat = heartbeat or Heartbeat()
     if not is_url(location):
         Path(location).parent.mkdir(parents=True, exist_ok=True)
-        return JournalHeartbeatStorage(location, beat)
+        return JournalHeartbeatStorage(location, beat, on_stale)
     try:
         return RDBHeartbeatStorage(database_url(location), heartbeat_interval=beat.interval,
                                    grace_period=beat.grace_period,
-                                   heartbeat_stale_trial_callback=_retry_callback(beat))
+                                   heartbeat_stale_trial_callback=_retry_callback(beat, on_stale))
     except Exception as error:  # sqlalchemy raises many kinds for a bad URL or server
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise ConfigError(f"storage {redact(location)}: cannot open ({first_line})") from error

@@ -14,6 +14,7 @@ import logging
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import optuna
@@ -69,11 +70,33 @@ def job_spec(job: WorkerJob) -> StudySpec:
     return load_study(job.study_file).with_overrides(job.overrides)
 
 
-def open_study(spec: StudySpec, location: str, worker: int = 0) -> optuna.Study:
-    """The existing study at ``location`` with this worker's sampler and the pruner."""
-    return optuna.load_study(study_name=spec.name, storage=open_storage(location, spec.heartbeat),
+def open_study(spec: StudySpec, location: str, worker: int = 0,
+               tracking_uri: str | None = None) -> optuna.Study:
+    """The existing study at ``location`` with this worker's sampler and the pruner; a dead
+    worker's trial that this process re-queues has its MLflow run ended FAILED."""
+    storage = open_storage(location, spec.heartbeat,
+                           partial(fail_dead_run, tracking_uri) if tracking_uri else None)
+    return optuna.load_study(study_name=spec.name, storage=storage,
                              sampler=make_sampler(spec.sampler, worker),
                              pruner=make_pruner(spec.pruner))
+
+
+def fail_dead_run(tracking_uri: str, trial: optuna.trial.FrozenTrial) -> None:
+    """End the MLflow run of ``trial`` (whose worker died) FAILED, if it is still RUNNING."""
+    from mlflow import MlflowClient
+
+    from pitot_tf.tracking.names import TAG_ERROR
+
+    run_id = str(trial.user_attrs.get("mlflow_run_id") or "")
+    if not run_id:
+        return
+    client = MlflowClient(tracking_uri)
+    try:
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_tag(run_id, TAG_ERROR, f"its worker died; trial {trial.number} re-queued")
+            client.set_terminated(run_id, "FAILED")
+    except Exception as error:  # the tracking server: `runs repair` can end the run later
+        log.warning("could not end run %s of dead trial %d: %s", run_id, trial.number, error)
 
 
 def trial_logger(job: WorkerJob, spec: StudySpec) -> TrialRunLogger | None:
@@ -87,7 +110,7 @@ def run_worker(job: WorkerJob, replicates: list[Replicate] | None = None) -> Wor
     """Run admitted trials until the study reaches ``job.target``, the deadline passes or
     this worker has failed ``job.max_failures`` trials."""
     spec = job_spec(job)
-    study = open_study(spec, job.storage, job.worker)
+    study = open_study(spec, job.storage, job.worker, job.tracking_uri)
     data = replicates or load_tuning_data(spec, job.data_dir, job.splits_dir)
     budget = TrialBudget(storage_lock(job.storage, spec.name), job.target)
     logger = trial_logger(job, spec)
