@@ -27,6 +27,7 @@ from search_support import tiny_study
 
 from pitot_tf.search.storage import open_storage
 from pitot_tf.sweep.tags import TAG_CELL
+from pitot_tf.tracking.names import MODEL_NAME, PYFUNC_NAME
 
 pytestmark = pytest.mark.slow
 PITOT_TF = Path(sys.executable).with_name("pitot-tf")
@@ -117,11 +118,14 @@ def test_two_worker_groups_share_only_the_database_and_the_server(
     mlflow.set_tracking_uri(tracking_server)
     try:
         for run in runs:
-            [model] = client.search_logged_models(
+            models = client.search_logged_models(
                 [experiment.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{model.model_id}", dst_path=str(tmp_path / run.info.run_id))
-            assert (Path(local) / "MLmodel").is_file()
+            assert sorted(m.name for m in models) == sorted([MODEL_NAME, PYFUNC_NAME])
+            for model in models:
+                local = mlflow.artifacts.download_artifacts(
+                    artifact_uri=f"models:/{model.model_id}",
+                    dst_path=str(tmp_path / "downloads" / model.model_id))
+                assert (Path(local) / "MLmodel").is_file()
     finally:
         mlflow.set_tracking_uri(previous)
     for folder, _ in groups:
