@@ -23,8 +23,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def data(args: argparse.Namespace) -> None:
+    from pitot_tf.tracking.experiments import adopt_project_run
     from pitot_tf.tracking.params import integer, optional
     from pitot_tf.tracking.steps import SynthOptions, run_data_step
+
+    adopt_project_run(None)
 
     synth = SynthOptions(integer(args.platforms, "platforms"), integer(args.workloads, "workloads"),
                          seed=integer(args.seed, "seed"))
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from pitot_tf.tracking.entry import run_main
 
     args = parse_args(argv)
-    return run_main(lambda: data(args))
+    return run_main(lambda: data(args), vars(args), {"--data-dir": "source"})
 
 
 if __name__ == "__main__":

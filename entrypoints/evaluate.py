@@ -23,20 +23,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def evaluate(args: argparse.Namespace) -> None:
     from pitot_tf.tracking.evaluation import evaluate_run
+    from pitot_tf.tracking.experiments import is_pipeline_step, where_text
     from pitot_tf.tracking.params import optional, words
     from pitot_tf.tracking.report import summary_text
 
     result = evaluate_run(args.run_id, optional(args.data_dir), optional(args.splits_dir),
                           words(args.groupings) or None)
-    print(f"run {result.run_id} evaluated {result.evaluated_run_id}")
+    print(f"evaluate: run {result.run_id} re-evaluated training run {result.evaluated_run_id} "
+          "from its logged model")
     print(summary_text(result.evaluation))
+    if not is_pipeline_step(result.run_id):
+        print(where_text(result.run_id))
 
 
 def main(argv: list[str] | None = None) -> int:
     from pitot_tf.tracking.entry import run_main
 
     args = parse_args(argv)
-    return run_main(lambda: evaluate(args))
+    return run_main(lambda: evaluate(args), vars(args))
 
 
 if __name__ == "__main__":

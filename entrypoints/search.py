@@ -16,34 +16,38 @@ import sys
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", default="pitot", help="study name or YAML file")
-    parser.add_argument("--n-trials", type=float, default=20, help="finished trials in total")
-    parser.add_argument("--workers", type=float, default=1, help="worker processes")
+    parser.add_argument("--n-trials", default="20", help="finished trials in total")
+    parser.add_argument("--workers", default="1", help="worker processes")
     parser.add_argument("--storage", default="", help="journal file or database URL")
-    parser.add_argument("--timeout", type=float, default=0, help="seconds; 0 = none")
+    parser.add_argument("--timeout", default="0", help="seconds; 0 = none")
     parser.add_argument("--data-dir", default="", help="dataset folder")
     parser.add_argument("--splits-dir", default="", help="split files folder")
     parser.add_argument("--overrides", default="", help="space-separated key=value")
+    parser.add_argument("--experiment", default="pitot", help="MLflow experiment")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def search(args: argparse.Namespace) -> None:
     from pitot_tf.config import parse_overrides
-    from pitot_tf.errors import PitotError
+    from pitot_tf.search.report import result_text
     from pitot_tf.search.runner import run_search
+    from pitot_tf.tracking.experiments import adopt_project_run
+    from pitot_tf.tracking.params import integer, optional, real, split_overrides
+
+    adopt_project_run(optional(args.experiment))
+    result = run_search(
+        args.study, integer(args.n_trials, "n_trials"), optional(args.storage),
+        integer(args.workers, "workers"), real(args.timeout, "timeout") or None,
+        parse_overrides(split_overrides(args.overrides)), optional(args.data_dir),
+        optional(args.splits_dir), experiment=optional(args.experiment))
+    print(result_text(result))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pitot_tf.tracking.entry import run_main
 
     args = parse_args(argv)
-    try:
-        result = run_search(
-            args.study, int(args.n_trials), args.storage or None, int(args.workers),
-            args.timeout or None, parse_overrides(args.overrides.split()),
-            args.data_dir or None, args.splits_dir or None)
-    except PitotError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"study {result.study}: {result.finished}/{result.target} finished, "
-          f"{result.failed} failed; best trial {result.best_trial} {result.best_values}; "
-          f"Pareto front {result.pareto_trials}; parent run {result.parent_run_id}")
-    return 0
+    return run_main(lambda: search(args), vars(args))
 
 
 if __name__ == "__main__":

@@ -21,8 +21,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def split(args: argparse.Namespace) -> None:
     from pitot_tf.data.splits import DEFAULT_LEVELS
+    from pitot_tf.tracking.experiments import adopt_project_run
     from pitot_tf.tracking.params import float_list, integer, optional
     from pitot_tf.tracking.steps import run_split_step
+
+    adopt_project_run(None)
 
     levels = float_list(args.levels, "levels") or list(DEFAULT_LEVELS)
     run_id, written = run_split_step(optional(args.data_dir), args.out, levels,
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from pitot_tf.tracking.entry import run_main
 
     args = parse_args(argv)
-    return run_main(lambda: split(args))
+    return run_main(lambda: split(args), vars(args))
 
 
 if __name__ == "__main__":

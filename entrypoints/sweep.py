@@ -45,7 +45,10 @@ def sweep(args: argparse.Namespace) -> None:
     from pitot_tf.config import parse_overrides
     from pitot_tf.errors import PitotError
     from pitot_tf.sweep.runner import run_sweep
+    from pitot_tf.tracking.experiments import adopt_project_run
     from pitot_tf.tracking.params import integer, optional, split_overrides, words
+
+    adopt_project_run(optional(args.experiment))
 
     result = run_sweep(
         words(args.presets), words(args.levels) or None, words(args.replicates) or None,
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from pitot_tf.tracking.entry import run_main
 
     args = parse_args(argv)
-    return run_main(lambda: sweep(args))
+    return run_main(lambda: sweep(args), vars(args))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def search(
     data_dir: DataDir = None,
     splits_dir: SplitsDir = None,
     experiment: Annotated[OptionalStr, typer.Option(
-        help="MLflow experiment (default search/<study>).")] = None,
+        help="MLflow experiment (default pitot, like training runs).")] = None,
 ) -> None:
     """Run a study until it has --n-trials finished trials (with --workers processes)."""
     if ctx.invoked_subcommand is not None:
@@ -50,18 +50,12 @@ def search(
 
     values = parse_overrides(overrides or [])
     load_study(study).with_overrides(values)  # a bad study file fails before TensorFlow loads
+    from pitot_tf.search.report import result_text
     from pitot_tf.search.runner import run_search
 
     result = run_search(study, n_trials, storage, workers, timeout, values, data_dir,
                         splits_dir, experiment=experiment)
-    typer.echo(f"study {result.study} ({result.storage}): {result.finished}/{result.target} "
-               f"finished, {result.failed} failed, {result.wall_s:.0f} s")
-    if result.best_trial is not None:
-        typer.echo(f"best trial {result.best_trial}: {result.best_values}")
-    if result.pareto_trials:
-        typer.echo(f"Pareto front: trials {result.pareto_trials}")
-    if result.parent_run_id:
-        typer.echo(f"MLflow parent run {result.parent_run_id}")
+    typer.echo(result_text(result))
 
 
 @search_app.command("export")

@@ -14,7 +14,8 @@ Preset = Annotated[str, typer.Option(help="Preset name (`pitot-tf presets` lists
 Level = Annotated[float, typer.Option(help="Data level of the split (0 < L < 1).")]
 Replicate = Annotated[int, typer.Option(help="Replicate of the split.")]
 Steps = Annotated[Optional[int], typer.Option(help="Training steps (default: the preset's).")]  # noqa: UP045
-Experiment = Annotated[OptionalStr, typer.Option(help="MLflow experiment name.")]
+Experiment = Annotated[OptionalStr, typer.Option(
+    help="MLflow experiment (default: $MLFLOW_EXPERIMENT_NAME, else pitot).")]
 Register = Annotated[OptionalStr, typer.Option(help="Register the pyfunc model as NAME.")]
 Alias = Annotated[OptionalStr, typer.Option(help="Point this alias (e.g. champion) at it.")]
 LogModel = Annotated[bool, typer.Option("--log-model/--no-model", help="Log the models.")]
@@ -30,6 +31,7 @@ def train(
     """Train, evaluate the conformal bounds on the test split and log it all to MLflow."""
     from pitot_tf.config import parse_overrides
     from pitot_tf.errors import ConfigError
+    from pitot_tf.tracking.experiments import where_text
     from pitot_tf.tracking.report import summary_text
     from pitot_tf.tracking.training import run_training
 
@@ -39,7 +41,7 @@ def train(
         raise ConfigError("--register needs the model: drop --no-model")
     run = run_training(preset, parse_overrides(overrides or []), level, replicate, data_dir,
                        splits_dir, steps, experiment=experiment, log_model=log_model)
-    typer.echo(f"run {run.run_id}")
+    assert run.evaluation is not None
     typer.echo(summary_text(run.evaluation))
     if register:
         from pitot_tf.tracking.registry import register_run_model
@@ -47,3 +49,4 @@ def train(
         registration = register_run_model(run.run_id, register, alias)
         typer.echo(f"registered {registration.name} version {registration.version}: "
                    f"load it as {registration.uri}")
+    typer.echo(where_text(run.run_id))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pitot_tf.errors import ConformalError
@@ -25,9 +26,10 @@ def _check_table(table: pd.DataFrame) -> None:
         raise ConformalError(f"table is missing column(s) {missing}; it needs {_TABLE_COLUMNS}")
 
 
-def calibration_plot(table: pd.DataFrame) -> Figure:
+def calibration_plot(table: pd.DataFrame, title: str = "") -> Figure:
     """Empirical coverage against the target ``1 - alpha``, one line per objective, plus the
-    diagonal: points on or above it mean the bound holds as often as promised."""
+    diagonal: points on or above it mean the bound holds as often as promised. ``title``
+    names the run and split the rows come from."""
     _check_table(table)
     fig = Figure(figsize=(5, 5), layout="constrained")
     ax = fig.add_subplot()
@@ -39,11 +41,12 @@ def calibration_plot(table: pd.DataFrame) -> Figure:
     ax.plot([lo, hi], [lo, hi], color="black", linestyle="--", linewidth=1, label="target")
     ax.set_xlabel("target coverage 1 − α")
     ax.set_ylabel("empirical coverage")
+    _title(ax, title)
     ax.legend()
     return fig
 
 
-def tightness_plot(table: pd.DataFrame) -> Figure:
+def tightness_plot(table: pd.DataFrame, title: str = "") -> Figure:
     """Bound width (mean ``|t/u − 1|``) against ``alpha``, one line per objective: lower is
     tighter; smaller ``alpha`` (more coverage) costs width."""
     _check_table(table)
@@ -54,6 +57,7 @@ def tightness_plot(table: pd.DataFrame) -> Figure:
         ax.plot(rows["alpha"], rows["width"], marker="o", label=str(objective))
     ax.set_xlabel("miscoverage α")
     ax.set_ylabel("bound width  mean |t/u − 1|")
+    _title(ax, title)
     ax.legend()
     return fig
 
@@ -87,7 +91,12 @@ def predicted_vs_actual_plot(
     ax.set_yscale("log")
     ax.set_xlabel("actual runtime (s)")
     ax.set_ylabel("predicted runtime / upper bound (s)")
-    if title:
-        ax.set_title(title)
+    _title(ax, title)
     ax.legend()
     return fig
+
+
+def _title(ax: Axes, title: str) -> None:
+    """A title of up to two lines (run, then what the rows are), small enough to fit."""
+    if title:
+        ax.set_title(title, fontsize=9)

@@ -19,6 +19,8 @@ from optuna.trial import TrialState
 from pitot_tf.config import Config
 from pitot_tf.errors import ConfigError
 from pitot_tf.presets import BUILTIN_PRESETS, user_preset_dir
+from pitot_tf.search.mlflow_callback import ATTR_RUN_ID
+from pitot_tf.search.objective import CONFIG_ATTR
 from pitot_tf.search.parent_run import trial_metrics
 from pitot_tf.search.storage import open_storage, redact, storage_location
 from pitot_tf.search.studies import StudySpec, load_study
@@ -54,10 +56,16 @@ def preset_values(config: Config) -> dict[str, Any]:
 
 
 def trial_config(trial: optuna.trial.FrozenTrial) -> Config:
+    """The trial's config: the defaults with its ``config.<key>`` user attributes (older
+    studies stored the whole flat config in one ``config`` attribute)."""
     stored = trial.user_attrs.get("config")
-    if not isinstance(stored, dict):
-        raise ConfigError(f"trial {trial.number} has no stored config (user attr 'config')")
-    return Config.from_dict(_nest(stored))
+    changed = {k.removeprefix(CONFIG_ATTR): v for k, v in trial.user_attrs.items()
+               if k.startswith(CONFIG_ATTR)}
+    if not isinstance(stored, dict) and not changed:
+        raise ConfigError(f"trial {trial.number} has no stored config (user attributes "
+                          f"'{CONFIG_ATTR}<key>')")
+    flat = stored if isinstance(stored, dict) else {**Config().flat(), **changed}
+    return Config.from_dict(_nest(flat))
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -111,8 +119,8 @@ def _source(spec: StudySpec, location: str, trial: optuna.trial.FrozenTrial) -> 
         "study": spec.name, "study_file": str(spec.path), "storage": redact(location),
         "trial": trial.number, "preset": spec.preset, "level": spec.level,
         "replicates": list(spec.replicates),
-        "values": dict(zip(spec.metrics, trial.values or [], strict=False)),
+        "values": dict(zip(spec.metric_names, trial.values or [], strict=False)),
         "metrics": trial_metrics(trial),
-        "mlflow_run_id": trial.user_attrs.get("mlflow_run_id"),
+        "mlflow_run_id": trial.user_attrs.get(ATTR_RUN_ID),
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

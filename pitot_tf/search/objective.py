@@ -6,6 +6,12 @@ the study-weighted validation loss at every validation (step ``replicate_index *
 step``) so that the pruner can stop a trial that is clearly worse. A user error during the
 trial (e.g. :class:`~pitot_tf.training.TrainingDiverged`) is recorded as the trial's
 ``fail_reason`` and re-raised, so that Optuna marks it FAIL and the study goes on.
+
+When the search is tracked, each replicate is trained by
+:func:`~pitot_tf.tracking.training.run_training` (no model, no test split, pruning ends the
+run KILLED) and the scores are logged in it as ``search.<metric>``. The trial's user
+attributes are readable scalars: the scores under the study's metric names, the config values
+other than the defaults (``config.<key>``), the worker and the run id(s).
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+import mlflow
 import numpy as np
 import optuna
 
 from pitot_tf.config import Config, objective_weights
+from pitot_tf.data.dataset import Dataset
+from pitot_tf.data.splits import Split
 from pitot_tf.errors import ConformalError, PitotError
 from pitot_tf.presets import resolve
 from pitot_tf.search.metrics import (
@@ -31,14 +40,22 @@ from pitot_tf.search.metrics import (
     validation_predictions,
     weighted_loss,
 )
-from pitot_tf.search.mlflow_callback import TrialRunLogger
+from pitot_tf.search.mlflow_callback import (
+    ATTR_RUN_ID,
+    ATTR_RUN_IDS,
+    TrialTracking,
+    trial_run_ids,
+)
 from pitot_tf.search.space import suggest_overrides
-from pitot_tf.search.studies import SEARCH_DEFAULTS, StudySpec
+from pitot_tf.search.studies import SEARCH_DEFAULTS, StudySpec, metric_name
 from pitot_tf.search.tuning_data import Replicate
 from pitot_tf.training import TrainingDiverged, train
-from pitot_tf.training.trainer import ValidationCallback
+from pitot_tf.training.experiment import Experiment
+from pitot_tf.training.trainer import TrainResult, ValidationCallback
 
 Values = float | tuple[float, ...]
+#: Prefix of the trial user attributes holding its config (values other than the defaults).
+CONFIG_ATTR = "config."
 
 
 def worker_name() -> str:
@@ -48,12 +65,13 @@ def worker_name() -> str:
 
 class TrialObjective:
     """Callable objective for ``study.optimize``; ``on_start`` runs first (it releases the
-    admission lock of :mod:`pitot_tf.search.gate` once the trial exists)."""
+    admission lock of :mod:`pitot_tf.search.gate` once the trial exists). With ``tracking``,
+    every replicate is trained in a training run (see :mod:`pitot_tf.search.mlflow_callback`)."""
 
     def __init__(self, spec: StudySpec, replicates: list[Replicate],
-                 logger: TrialRunLogger | None = None,
+                 tracking: TrialTracking | None = None,
                  on_start: Callable[[], None] | None = None) -> None:
-        self.spec, self.replicates, self.logger = spec, replicates, logger
+        self.spec, self.replicates, self.tracking = spec, replicates, tracking
         self.on_start = on_start or (lambda: None)
         first = replicates[0]
         base = spec.base_config()
@@ -67,61 +85,71 @@ class TrialObjective:
         self.last_state = "FAIL"
         trial.set_user_attr("worker", worker_name())
         overrides = suggest_overrides(trial, self.spec.space)
-        run_id = self.logger.start(trial) if self.logger else None
         try:
             config = resolve(self.spec.preset,
                              {**SEARCH_DEFAULTS, **self.spec.overrides, **overrides})
-            trial.set_user_attr("config", config.flat())
-            if self.logger and run_id:
-                self.logger.log_config(run_id, config, trial.params)
-            metrics = self.evaluate(trial, config, run_id)
+            store_config(trial, config)
+            metrics = self.evaluate(trial, config)
         except optuna.TrialPruned:
+            self.last_state = "PRUNED"
             raise
-        except PitotError as error:  # FAIL; the study goes on and the callback ends the run
-            self._record_failure(trial, run_id, str(error), end_run=False)
-            raise
-        except BaseException as error:  # a bug or an interrupt stops the worker: end it here
-            self._record_failure(trial, run_id, repr(error), end_run=True)
+        except PitotError as error:  # FAIL; the study goes on
+            trial.set_user_attr("fail_reason", str(error))
             raise
         finally:
             keras.backend.clear_session()
-        trial.set_user_attr("metrics", metrics)
-        if self.logger and run_id:
-            self.logger.result(run_id, metrics)
+        for name, value in readable_metrics(metrics, self.spec.alpha).items():
+            trial.set_user_attr(name, value)
         self.last_state = "COMPLETE"
         values = tuple(metrics[name] for name in self.spec.metrics)
         return values[0] if len(values) == 1 else values
 
-    def _record_failure(self, trial: optuna.Trial, run_id: str | None, reason: str,
-                        end_run: bool) -> None:
-        trial.set_user_attr("fail_reason", reason)
-        if self.logger and run_id:
-            self.logger.fail_reason(run_id, reason)
-            if end_run:
-                self.logger.end(run_id, optuna.trial.TrialState.FAIL)
-
-    def evaluate(self, trial: optuna.Trial, config: Config, run_id: str | None) -> dict[str, float]:
+    def evaluate(self, trial: optuna.Trial, config: Config) -> dict[str, float]:
         """Train on every replicate; mean scores over replicates."""
-        scores: list[dict[str, float]] = []
-        for index, replicate in enumerate(self.replicates):
-            offset = index * config.training.steps
-            result = train(config, replicate.dataset, replicate.split,
-                           self._reporter(trial, run_id, offset))
-            losses = best_step_losses(result.history, result.best_step)
-            predictions = validation_predictions(result.model, replicate.dataset,
-                                                 replicate.split, self.objectives)
-            scores.append({
-                "val_loss": weighted_loss(losses, self.reference_weights),
-                "val_mape": validation_mape(predictions),
-                **self._bounds(predictions),
-                "best_step": float(result.best_step),
-                "train_wall_s": result.wall_s,
-                "steps_per_s": result.steps_per_s,
-            })
+        scores = [self.train_replicate(trial, config, index, replicate)
+                  for index, replicate in enumerate(self.replicates)]
         shared = [key for key in scores[0] if all(key in s for s in scores)]
         metrics = {key: float(np.mean([s[key] for s in scores])) for key in shared}
         _check_finite(metrics, self.spec.metrics)
         return metrics
+
+    def train_replicate(self, trial: optuna.Trial, config: Config, index: int,
+                        replicate: Replicate) -> dict[str, float]:
+        """One replicate: in a training run when tracked, else untracked."""
+        reporter = self._reporter(trial, index * config.training.steps)
+        if self.tracking is None:
+            result = train(config, replicate.dataset, replicate.split, reporter)
+            return self.score(result, replicate.dataset, replicate.split)
+        from pitot_tf.tracking.training import run_training
+
+        tracking, raw = self.tracking, {}
+
+        def score(result: TrainResult, inputs: Experiment) -> dict[str, float]:
+            raw.update(self.score(result, inputs.dataset, inputs.split))
+            return {f"search.{k}": v for k, v in readable_metrics(raw, self.spec.alpha).items()}
+
+        prepared = Experiment(self.spec.preset, config, replicate.dataset, replicate.split,
+                              self.spec.level, replicate.index, replicate.split_file)
+        run_training(
+            prepared=prepared, experiment_id=tracking.experiment_id,
+            parent_run_id=tracking.parent_run_id, tags=tracking.tags(trial),
+            run_name=tracking.run_name(trial, replicate.index, len(self.replicates)),
+            log_model=False, evaluate_test=False, stop_exceptions=(optuna.TrialPruned,),
+            on_validation=_remember_run(trial, reporter), score=score)
+        return raw
+
+    def score(self, result: TrainResult, dataset: Dataset, split: Split) -> dict[str, float]:
+        """The study's scores of a trained model, from validation rows only."""
+        losses = best_step_losses(result.history, result.best_step)
+        predictions = validation_predictions(result.model, dataset, split, self.objectives)
+        return {
+            "val_loss": weighted_loss(losses, self.reference_weights),
+            "val_mape": validation_mape(predictions),
+            **self._bounds(predictions),
+            "best_step": float(result.best_step),
+            "train_wall_s": result.wall_s,
+            "steps_per_s": result.steps_per_s,
+        }
 
     def _bounds(self, predictions: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
         try:
@@ -132,22 +160,50 @@ class TrialObjective:
             return {}
         return {"val_width": width, "val_coverage": cover}
 
-    def _reporter(self, trial: optuna.Trial, run_id: str | None,
-                  offset: int) -> ValidationCallback:
-        """Logs, reports and prunes at every validation (reports only with one metric)."""
-        logger, prune = self.logger, not self.spec.multi_objective
+    def _reporter(self, trial: optuna.Trial, offset: int) -> ValidationCallback:
+        """Reports and prunes at every validation (only with one metric)."""
+        prune = not self.spec.multi_objective
 
         def on_validation(step: int, _weighted: float, per_objective: dict[str, float]) -> None:
             value = weighted_loss(per_objective, self.reference_weights)
-            if logger and run_id:
-                logger.intermediate(run_id, offset + step, value)
             if prune and math.isfinite(value):
                 trial.report(value, offset + step)
                 if trial.should_prune():
-                    self.last_state = "PRUNED"
                     raise optuna.TrialPruned(f"val_loss {value:.4g} at step {offset + step}")
 
         return on_validation
+
+
+def readable_metrics(metrics: dict[str, float], alpha: float) -> dict[str, float]:
+    """Scores under the names the study shows: ``val_width`` → ``val_width_0.05``."""
+    return {metric_name(k, alpha): v for k, v in metrics.items()}
+
+
+def store_config(trial: optuna.Trial, config: Config) -> None:
+    """The trial's config values that differ from the defaults, one user attribute each
+    (``config.model.mf_dim``), so that the dashboard shows them as a readable table."""
+    defaults = Config().flat()
+    for key, value in config.flat().items():
+        if value != defaults[key]:
+            trial.set_user_attr(f"{CONFIG_ATTR}{key}", value)
+
+
+def _remember_run(trial: optuna.Trial, then: ValidationCallback) -> ValidationCallback:
+    """Store the active run's id on the trial at the first validation (so that the runner can
+    end it if this worker dies), then report to Optuna."""
+
+    def on_validation(step: int, loss: float, losses: dict[str, float]) -> None:
+        active = mlflow.active_run()
+        if active is not None:
+            known = trial_run_ids(trial)
+            if active.info.run_id not in known:
+                known.append(active.info.run_id)
+                trial.set_user_attr(ATTR_RUN_ID, known[0])
+                if len(known) > 1:
+                    trial.set_user_attr(ATTR_RUN_IDS, ",".join(known))
+        then(step, loss, losses)
+
+    return on_validation
 
 
 def _check_finite(metrics: dict[str, Any], required: tuple[str, ...]) -> None:

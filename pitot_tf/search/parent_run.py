@@ -4,7 +4,9 @@ The parent run holds the settings (study, storage, target, workers, overrides) a
 file as an artifact; when the workers are done it gets the best trial's params and metrics
 and tags ``best_run_id`` / ``best_trial_number`` (single objective), or the Pareto front as
 ``pareto_front.csv`` and tag ``pareto_run_ids`` (several objectives). Under ``mlflow run``
-(``MLFLOW_RUN_ID`` set) the project's run is the parent.
+(``MLFLOW_RUN_ID`` set) the project's run is the parent. The parent run is in experiment
+``pitot`` unless another is named, like training runs, so that trials and training runs can be
+compared side by side; its metrics are the best trial's, so the study reads at top level.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ import optuna
 import pandas as pd
 from mlflow import MlflowClient
 
+from pitot_tf.search.mlflow_callback import ATTR_RUN_ID, TAG_STUDY
 from pitot_tf.search.studies import StudySpec
+from pitot_tf.tracking.experiments import (
+    experiment_id_for,
+    mark_model_training,
+    requested_experiment,
+)
+from pitot_tf.tracking.logging import log_params_to
+from pitot_tf.tracking.runs import standard_tags
+
+SCORE_ATTRS = ("best_step", "train_wall_s", "steps_per_s")
 
 
 @dataclass(frozen=True)
@@ -31,35 +43,29 @@ class ParentRun:
     tracking_uri: str
 
 
-def experiment_name(spec: StudySpec) -> str:
-    return f"search/{spec.name}"
-
-
 @contextmanager
 def parent_run(spec: StudySpec, experiment: str | None = None) -> Iterator[ParentRun]:
     """Start (or, under ``mlflow run``, resume) the parent run; FAILED if the body raises."""
     tracking_uri = mlflow.get_tracking_uri()
-    project_run = os.environ.get("MLFLOW_RUN_ID")
+    project_run = os.environ.pop("MLFLOW_RUN_ID", None)  # trials must not resume it
+    tags = {**standard_tags("search"), TAG_STUDY: spec.name, "preset": spec.preset,
+            "level": f"{spec.level:g}"}
     if project_run:
-        context = mlflow.start_run(run_id=project_run)
+        context = mlflow.start_run(run_id=project_run, tags=tags)
     else:
-        client = MlflowClient(tracking_uri)
-        name = experiment or experiment_name(spec)
-        found = client.get_experiment_by_name(name)
-        experiment_id = found.experiment_id if found else client.create_experiment(name)
-        context = mlflow.start_run(experiment_id=experiment_id, run_name=f"search-{spec.name}",
-                                   nested=mlflow.active_run() is not None)
+        experiment_id = experiment_id_for(requested_experiment(experiment))
+        context = mlflow.start_run(experiment_id=experiment_id, run_name=f"search {spec.name}",
+                                   nested=mlflow.active_run() is not None, tags=tags)
     with context as run:
+        mark_model_training(run.info.experiment_id)
         yield ParentRun(run.info.run_id, run.info.experiment_id, tracking_uri)
 
 
 def log_settings(run: ParentRun, spec: StudySpec, settings: Mapping[str, Any]) -> None:
-    """Search settings as params (``search.*``), tags, and the study file as an artifact."""
+    """Search settings as params (named like the MLproject's ``search`` parameters, so that
+``mlflow run`` does not log them twice) and the study file as an artifact."""
     client = MlflowClient(run.tracking_uri)
-    for key, value in settings.items():
-        client.log_param(run.run_id, f"search.{key}", str(value)[:6000])
-    client.set_tag(run.run_id, "optuna.study", spec.name)
-    client.set_tag(run.run_id, "pitot.preset", spec.preset)
+    log_params_to(client, run.run_id, {k: str(v)[:6000] for k, v in settings.items()})
     client.log_text(run.run_id, spec.path.read_text(), f"study/{spec.path.name}")
 
 
@@ -74,16 +80,19 @@ def log_study_result(run: ParentRun, study: optuna.Study, spec: StudySpec) -> No
         _log_pareto_front(client, run, study, spec)
         return
     best = study.best_trial
-    for key, value in best.params.items():
-        client.log_param(run.run_id, key, str(value))
+    log_params_to(client, run.run_id, {f"best.{k}": v for k, v in best.params.items()})
     for key, value in trial_metrics(best).items():
         client.log_metric(run.run_id, key, value)
     client.set_tag(run.run_id, "best_trial_number", str(best.number))
-    client.set_tag(run.run_id, "best_run_id", str(best.user_attrs.get("mlflow_run_id")))
+    client.set_tag(run.run_id, "best_run_id", str(best.user_attrs.get(ATTR_RUN_ID)))
 
 
 def trial_metrics(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
-    metrics = trial.user_attrs.get("metrics") or {}
+    """The trial's scores (user attributes ``val_*``, ``best_step``, ...; older studies kept
+    them in one ``metrics`` attribute)."""
+    metrics = dict(trial.user_attrs.get("metrics") or {})
+    metrics.update({k: v for k, v in trial.user_attrs.items()
+                    if k.startswith("val_") or k in SCORE_ATTRS})
     return {str(k): float(v) for k, v in metrics.items()}
 
 

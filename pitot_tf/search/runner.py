@@ -27,7 +27,7 @@ from pitot_tf.search.gate import count_trials
 from pitot_tf.search.parent_run import ParentRun, log_settings, log_study_result, parent_run
 from pitot_tf.search.processes import run_processes
 from pitot_tf.search.storage import open_storage, redact, storage_location
-from pitot_tf.search.studies import StudySpec, load_study
+from pitot_tf.search.studies import StudySpec, describe_data, describe_study, load_study
 from pitot_tf.search.tuning_data import load_tuning_data
 from pitot_tf.search.worker import WorkerJob, run_worker
 
@@ -48,6 +48,8 @@ class SearchResult:
     pareto_trials: list[int] = field(default_factory=list)
     parent_run_id: str | None = None
     wall_s: float = 0.0
+    metric_names: list[str] = field(default_factory=list)
+    best_params: dict[str, Any] = field(default_factory=dict)
 
 
 def ensure_study(spec: StudySpec, location: str) -> optuna.Study:
@@ -59,6 +61,7 @@ def ensure_study(spec: StudySpec, location: str) -> optuna.Study:
         raise ConfigError(f"study '{spec.name}' in {redact(location)} has "
                           f"{len(study.directions)} objective(s) but {spec.path} defines "
                           f"{len(spec.directions)}; use another --storage")
+    describe_study(study, spec)
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(spec.default_params(), user_attrs={"origin": f"preset {spec.preset}"},
                             skip_if_exists=True)
@@ -77,6 +80,7 @@ def run_search(
     location = storage_location(spec, storage)
     replicates = load_tuning_data(spec, data_dir, splits_dir)
     optuna_study = ensure_study(spec, location)
+    describe_data(optuna_study, replicates)
     job = WorkerJob(
         study_file=str(spec.path), storage=location, target=n_trials,
         overrides=dict(overrides or {}), data_dir=_str(data_dir), splits_dir=_str(splits_dir),
@@ -141,10 +145,12 @@ def summarize(spec: StudySpec, location: str, study: optuna.Study, target: int,
     counts = count_trials(study)
     failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    best_trial, best_values, pareto = None, None, []
+    best_trial, best_values, pareto, params = None, None, [], {}
     if complete and not spec.multi_objective:
         best_trial, best_values = study.best_trial.number, list(study.best_trial.values)
+        params = dict(study.best_trial.params)
     elif complete:
         pareto = sorted(t.number for t in study.best_trials)
     return SearchResult(spec.name, redact(location), target, counts.finished, failed,
-                        best_trial, best_values, pareto, parent_run_id, wall_s)
+                        best_trial, best_values, pareto, parent_run_id, wall_s,
+                        spec.metric_names, params)

@@ -9,11 +9,12 @@ and ``docs/search.md``. The study's name is the file name without ``.yaml``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import optuna
 import yaml
 
 from pitot_tf.config import Config
@@ -21,6 +22,9 @@ from pitot_tf.errors import ConfigError
 from pitot_tf.presets import resolve
 from pitot_tf.search.algorithms import Component, parse_component
 from pitot_tf.search.space import Param, default_params, parse_space
+
+if TYPE_CHECKING:
+    from pitot_tf.search.tuning_data import Replicate
 
 METRICS = ("val_loss", "val_mape", "val_width")
 SECTIONS = ("description", "preset", "data", "objective", "sampler", "pruner", "overrides",
@@ -67,6 +71,24 @@ class StudySpec:
     def multi_objective(self) -> bool:
         return len(self.metrics) > 1
 
+    @property
+    def metric_names(self) -> list[str]:
+        """The objectives as the dashboard, the terminal and MLflow name them: ``val_loss``,
+        ``val_mape``, ``val_width_0.05`` (bound metrics carry their alpha)."""
+        return [metric_name(m, self.alpha) for m in self.metrics]
+
+    def definition(self) -> dict[str, str]:
+        """The study as short readable texts (stored as the Optuna study's user attributes)."""
+        overrides = ", ".join(f"{k}={v}" for k, v in self.overrides.items())
+        return {
+            "preset": self.preset, "level": f"{self.level:g}",
+            "replicates": ", ".join(map(str, self.replicates)),
+            "objectives": ", ".join(self.metric_names) + " (minimize)",
+            "space": ", ".join(self.space), "overrides": overrides or "(none)",
+            "sampler": self.sampler.kind, "pruner": self.pruner.kind,
+            "study_file": str(self.path), "description": self.description,
+        }
+
     def base_config(self) -> Config:
         """The preset with the fixed overrides: what every trial starts from."""
         return resolve(self.preset, {**SEARCH_DEFAULTS, **self.overrides})
@@ -87,6 +109,11 @@ class StudySpec:
             raise ConfigError(f"{self.path}: the overrides fix every searched key; "
                               "nothing is left to search")
         return replace(self, overrides=merged, space=space)
+
+
+def metric_name(metric: str, alpha: float) -> str:
+    """``val_width`` → ``val_width_0.05`` (and ``val_coverage``); other names unchanged."""
+    return f"{metric}_{alpha:g}" if metric in ("val_width", "val_coverage") else metric
 
 
 def studies_dir() -> Path:
@@ -221,3 +248,25 @@ def _check_default_inside(spec: StudySpec, base: Config, where: str) -> None:
         if not param.contains(flat[key]):
             raise ConfigError(f"{where}: space.{key}: the preset's value {flat[key]!r} (the "
                               "first trial) is outside the search space")
+
+
+def describe_study(study: optuna.Study, spec: StudySpec) -> None:
+    """Name the study's objectives (the dashboard shows ``val_mape``, not "Objective 0") and
+    store its definition as user attributes."""
+    study.set_metric_names(spec.metric_names)
+    for key, value in spec.definition().items():
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
+
+
+def describe_data(study: optuna.Study, replicates: Sequence[Replicate]) -> None:
+    """The data fingerprint, data folder and code version of this invocation, as study user
+    attributes (a study resumed with other data or code shows the latest)."""
+    from pitot_tf.tracking.fingerprint import code_version, data_fingerprint
+
+    fingerprint = data_fingerprint(replicates[0].dataset)
+    values = {"data_fingerprint": fingerprint["fingerprint"],
+              "data_dir": str(fingerprint["directory"]), "code_version": code_version()}
+    for key, value in values.items():
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)

@@ -23,7 +23,7 @@ from optuna.study import MaxTrialsCallback
 from pitot_tf.errors import PitotError
 from pitot_tf.search.algorithms import make_pruner, make_sampler
 from pitot_tf.search.gate import FINISHED, TrialBudget, storage_lock
-from pitot_tf.search.mlflow_callback import TrialRunLogger
+from pitot_tf.search.mlflow_callback import TrialStateTagger, TrialTracking, trial_run_ids
 from pitot_tf.search.objective import TrialObjective
 from pitot_tf.search.processes import JsonJob, worker_main
 from pitot_tf.search.storage import open_storage
@@ -87,23 +87,23 @@ def fail_dead_run(tracking_uri: str, trial: optuna.trial.FrozenTrial) -> None:
 
     from pitot_tf.tracking.names import TAG_ERROR
 
-    run_id = str(trial.user_attrs.get("mlflow_run_id") or "")
-    if not run_id:
-        return
     client = MlflowClient(tracking_uri)
-    try:
-        if client.get_run(run_id).info.status == "RUNNING":
-            client.set_tag(run_id, TAG_ERROR, f"its worker died; trial {trial.number} re-queued")
-            client.set_terminated(run_id, "FAILED")
-    except Exception as error:  # the tracking server: `runs repair` can end the run later
-        log.warning("could not end run %s of dead trial %d: %s", run_id, trial.number, error)
+    for run_id in trial_run_ids(trial):
+        try:
+            if client.get_run(run_id).info.status == "RUNNING":
+                client.set_tag(run_id, TAG_ERROR,
+                               f"its worker died; trial {trial.number} re-queued")
+                client.set_terminated(run_id, "FAILED")
+        except Exception as error:  # the tracking server: `runs repair` can end it later
+            log.warning("could not end run %s of dead trial %d: %s", run_id, trial.number,
+                        error)
 
 
-def trial_logger(job: WorkerJob, spec: StudySpec) -> TrialRunLogger | None:
+def trial_tracking(job: WorkerJob, spec: StudySpec) -> TrialTracking | None:
+    """Where this worker's trial runs go (None for an untracked search)."""
     if not (job.parent_run_id and job.tracking_uri and job.experiment_id):
         return None
-    return TrialRunLogger(job.tracking_uri, job.experiment_id, job.parent_run_id, spec.name,
-                          {"pitot.preset": spec.preset, "pitot.level": f"{spec.level:g}"})
+    return TrialTracking(job.tracking_uri, job.experiment_id, job.parent_run_id, spec.name)
 
 
 def run_worker(job: WorkerJob, replicates: list[Replicate] | None = None) -> WorkerReport:
@@ -113,9 +113,10 @@ def run_worker(job: WorkerJob, replicates: list[Replicate] | None = None) -> Wor
     study = open_study(spec, job.storage, job.worker, job.tracking_uri)
     data = replicates or load_tuning_data(spec, job.data_dir, job.splits_dir)
     budget = TrialBudget(storage_lock(job.storage, spec.name), job.target)
-    logger = trial_logger(job, spec)
-    objective = TrialObjective(spec, data, logger, on_start=budget.release)
-    return optimize_within_budget(study, objective, budget, [logger] if logger else [], job)
+    tracking = trial_tracking(job, spec)
+    objective = TrialObjective(spec, data, tracking, on_start=budget.release)
+    callbacks = [TrialStateTagger(tracking.tracking_uri)] if tracking else []
+    return optimize_within_budget(study, objective, budget, callbacks, job)
 
 
 def optimize_within_budget(study: optuna.Study, objective: GatedObjective, budget: TrialBudget,

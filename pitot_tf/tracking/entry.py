@@ -1,6 +1,9 @@
 """What every entry-point script shares: run its body, turn user errors into exit code 1.
 
-A user error (:class:`~pitot_tf.errors.PitotError`) prints as one line. If it happened before
+A user error (:class:`~pitot_tf.errors.PitotError`) prints as one line, without traceback;
+under ``mlflow run`` it speaks in ``-P name=value`` terms: options such as ``--data-dir`` are
+named as the MLproject parameter, and the parameters whose values the message mentions are
+repeated as the user typed them (``-P source=/no/such/folder``). If it happened before
 the script resumed the run that ``mlflow run`` created for it (a bad parameter), that run is
 marked FAILED with the ``error`` tag here; errors inside a run are marked by
 :func:`~pitot_tf.tracking.runs.tracked_run`.
@@ -10,23 +13,40 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pitot_tf.errors import PitotError
 
 
-def run_main(body: Callable[[], object]) -> int:
-    """Call ``body``; return 0, or 1 after printing a user error as one line."""
+def run_main(body: Callable[[], object], passed: Mapping[str, str] | None = None,
+             options: Mapping[str, str] | None = None) -> int:
+    """Call ``body``; return 0, or 1 after printing a user error as one line. ``passed``:
+    the entry point's parameters by MLproject name (``{"data_dir": args.data_dir}``);
+    ``options``: CLI options that messages may name, by the parameter that sets them here
+    (``{"--data-dir": "source"}``; by default ``--data-dir`` is ``data_dir``)."""
+    under_project = bool(os.environ.get("MLFLOW_RUN_ID"))
     try:
         body()
     except PitotError as error:
-        print(f"error: {error}", file=sys.stderr)
+        message = (user_message(str(error), passed or {}, options) if under_project
+                   else str(error))
+        print(f"error: {message}", file=sys.stderr)
         _fail_unstarted_run(error)
         return 1
     except BaseException as error:
         _fail_unstarted_run(error)
         raise
     return 0
+
+
+def user_message(message: str, passed: Mapping[str, str],
+                 options: Mapping[str, str] | None = None) -> str:
+    """``message`` as a user of ``mlflow run`` should read it (see the module doc)."""
+    renamed = {f"--{name.replace('_', '-')}": name for name in passed}
+    for option, name in {**renamed, **(options or {})}.items():
+        message = message.replace(option, f"-P {name}")
+    mentioned = [f"-P {k}={v}" for k, v in passed.items() if len(str(v)) > 1 and str(v) in message]
+    return f"{message} (you passed {' '.join(mentioned)})" if mentioned else message
 
 
 def _fail_unstarted_run(error: BaseException) -> None:

@@ -25,7 +25,7 @@ from pitot_tf.data.splits import Split, load_split, split_path
 from pitot_tf.errors import ConfigError
 from pitot_tf.tracking import names
 from pitot_tf.tracking.fingerprint import data_fingerprint
-from pitot_tf.tracking.logging import log_evaluation, log_params, staged_artifacts
+from pitot_tf.tracking.logging import log_evaluation, log_params, run_param, staged_artifacts
 from pitot_tf.tracking.runs import tracked_run
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -99,14 +99,15 @@ def load_run_inputs(
 ) -> RunInputs:
     """Reload a training run's config, data (its data dir unless ``data_dir``), split (its
     logged split file unless ``splits_dir``) and Keras model."""
-    params = mlflow.MlflowClient().get_run(run_id).data.params
-    if names.PARAM_LEVEL not in params:
-        raise ConfigError(f"run {run_id} is not a finished pitot training run (no run.level)")
+    run = mlflow.MlflowClient().get_run(run_id)
+    params = run.data.params
+    if names.PARAM_LEVEL not in params or names.PARAM_DATA_FINGERPRINT not in params:
+        raise ConfigError(f"run {run_id} is not a finished pitot training run (no level)")
     level, replicate = float(params[names.PARAM_LEVEL]), int(params[names.PARAM_REPLICATE])
     config_path = mlflow.artifacts.download_artifacts(
         run_id=run_id, artifact_path=names.CONFIG_FILE)
     config = Config.from_dict(json.loads(Path(config_path).read_text()))
-    dataset = load_dataset(data_dir or params[names.PARAM_DATA_DIR],
+    dataset = load_dataset(data_dir or run_param(params, run.data.tags, names.PARAM_DATA_DIR),
                            config.objectives.include or None)
     notes = []
     if data_fingerprint(dataset)["fingerprint"] != params.get(names.PARAM_DATA_FINGERPRINT):
@@ -153,7 +154,7 @@ def evaluate_run(
             evaluation = evaluate(inputs.model, inputs.dataset, inputs.split, groupings=groupings)
             log_params({names.PARAM_DATA_DIR: str(Path(str(inputs.dataset.source)).resolve()),
                         names.PARAM_EVALUATED_RUN: source_id})
-            log_evaluation(evaluation, stage)
+            log_evaluation(evaluation, stage, source.info.run_name or source_id[:8])
         notes = inputs.notes + evaluation.notes
         if notes:
             mlflow.set_tag(names.TAG_NOTES, "; ".join(notes)[:5000])

@@ -1,14 +1,16 @@
 """Fingerprints that say which data and which code produced a run.
 
 A run is only comparable (and reusable by the pipeline) when both match: the data by the
-hashes and shapes of its files, the code by the package version, the git commit when there
-is one, and a hash of the source files (which also catches uncommitted edits).
+hashes and shapes of its files, the code by the git commit when there is one (marked
+``dirty`` plus a hash of the source files when the code has uncommitted edits), else by the
+package version and the source hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -80,12 +82,34 @@ def source_hash() -> str:
 
 @lru_cache(maxsize=1)
 def git_commit() -> str | None:
-    """The project's git commit, or None outside a repository (or before the first commit)."""
-    from mlflow.utils.git_utils import get_git_commit
+    """The project's git commit (``git rev-parse HEAD``), or None outside a repository, before
+    the first commit or without git."""
+    return _git("rev-parse", "HEAD")
 
-    return get_git_commit(str(PROJECT_ROOT))
+
+@lru_cache(maxsize=1)
+def git_dirty() -> bool:
+    """Whether the tracked code (package, entry points, MLproject) has uncommitted edits."""
+    changes = _git("status", "--porcelain", "--untracked-files=no", "--",
+                   "pitot_tf", "entrypoints", "MLproject")
+    return bool(changes)
 
 
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(PROJECT_ROOT), *args], capture_output=True,
+                              text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+@lru_cache(maxsize=1)
 def code_version() -> str:
-    """``<package version>+<source hash>``: equal only for the same code, committed or not."""
-    return f"{pitot_tf.__version__}+{source_hash()}"
+    """Which code ran: ``git:<commit>`` in a clean checkout, ``git:<commit>-dirty.<source
+    hash>`` with uncommitted edits, ``<package version>+<source hash>`` outside git. Equal
+    only for the same code, committed or not."""
+    commit = git_commit()
+    if commit is None:
+        return f"{pitot_tf.__version__}+{source_hash()}"
+    return f"git:{commit}-dirty.{source_hash()}" if git_dirty() else f"git:{commit}"

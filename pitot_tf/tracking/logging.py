@@ -7,6 +7,7 @@ run itself only ends FINISHED when everything was logged (see :mod:`~pitot_tf.tr
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -15,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.entities import Metric, Param
+from mlflow.entities import Metric, Param, RunTag
 
 from pitot_tf.config import Config
 from pitot_tf.conformal.evaluate import SUMMARY_ALPHAS, Evaluation
-from pitot_tf.tracking.names import CONFIG_FILE, HISTORY_FILE, PLOTS_DIR
+from pitot_tf.tracking.names import CONFIG_FILE, HISTORY_FILE, PLOTS_DIR, TAG_RESOLVED
 from pitot_tf.training.trainer import TrainResult, ValidationCallback
 
 _BATCH = 100
@@ -35,16 +36,43 @@ def staged_artifacts() -> Iterator[Path]:
 
 
 def log_params(params: Mapping[str, Any]) -> None:
-    """Log params (values as strings, lists as ``[1, 2]``) in batches, skipping those the run
-    already has with the same value (e.g. logged by ``mlflow run``)."""
+    """Log params (values as strings, lists as ``[1, 2]``) in batches.
+
+    A param the run already has (``mlflow run`` logs the project's parameters as typed) is
+    not logged twice: when the value differs (``data_dir=''`` but the data came from
+    ``$PITOT_DATA``) the value that ran goes to tag ``pitot.resolved.<key>`` instead.
+    """
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("log_params needs an active MLflow run")
-    client = mlflow.MlflowClient()
-    existing = client.get_run(run.info.run_id).data.params
-    fresh = [Param(k, str(v)) for k, v in params.items() if existing.get(k) != str(v)]
+    log_params_to(mlflow.MlflowClient(), run.info.run_id, params)
+
+
+def log_params_to(client: mlflow.MlflowClient, run_id: str, params: Mapping[str, Any]) -> None:
+    """:func:`log_params` for run ``run_id`` through ``client``."""
+    existing = client.get_run(run_id).data.params
+    fresh = [Param(k, str(v)) for k, v in params.items() if k not in existing]
+    resolved = [RunTag(f"{TAG_RESOLVED}{k}", str(v)) for k, v in params.items()
+                if k in existing and not _same_text(existing[k], str(v))]
     for start in range(0, len(fresh), _BATCH):
-        client.log_batch(run.info.run_id, params=fresh[start:start + _BATCH])
+        client.log_batch(run_id, params=fresh[start:start + _BATCH])
+    if resolved:
+        client.log_batch(run_id, tags=resolved)
+
+
+def _same_text(logged: str, value: str) -> bool:
+    """``mlflow run`` logs values shell-quoted and as typed (``0.50``): compare meanings."""
+    if logged in (value, shlex.quote(value)):
+        return True
+    try:
+        return float(logged) == float(value)
+    except ValueError:
+        return False
+
+
+def run_param(params: Mapping[str, str], tags: Mapping[str, str], key: str) -> str | None:
+    """What ran for param ``key``: tag ``pitot.resolved.<key>`` if set, else the param."""
+    return tags.get(f"{TAG_RESOLVED}{key}", params.get(key))
 
 
 def log_metrics(values: Mapping[str, float], step: int | None = None) -> None:
@@ -92,15 +120,17 @@ def log_training(result: TrainResult, stage: Path) -> None:
     result.history.to_csv(stage / HISTORY_FILE, index=False)
 
 
-def log_evaluation(evaluation: Evaluation, stage: Path) -> None:
-    """Test and validation metrics under stable names, the tables and the plots."""
+def log_evaluation(evaluation: Evaluation, stage: Path, label: str = "") -> None:
+    """Test and validation metrics under stable names, the tables and the plots (titled with
+    the run's ``label``, e.g. ``pitot L0.5 r0``)."""
     log_metrics(evaluation.metrics(SUMMARY_ALPHAS))
     evaluation.save(stage)
-    write_figures(evaluation, stage / PLOTS_DIR)
+    write_figures(evaluation, stage / PLOTS_DIR, label)
 
 
-def write_figures(evaluation: Evaluation, folder: Path) -> list[Path]:
-    """Calibration, bound-tightness and one predicted-vs-actual plot per objective (PNG)."""
+def write_figures(evaluation: Evaluation, folder: Path, label: str = "") -> list[Path]:
+    """Calibration, bound-tightness and one predicted-vs-actual plot per objective (PNG), each
+    titled with the run (``label``) and the split it shows."""
     from pitot_tf.conformal.plots import (
         calibration_plot,
         predicted_vs_actual_plot,
@@ -108,12 +138,15 @@ def write_figures(evaluation: Evaluation, folder: Path) -> list[Path]:
     )
 
     folder.mkdir(parents=True, exist_ok=True)
+    run = f"{label}: " if label else ""
+    split = "test split, bounds calibrated on validation"
     chosen = evaluation.table.query("split == 'test' and chosen")
-    figures = {"calibration.png": calibration_plot(chosen), "tightness.png": tightness_plot(chosen)}
+    figures = {"calibration.png": calibration_plot(chosen, f"{run}coverage\n{split}"),
+               "tightness.png": tightness_plot(chosen, f"{run}bound width\n{split}")}
     for objective, bound in evaluation.bounds.items():
         alpha = PLOT_ALPHA if PLOT_ALPHA in bound.alphas else max(bound.alphas)
         true_s, pred_s, bound_s = evaluation.test_runtimes(objective, alpha)
-        title = f"{objective}: test rows, upper bound at alpha={alpha:g}"
+        title = f"{run}{objective}\ntest split, upper bound at α={alpha:g}"
         figures[f"predicted_vs_actual_{objective}.png"] = predicted_vs_actual_plot(
             true_s, pred_s, bound_s, title)
     for name, figure in figures.items():

@@ -21,12 +21,16 @@ TAG_NOTES = "pitot.notes"
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 TAG_ENTRY_POINT = "mlflow.project.entryPoint"
+#: ``pitot.resolved.<param>``: what ran, when ``mlflow run`` logged the param as typed
+#: (e.g. ``data_dir`` given as ``''``: the resolved folder is in ``pitot.resolved.data_dir``)
+TAG_RESOLVED = "pitot.resolved."
 
-# params that are not config keys (config keys are logged flat: model.mf_dim, seed, ...)
-PARAM_PRESET = "run.preset"
-PARAM_LEVEL = "run.level"
-PARAM_REPLICATE = "run.replicate"
-PARAM_DATA_DIR = "data.dir"
+# params that are not config keys (config keys are logged flat: model.mf_dim, seed, ...);
+# the first four share their names with the MLproject parameters, so a run has each once
+PARAM_PRESET = "preset"
+PARAM_LEVEL = "level"
+PARAM_REPLICATE = "replicate"
+PARAM_DATA_DIR = "data_dir"
 PARAM_DATA_FINGERPRINT = "data.fingerprint"
 PARAM_DATA_SHAPE = "data.shape"
 PARAM_SPLIT_FILE = "split.file"

@@ -42,8 +42,8 @@ def integer(text: str | int | float, name: str) -> int:
 
 
 def optional_steps(text: str | int | float | None) -> int | None:
-    """Training steps: empty or 0 means "the preset's ``training.steps``"."""
-    if text is None or str(text).strip() == "":
+    """Training steps: ``preset``, empty or 0 mean "the preset's ``training.steps``"."""
+    if text is None or str(text).strip() in ("", "preset"):
         return None
     steps = integer(text, "steps")
     if steps < 0:

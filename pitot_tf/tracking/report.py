@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from pitot_tf.conformal.evaluate import ALL_GROUPS, SUMMARY_ALPHAS, Evaluation
+
+#: A group is flagged when its coverage is this far below the target 1 - alpha.
+LOW_COVERAGE_SHORTFALL = 0.10
 
 
 def summary_text(evaluation: Evaluation) -> str:
@@ -17,8 +22,49 @@ def summary_text(evaluation: Evaluation) -> str:
     if not worst.empty:
         lines += ["worst-group test coverage, plain vs Mondrian bound:",
                   worst.to_string(index=False, float_format=lambda v: f"{v:.4f}")]
+    lines += low_coverage_lines(evaluation.groups)
     lines += [f"note: {note}" for note in evaluation.notes]
     return "\n".join(lines)
+
+
+def headline(evaluation: Evaluation) -> str:
+    """The test result in one line (see :func:`headline_from_metrics`)."""
+    return headline_from_metrics(evaluation.metrics(SUMMARY_ALPHAS))
+
+
+def headline_from_metrics(metrics: Mapping[str, float], alpha: float = 0.05) -> str:
+    """``test at alpha=0.05: mf MAPE 0.21, coverage 0.95, width 0.62; if2 ...`` from a run's
+    ``test_*`` metrics."""
+    objectives = sorted({k.split("_")[1] for k in metrics
+                         if k.startswith("test_") and k.endswith("_mape")})
+    parts = []
+    for name in objectives:
+        cover = metrics.get(f"test_{name}_coverage_{alpha:g}")
+        width = metrics.get(f"test_{name}_width_{alpha:g}")
+        text = f"{name} MAPE {metrics[f'test_{name}_mape']:.3f}"
+        if cover is not None and width is not None:
+            text += f", coverage {cover:.3f}, width {width:.3f}"
+        parts.append(text)
+    return f"test at alpha={alpha:g}: " + "; ".join(parts) if parts else "no test metrics"
+
+
+def low_coverage_lines(groups: pd.DataFrame, shortfall: float = LOW_COVERAGE_SHORTFALL,
+                       limit: int = 5) -> list[str]:
+    """One warning line per group whose test coverage is more than ``shortfall`` below the
+    target ``1 - α`` (summary α, either bound), with its size: a shortfall in a group of 8
+    rows is noise more often than one in a group of 800."""
+    if groups.empty:
+        return []
+    rows = groups[(groups["group"] != ALL_GROUPS) & groups["alpha"].round(6).isin(SUMMARY_ALPHAS)]
+    low = rows[rows["coverage"] < 1 - rows["alpha"] - shortfall]
+    low = low.sort_values(["coverage", "n"], ascending=[True, False])
+    lines = [f"LOW COVERAGE: {r['objective']} {r['grouping']}={r['group']} ({int(r['n'])} test "
+             f"rows), {r['bound']} bound: {float(r['coverage']):.2f} vs target "
+             f"{1 - float(r['alpha']):.2f} (alpha={float(r['alpha']):g})"
+             for r in low.head(limit).to_dict("records")]
+    if len(low) > limit:
+        lines.append(f"LOW COVERAGE: {len(low) - limit} more group(s); see conformal_groups.csv")
+    return lines
 
 
 def worst_group_coverage(groups: pd.DataFrame) -> pd.DataFrame:

@@ -7,9 +7,11 @@ Exceptions listed in ``stop_exceptions`` (e.g. ``optuna.TrialPruned``) end it KI
 or a file could not be written, the error reaching the user is one line
 (:class:`~pitot_tf.tracking.outage.TrackingError`) saying whether the run could be marked.
 
-The tracking store is MLflow's own default (``sqlite:///mlflow.db`` in the working directory,
-artifacts under ``./mlruns``) unless ``MLFLOW_TRACKING_URI`` names another store or server.
-Inside ``mlflow run`` the run already exists (``MLFLOW_RUN_ID``) and is resumed.
+Runs go to experiment ``pitot`` unless another is named (see
+:mod:`~pitot_tf.tracking.experiments`). The tracking store is MLflow's own default
+(``sqlite:///mlflow.db`` in the working directory, artifacts under ``./mlruns``) unless
+``MLFLOW_TRACKING_URI`` names another store or server. Inside ``mlflow run`` the run already
+exists (``MLFLOW_RUN_ID``) and is resumed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from typing import Any
 import mlflow
 from mlflow.entities import RunStatus
 
+from pitot_tf.tracking.experiments import (
+    experiment_id_for,
+    mark_model_training,
+    requested_experiment,
+)
 from pitot_tf.tracking.fingerprint import code_version, git_commit
 from pitot_tf.tracking.names import (
     TAG_CODE_VERSION,
@@ -78,18 +85,17 @@ def tracked_run(
     """A run of ``kind`` (``train``, ``evaluate``, ...) that ends FINISHED, FAILED or KILLED.
 
     ``experiment`` (a name; created if needed) or ``experiment_id`` is made active unless a
-    run is being resumed from ``MLFLOW_RUN_ID``, whose experiment ``mlflow run
-    --experiment-name`` chose. ``nested`` makes it a child of the active run,
-    ``parent_run_id`` a child of that run.
+    run is being resumed from ``MLFLOW_RUN_ID`` (see
+    :func:`~pitot_tf.tracking.experiments.adopt_project_run`) or nested in an active run;
+    with neither, the experiment is ``$MLFLOW_EXPERIMENT_NAME`` or ``pitot``. ``nested`` makes
+    it a child of the active run, ``parent_run_id`` a child of that run.
     """
-    if not os.environ.get("MLFLOW_RUN_ID"):
-        if experiment_id:
-            mlflow.set_experiment(experiment_id=experiment_id)
-        elif experiment:
-            mlflow.set_experiment(experiment)
+    _choose_experiment(experiment, experiment_id, parent_run_id if parent_run_id else
+                       _active_id() if nested else None)
     all_tags = {**standard_tags(kind), **{k: str(v) for k, v in (tags or {}).items()}}
     run = mlflow.start_run(run_name=run_name, nested=nested, parent_run_id=parent_run_id,
                            tags=all_tags)
+    mark_model_training(run.info.experiment_id)
     try:
         yield run
     except stop_exceptions as stop:
@@ -103,6 +109,27 @@ def tracked_run(
         _end_or_raise(run, RunStatus.FAILED, {TAG_ERROR: text}, error, text)
         raise
     _end_or_raise(run, RunStatus.FINISHED, {})
+
+
+def _choose_experiment(name: str | None, experiment_id: str | None, parent: str | None) -> None:
+    """Make the run's experiment active: the one named, else the parent run's, else the
+    default (see :func:`tracked_run`)."""
+    if os.environ.get("MLFLOW_RUN_ID"):
+        return
+    if experiment_id:
+        mlflow.set_experiment(experiment_id=experiment_id)
+    elif name:
+        mlflow.set_experiment(experiment_id=experiment_id_for(name))
+    elif parent:
+        mlflow.set_experiment(
+            experiment_id=mlflow.MlflowClient().get_run(parent).info.experiment_id)
+    elif not os.environ.get("MLFLOW_EXPERIMENT_ID"):
+        mlflow.set_experiment(experiment_id=experiment_id_for(requested_experiment()))
+
+
+def _active_id() -> str | None:
+    active = mlflow.active_run()
+    return active.info.run_id if active else None
 
 
 def _end_or_raise(run: mlflow.ActiveRun, status: int, tags: dict[str, str],

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from pitot_tf.tracking.fingerprint import data_fingerprint, shape_text
 from pitot_tf.tracking.logging import (
     log_config,
     log_evaluation,
+    log_metrics,
     log_params,
     log_training,
     staged_artifacts,
@@ -37,12 +38,18 @@ from pitot_tf.training.trainer import TrainResult, ValidationCallback, train
 
 @dataclass
 class TrainingRun:
-    """What a tracked training run produced (the model is ``result.model``)."""
+    """What a tracked training run produced (the model is ``result.model``); ``evaluation``
+    is None for runs that skip the test split (search trials)."""
 
     run_id: str
     experiment: Experiment
     result: TrainResult
-    evaluation: Evaluation
+    evaluation: Evaluation | None
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+#: Scores a trained model on validation rows; they are logged as metrics of the run.
+Scorer = Callable[[TrainResult, Experiment], Mapping[str, float]]
 
 
 def run_training(
@@ -55,6 +62,7 @@ def run_training(
     steps: int | None = None,
     *,
     experiment: str | None = None,
+    experiment_id: str | None = None,
     run_name: str | None = None,
     nested: bool = False,
     parent_run_id: str | None = None,
@@ -62,39 +70,53 @@ def run_training(
     log_model: bool = True,
     on_validation: ValidationCallback | None = None,
     stop_exceptions: tuple[type[BaseException], ...] = (),
+    prepared: Experiment | None = None,
+    score: Scorer | None = None,
+    evaluate_test: bool = True,
 ) -> TrainingRun:
     """Train ``preset`` with ``overrides`` on ``level``/``replicate`` in a new MLflow run.
 
     Logs the config, data and code fingerprints, per-validation losses, the conformal table
     and plots (test split, calibrated on validation), then the models (unless
-    ``log_model=False``, e.g. for search trials). ``nested``/``parent_run_id``/``tags``
-    place the run under a sweep or search; ``on_validation`` is called after each
-    validation and may raise one of ``stop_exceptions`` (e.g. ``optuna.TrialPruned``) to end
-    the run KILLED instead of FAILED. ``splits_dir=None`` makes the split with the default
-    seed (and logs it). Returns the run id, the prepared experiment, the training result and
-    the evaluation; any error is re-raised after the run is marked FAILED.
+    ``log_model=False``). ``experiment``/``experiment_id``, ``nested``/``parent_run_id`` and
+    ``tags`` place the run (default: experiment ``pitot``); ``on_validation`` is called
+    after each validation and may raise one of ``stop_exceptions`` (e.g.
+    ``optuna.TrialPruned``) to end the run KILLED instead of FAILED. ``splits_dir=None`` makes
+    the split with the default seed (and logs it).
+
+    A search trial passes ``prepared`` (its config on data the worker loaded once; the
+    preset, level and replicate arguments are then taken from it), ``score`` (validation
+    scores, logged as metrics and returned) and ``evaluate_test=False`` (a search never looks
+    at test rows). Any error is re-raised after the run is marked FAILED.
     """
+    if prepared is not None:
+        preset, level, replicate = prepared.preset, prepared.level, prepared.replicate
     run_tags = {names.TAG_PRESET: preset, names.TAG_FAMILY: family(preset),
                 names.TAG_LEVEL: f"{level:g}", names.TAG_REPLICATE: str(replicate), **(tags or {})}
     label = run_name or run_label(preset, level, replicate)
     with tracked_run(names.KIND_TRAIN, label, experiment, run_tags, nested, parent_run_id,
-                     stop_exceptions) as run:
+                     stop_exceptions, experiment_id) as run:
         with staged_artifacts() as stage:
-            prepared = prepare(preset, dict(overrides or {}), level, replicate, data_dir,
-                               splits_dir, steps)
-            log_inputs(prepared, stage)
-            result = train(prepared.config, prepared.dataset, prepared.split,
+            inputs = prepared or prepare(preset, dict(overrides or {}), level, replicate,
+                                         data_dir, splits_dir, steps)
+            log_inputs(inputs, stage)
+            result = train(inputs.config, inputs.dataset, inputs.split,
                            validation_logger(on_validation))
             log_training(result, stage)
-            evaluation = evaluate(result.model, prepared.dataset, prepared.split)
-            log_evaluation(evaluation, stage)
-            if evaluation.notes:
-                mlflow.set_tag(names.TAG_NOTES, "; ".join(evaluation.notes)[:5000])
-        if log_model:
+            scores = dict(score(result, inputs)) if score else {}
+            if scores:
+                log_metrics(scores)
+            evaluation = None
+            if evaluate_test:
+                evaluation = evaluate(result.model, inputs.dataset, inputs.split)
+                log_evaluation(evaluation, stage, run_label(preset, level, replicate))
+                if evaluation.notes:
+                    mlflow.set_tag(names.TAG_NOTES, "; ".join(evaluation.notes)[:5000])
+        if log_model and evaluation is not None:
             from pitot_tf.tracking.models import log_models
 
-            log_models(result.model, prepared.dataset, evaluation)
-    return TrainingRun(run.info.run_id, prepared, result, evaluation)
+            log_models(result.model, inputs.dataset, evaluation)
+    return TrainingRun(run.info.run_id, inputs, result, evaluation, scores)
 
 
 def log_inputs(prepared: Experiment, stage: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import shlex
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,17 +20,28 @@ from typing import Any
 
 import mlflow
 from mlflow.entities import Run
+from mlflow.projects import ExecutionException
 
 from pitot_tf.data.dataset import load_dataset
 from pitot_tf.data.splits import split_path
 from pitot_tf.errors import PitotError
 from pitot_tf.tracking import names
 from pitot_tf.tracking.fingerprint import code_version, data_fingerprint
+from pitot_tf.tracking.logging import log_metrics
 from pitot_tf.tracking.runs import tracked_run
 
 _log = logging.getLogger(__name__)
 TAG_STEP = "pitot.step."
 TAG_REUSED = "pitot.reused."
+TAG_TRAIN_RUN = "pitot.train_run"
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """The run a step used, and whether it was an earlier identical one."""
+
+    run_id: str
+    reused: bool
 
 
 @dataclass(frozen=True)
@@ -37,7 +49,7 @@ class PipelineSpec:
     """Parameters of the whole pipeline (the ``main`` entry point's)."""
 
     source: str = "synthetic"
-    data_out: str = "data/synthetic"
+    data_out: str = ""
     splits_dir: str = "splits"
     split_seed: int = 42
     preset: str = "pitot"
@@ -46,13 +58,14 @@ class PipelineSpec:
     replicate: int = 0
     steps: int = 0
     env_manager: str = "local"
+    experiment: str | None = None
 
 
-def run_pipeline(spec: PipelineSpec, project_uri: str | Path) -> dict[str, str]:
-    """Run (or reuse) each step; return ``{step: run id}``. The pipeline run gets tags
+def run_pipeline(spec: PipelineSpec, project_uri: str | Path) -> dict[str, StepRun]:
+    """Run (or reuse) each step; return ``{step: StepRun}``. The pipeline run gets tags
     ``pitot.step.<step>`` (the run id) and ``pitot.reused.<step>`` (true/false)."""
     label = f"pipeline {spec.preset} L{spec.level:g} r{spec.replicate}"
-    with tracked_run(names.KIND_PIPELINE, label) as run:
+    with tracked_run(names.KIND_PIPELINE, label, spec.experiment) as run:
         step = _Stepper(str(project_uri), run.info.experiment_id, spec.env_manager)
         data = step("data", {"source": spec.source, "out": spec.data_out}, _data_is_unchanged)
         data_dir = data.data.params[names.PARAM_DATA_DIR]
@@ -62,13 +75,26 @@ def run_pipeline(spec: PipelineSpec, project_uri: str | Path) -> dict[str, str]:
                        "seed": spec.split_seed}, _split_file_exists(spec))
         train = step("train", {
             "preset": spec.preset, "overrides": spec.overrides, "level": f"{spec.level:g}",
-            "replicate": spec.replicate, "steps": spec.steps, "data_dir": data_dir,
+            "replicate": spec.replicate, "steps": spec.steps or "preset", "data_dir": data_dir,
             "splits_dir": str(Path(spec.splits_dir).resolve()),
         }, lambda r: r.data.params.get(names.PARAM_DATA_FINGERPRINT) == fingerprint)
         step("evaluate", {"run_id": train.info.run_id}, lambda r: True)
         mlflow.set_tags({**{TAG_STEP + k: v for k, v in step.run_ids.items()},
                          **{TAG_REUSED + k: str(v).lower() for k, v in step.reused.items()}})
-    return step.run_ids
+        show_training_on_pipeline(train)
+    return {k: StepRun(v, step.reused[k]) for k, v in step.run_ids.items()}
+
+
+def show_training_on_pipeline(train: Run) -> None:
+    """Copy the training run's latest metrics and its preset/level/replicate tags onto the
+    pipeline run, so that the runs table and charts show the result at top level while the
+    training run sits nested under it (filter ``tags.`pitot.kind` = 'train'`` to list the
+    training runs themselves flat; see docs/mlflow.md)."""
+    tags = {k: train.data.tags[k] for k in (names.TAG_PRESET, names.TAG_FAMILY, names.TAG_LEVEL,
+                                             names.TAG_REPLICATE) if k in train.data.tags}
+    mlflow.set_tags({**tags, TAG_TRAIN_RUN: train.info.run_id})
+    latest = mlflow.MlflowClient().get_run(train.info.run_id).data.metrics
+    log_metrics(latest)
 
 
 class _Stepper:
@@ -87,15 +113,37 @@ class _Stepper:
         self.reused[entry_point] = found is not None
         if found is None:
             _log.info("running step %s with %s", entry_point, dict(params))
-            submitted = mlflow.projects.run(
-                self.project_uri, entry_point, parameters={k: str(v) for k, v in params.items()},
-                env_manager=self.env_manager, experiment_id=self.experiment_id,
-                synchronous=True)
-            found = mlflow.MlflowClient().get_run(submitted.run_id)
+            found = self.launch(entry_point, params)
         else:
             _log.info("reusing run %s for step %s", found.info.run_id, entry_point)
         self.run_ids[entry_point] = found.info.run_id
         return found
+
+
+    def launch(self, entry_point: str, params: Mapping[str, Any]) -> Run:
+        """Run the step as a child ``mlflow run``; a failed step is a one-line PitotError
+        with the step's own error (its run's ``error`` tag)."""
+        started = int(time.time() * 1000)
+        try:
+            submitted = mlflow.projects.run(
+                self.project_uri, entry_point, parameters={k: str(v) for k, v in params.items()},
+                env_manager=self.env_manager, experiment_id=self.experiment_id,
+                synchronous=True)
+        except ExecutionException:
+            raise PitotError(f"step {entry_point} failed: "
+                             f"{self.failure(entry_point, started)}") from None
+        return mlflow.MlflowClient().get_run(submitted.run_id)
+
+    def failure(self, entry_point: str, since_ms: int) -> str:
+        """The error tag of the step's run that just failed."""
+        query = (f"tags.`{names.TAG_ENTRY_POINT}` = '{entry_point}' "
+                 f"and attributes.start_time >= {since_ms}")
+        runs = mlflow.MlflowClient().search_runs(
+            [self.experiment_id], query, order_by=["attributes.start_time DESC"], max_results=5)
+        for run in runs:
+            if names.TAG_ERROR in run.data.tags:
+                return run.data.tags[names.TAG_ERROR]
+        return "see the output above"
 
 
 def find_finished_run(
