@@ -13,6 +13,7 @@ from mlflow.entities import Run
 from optuna.trial import TrialState
 from search_support import SHIPPED_STUDIES, TINY_OVERRIDES, make_data, tracking_at, write_study
 
+from pitot_tf.search.export import trial_config
 from pitot_tf.search.runner import ensure_study, run_search
 from pitot_tf.search.storage import open_storage
 from pitot_tf.search.studies import load_study
@@ -59,19 +60,66 @@ def test_trials_complete_with_parent_and_child_runs(
         run = children[trial.number]
         assert trial.user_attrs["mlflow_run_id"] == run.info.run_id
         assert run.info.status == "FINISHED" and run.data.tags["optuna.state"] == "COMPLETE"
+        assert run.info.run_name == f"tiny trial {trial.number}"
         assert run.data.params["model.mf_dim"] == str(trial.params["model.mf_dim"])
         assert run.data.params["training.steps"] == "60"
-        assert run.data.metrics["val_loss"] == pytest.approx(trial.value)
-        history = tracking.get_metric_history(run.info.run_id, "intermediate_val_loss")
+        assert run.data.metrics["search.val_loss"] == pytest.approx(trial.value)
+        assert trial.user_attrs["val_loss"] == pytest.approx(trial.value)
+        assert trial_config(trial).model.mf_dim == trial.params["model.mf_dim"]
+        history = tracking.get_metric_history(run.info.run_id, "val_loss")
         assert [m.step for m in history] == [20, 40, 60]
         assert {m.step: m.value for m in history} == pytest.approx(trial.intermediate_values)
+        assert "test_mf_mape" not in run.data.metrics, "a search never looks at test rows"
     parent = tracking.get_run(str(result.parent_run_id))
     best = study.best_trial
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["best_run_id"] == best.user_attrs["mlflow_run_id"]
     assert parent.data.tags["best_trial_number"] == str(best.number)
-    assert parent.data.params["model.mf_dim"] == str(best.params["model.mf_dim"])
+    assert parent.data.params["best.model.mf_dim"] == str(best.params["model.mf_dim"])
     assert parent.data.metrics["val_loss"] == pytest.approx(best.value)
+    experiment = tracking.get_experiment(parent.info.experiment_id)
+    assert experiment.name == "pitot"
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_the_study_names_its_metrics_and_holds_its_definition(
+    tmp_path: Path, data_dir: Path, tracking: MlflowClient
+) -> None:
+    path = write_study(tmp_path, objective={"metrics": ["val_mape", "val_width"], "alpha": 0.1})
+    run_search(path, 1, data_dir=data_dir, track=False)
+    study = load(path)
+    assert study.metric_names == ["val_mape", "val_width_0.1"]
+    attrs = study.user_attrs
+    assert (attrs["preset"], attrs["level"], attrs["replicates"]) == ("pitot", "0.5", "0")
+    assert len(attrs["data_fingerprint"]) == 16 and attrs["code_version"]
+    assert attrs["objectives"] == "val_mape, val_width_0.1 (minimize)"
+    (trial,) = study.get_trials()
+    assert all(not isinstance(v, (dict, list)) for v in trial.user_attrs.values()), \
+        "every user attribute is one readable value"
+
+
+def test_a_trial_run_has_the_params_and_tags_of_a_training_run(
+    tmp_path: Path, data_dir: Path, tracking: MlflowClient
+) -> None:
+    from pitot_tf.tracking.training import run_training
+
+    path = write_study(tmp_path)
+    result = run_search(path, 1, data_dir=data_dir)
+    trial_run = runs_by_trial(tracking, str(result.parent_run_id))[0]
+    trained = run_training("pitot", {**TINY_OVERRIDES, "training.progress": False}, 0.5, 0,
+                           data_dir, log_model=False)
+    train_run = tracking.get_run(trained.run_id)
+    assert set(trial_run.data.params) == set(train_run.data.params)
+    for key in ("preset", "level", "replicate", "data_dir", "data.fingerprint",
+                "pitot.code_version", "pitot.kind"):
+        both = (trial_run.data.params | trial_run.data.tags, train_run.data.params
+                | train_run.data.tags)
+        assert both[0][key] == both[1][key], key
+    ours = {k for k in train_run.data.tags if not k.startswith(("mlflow.", "pitot.notes"))}
+    assert ours <= set(trial_run.data.tags)
+    assert trial_run.info.experiment_id == train_run.info.experiment_id
+    artifacts = {a.path for a in tracking.list_artifacts(trial_run.info.run_id)}
+    assert {"config.json", "data_fingerprint.json", "history.csv", "split"} <= artifacts
 
 
 def test_clearly_worse_trial_is_pruned(
@@ -90,7 +138,8 @@ def test_clearly_worse_trial_is_pruned(
                                          TrialState.PRUNED]
     assert list(trials[2].intermediate_values) == [20], "pruned at its first report"
     run = runs_by_trial(tracking, str(result.parent_run_id))[2]
-    assert run.data.tags["optuna.state"] == "PRUNED" and run.info.status == "FINISHED"
+    assert run.data.tags["optuna.state"] == "PRUNED" and run.info.status == "KILLED"
+    assert "val_loss" in run.data.tags["stopped"]
 
 
 def test_diverging_trial_fails_and_the_study_goes_on(
@@ -108,7 +157,7 @@ def test_diverging_trial_fails_and_the_study_goes_on(
     assert "training loss became nan" in trials[1].user_attrs["fail_reason"]
     run = runs_by_trial(tracking, str(result.parent_run_id))[1]
     assert run.info.status == "FAILED" and run.data.tags["optuna.state"] == "FAIL"
-    assert "nan" in run.data.tags["optuna.fail_reason"]
+    assert "nan" in run.data.tags["error"]
 
 
 def test_two_objectives_leave_a_pareto_front(
@@ -120,14 +169,14 @@ def test_two_objectives_leave_a_pareto_front(
     assert result.finished == 3 and result.pareto_trials
     assert result.pareto_trials == sorted(t.number for t in study.best_trials)
     for trial in study.get_trials():
-        metrics = trial.user_attrs["metrics"]
-        assert trial.values == pytest.approx([metrics["val_mape"], metrics["val_width"]])
-        assert 0 < metrics["val_coverage"] <= 1 and not trial.intermediate_values
+        metrics = trial.user_attrs
+        assert trial.values == pytest.approx([metrics["val_mape"], metrics["val_width_0.1"]])
+        assert 0 < metrics["val_coverage_0.1"] <= 1 and not trial.intermediate_values
     artifact = tracking.download_artifacts(str(result.parent_run_id), "pareto_front.csv",
                                            str(tmp_path))
     front = pd.read_csv(artifact)
     assert front["trial"].tolist() == result.pareto_trials
-    assert set(front.columns) >= {"val_mape", "val_width", "mlflow_run_id"}
+    assert set(front.columns) >= {"val_mape", "val_width_0.1", "mlflow_run_id"}
 
 
 def test_replicates_are_averaged_and_reported_on_one_axis(

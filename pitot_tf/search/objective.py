@@ -23,7 +23,6 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
-import mlflow
 import numpy as np
 import optuna
 
@@ -135,7 +134,7 @@ class TrialObjective:
             parent_run_id=tracking.parent_run_id, tags=tracking.tags(trial),
             run_name=tracking.run_name(trial, replicate.index, len(self.replicates)),
             log_model=False, evaluate_test=False, stop_exceptions=(optuna.TrialPruned,),
-            on_validation=_remember_run(trial, reporter), score=score)
+            on_validation=reporter, on_start=_remember_run(trial), score=score)
         return raw
 
     def score(self, result: TrainResult, dataset: Dataset, split: Split) -> dict[str, float]:
@@ -188,22 +187,18 @@ def store_config(trial: optuna.Trial, config: Config) -> None:
             trial.set_user_attr(f"{CONFIG_ATTR}{key}", value)
 
 
-def _remember_run(trial: optuna.Trial, then: ValidationCallback) -> ValidationCallback:
-    """Store the active run's id on the trial at the first validation (so that the runner can
-    end it if this worker dies), then report to Optuna."""
+def _remember_run(trial: optuna.Trial) -> Callable[[str], None]:
+    """Store each run's id on the trial as it starts, so that the state tagger and the
+    runner (if this worker dies) can find it."""
 
-    def on_validation(step: int, loss: float, losses: dict[str, float]) -> None:
-        active = mlflow.active_run()
-        if active is not None:
-            known = trial_run_ids(trial)
-            if active.info.run_id not in known:
-                known.append(active.info.run_id)
-                trial.set_user_attr(ATTR_RUN_ID, known[0])
-                if len(known) > 1:
-                    trial.set_user_attr(ATTR_RUN_IDS, ",".join(known))
-        then(step, loss, losses)
+    def on_start(run_id: str) -> None:
+        known = trial_run_ids(trial)
+        known.append(run_id)
+        trial.set_user_attr(ATTR_RUN_ID, known[0])
+        if len(known) > 1:
+            trial.set_user_attr(ATTR_RUN_IDS, ",".join(known))
 
-    return on_validation
+    return on_start
 
 
 def _check_finite(metrics: dict[str, Any], required: tuple[str, ...]) -> None:

@@ -102,7 +102,7 @@ def pareto_front(study: optuna.Study, spec: StudySpec) -> pd.DataFrame:
     for trial in sorted(study.best_trials, key=lambda t: t.number):
         rows.append({
             "trial": trial.number,
-            **dict(zip(spec.metrics, trial.values or [], strict=False)),
+            **dict(zip(spec.metric_names, trial.values or [], strict=False)),
             **{f"param.{k}": v for k, v in trial.params.items()},
             "mlflow_run_id": trial.user_attrs.get("mlflow_run_id"),
         })

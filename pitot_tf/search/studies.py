@@ -9,6 +9,7 @@ and ``docs/search.md``. The study's name is the file name without ``.yaml``.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -253,7 +254,9 @@ def _check_default_inside(spec: StudySpec, base: Config, where: str) -> None:
 def describe_study(study: optuna.Study, spec: StudySpec) -> None:
     """Name the study's objectives (the dashboard shows ``val_mape``, not "Objective 0") and
     store its definition as user attributes."""
-    study.set_metric_names(spec.metric_names)
+    with warnings.catch_warnings():  # experimental since Optuna 3.2, stable in use
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(spec.metric_names)
     for key, value in spec.definition().items():
         if study.user_attrs.get(key) != value:
             study.set_user_attr(key, value)

@@ -93,6 +93,7 @@ def tracked_run(
     _choose_experiment(experiment, experiment_id, parent_run_id if parent_run_id else
                        _active_id() if nested else None)
     all_tags = {**standard_tags(kind), **{k: str(v) for k, v in (tags or {}).items()}}
+    nested = nested or (parent_run_id is not None and _active_id() == parent_run_id)
     run = mlflow.start_run(run_name=run_name, nested=nested, parent_run_id=parent_run_id,
                            tags=all_tags)
     mark_model_training(run.info.experiment_id)

@@ -73,6 +73,7 @@ def run_training(
     prepared: Experiment | None = None,
     score: Scorer | None = None,
     evaluate_test: bool = True,
+    on_start: Callable[[str], None] | None = None,
 ) -> TrainingRun:
     """Train ``preset`` with ``overrides`` on ``level``/``replicate`` in a new MLflow run.
 
@@ -87,7 +88,8 @@ def run_training(
     A search trial passes ``prepared`` (its config on data the worker loaded once; the
     preset, level and replicate arguments are then taken from it), ``score`` (validation
     scores, logged as metrics and returned) and ``evaluate_test=False`` (a search never looks
-    at test rows). Any error is re-raised after the run is marked FAILED.
+    at test rows) and ``on_start`` (told the run id first, so that a trial knows its run
+    even if it fails at once). Any error is re-raised after the run is marked FAILED.
     """
     if prepared is not None:
         preset, level, replicate = prepared.preset, prepared.level, prepared.replicate
@@ -96,6 +98,8 @@ def run_training(
     label = run_name or run_label(preset, level, replicate)
     with tracked_run(names.KIND_TRAIN, label, experiment, run_tags, nested, parent_run_id,
                      stop_exceptions, experiment_id) as run:
+        if on_start is not None:
+            on_start(run.info.run_id)
         with staged_artifacts() as stage:
             inputs = prepared or prepare(preset, dict(overrides or {}), level, replicate,
                                          data_dir, splits_dir, steps)
