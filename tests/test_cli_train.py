@@ -43,7 +43,7 @@ def trained(workspace: Path) -> tuple[str, str]:
                                  "--experiment", "cli", "--register", "pitot-cli",
                                  "--alias", "champion"])
     assert result.exit_code == 0, result.output
-    match = re.search(r"^run ([0-9a-f]{32})$", result.output, re.MULTILINE)
+    match = re.search(r"^MLflow: run ([0-9a-f]{32}) ", result.output, re.MULTILINE)
     assert match, result.output
     return match.group(1), result.output
 
@@ -103,7 +103,7 @@ def test_evaluate_a_model_file_matches_the_training_run(
 def test_evaluate_a_run_logs_a_child_run(trained: tuple[str, str]) -> None:
     result = runner.invoke(app, ["evaluate", "--run", trained[0], "--grouping", "uarch"])
     assert result.exit_code == 0, result.output
-    child_id = re.search(r"^run ([0-9a-f]{32}) evaluated", result.output, re.MULTILINE)
+    child_id = re.search(r"^MLflow: run ([0-9a-f]{32}) ", result.output, re.MULTILINE)
     assert child_id, result.output
     child = mlflow.MlflowClient().get_run(child_id.group(1))
     assert child.data.tags["mlflow.parentRunId"] == trained[0]

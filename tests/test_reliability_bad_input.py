@@ -91,7 +91,7 @@ def trained(world: World) -> str:
     """A finished training run with its models logged; its run id."""
     outcome = pitot("train", "--data-dir", str(world.data), "--experiment", EXPERIMENT, *FAST)
     assert outcome.code == 0, outcome
-    found = re.search(r"^run ([0-9a-f]{32})$", outcome.out, re.MULTILINE)
+    found = re.search(r"^MLflow: run ([0-9a-f]{32}) ", outcome.out, re.MULTILINE)
     assert found, outcome.out
     return found.group(1)
 

@@ -43,8 +43,11 @@ def evaluate(
         from pitot_tf.tracking.evaluation import evaluate_run
 
         result = evaluate_run(run, data_dir, splits_dir, grouping)
-        typer.echo(f"run {result.run_id} evaluated {result.evaluated_run_id}")
+        from pitot_tf.tracking.experiments import where_text
+
+        typer.echo(f"evaluated training run {result.evaluated_run_id}")
         typer.echo(summary_text(result.evaluation))
+        typer.echo(where_text(result.run_id))
         return
     assert model is not None
     evaluation = evaluate_model(model, data_dir, splits_dir, level, replicate, grouping)
