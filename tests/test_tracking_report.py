@@ -21,8 +21,8 @@ def groups(coverage: float, n: int) -> pd.DataFrame:
 
 def test_a_group_far_below_target_is_flagged_with_its_size() -> None:
     (line,) = low_coverage_lines(groups(0.62, 37))
-    assert line == ("LOW COVERAGE: if2 runtime=wasm3 (37 test rows), plain bound: 0.62 vs "
-                    "target 0.95 (alpha=0.05)")
+    assert line == ("LOW COVERAGE: if2 runtime=wasm3 (37 test rows): plain 0.62, mondrian 0.94 "
+                    "vs target 0.95 at alpha=0.05")
     assert low_coverage_lines(groups(0.90, 37)) == [], "0.05 short is not far below"
 
 
