@@ -48,7 +48,7 @@ def sweep(args: argparse.Namespace) -> None:
     from pitot_tf.tracking.experiments import adopt_project_run
     from pitot_tf.tracking.params import integer, optional, split_overrides, words
 
-    adopt_project_run(optional(args.experiment))
+    adopt_project_run(optional(args.experiment) or "sweep")
 
     result = run_sweep(
         words(args.presets), words(args.levels) or None, words(args.replicates) or None,

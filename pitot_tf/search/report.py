@@ -14,7 +14,7 @@ def result_text(result: SearchResult) -> str:
         values = ", ".join(f"{name} = {value:.4g}" for name, value
                            in zip(result.metric_names, result.best_values, strict=False))
         lines.append(f"best trial {result.best_trial}: {values}")
-        lines += [f"  {key} = {value}" for key, value in result.best_params.items()]
+        lines += [f"  {key} = {_short(value)}" for key, value in result.best_params.items()]
     if result.pareto_trials:
         lines.append(f"Pareto front of {', '.join(result.metric_names)}: trials "
                      f"{result.pareto_trials}")
@@ -24,3 +24,8 @@ def result_text(result: SearchResult) -> str:
         lines.append(where_text(result.parent_run_id))
     lines.append(f"dashboard: pitot-tf dashboard --storage {result.storage}")
     return "\n".join(lines)
+
+
+def _short(value: object) -> str:
+    """Floats to 4 significant digits (``0.001252``), everything else as is."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
