@@ -26,11 +26,15 @@ STEPS = ("data", "split", "train", "evaluate")
 pytestmark = pytest.mark.slow
 
 
-def mlflow_run(entry: str, params: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def mlflow_run(entry: str, params: dict[str, str], cwd: Path,
+               experiment: str | None = "entry") -> subprocess.CompletedProcess[str]:
     """``mlflow run <repo> -e entry --env-manager local`` with ``params``, in experiment
-    ``entry`` of the private store (inherited through ``MLFLOW_TRACKING_URI``)."""
+    ``entry`` of the private store (inherited through ``MLFLOW_TRACKING_URI``), or without
+    ``--experiment-name`` when ``experiment`` is None."""
     command = [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", entry,
-               "--env-manager", "local", "--experiment-name", "entry"]
+               "--env-manager", "local"]
+    if experiment:
+        command += ["--experiment-name", experiment]
     for key, value in params.items():
         command += ["-P", f"{key}={value}"]
     env = {k: v for k, v in os.environ.items()
@@ -136,3 +140,31 @@ def test_a_bad_train_parameter_fails_the_run_with_the_error(workspace: Path) -> 
     run = latest_run("train")
     assert run.info.status == "FAILED"
     assert run.data.tags["error"].startswith("unknown preset 'no-such'")
+
+
+def test_a_missing_data_folder_names_the_parameter_as_passed(workspace: Path) -> None:
+    missing = workspace / "no-such-folder"
+    done = mlflow_run("main", {**pipeline_params(workspace), "source": str(missing)}, workspace)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: step")]
+    assert len(errors) == 1, done.stderr[-3000:]
+    assert "data directory not found" in errors[0]
+    assert errors[0].endswith(f"(you passed -P source={missing})")
+    assert "--data-dir" not in errors[0]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert latest_run("main").info.status == "FAILED"
+
+
+def test_without_an_experiment_name_the_run_continues_in_pitot(workspace: Path) -> None:
+    done = mlflow_run("data", {"source": "synthetic", "out": str(workspace / "data-pitot"),
+                               "platforms": "12", "workloads": "16"}, workspace, experiment=None)
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = mlflow.MlflowClient()
+    pitot = client.get_experiment_by_name("pitot")
+    assert pitot is not None
+    assert pitot.tags["mlflow.experimentKind"] == "custom_model_development"
+    (stub,) = client.search_runs(["0"])
+    moved = client.get_run(stub.data.tags["pitot.moved_to"])
+    assert moved.info.experiment_id == pitot.experiment_id
+    assert moved.info.status == "FINISHED" and moved.data.params["source"] == "synthetic"
+    assert "MLflow: run" not in done.stdout or moved.info.run_id in done.stdout
