@@ -84,8 +84,13 @@ def mlflow_figures(work: str, out: Path) -> None:
     state = {"searchFilter": TRAIN_FILTER, "orderByKey": "attributes.start_time",
              "orderByAsc": False, "startTime": "ALL", "lifecycleFilter": "Active",
              "datasetsFilter": [], "modelVersionFilter": "All Runs", "selectedColumns": COLUMNS,
-             "runsExpanded": dict.fromkeys(parents, True), "runsHiddenMode": "FIRST_10_RUNS",
-             "autoRefreshEnabled": False}
+             "columnOrder": [], "columnWidths": {}, "runsExpanded": dict.fromkeys(parents, True),
+             "runsPinned": [], "runsHidden": [], "runsVisibilityMap": {},
+             "runsHiddenMode": "FIRST_10_RUNS", "viewMaximized": False, "runListHidden": False,
+             "isAccordionReordered": False, "useGroupedValuesInCharts": True,
+             "hideEmptyCharts": True, "groupBy": None, "groupsExpanded": {},
+             "autoRefreshEnabled": False, "globalLineChartConfig": {
+                 "xAxisKey": "step", "lineSmoothness": 0, "selectedXAxisMetricKey": ""}}
     storage = {f'MLflowLocalStorage-1.1-ExperimentPage-["{experiment}"]-ReactComponentState':
                json.dumps(state), "mlflow.assistant.panelOpen_v1": "false",
                "mlflow.assistant.fab.autoOpenedOnFirstLoad_v1": "true"}
