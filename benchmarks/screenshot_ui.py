@@ -105,7 +105,7 @@ def mlflow_figures(work: str, out: Path) -> None:
                               f"{urllib.parse.quote(json.dumps([experiment]))}&{view}",
     }
     for name, url in pages.items():
-        run_browser(out / name, url, storage, "", 12.0, "1400,900")
+        run_browser(out / name, url, storage, "", 25.0, "1400,900")
 
 
 def run_browser(out: Path, url: str, storage: dict[str, str], js: str, wait: float,

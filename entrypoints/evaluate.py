@@ -23,10 +23,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def evaluate(args: argparse.Namespace) -> None:
     from pitot_tf.tracking.evaluation import evaluate_run
-    from pitot_tf.tracking.experiments import is_pipeline_step, where_text
+    from pitot_tf.tracking.experiments import adopt_project_run, is_pipeline_step, where_text
     from pitot_tf.tracking.params import optional, words
     from pitot_tf.tracking.report import summary_text
 
+    adopt_project_run(experiment_of(args.run_id))  # beside the training run, not in Default
     result = evaluate_run(args.run_id, optional(args.data_dir), optional(args.splits_dir),
                           words(args.groupings) or None)
     print(f"evaluate: run {result.run_id} re-evaluated training run {result.evaluated_run_id} "
@@ -34,6 +35,17 @@ def evaluate(args: argparse.Namespace) -> None:
     print(summary_text(result.evaluation))
     if not is_pipeline_step(result.run_id):
         print(where_text(result.run_id))
+
+
+def experiment_of(ref: str) -> str:
+    """The name of the experiment holding the training run behind ``ref``."""
+    import mlflow
+
+    from pitot_tf.tracking.evaluation import resolve_run_id
+
+    client = mlflow.MlflowClient()
+    run = client.get_run(resolve_run_id(ref))
+    return str(client.get_experiment(run.info.experiment_id).name)
 
 
 def main(argv: list[str] | None = None) -> int:
