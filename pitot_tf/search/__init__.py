@@ -8,7 +8,9 @@ Modules (import the one you need; most pull in Optuna, some TensorFlow and MLflo
 * :mod:`~pitot_tf.search.storage` -- journal file or database storage (with heartbeats).
 * :mod:`~pitot_tf.search.gate` -- admission so that exactly N trials finish over all workers.
 * :mod:`~pitot_tf.search.metrics` and :mod:`~pitot_tf.search.objective` -- the trial objective.
-* :mod:`~pitot_tf.search.mlflow_callback` and :mod:`~pitot_tf.search.parent_run` -- MLflow.
+* :mod:`~pitot_tf.search.mlflow_callback` and :mod:`~pitot_tf.search.parent_run` -- MLflow
+  (each trial is a training run made by :func:`~pitot_tf.tracking.training.run_training`).
 * :mod:`~pitot_tf.search.worker` and :mod:`~pitot_tf.search.runner` -- :func:`run_search`.
-* :mod:`~pitot_tf.search.export` -- a trial as a preset; :mod:`~pitot_tf.search.dashboard`.
+* :mod:`~pitot_tf.search.export` -- a trial as a preset; :mod:`~pitot_tf.search.dashboard`;
+  :mod:`~pitot_tf.search.report` -- what ``pitot-tf search`` prints.
 """

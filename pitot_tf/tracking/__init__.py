@@ -8,6 +8,8 @@ Modules (import the one you need; each pulls in MLflow, some also TensorFlow):
 * :mod:`~pitot_tf.tracking.runs` -- :func:`tracked_run`: start or resume a run; any exception
   marks it FAILED with an ``error`` tag (:mod:`~pitot_tf.tracking.outage`: when the tracking
   server or the artifact store fails under it).
+* :mod:`~pitot_tf.tracking.experiments` -- experiment ``pitot`` (marked as model training),
+  ``mlflow run``'s run continued there, and the terminal's "where is it, how to open it".
 * :mod:`~pitot_tf.tracking.logging` -- params, metrics and artifacts of a run.
 * :mod:`~pitot_tf.tracking.fingerprint` -- data and code fingerprints.
 * :mod:`~pitot_tf.tracking.models` and :mod:`~pitot_tf.tracking.pyfunc` -- the logged Keras
