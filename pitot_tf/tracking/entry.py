@@ -25,12 +25,14 @@ def run_main(body: Callable[[], object], passed: Mapping[str, str] | None = None
     ``options``: CLI options that messages may name, by the parameter that sets them here
     (``{"--data-dir": "source"}``; by default ``--data-dir`` is ``data_dir``)."""
     under_project = bool(os.environ.get("MLFLOW_RUN_ID"))
+    step = under_project and _is_step(os.environ["MLFLOW_RUN_ID"])
     try:
         body()
     except PitotError as error:
         message = (user_message(str(error), passed or {}, options) if under_project
                    else str(error))
-        print(f"error: {message}", file=sys.stderr)
+        if not step:  # a pipeline step's error is printed once, by the pipeline
+            print(f"error: {message}", file=sys.stderr)
         _fail_unstarted_run(error)
         return 1
     except BaseException as error:
@@ -47,6 +49,15 @@ def user_message(message: str, passed: Mapping[str, str],
         message = message.replace(option, f"-P {name}")
     mentioned = [f"-P {k}={v}" for k, v in passed.items() if len(str(v)) > 1 and str(v) in message]
     return f"{message} (you passed {' '.join(mentioned)})" if mentioned else message
+
+
+def _is_step(run_id: str) -> bool:
+    try:
+        from pitot_tf.tracking.experiments import is_pipeline_step
+
+        return is_pipeline_step(run_id)
+    except Exception:  # noqa: BLE001 - the tracking store is not reachable: print the error
+        return False
 
 
 def _fail_unstarted_run(error: BaseException) -> None:
