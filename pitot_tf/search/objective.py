@@ -125,7 +125,8 @@ class TrialObjective:
 
         def score(result: TrainResult, inputs: Experiment) -> dict[str, float]:
             raw.update(self.score(result, inputs.dataset, inputs.split))
-            return {f"search.{k}": v for k, v in readable_metrics(raw, self.spec.alpha).items()}
+            scores = readable_metrics(raw, self.spec.alpha)  # best_step etc. are logged already
+            return {f"search.{k}": v for k, v in scores.items() if k.startswith("val_")}
 
         prepared = Experiment(self.spec.preset, config, replicate.dataset, replicate.split,
                               self.spec.level, replicate.index, replicate.split_file)
