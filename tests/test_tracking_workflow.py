@@ -10,8 +10,8 @@ import pytest
 from mlflow_helpers import experiment as create_experiment
 from mlflow_helpers import private_tracking
 
-from pitot_tf.tracking.fingerprint import code_version
-from pitot_tf.tracking.names import TAG_CODE_VERSION, TAG_ENTRY_POINT
+from pitot_tf.tracking.fingerprint import source_version
+from pitot_tf.tracking.names import TAG_ENTRY_POINT, TAG_SOURCE_VERSION
 from pitot_tf.tracking.workflow import find_finished_run
 
 
@@ -29,7 +29,7 @@ def logged_run(
     """A run as ``mlflow run`` would leave it: entry-point tag, params as logged, status."""
     client = mlflow.MlflowClient()
     run = client.create_run(experiment, tags={TAG_ENTRY_POINT: entry,
-                                              TAG_CODE_VERSION: code or code_version()})
+                                              TAG_SOURCE_VERSION: code or source_version()})
     for key, value in params.items():
         client.log_param(run.info.run_id, key, value)
     client.set_terminated(run.info.run_id, status)

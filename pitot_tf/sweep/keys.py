@@ -28,7 +28,7 @@ from pitot_tf.data.splits import split_path
 from pitot_tf.errors import DataError
 from pitot_tf.presets import resolve
 from pitot_tf.sweep.cells import Cell
-from pitot_tf.tracking.fingerprint import code_version, data_fingerprint, file_sha256
+from pitot_tf.tracking.fingerprint import data_fingerprint, file_sha256, source_version
 
 #: Config keys that do not change a run's numbers (left out of the key).
 IRRELEVANT_KEYS = ("training.progress",)
@@ -67,7 +67,7 @@ class KeyMaker:
     overrides: Mapping[str, Any]
     data_dir: str | os.PathLike[str] | None = None
     splits_dir: str | os.PathLike[str] | None = None
-    code: str = field(default_factory=code_version)
+    code: str = field(default_factory=source_version)
     _fingerprints: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False)
 
     def fingerprint(self, include: Iterable[str]) -> str:

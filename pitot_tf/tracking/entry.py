@@ -12,6 +12,7 @@ marked FAILED with the ``error`` tag here; errors inside a run are marked by
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 
@@ -47,8 +48,16 @@ def user_message(message: str, passed: Mapping[str, str],
     renamed = {f"--{name.replace('_', '-')}": name for name in passed}
     for option, name in {**renamed, **(options or {})}.items():
         message = message.replace(option, f"-P {name}")
-    mentioned = [f"-P {k}={v}" for k, v in passed.items() if len(str(v)) > 1 and str(v) in message]
+    mentioned = [f"-P {k}={v}" for k, v in passed.items() if _mentions(message, str(v))]
     return f"{message} (you passed {' '.join(mentioned)})" if mentioned else message
+
+
+def _mentions(message: str, value: str) -> bool:
+    """Whether ``value`` stands in ``message`` as a word of its own (a path, a quoted value),
+    not inside another (``pitot`` in ``pitot-tf``)."""
+    if len(value) < 2:
+        return False
+    return re.search(rf"(?<![\w/.-]){re.escape(value)}(?![\w/.-])", message) is not None
 
 
 def _is_step(run_id: str) -> bool:

@@ -104,12 +104,19 @@ def _git(*args: str) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
+def source_version() -> str:
+    """``<package version>+<source hash>``: equal exactly when the code is, whatever the git
+    history (a docs-only commit keeps it). What the pipeline's reuse check and sweep keys
+    compare."""
+    return f"{pitot_tf.__version__}+{source_hash()}"
+
+
 @lru_cache(maxsize=1)
 def code_version() -> str:
-    """Which code ran: ``git:<commit>`` in a clean checkout, ``git:<commit>-dirty.<source
-    hash>`` with uncommitted edits, ``<package version>+<source hash>`` outside git. Equal
-    only for the same code, committed or not."""
+    """Which code ran, for people: ``git:<commit>`` in a clean checkout,
+    ``git:<commit>-dirty.<source hash>`` with uncommitted edits to the code,
+    :func:`source_version` outside git."""
     commit = git_commit()
     if commit is None:
-        return f"{pitot_tf.__version__}+{source_hash()}"
+        return source_version()
     return f"git:{commit}-dirty.{source_hash()}" if git_dirty() else f"git:{commit}"

@@ -29,13 +29,14 @@ from pitot_tf.tracking.experiments import (
     mark_model_training,
     requested_experiment,
 )
-from pitot_tf.tracking.fingerprint import code_version, git_commit
+from pitot_tf.tracking.fingerprint import code_version, git_commit, source_version
 from pitot_tf.tracking.names import (
     TAG_CODE_VERSION,
     TAG_ERROR,
     TAG_GIT_COMMIT,
     TAG_KIND,
     TAG_PACKAGE_VERSION,
+    TAG_SOURCE_VERSION,
     TAG_STOPPED,
 )
 from pitot_tf.tracking.outage import end_patiently, is_active, tracking_error
@@ -64,7 +65,7 @@ def standard_tags(kind: str) -> dict[str, str]:
     import pitot_tf
 
     tags = {TAG_KIND: kind, TAG_CODE_VERSION: code_version(),
-            TAG_PACKAGE_VERSION: pitot_tf.__version__}
+            TAG_SOURCE_VERSION: source_version(), TAG_PACKAGE_VERSION: pitot_tf.__version__}
     commit = git_commit()
     if commit:
         tags[TAG_GIT_COMMIT] = commit

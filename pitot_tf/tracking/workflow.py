@@ -26,7 +26,7 @@ from pitot_tf.data.dataset import load_dataset
 from pitot_tf.data.splits import split_path
 from pitot_tf.errors import PitotError
 from pitot_tf.tracking import names
-from pitot_tf.tracking.fingerprint import code_version, data_fingerprint
+from pitot_tf.tracking.fingerprint import data_fingerprint, source_version
 from pitot_tf.tracking.logging import log_metrics
 from pitot_tf.tracking.runs import tracked_run
 
@@ -154,7 +154,7 @@ def find_finished_run(
     them) and this code version, whose outputs ``still_valid`` accepts; None if there is none."""
     query = (f"tags.`{names.TAG_ENTRY_POINT}` = '{entry_point}' "
              f"and attributes.status = 'FINISHED' "
-             f"and tags.`{names.TAG_CODE_VERSION}` = '{code_version()}'")
+             f"and tags.`{names.TAG_SOURCE_VERSION}` = '{source_version()}'")
     runs = mlflow.MlflowClient().search_runs(
         [experiment_id], query, order_by=["attributes.start_time DESC"], max_results=200)
     for run in runs:
