@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import optuna
 from mlflow import MlflowClient
-from mlflow.entities import RunStatus
 
 TAG_STUDY = "optuna.study"
 TAG_TRIAL = "optuna.trial_number"
@@ -62,13 +61,3 @@ class TrialStateTagger:
         for run_id in trial_run_ids(trial):
             self.client.set_tag(run_id, TAG_STATE, trial.state.name)
 
-
-def end_run(client: MlflowClient, run_id: str, state: optuna.trial.TrialState) -> None:
-    """Tag a trial's run with its Optuna state and, if its process died while it was still
-    RUNNING, end it (FAILED for FAIL, else KILLED)."""
-    client.set_tag(run_id, TAG_STATE, state.name)
-    if client.get_run(run_id).info.status != "RUNNING":
-        return
-    failed = state == optuna.trial.TrialState.FAIL
-    status = RunStatus.FAILED if failed else RunStatus.KILLED
-    client.set_terminated(run_id, status=RunStatus.to_string(status))
