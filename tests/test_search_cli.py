@@ -88,7 +88,7 @@ def test_two_worker_processes_share_one_journal(tmp_path: Path, data_dir: Path) 
     workers = {t.user_attrs["worker"] for t in trials[:4]}
     assert len(workers) == 2, "both worker processes ran trials"
     client = MlflowClient(env["MLFLOW_TRACKING_URI"])
-    experiment = client.get_experiment_by_name("search/tiny")
+    experiment = client.get_experiment_by_name("pitot")  # like training runs
     assert experiment is not None
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
