@@ -236,12 +236,45 @@ def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
     return result
 
 
+#: ``model.*`` keys that every kind reads; each kind declares the rest it reads
+#: (:data:`pitot_tf.models.registry.CONFIG_KEYS`).
+SHARED_MODEL_KEYS = (
+    "kind", "activation", "baseline", "baseline_trainable", "baseline_fit", "quantiles", "loss",
+)
+#: Keys that only mean something with ``model.baseline`` on.
+BASELINE_KEYS = ("baseline_trainable", "baseline_fit")
+
+
 def model_kinds() -> tuple[str, ...]:
     """The model kinds :mod:`pitot_tf.models.registry` knows. Imported when first asked,
     because the models import this module (config stays below models)."""
     from pitot_tf.models.registry import KINDS
 
     return tuple(KINDS)
+
+
+def kind_keys(kind: str) -> tuple[str, ...]:
+    """The ``model.*`` keys a kind reads beyond :data:`SHARED_MODEL_KEYS` (lazily, as above)."""
+    from pitot_tf.models.registry import CONFIG_KEYS
+
+    return CONFIG_KEYS[kind]
+
+
+def _check_keys_apply(model: ModelConfig) -> None:
+    """A changed ``model.*`` key that the chosen kind (or a switched-off baseline) never reads
+    is an error, not a silently ignored setting."""
+    used = set(SHARED_MODEL_KEYS) | set(kind_keys(model.kind))
+    if not model.baseline:
+        used -= set(BASELINE_KEYS)
+    default = ModelConfig()
+    for key in sorted(f.name for f in dataclasses.fields(ModelConfig)):
+        if key not in used and getattr(model, key) != getattr(default, key):
+            reason = ("model.baseline is false" if key in BASELINE_KEYS
+                      else f"model.kind={model.kind} does not read it")
+            raise ConfigError(
+                f"model.{key}={getattr(model, key)!r} would be ignored: {reason} "
+                f"(it reads {', '.join(f'model.{k}' for k in sorted(used))})"
+            )
 
 
 def _check(condition: bool, message: str) -> None:
@@ -254,6 +287,7 @@ def validate(config: Config) -> None:
     m, t, o = config.model, config.training, config.objectives
     kinds = model_kinds()
     _check(m.kind in kinds, f"model.kind must be one of {kinds}, got '{m.kind}'")
+    _check_keys_apply(m)
     _check(m.mf_dim >= 1, f"model.mf_dim must be >= 1, got {m.mf_dim}")
     _check(m.if_dim >= 1, f"model.if_dim must be >= 1, got {m.if_dim}")
     _check(0.0 <= m.if_slope <= 1.0, f"model.if_slope must be in [0, 1], got {m.if_slope}")

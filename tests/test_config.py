@@ -6,7 +6,7 @@ import pytest
 
 from pitot_tf.config import Config, objective_weights, parse_overrides, valid_keys, with_overrides
 from pitot_tf.errors import ConfigError
-from pitot_tf.presets import BUILTIN_PRESETS, expand, resolve
+from pitot_tf.presets import BUILTIN_PRESETS, all_presets, expand, resolve
 
 
 def test_defaults_are_the_papers() -> None:
@@ -122,3 +122,25 @@ def test_a_logged_config_with_a_removed_key_still_reads() -> None:
     logged = Config().to_dict()
     logged["objectives"]["log_target"] = True
     assert Config.from_dict(logged) == Config()
+
+
+@pytest.mark.parametrize(
+    ("preset", "override"),
+    [
+        ("baseline/monolith", {"model.mf_dim": 64}),
+        ("baseline/attention", {"model.monolith_layers": [64]}),
+        ("pitot", {"model.attention_dim": 16}),
+        ("components/nobaseline", {"model.baseline_fit": "train+val"}),
+    ],
+)
+def test_a_key_the_model_never_reads_is_rejected(preset: str, override: dict) -> None:
+    key = next(iter(override))
+    with pytest.raises(ConfigError, match=f"{key}=.* would be ignored"):
+        resolve(preset, override)
+
+
+def test_every_preset_resolves_and_kind_keys_apply() -> None:
+    for name in all_presets():
+        resolve(name)
+    assert resolve("baseline/attention", {"model.attention_dim": 16}).model.attention_dim == 16
+    assert resolve("baseline/monolith", {"model.monolith_layers": [64]}).model.kind == "monolith"

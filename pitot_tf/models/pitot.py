@@ -159,6 +159,13 @@ class PitotInteraction(keras.layers.Layer):
         return {**super().get_config(), **self.settings}
 
 
+#: The ``model.*`` keys this kind reads beyond those every kind reads (registry).
+CONFIG_KEYS = (
+    "mf_dim", "if_dim", "if_slope", "interference", "interference_form", "workload_tower",
+    "platform_tower", "learned_features", "layers",
+)
+
+
 def build(config: Config, dataset: Dataset, heads: int) -> PitotInteraction:
     """The registry's builder (:mod:`pitot_tf.models.registry`)."""
     m = config.model

@@ -1,7 +1,7 @@
 """Model kinds: ``model.kind`` → the function that builds its interaction layer.
 
 A kind is one module with an interaction layer and a ``build(config, dataset, heads)``
-function, plus one entry in :data:`KINDS`. The layer takes ``(platform, workload,
+function, plus one entry in :data:`KINDS` and one in :data:`CONFIG_KEYS`. The layer takes ``(platform, workload,
 interferers)`` and returns ``(batch, heads)`` log runtime (added to the linear-scaling
 baseline), and exposes ``set_features(platform_features, workload_features)`` and
 ``row_weights()`` (:mod:`pitot_tf.models.rows`, for cold start). Everything else follows
@@ -41,4 +41,12 @@ KINDS: dict[str, Builder] = {
     "pitot": pitot.build,
     "monolith": monolith.build,
     "attention": attention.build,
+}
+
+#: The ``model.*`` keys each kind reads beyond :data:`pitot_tf.config.SHARED_MODEL_KEYS`;
+#: config validation rejects a changed value of any other key (it would be ignored).
+CONFIG_KEYS: dict[str, tuple[str, ...]] = {
+    "pitot": pitot.CONFIG_KEYS,
+    "monolith": monolith.CONFIG_KEYS,
+    "attention": attention.CONFIG_KEYS,
 }
