@@ -260,12 +260,26 @@ def kind_keys(kind: str) -> tuple[str, ...]:
     return CONFIG_KEYS[kind]
 
 
+def keys_read(model: ModelConfig) -> set[str]:
+    """The ``model.*`` keys (without the prefix) that this model reads: the shared ones and its
+    kind's, less the baseline-only ones when ``model.baseline`` is false."""
+    used = set(SHARED_MODEL_KEYS) | set(kind_keys(model.kind))
+    return used if model.baseline else used - set(BASELINE_KEYS)
+
+
+def applicable(overrides: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """``overrides`` less the ``model.*`` keys that ``kind`` never reads. Only for settings
+    that mean "whatever the kind" (a small model for any preset in a test or benchmark);
+    anything else should name keys the kind reads and fail loudly otherwise."""
+    used = set(SHARED_MODEL_KEYS) | set(kind_keys(kind))
+    return {k: v for k, v in overrides.items()
+            if not k.startswith("model.") or k.removeprefix("model.") in used}
+
+
 def _check_keys_apply(model: ModelConfig) -> None:
     """A changed ``model.*`` key that the chosen kind (or a switched-off baseline) never reads
     is an error, not a silently ignored setting."""
-    used = set(SHARED_MODEL_KEYS) | set(kind_keys(model.kind))
-    if not model.baseline:
-        used -= set(BASELINE_KEYS)
+    used = keys_read(model)
     default = ModelConfig()
     for key in sorted(f.name for f in dataclasses.fields(ModelConfig)):
         if key not in used and getattr(model, key) != getattr(default, key):

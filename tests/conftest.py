@@ -38,7 +38,8 @@ def synth_dataset(synth_dir: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture()
 def fast_overrides() -> dict[str, object]:
-    """Config overrides that make a training run take a second or two."""
+    """Config overrides that make a Pitot training run take a second or two (for another
+    kind, drop the model keys it never reads: ``model_support.resolve_small``)."""
     return {
         "training.steps": 60,
         "training.val_every": 20,

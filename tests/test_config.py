@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from pitot_tf.config import Config, objective_weights, parse_overrides, valid_keys, with_overrides
+from pitot_tf.config import (
+    BASELINE_KEYS,
+    SHARED_MODEL_KEYS,
+    Config,
+    ModelConfig,
+    applicable,
+    objective_weights,
+    parse_overrides,
+    valid_keys,
+    with_overrides,
+)
 from pitot_tf.errors import ConfigError
+from pitot_tf.models.registry import CONFIG_KEYS
 from pitot_tf.presets import BUILTIN_PRESETS, all_presets, expand, resolve
 
 
@@ -144,3 +157,18 @@ def test_every_preset_resolves_and_kind_keys_apply() -> None:
         resolve(name)
     assert resolve("baseline/attention", {"model.attention_dim": 16}).model.attention_dim == 16
     assert resolve("baseline/monolith", {"model.monolith_layers": [64]}).model.kind == "monolith"
+
+
+def test_every_model_key_is_read_by_some_kind() -> None:
+    declared = set(SHARED_MODEL_KEYS).union(*CONFIG_KEYS.values())
+    assert declared == {f.name for f in dataclasses.fields(ModelConfig)}
+    assert set(BASELINE_KEYS) <= set(SHARED_MODEL_KEYS)
+
+
+def test_applicable_drops_only_model_keys_the_kind_never_reads() -> None:
+    small = {"model.layers": [8], "model.monolith_layers": [8], "model.loss": "percent",
+             "training.steps": 5}
+    assert applicable(small, "monolith") == {"model.monolith_layers": [8],
+                                             "model.loss": "percent", "training.steps": 5}
+    assert applicable(small, "pitot") == {"model.layers": [8], "model.loss": "percent",
+                                          "training.steps": 5}

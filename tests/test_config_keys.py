@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pitot_tf.config import valid_keys
+from pitot_tf.config import SHARED_MODEL_KEYS, Config, applicable, valid_keys
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import make_split
+from pitot_tf.models.registry import CONFIG_KEYS
 from pitot_tf.presets import resolve
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_objective
@@ -25,43 +26,43 @@ TINY = {"training.steps": 4, "training.val_every": 2, "training.batch": 16,
         "training.progress": False, "model.layers": [8], "model.mf_dim": 4,
         "model.monolith_layers": [8], "model.attention_layers": [8],
         "model.output_layers": [4]}
-MONOLITH, ATTENTION = {"model.kind": "monolith"}, {"model.kind": "attention"}
 
-#: key -> (changed value, the context it acts in: overrides of the base run).
-CHANGES: dict[str, tuple[Any, dict[str, Any]]] = {
-    "objectives.include": (["mf"], {}),
-    "objectives.matrix_weight": (2.0, {}),
-    "objectives.interference_weight": (1.0, {}),
-    "model.kind": ("monolith", {}),
-    "model.mf_dim": (6, {}),
-    "model.if_dim": (3, {}),
-    "model.if_slope": (0.5, {}),
-    "model.interference": ("ignore", {}),
-    "model.interference_form": ("reference", {}),
-    "model.workload_tower": ("embedding", {}),
-    "model.platform_tower": ("embedding", {}),
-    "model.learned_features": (3, {}),
-    "model.layers": ([8, 8], {}),
-    "model.activation": ("relu", {}),
-    "model.baseline": (False, {}),
-    "model.baseline_trainable": (False, {}),
-    "model.baseline_fit": ("train+val", {}),
-    "model.quantiles": ([0.5, 0.9], {}),
-    "model.loss": ("percent", {}),
-    "model.monolith_layers": ([8, 8], MONOLITH),
-    "model.attention_layers": ([8, 8], ATTENTION),
-    "model.attention_dim": (4, ATTENTION),
-    "model.value_dim": (4, ATTENTION),
-    "model.output_layers": ([4, 4], ATTENTION),
-    "training.steps": (6, {}),
-    "training.val_every": (1, {}),
-    "training.batch": (8, {}),
-    "training.optimizer": ("adam", {}),
-    "training.learning_rate": (1e-2, {}),
-    "training.beta_1": (0.5, {}),
-    "training.beta_2": (0.9, {}),
-    "training.weight_decay": (0.5, {}),
-    "seed": (7, {}),
+#: key -> a changed (valid) value. A ``model.*`` key is changed in a run of the first kind
+#: that reads it (:func:`_context`).
+CHANGES: dict[str, Any] = {
+    "objectives.include": ["mf"],
+    "objectives.matrix_weight": 2.0,
+    "objectives.interference_weight": 1.0,
+    "model.kind": "monolith",
+    "model.mf_dim": 6,
+    "model.if_dim": 3,
+    "model.if_slope": 0.5,
+    "model.interference": "ignore",
+    "model.interference_form": "reference",
+    "model.workload_tower": "embedding",
+    "model.platform_tower": "embedding",
+    "model.learned_features": 3,
+    "model.layers": [8, 8],
+    "model.activation": "relu",
+    "model.baseline": False,
+    "model.baseline_trainable": False,
+    "model.baseline_fit": "train+val",
+    "model.quantiles": [0.5, 0.9],
+    "model.loss": "percent",
+    "model.monolith_layers": [8, 8],
+    "model.attention_layers": [8, 8],
+    "model.attention_dim": 4,
+    "model.value_dim": 4,
+    "model.output_layers": [4, 4],
+    "training.steps": 6,
+    "training.val_every": 1,
+    "training.batch": 8,
+    "training.optimizer": "adam",
+    "training.learning_rate": 1e-2,
+    "training.beta_1": 0.5,
+    "training.beta_2": 0.9,
+    "training.weight_decay": 0.5,
+    "seed": 7,
 }
 EXEMPT = {
     "training.progress": "only shows or hides the progress bar",
@@ -74,10 +75,27 @@ def test_every_key_is_covered() -> None:
     assert not set(CHANGES) & set(EXEMPT)
 
 
+def _context(key: str) -> dict[str, Any]:
+    """Where ``key`` acts: a run of the first kind (registry order) whose
+    :data:`~pitot_tf.models.registry.CONFIG_KEYS` hold it; the default run for other keys."""
+    name = key.removeprefix("model.")
+    if not key.startswith("model.") or name in SHARED_MODEL_KEYS:
+        return {}
+    kind = next(kind for kind, keys in CONFIG_KEYS.items() if name in keys)
+    return {} if kind == Config().model.kind else {"model.kind": kind}
+
+
+def test_every_change_applies_in_its_context() -> None:
+    for key in CHANGES:
+        context = _context(key)
+        assert resolve("pitot", {**context, key: CHANGES[key]}).flat()[key] == CHANGES[key]
+
+
 def _outcome(dataset: Dataset, overrides: dict[str, Any]) -> dict[str, Any]:
     """What a reader could observe of a run: weight shapes, trained weights, predictions
-    and the validation history."""
-    config = resolve("pitot", {**TINY, **overrides})
+    and the validation history. ``TINY`` keeps the model small whatever its kind."""
+    kind = str(overrides.get("model.kind", Config().model.kind))
+    config = resolve("pitot", {**applicable(TINY, kind), **overrides})
     result = train(config, dataset, make_split(dataset, 0.5))
     weights = result.model.get_weights()
     return {
@@ -114,6 +132,6 @@ def _base(dataset: Dataset, context: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.slow
 @pytest.mark.parametrize("key", sorted(CHANGES))
 def test_changing_a_key_changes_the_run(synth_dataset: Dataset, key: str) -> None:
-    value, context = CHANGES[key]
+    value, context = CHANGES[key], _context(key)
     base = _base(synth_dataset, context)
     assert not _same(base, _outcome(synth_dataset, {**context, key: value})), key

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_support import resolve_small
 
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import make_split
@@ -39,7 +40,7 @@ def _inputs(batch: int = 5, slots: int = 2) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("preset", KINDS)
 def test_shapes_and_gradients(synth_dataset: Dataset, preset: str) -> None:
-    config = resolve(preset, {"model.layers": [16], "model.mf_dim": 8})
+    config = resolve_small(preset, {"model.layers": [16], "model.mf_dim": 8})
     model = build_model(config, synth_dataset)
     inputs = _inputs()
     with tf.GradientTape() as tape:
@@ -114,7 +115,7 @@ def test_linear_scaling_matches_least_squares() -> None:
 
 def test_save_load_round_trip(synth_dataset: Dataset, tmp_path: Path) -> None:
     for preset in ("pitot", "baseline/attention", "baseline/monolith"):
-        config = resolve(preset, {"model.layers": [16], "model.mf_dim": 8})
+        config = resolve_small(preset, {"model.layers": [16], "model.mf_dim": 8})
         model = build_model(config, synth_dataset)
         fit_baseline(model, config, synth_dataset, make_split(synth_dataset, 0.5))
         path = tmp_path / f"{preset.replace('/', '_')}.keras"

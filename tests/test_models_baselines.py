@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_support import resolve_small
 
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import make_split
@@ -157,14 +158,14 @@ def test_trains_under_xla(synth_dataset: Dataset, preset: str,
                           fast_overrides: dict[str, object]) -> None:
     overrides = {**fast_overrides, "model.monolith_layers": [16, 16],
                  "model.attention_layers": [16, 16], "training.jit_compile": True}
-    result = train(resolve(preset, overrides), synth_dataset, make_split(synth_dataset, 0.5))
+    result = train(resolve_small(preset, overrides), synth_dataset, make_split(synth_dataset, 0.5))
     losses = result.history["train_loss"].to_numpy()
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
 
 
 @pytest.mark.parametrize("preset", ["baseline/monolith", "baseline/attention"])
 def test_save_load(synth_dataset: Dataset, preset: str, tmp_path: Path) -> None:
-    config = resolve(preset, {"model.monolith_layers": [8], "model.attention_layers": [8]})
+    config = resolve_small(preset, {"model.monolith_layers": [8], "model.attention_layers": [8]})
     model = build_model(config, synth_dataset)
     path = tmp_path / "model.keras"
     model.save(path)

@@ -9,6 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 import pytest
+from model_support import resolve_small
 
 from pitot_tf.config import model_kinds
 from pitot_tf.data.dataset import Dataset
@@ -44,7 +45,7 @@ def _inputs(dataset: Dataset) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("preset", ["pitot", "features/blackbox", "baseline/monolith",
                                     "baseline/attention"])
 def test_every_growing_weight_is_declared(synth_dataset: Dataset, preset: str) -> None:
-    model = build_model(resolve(preset, SMALL), synth_dataset)
+    model = build_model(resolve_small(preset, SMALL), synth_dataset)
     declared = model_row_weights(model)
     assert declared and all(r.weight.shape[0] == {"platform": len(synth_dataset.platforms),
                                                   "workload": len(synth_dataset.workloads)}
@@ -76,7 +77,7 @@ class _Undeclared(keras.layers.Layer):
 
 
 def test_an_undeclared_row_weight_is_an_error(synth_dataset: Dataset) -> None:
-    model = build_model(resolve("pitot", SMALL), synth_dataset)
+    model = build_model(resolve_small("pitot", SMALL), synth_dataset)
     platform = keras.Input(shape=(), dtype="int32", name="platform")
     hidden = keras.Model(platform, _Undeclared(len(synth_dataset.platforms))(platform))
     # Give it the baseline layer that extend_model reads first.
@@ -87,7 +88,7 @@ def test_an_undeclared_row_weight_is_an_error(synth_dataset: Dataset) -> None:
 
 
 def test_neutralize_sets_unseen_free_rows_to_the_seen_mean(synth_dataset: Dataset) -> None:
-    model = build_model(resolve("features/blackbox", SMALL), synth_dataset)
+    model = build_model(resolve_small("features/blackbox", SMALL), synth_dataset)
     seen = {"platform": np.arange(len(synth_dataset.platforms)) % 2 == 0,
             "workload": np.ones(len(synth_dataset.workloads), bool)}
     table = model.get_layer("pitot").platform_tower.table

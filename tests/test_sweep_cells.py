@@ -49,6 +49,9 @@ def test_plan_expands_globs_and_checks_every_preset_with_the_overrides() -> None
         make_plan(["nothing/*"])
     with pytest.raises(ConfigError):
         make_plan(["pitot"], overrides={"model.no_such_key": 1})
+    with pytest.raises(ConfigError, match=r"^preset baseline/monolith: model.layers=\[16\] would "
+                                          "be ignored: model.kind=monolith does not read it"):
+        make_plan(["pitot", "baseline/*"], overrides={"model.layers": [16]})
 
 
 def test_cell_keys_round_trip_even_with_slashes_in_the_preset() -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.pyfunc.scoring_server import invocations
+from model_support import resolve_small
 
 from pitot_tf.conformal.evaluate import Evaluation, evaluate
 from pitot_tf.data.dataset import Dataset, load_dataset
@@ -22,7 +23,6 @@ from pitot_tf.data.splits import Split, make_split
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.models.cold import extend_model
 from pitot_tf.models.numpy_predictor import NumpyPitot
-from pitot_tf.presets import resolve
 from pitot_tf.tracking.fingerprint import PACKAGE_ROOT
 from pitot_tf.tracking.models import pyfunc_signature, pyfunc_state
 from pitot_tf.tracking.pyfunc import PitotRuntimeModel, write_artifacts
@@ -49,7 +49,7 @@ class Served:
 
 def serve(dataset: Dataset, preset: str = "pitot", **overrides: Any) -> Served:
     split = make_split(dataset, 0.5)
-    model = train(resolve(preset, {**SMALL, **overrides}), dataset, split).model
+    model = train(resolve_small(preset, SMALL, overrides), dataset, split).model
     evaluation = evaluate(model, dataset, split)
     pyfunc = PitotRuntimeModel()
     pyfunc.load(model, pyfunc_state(dataset, evaluation))

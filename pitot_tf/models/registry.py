@@ -1,9 +1,9 @@
 """Model kinds: ``model.kind`` → the function that builds its interaction layer.
 
 A kind is one module with an interaction layer and a ``build(config, dataset, heads)``
-function, plus one entry in :data:`KINDS` and one in :data:`CONFIG_KEYS`. The layer takes ``(platform, workload,
-interferers)`` and returns ``(batch, heads)`` log runtime (added to the linear-scaling
-baseline), and exposes ``set_features(platform_features, workload_features)`` and
+function, plus one entry in :data:`KINDS` and one in :data:`CONFIG_KEYS`. The layer takes
+``(platform, workload, interferers)`` and returns ``(batch, heads)`` log runtime (added to the
+linear-scaling baseline), and exposes ``set_features(platform_features, workload_features)`` and
 ``row_weights()`` (:mod:`pitot_tf.models.rows`, for cold start). Everything else follows
 from the entry: config validation accepts the name (``config.model_kinds`` asks this module
 when it validates, lazily, because models import config and not the other way round),

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import optuna
 
-from pitot_tf.config import Config, field_types, with_overrides
+from pitot_tf.config import Config, field_types, keys_read, with_overrides
 from pitot_tf.errors import ConfigError
 
 PARAM_TYPES = ("float", "int", "categorical", "layers")
@@ -149,6 +149,9 @@ def parse_space(raw: Any, where: str, base: Config) -> dict[str, Param]:
         if key not in defaults:
             _fail(where, str(key), f"unknown config key '{key}'; `pitot-tf presets show pitot` "
                                    "lists the keys")
+        if key.startswith("model.") and key.removeprefix("model.") not in keys_read(base.model):
+            _fail(where, str(key), f"the preset's model (model.kind={base.model.kind}, "
+                                   f"model.baseline={base.model.baseline}) never reads it")
         space[key] = _parse_entry(where, key, entry, defaults[key])
         _check_values(where, space[key], base)
     return space

@@ -70,7 +70,10 @@ def make_plan(
     replicate_list = parse_replicates(replicates)
     values = dict(overrides or {})
     for name in names:
-        resolve(name, {**SWEEP_DEFAULTS, **values})
+        try:
+            resolve(name, {**SWEEP_DEFAULTS, **values})
+        except ConfigError as error:  # one --set applies to every preset: say which failed
+            raise ConfigError(f"preset {name}: {error}") from None
     return SweepPlan(tuple(names), tuple(level_list), tuple(replicate_list), values)
 
 
