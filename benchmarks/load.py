@@ -126,10 +126,23 @@ def launch(name: str, args: list[str], settings: Settings) -> Job:
     return Job(name, process, log, time.perf_counter())
 
 
+def sweep_overrides(settings: Settings) -> dict[str, Any]:
+    """The small-model overrides less the model keys some swept preset's kind never reads
+    (one ``--set`` applies to every preset, and a key a kind never reads is an error)."""
+    from pitot_tf.config import applicable
+    from pitot_tf.presets import expand, resolve
+
+    overrides = settings.overrides()
+    for preset in expand(list(settings.presets)):
+        overrides = applicable(overrides, resolve(preset).model.kind)
+    return overrides
+
+
 def start_jobs(settings: Settings) -> list[Job]:
     """Start the search and the sweep side by side."""
     study = write_study(settings)
-    sweep_sets = [f"{k}={json.dumps(v).replace(' ', '')}" for k, v in settings.overrides().items()]
+    sweep_sets = [f"{k}={json.dumps(v).replace(' ', '')}"
+                  for k, v in sweep_overrides(settings).items()]
     search = launch("search", [
         "search", "--study", str(study), "--n-trials", str(settings.trials),
         "--storage", settings.storage, "--workers", str(settings.search_workers),

@@ -126,9 +126,11 @@ class Config:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Config:
         """Build from a nested dict (e.g. a logged ``config.json``), strictly; keys that
-        older versions logged but that no longer exist (:data:`REMOVED_KEYS`) are dropped."""
+        older versions logged but that no longer exist (:data:`REMOVED_KEYS`) are dropped,
+        and so are ``model.*`` values the logged model never read (older versions accepted
+        them; the run ignored them, so the config that ran is rebuilt)."""
         flat = {k: v for k, v in _flatten(values) if k not in REMOVED_KEYS}
-        return with_overrides(cls(), flat)
+        return with_overrides(cls(), _without_unread(flat))
 
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
@@ -273,6 +275,17 @@ def applicable(overrides: Mapping[str, Any], kind: str) -> dict[str, Any]:
     anything else should name keys the kind reads and fail loudly otherwise."""
     used = set(SHARED_MODEL_KEYS) | set(kind_keys(kind))
     return {k: v for k, v in overrides.items()
+            if not k.startswith("model.") or k.removeprefix("model.") in used}
+
+
+def _without_unread(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``flat`` less the ``model.*`` keys its model never reads (an unknown kind: unchanged,
+    for validation to reject)."""
+    kind = flat.get("model.kind", ModelConfig().kind)
+    if kind not in model_kinds():
+        return dict(flat)
+    used = keys_read(ModelConfig(kind=kind, baseline=flat.get("model.baseline") is not False))
+    return {k: v for k, v in flat.items()
             if not k.startswith("model.") or k.removeprefix("model.") in used}
 
 

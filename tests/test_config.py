@@ -172,3 +172,11 @@ def test_applicable_drops_only_model_keys_the_kind_never_reads() -> None:
                                              "model.loss": "percent", "training.steps": 5}
     assert applicable(small, "pitot") == {"model.layers": [8], "model.loss": "percent",
                                           "training.steps": 5}
+
+
+def test_a_logged_config_with_values_its_model_never_read_still_reads() -> None:
+    logged = resolve("baseline/monolith").to_dict()
+    logged["model"].update({"layers": [16], "mf_dim": 8, "baseline_fit": "train+val"})
+    assert Config.from_dict(logged) == resolve("baseline/monolith")
+    with pytest.raises(ConfigError, match="model.layers=.* would be ignored"):
+        with_overrides(Config(), {"model.kind": "monolith", "model.layers": [16]})
