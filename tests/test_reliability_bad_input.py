@@ -306,6 +306,9 @@ SPACE_CASES: list[SpaceCase] = [
      ("space.training.learning_rate",)),
     ("unknown-key", {"model.no_such": {"type": "int", "low": 1, "high": 4}},
      ("space.model.no_such",)),
+    ("key-the-kind-never-reads", {"model.attention_dim": {"type": "int", "low": 4, "high": 8}},
+     ("space.model.attention_dim: the preset's model (model.kind=pitot, model.baseline=True) "
+      "never reads it",)),
     ("out-of-range", {"model.mf_dim": {"type": "int", "low": 0, "high": 8}},
      ("space.model.mf_dim",)),
     ("unknown-type", {"model.mf_dim": {"type": "gaussian", "low": 4, "high": 8}},
