@@ -90,7 +90,12 @@ class ModelConfig:
 
 @dataclass
 class TrainingConfig:
-    """Optimizer and schedule (the reference uses optax's adamaxw)."""
+    """Optimizer and schedule (the reference uses optax's adamaxw).
+
+    ``ensemble``: train that many members (own seeds, own batch draws, same split) in one
+    compiled program and predict the mean of their log runtimes
+    (:mod:`pitot_tf.models.ensemble`); 1 is a single model.
+    """
 
     steps: int = 20_000
     val_every: int = 200
@@ -102,6 +107,7 @@ class TrainingConfig:
     weight_decay: float = 1e-4
     jit_compile: bool = True
     progress: bool = True
+    ensemble: int = 1
 
 
 @dataclass
@@ -352,6 +358,7 @@ def validate(config: Config) -> None:
     _check(t.steps >= 1, f"training.steps must be >= 1, got {t.steps}")
     _check(t.val_every >= 1, f"training.val_every must be >= 1, got {t.val_every}")
     _check(t.batch >= 1, f"training.batch must be >= 1, got {t.batch}")
+    _check(t.ensemble >= 1, f"training.ensemble must be >= 1, got {t.ensemble}")
     _check(
         t.optimizer in OPTIMIZERS,
         f"training.optimizer must be one of {OPTIMIZERS}, got '{t.optimizer}'",

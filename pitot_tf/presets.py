@@ -59,6 +59,8 @@ def _builtin() -> dict[str, dict[str, Any]]:
             },
             "baseline/monolith": {"model.kind": "monolith", "model.baseline": False},
             "baseline/attention": {"model.kind": "attention", "model.baseline": False},
+            # Five members of the default model, trained in one program (about 5x the cost).
+            "pitot/ensemble": {"training.ensemble": 5},
         }
     )
     return presets

@@ -62,6 +62,7 @@ CHANGES: dict[str, Any] = {
     "training.beta_1": 0.5,
     "training.beta_2": 0.9,
     "training.weight_decay": 0.5,
+    "training.ensemble": 2,
     "seed": 7,
 }
 EXEMPT = {

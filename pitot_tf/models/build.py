@@ -3,10 +3,14 @@
 Every model has the same inputs (``platform`` and ``workload`` indices, and ``interferers``:
 co-runner workload indices padded with ``-1``) and one output, ``log_runtime``
 ``(batch, heads)``: the linear-scaling baseline plus the network's interaction term, whose
-layer the kind's builder in :mod:`pitot_tf.models.registry` makes.
+layer the kind's builder in :mod:`pitot_tf.models.registry` makes. With
+``training.ensemble=E > 1`` the output is the mean of E members' outputs
+(:mod:`pitot_tf.models.ensemble`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import keras
 import numpy as np
@@ -20,7 +24,7 @@ from pitot_tf.models.baseline import (
     fit_linear_scaling,
     predict_from_features,
 )
-from pitot_tf.models.registry import KINDS
+from pitot_tf.models.registry import KINDS, Interaction
 
 INPUTS = ("platform", "workload", "interferers")
 
@@ -30,28 +34,53 @@ def heads(config: Config) -> int:
     return max(1, len(config.model.quantiles))
 
 
-def build_model(config: Config, dataset: Dataset) -> keras.Model:
-    """A fresh (untrained, baseline not yet fitted) model for ``dataset``'s axes."""
-    keras.utils.set_random_seed(config.seed)
-    platform = keras.Input(shape=(), dtype="int32", name="platform")
-    workload = keras.Input(shape=(), dtype="int32", name="workload")
-    interferers = keras.Input(shape=(None,), dtype="int32", name="interferers")
+def model_inputs() -> dict[str, keras.KerasTensor]:
+    """The symbolic inputs every model takes (see the module docstring)."""
+    return {
+        "platform": keras.Input(shape=(), dtype="int32", name="platform"),
+        "workload": keras.Input(shape=(), dtype="int32", name="workload"),
+        "interferers": keras.Input(shape=(None,), dtype="int32", name="interferers"),
+    }
+
+
+def interaction_for(config: Config, dataset: Dataset, suffix: str = "") -> Interaction:
+    """A fresh interaction layer of ``model.kind`` (weights drawn from the current Keras
+    seed), its name ending in ``suffix`` (which tells ensemble members apart)."""
     interaction = KINDS[config.model.kind](config, dataset, heads(config))
+    if suffix:
+        layer: Any = interaction
+        settings = layer.get_config()
+        interaction = type(layer).from_config({**settings, "name": settings["name"] + suffix})
     interaction.set_features(dataset.platforms.features, dataset.workloads.features)
-    baseline = LinearScaling(
+    return interaction
+
+
+def baseline_layer(config: Config, dataset: Dataset, name: str = "baseline") -> LinearScaling:
+    """A (not yet fitted) linear-scaling baseline layer."""
+    return LinearScaling(
         len(dataset.platforms), len(dataset.workloads), dataset.platforms.features.shape[1],
         dataset.workloads.features.shape[1],
         trainable_scales=config.model.baseline and config.model.baseline_trainable,
-        name="baseline",
+        name=name,
     )
+
+
+def build_model(config: Config, dataset: Dataset) -> keras.Model:
+    """A fresh (untrained, baseline not yet fitted) model for ``dataset``'s axes; an
+    ensemble of ``training.ensemble`` members when that is above 1."""
+    if config.training.ensemble > 1:
+        from pitot_tf.models.ensemble import build_ensemble
+
+        return build_ensemble(config, dataset)
+    keras.utils.set_random_seed(config.seed)
+    inputs = model_inputs()
+    interaction = interaction_for(config, dataset)
+    baseline = baseline_layer(config, dataset)
+    platform, workload = inputs["platform"], inputs["workload"]
     output = keras.layers.Add(name="log_runtime")(
-        [baseline(platform, workload), interaction(platform, workload, interferers)]
+        [baseline(platform, workload), interaction(platform, workload, inputs["interferers"])]
     )
-    return keras.Model(
-        {"platform": platform, "workload": workload, "interferers": interferers},
-        output,
-        name=f"{config.model.kind}",
-    )
+    return keras.Model(inputs, output, name=f"{config.model.kind}")
 
 
 def baseline_rows(config: Config, split: Split) -> np.ndarray:
@@ -72,10 +101,12 @@ def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Sp
     """
     mf = dataset.objectives["mf"]
     rows = baseline_rows(config, split)
-    layer = model.get_layer("baseline")
+    # One layer, or one per ensemble member: each starts from the same fit.
+    layers = [layer for layer in model.layers if isinstance(layer, LinearScaling)]
     shape = (len(dataset.platforms), len(dataset.workloads))
     if not (config.model.baseline and len(rows)):
-        layer.set_values(np.zeros(shape[0]), np.zeros(shape[1]), 0.0)
+        for layer in layers:
+            layer.set_values(np.zeros(shape[0]), np.zeros(shape[1]), 0.0)
         return
     log_t = mf.log_runtime[rows]
     offset = float(log_t.mean())
@@ -87,4 +118,5 @@ def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Sp
         coef = fit_from_features(scale, axis.features, observed)
         scale[~observed] = predict_from_features(coef, axis.features[~observed])
         coefs.append(coef)
-    layer.set_values(a, b, offset, *coefs)
+    for layer in layers:
+        layer.set_values(a, b, offset, *coefs)

@@ -5,6 +5,12 @@ pass (towers run once), and minimizes the weighted sum of per-objective mean los
 ``val_every`` steps run inside one compiled graph call (the gradient computation XLA-compiled),
 so Python is touched only between validations. The weights with the best weighted validation
 loss are kept and returned.
+
+An ensemble (``training.ensemble=E``) trains its E members in the same compiled step: each
+member draws its own batch (from its own seed) and the loss minimized is the sum of the
+members' own losses, so each member's weights get exactly the gradient they would get alone
+(the reported ``train_loss`` is the members' mean). The best weights are chosen by the
+ensemble's (the mean prediction's) validation loss: that is what is predicted and calibrated.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pitot_tf.data.splits import Split
 from pitot_tf.errors import PitotError
 from pitot_tf.models import build_model, fit_baseline
 from pitot_tf.models.cold import neutralize_unseen
+from pitot_tf.models.ensemble import member_models, member_seed
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
 from pitot_tf.training.losses import row_loss
 from pitot_tf.training.runtime import configure_threads
@@ -89,11 +96,15 @@ class _Sampler:
         self.sizes = [len(p) for p in parts]
         self.batch, self.seed = batch, seed
 
-    def sample(self, step: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
-        """Concatenated batch (one block of ``batch`` rows per objective) and targets."""
+    def sample(
+        self, step: tf.Tensor, stream: int | None = None
+    ) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        """Concatenated batch (one block of ``batch`` rows per objective) and targets; draws
+        of another ``stream`` (seed; default the sampler's) are independent."""
+        stream = self.seed if stream is None else stream
         blocks = []
         for i, (part, size) in enumerate(zip(self.parts, self.sizes, strict=True)):
-            seed = tf.stack([tf.cast(step, tf.int64), tf.constant(self.seed * 131 + i, tf.int64)])
+            seed = tf.stack([tf.cast(step, tf.int64), tf.constant(stream * 131 + i, tf.int64)])
             index = tf.random.stateless_uniform((self.batch,), seed, 0, size, dtype=tf.int32)
             blocks.append({k: tf.gather(v, index) for k, v in part.items()})
         merged = {k: tf.concat([b[k] for b in blocks], axis=0) for k in blocks[0]}
@@ -120,6 +131,8 @@ class Trainer:
         self.seed = training_seed(config.seed, split.level, split.replicate)
         self.model = build_model(dataclasses.replace(config, seed=self.seed), dataset)
         fit_baseline(self.model, config, dataset, split)
+        self.members = member_models(self.model)
+        self.member_seeds = [member_seed(self.seed, e) for e in range(len(self.members))]
         self.optimizer = make_optimizer(config)
         self.optimizer.build(self.model.trainable_variables)
         train = [self._rows(n, "train") for n in self.objectives]
@@ -157,17 +170,25 @@ class Trainer:
             self.dataset.objectives[objective], self.split.rows(objective, part), self.width
         )
 
-    def _loss(self, inputs: dict[str, tf.Tensor], target: tf.Tensor) -> tf.Tensor:
+    def _loss(self, step: tf.Tensor) -> tf.Tensor:
+        """Sum over members (one for a single model) of the member's weighted loss on its
+        own batch for ``step``."""
         m = self.config.model
-        prediction = self.model(inputs, training=True)
-        return tf.reduce_sum(row_loss(target, prediction, m.loss, m.quantiles) * self.row_weights)
+        losses = []
+        for member, seed in zip(self.members, self.member_seeds, strict=True):
+            inputs, target = self.sampler.sample(step, seed)
+            prediction = member(inputs, training=True)
+            row = row_loss(target, prediction, m.loss, m.quantiles)
+            losses.append(tf.reduce_sum(row * self.row_weights))
+        return tf.add_n(losses)
 
     def _gradients(self, step: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
-        """Sample a batch for ``step``; its loss and the gradients of every trainable weight."""
-        inputs, target = self.sampler.sample(step)
+        """The loss for ``step`` (the members' mean) and the gradients of every trainable
+        weight (of the members' sum)."""
         with tf.GradientTape() as tape:
-            loss = self._loss(inputs, target)
-        return loss, tape.gradient(loss, self.model.trainable_variables)
+            loss = self._loss(step)
+        gradients = tape.gradient(loss, self.model.trainable_variables)
+        return loss / len(self.members), gradients
 
     def _run_steps(self, start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
         """``count`` optimizer steps; returns the mean training loss over them."""

@@ -1,0 +1,153 @@
+"""Ensembles (``training.ensemble``): members differ, the prediction is their mean, and the
+Keras file, cold-start extension and the pyfunc model work on an ensemble as on one model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import keras
+import mlflow
+import numpy as np
+import pytest
+from mlflow_helpers import experiment, private_tracking
+from test_tracking_pyfunc import expected_answer, request_for
+
+from pitot_tf.config import Config
+from pitot_tf.data.dataset import Dataset
+from pitot_tf.data.splits import make_split
+from pitot_tf.data.synth import synthesize_dataset
+from pitot_tf.errors import ConfigError
+from pitot_tf.models import build_model
+from pitot_tf.models.cold import extend_model
+from pitot_tf.models.ensemble import member_models, member_names, member_seed
+from pitot_tf.presets import resolve
+from pitot_tf.tracking.training import TrainingRun, run_training
+from pitot_tf.training import train
+from pitot_tf.training.predict import predict_inputs, predict_objective
+from pitot_tf.training.trainer import Trainer, TrainResult
+
+FAST = {"training.steps": 40, "training.val_every": 20, "training.batch": 32,
+        "training.progress": False, "model.layers": [16], "model.mf_dim": 8}
+MEMBERS = 3
+
+
+@pytest.fixture(scope="module")
+def trained(synth_dataset: Dataset) -> TrainResult:
+    config = resolve("pitot", {**FAST, "training.ensemble": MEMBERS})
+    return train(config, synth_dataset, make_split(synth_dataset, 0.5))
+
+
+def _inputs(dataset: Dataset) -> dict[str, np.ndarray]:
+    obs = dataset.objectives["if2"]
+    return {"platform": obs.platform.astype(np.int32), "workload": obs.workload.astype(np.int32),
+            "interferers": obs.interferers.astype(np.int32)}
+
+
+def test_ensemble_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="training.ensemble must be >= 1"):
+        resolve("pitot", {"training.ensemble": 0})
+    assert resolve("pitot/ensemble").training.ensemble == 5
+
+
+def test_a_single_model_has_no_members(synth_dataset: Dataset) -> None:
+    model = build_model(resolve("pitot", FAST), synth_dataset)
+    assert member_names(model) == [] and member_models(model) == [model]
+
+
+def test_member_zero_starts_as_the_single_model(synth_dataset: Dataset) -> None:
+    """Member 0 has the run's seed: its interaction starts with the single model's weights."""
+    single = build_model(resolve("pitot", FAST), synth_dataset).get_layer("pitot")
+    ensemble = build_model(resolve("pitot", {**FAST, "training.ensemble": 2}), synth_dataset)
+    for a, b in zip(single.weights, ensemble.get_layer("pitot").weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert member_seed(42, 0) == 42 and len({member_seed(42, e) for e in range(5)}) == 5
+
+
+def test_prediction_is_the_mean_of_the_members(trained: TrainResult,
+                                               synth_dataset: Dataset) -> None:
+    inputs = _inputs(synth_dataset)
+    members = member_models(trained.model)
+    assert len(members) == MEMBERS
+    each = np.stack([predict_inputs(member, inputs) for member in members])
+    np.testing.assert_allclose(predict_inputs(trained.model, inputs), each.mean(axis=0),
+                               rtol=1e-5, atol=1e-5)
+    # Members were trained apart from different starts: they predict differently.
+    assert all(not np.allclose(each[0], each[e], atol=1e-4) for e in range(1, MEMBERS))
+
+
+def test_members_have_different_weights(trained: TrainResult) -> None:
+    tables = [trained.model.get_layer(name).weights for name in ("pitot", "pitot_1", "pitot_2")]
+    for other in tables[1:]:
+        for a, b in zip(tables[0], other, strict=True):
+            if a.trainable:
+                assert not np.allclose(a.numpy(), b.numpy()), a.path
+
+
+def test_the_ensemble_trains_every_member(synth_dataset: Dataset) -> None:
+    """Every member's weights move away from their initial values."""
+    config = resolve("pitot", {**FAST, "training.ensemble": 2})
+    trainer = Trainer(config, synth_dataset, make_split(synth_dataset, 0.5))
+    names = ("pitot", "pitot_1")
+    start = {n: [w.numpy().copy() for w in trainer.model.get_layer(n).trainable_weights]
+             for n in names}
+    result = trainer.fit()
+    assert len(result.history) == 2 and np.isfinite(result.best_val_loss)
+    for name in names:
+        after = [w.numpy() for w in result.model.get_layer(name).trainable_weights]
+        assert all(not np.allclose(a, b) for a, b in zip(start[name], after, strict=True)), name
+
+
+def test_keras_file_round_trip(trained: TrainResult, synth_dataset: Dataset,
+                               tmp_path: Path) -> None:
+    path = tmp_path / "ensemble.keras"
+    trained.model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    inputs = _inputs(synth_dataset)
+    np.testing.assert_allclose(predict_inputs(loaded, inputs),
+                               predict_inputs(trained.model, inputs), rtol=1e-6, atol=1e-6)
+    assert member_names(loaded) == [f"member_{e}" for e in range(MEMBERS)]
+    for member, original in zip(member_models(loaded), member_models(trained.model), strict=True):
+        np.testing.assert_allclose(predict_inputs(member, inputs),
+                                   predict_inputs(original, inputs), rtol=1e-6, atol=1e-6)
+
+
+def test_extend_model_keeps_old_rows_and_adds_new(trained: TrainResult,
+                                                  synth_dataset: Dataset) -> None:
+    platforms = synth_dataset.platforms.features[:2]
+    grown = extend_model(trained.model, platform_features=platforms)
+    inputs = _inputs(synth_dataset)
+    np.testing.assert_allclose(predict_inputs(grown, inputs), predict_inputs(trained.model, inputs),
+                               rtol=1e-5, atol=1e-5)
+    count = len(synth_dataset.platforms)
+    new = {k: v[:4] for k, v in inputs.items()}
+    new["platform"] = np.array([count, count + 1, count, count + 1], np.int32)
+    assert np.isfinite(predict_inputs(grown, new)).all()
+    assert len(member_models(grown)) == MEMBERS
+
+
+def test_predict_objective_uses_the_mean(trained: TrainResult, synth_dataset: Dataset) -> None:
+    log_true, log_pred = predict_objective(trained.model, synth_dataset, "mf")
+    assert log_pred.shape == (len(log_true), 1) and np.isfinite(log_pred).all()
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
+    root = tmp_path_factory.mktemp("ensemble-pyfunc")
+    with private_tracking(root, tmp_path_factory.getbasetemp()):
+        experiment("ensemble", root)
+        data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
+        yield run_training("pitot", {**FAST, "training.ensemble": 2}, 0.5, 0, data,
+                           experiment="ensemble")
+
+
+def test_pyfunc_of_an_ensemble(tracked: TrainingRun) -> None:
+    """The logged pyfunc model answers with the ensemble's mean plus the calibrated margin."""
+    assert isinstance(tracked.experiment.config, Config)
+    assert len(member_models(tracked.result.model)) == 2
+    model = mlflow.pyfunc.load_model(f"runs:/{tracked.run_id}/pyfunc-model")
+    request = request_for(tracked)
+    answer = model.predict(request)
+    runtime, bound = expected_answer(tracked, request)
+    np.testing.assert_allclose(answer["predicted_runtime_s"], runtime, rtol=1e-5)
+    np.testing.assert_allclose(answer["upper_bound_s"], bound, rtol=1e-5)
