@@ -1,11 +1,16 @@
 """Test MAPE of a preset over levels and replicates, on the real data by default.
 
     python benchmarks/accuracy.py --preset pitot --levels 0.1 0.5 0.9 --replicates 0 1 2 3 4 \
-        [--splits DIR] [--data-dir DIR] [--steps N]
+        [--splits DIR] [--data-dir DIR] [--steps N] [--set KEY=VALUE ...] [--bounds]
 
-``--splits`` reads split files (ours or the reference implementation's, same layout). The last
-line is one JSON object ``{"<level>": {"<objective>": mean MAPE as a fraction}}``, MAPE being the
-mean of |exp(log t - log t̂) - 1| over test rows.
+``--splits`` reads split files (ours or the reference implementation's, same layout).
+``--set`` adds config overrides (e.g. ``training.ensemble=5``). ``--bounds`` also calibrates
+the conformal bounds on the validation split (as a run does) and reports each objective's
+test width and coverage at α = 0.05. Every run prints one line with its scores and training
+wall time. The last line is one JSON object ``{"<level>": {"<objective>": mean MAPE as a
+fraction, ...}}`` (with ``--bounds`` also ``<objective>_width_0.05`` and
+``<objective>_coverage_0.05``, and always ``wall_s``, the mean training wall time), MAPE being
+the mean of |exp(log t - log t̂) - 1| over test rows.
 """
 
 from __future__ import annotations
@@ -15,17 +20,23 @@ import json
 
 import numpy as np
 
+from pitot_tf.config import parse_overrides
+from pitot_tf.conformal.evaluate import evaluate
 from pitot_tf.training import train
 from pitot_tf.training.experiment import prepare
 from pitot_tf.training.predict import predict_objective
 
+ALPHA = 0.05
 
-def test_mape(
+
+def test_scores(
     preset: str, level: float, replicate: int, args: argparse.Namespace
 ) -> dict[str, float]:
+    """Test MAPE per objective (and bound width/coverage with ``--bounds``) of one run, and
+    its training wall time ``wall_s``."""
     experiment = prepare(
         preset,
-        {"training.progress": False},
+        {"training.progress": False, **parse_overrides(args.set)},
         level,
         replicate,
         args.data_dir,
@@ -38,7 +49,21 @@ def test_mape(
         rows = experiment.split.rows(objective, "test")
         log_true, log_pred = predict_objective(result.model, experiment.dataset, objective, rows)
         scores[objective] = float(np.mean(np.abs(np.exp(log_true - log_pred[:, 0]) - 1)))
+    if args.bounds:
+        found = evaluate(result.model, experiment.dataset, experiment.split, [ALPHA]).metrics(
+            [ALPHA]
+        )
+        for objective in experiment.split.objectives():
+            for what in ("width", "coverage"):
+                key = f"test_{objective}_{what}_{ALPHA:g}"
+                if key in found:
+                    scores[f"{objective}_{what}_{ALPHA:g}"] = found[key]
+    scores["wall_s"] = result.wall_s
     return scores
+
+
+def _text(key: str, value: float) -> str:
+    return f"{key} {value:.1f}" if key == "wall_s" else f"{key} {value:.2%}"
 
 
 def main() -> None:
@@ -49,17 +74,21 @@ def main() -> None:
     parser.add_argument("--splits", default=None)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--bounds", action="store_true")
     args = parser.parse_args()
     summary: dict[str, dict[str, float]] = {}
     for level in args.levels:
-        runs = [test_mape(args.preset, level, r, args) for r in args.replicates]
-        summary[f"{level:g}"] = {k: float(np.mean([run[k] for run in runs])) for k in runs[0]}
-        for replicate, run in zip(args.replicates, runs, strict=True):
+        runs = []
+        for replicate in args.replicates:
+            run = test_scores(args.preset, level, replicate, args)
+            runs.append(run)
             print(
                 f"{args.preset} level {level:g} replicate {replicate}: "
-                + ", ".join(f"{k} {v:.2%}" for k, v in run.items()),
+                + ", ".join(_text(k, v) for k, v in run.items()),
                 flush=True,
             )
+        summary[f"{level:g}"] = {k: float(np.mean([run[k] for run in runs])) for k in runs[0]}
     print(json.dumps(summary))
 
 
