@@ -98,6 +98,24 @@ def test_the_ensemble_trains_every_member(synth_dataset: Dataset) -> None:
         assert all(not np.allclose(a, b) for a, b in zip(start[name], after, strict=True)), name
 
 
+@pytest.mark.parametrize("trainable", [False, True])
+def test_member_zero_trains_exactly_as_the_single_model(synth_dataset: Dataset,
+                                                         trainable: bool) -> None:
+    """Members are independent: member 0 (the run's seed and batch draws) of an ensemble ends
+    where the single model ends, also with trainable baselines (one per member)."""
+    overrides = {**FAST, "training.val_every": FAST["training.steps"],
+                 "model.baseline_trainable": trainable}
+    split = make_split(synth_dataset, 0.5)
+    single = train(resolve("pitot", overrides), synth_dataset, split).model
+    ensemble = train(resolve("pitot", {**overrides, "training.ensemble": 2}), synth_dataset,
+                     split).model
+    inputs = _inputs(synth_dataset)
+    np.testing.assert_allclose(predict_inputs(member_models(ensemble)[0], inputs),
+                               predict_inputs(single, inputs), rtol=1e-4, atol=1e-4)
+    scales = [ensemble.get_layer(n).platform_scale.numpy() for n in ("baseline", "baseline_1")]
+    assert np.allclose(*scales) != trainable
+
+
 def test_keras_file_round_trip(trained: TrainResult, synth_dataset: Dataset,
                                tmp_path: Path) -> None:
     path = tmp_path / "ensemble.keras"

@@ -1,19 +1,19 @@
 """Ensembles: E independently initialised members in one Keras model.
 
-``training.ensemble=E`` builds one functional model with the usual inputs and one shared
-``baseline`` layer (fitted once by least squares, as for a single model), E interaction
-networks, each initialised from its own seed (:func:`member_seed`), and per member an ``Add``
-layer ``member_<e>`` (baseline plus that member's interaction: the member's own log-runtime
+``training.ensemble=E`` builds one functional model with the usual inputs and, per member
+``e``, a linear-scaling baseline layer (``baseline`` for member 0, ``baseline_<e>`` for the
+others; all start from the same least-squares fit, and are trained with their member when
+``model.baseline_trainable``), an interaction network initialised from the member's own seed
+(:func:`member_seed`), and an ``Add`` layer ``member_<e>`` (the member's own log-runtime
 prediction). The model's output ``log_runtime`` is the mean of the members' log runtimes, so
 ``predict``, conformal calibration, the Keras file and the pyfunc use the ensemble as they
 would a single model.
 
 The trainer trains each member on its own loss (the loss minimized is the sum of the members'
 losses, never the loss of the mean): :func:`member_models` gives one Keras model per member,
-sharing the ensemble's layers. Member 0's interaction keeps the single model's layer name
-(``pitot``) and seed, so tools that look at "the" network (t-SNE of embeddings) see member 0.
-The baseline is shared: frozen by default, so members stay independent; with
-``model.baseline_trainable`` it is trained by the sum of the members' losses.
+sharing the ensemble's layers: each member is exactly a single model, and no weight is shared.
+Member 0's layers keep the single model's names (``baseline``, ``pitot``) and seed, so tools
+that look at "the" network (t-SNE of embeddings, the baseline's sizes) see member 0.
 """
 
 from __future__ import annotations
@@ -43,17 +43,15 @@ def build_ensemble(config: Config, dataset: Dataset) -> keras.Model:
     count = config.training.ensemble
     inputs = model_inputs()
     platform, workload, interferers = inputs["platform"], inputs["workload"], inputs["interferers"]
-    interactions = []
+    members = []
     for member in range(count):
+        suffix = f"_{member}" if member else ""
         keras.utils.set_random_seed(member_seed(config.seed, member))
-        interactions.append(interaction_for(config, dataset, f"_{member}" if member else ""))
-    base = baseline_layer(config, dataset)(platform, workload)
-    members = [
-        keras.layers.Add(name=f"{MEMBER_PREFIX}{member}")(
-            [base, interaction(platform, workload, interferers)]
-        )
-        for member, interaction in enumerate(interactions)
-    ]
+        interaction = interaction_for(config, dataset, suffix)
+        baseline = baseline_layer(config, dataset, f"baseline{suffix}")
+        members.append(keras.layers.Add(name=f"{MEMBER_PREFIX}{member}")(
+            [baseline(platform, workload), interaction(platform, workload, interferers)]
+        ))
     output = keras.layers.Average(name="log_runtime")(members)
     return keras.Model(inputs, output, name=f"{config.model.kind}_ensemble")
 
