@@ -19,7 +19,7 @@ from pitot_tf.data.splits import make_split
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import ConfigError
 from pitot_tf.models import build_model
-from pitot_tf.models.cold import extend_model
+from pitot_tf.models.cold import extend_model, neutralize_unseen
 from pitot_tf.models.ensemble import member_models, member_names, member_seed
 from pitot_tf.presets import resolve
 from pitot_tf.tracking.training import TrainingRun, run_training
@@ -142,6 +142,19 @@ def test_extend_model_keeps_old_rows_and_adds_new(trained: TrainResult,
     new["platform"] = np.array([count, count + 1, count, count + 1], np.int32)
     assert np.isfinite(predict_inputs(grown, new)).all()
     assert len(member_models(grown)) == MEMBERS
+
+
+def test_neutralize_unseen_reaches_every_member(synth_dataset: Dataset) -> None:
+    """Every member's free rows of an unseen platform are set to its seen mean (members'
+    towers have the same weight paths, so nothing may be looked up by path)."""
+    model = build_model(resolve("pitot", {**FAST, "training.ensemble": MEMBERS}), synth_dataset)
+    seen = {"platform": np.arange(len(synth_dataset.platforms)) > 0,
+            "workload": np.ones(len(synth_dataset.workloads), bool)}
+    neutralize_unseen(model, seen)
+    names = ["pitot"] + [f"pitot_{e}" for e in range(1, MEMBERS)]
+    for name in names:
+        learned = model.get_layer(name).platform_tower.learned.numpy()
+        np.testing.assert_allclose(learned[0], learned[1:].mean(axis=0), rtol=1e-5, atol=1e-6)
 
 
 def test_predict_objective_uses_the_mean(trained: TrainResult, synth_dataset: Dataset) -> None:

@@ -67,12 +67,12 @@ def extend_model(
     for old, target in zip(model.weights, grown.weights, strict=True):
         values = np.asarray(old.numpy())
         if tuple(target.shape) != values.shape:
-            if old.path not in rows:
+            if id(old) not in rows:
                 raise ValueError(
                     f"weight {old.path} {values.shape} grows with the rows of an axis but no "
                     "layer declares it in row_weights(); cold start cannot extend it"
                 )
-            values = _append_rows(rows[old.path], values, new, regression)
+            values = _append_rows(rows[id(old)], values, new, regression)
         target.assign(values)
     return grown
 

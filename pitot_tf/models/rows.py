@@ -36,13 +36,15 @@ class RowWeight:
                              f"{AXES} and role {self.role!r} one of {ROLES}")
 
 
-def model_row_weights(model: keras.Model) -> dict[str, RowWeight]:
-    """Every row-indexed weight that ``model``'s layers declare (``row_weights()``), by path.
+def model_row_weights(model: keras.Model) -> dict[int, RowWeight]:
+    """Every row-indexed weight that ``model``'s layers declare (``row_weights()``), by the
+    weight's ``id``: paths are not unique (an ensemble's members have towers of the same
+    names, :mod:`pitot_tf.models.ensemble`).
 
     Layers without the method (inputs, the output sum) have none.
     """
-    found: dict[str, RowWeight] = {}
+    found: dict[int, RowWeight] = {}
     for layer in model.layers:
         for row in getattr(layer, "row_weights", list)():
-            found[row.weight.path] = row
+            found[id(row.weight)] = row
     return found

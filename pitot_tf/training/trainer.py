@@ -31,6 +31,7 @@ from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.errors import PitotError
 from pitot_tf.models import build_model, fit_baseline
+from pitot_tf.models.baseline import LinearScaling
 from pitot_tf.models.cold import neutralize_unseen
 from pitot_tf.models.ensemble import member_models, member_seed
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
@@ -268,10 +269,11 @@ class Trainer:
             self.model.set_weights(best[2])
         seen = self._seen_rows()
         neutralize_unseen(self.model, seen)
-        if self.model.get_layer("baseline").trainable_scales:
-            self.model.get_layer("baseline").restore_unfitted(seen, {
-                "platform": self.dataset.platforms.features,
-                "workload": self.dataset.workloads.features})
+        features = {"platform": self.dataset.platforms.features,
+                    "workload": self.dataset.workloads.features}
+        for layer in self.model.layers:  # one baseline, or one per ensemble member
+            if isinstance(layer, LinearScaling) and layer.trainable_scales:
+                layer.restore_unfitted(seen, features)
         return TrainResult(
             self.model,
             pd.DataFrame.from_records(records),
