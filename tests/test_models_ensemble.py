@@ -22,6 +22,7 @@ from pitot_tf.models import build_model
 from pitot_tf.models.cold import extend_model, neutralize_unseen
 from pitot_tf.models.ensemble import member_models, member_names, member_seed
 from pitot_tf.presets import resolve
+from pitot_tf.tracking.serving import KerasPredictor, predictor_for
 from pitot_tf.tracking.training import TrainingRun, run_training
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_inputs, predict_objective
@@ -155,6 +156,16 @@ def test_neutralize_unseen_reaches_every_member(synth_dataset: Dataset) -> None:
     for name in names:
         learned = model.get_layer(name).platform_tower.learned.numpy()
         np.testing.assert_allclose(learned[0], learned[1:].mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_serving_falls_back_to_keras(trained: TrainResult, synth_dataset: Dataset) -> None:
+    """The numpy fast path reproduces one Pitot model; an ensemble is served by Keras."""
+    predictor = predictor_for(trained.model)
+    assert isinstance(predictor, KerasPredictor)
+    inputs = _inputs(synth_dataset)
+    np.testing.assert_allclose(
+        predictor.predict(inputs["platform"], inputs["workload"], inputs["interferers"]),
+        predict_inputs(trained.model, inputs), rtol=1e-6, atol=1e-6)
 
 
 def test_predict_objective_uses_the_mean(trained: TrainResult, synth_dataset: Dataset) -> None:
