@@ -106,14 +106,21 @@ def test_the_pyfunc_equals_keras_and_the_bound_on_every_test_row(
     pitot: Served, objective: str
 ) -> None:
     assert isinstance(pitot.pyfunc.predictor, NumpyPitot)
-    rows = pitot.split.rows(objective, "test")
-    request, inputs = request_for_rows(pitot, objective, rows, alpha=0.1)
-    answer = pitot.pyfunc.predict(None, request)
-    log_pred = predict_inputs(pitot.model, inputs).astype(np.float64)
-    assert_log_close(log_runtime(pitot, answer["predicted_runtime_s"]), log_pred[:, 0])
-    bound = pitot.evaluation.bounds[objective].upper_bound(log_pred, 0.1)
-    assert_log_close(log_runtime(pitot, answer["upper_bound_s"]), bound)
+    answer = assert_answers_equal_keras(pitot, objective, alpha=0.1)
     assert (answer["calibration"] == objective).all() and (answer["note"] == "").all()
+
+
+def assert_answers_equal_keras(served: Served, objective: str, alpha: float) -> pd.DataFrame:
+    """The pyfunc's prediction and bound on every test row of ``objective`` equal the Keras
+    model's and the calibrated bound's (in log runtime); returns the answer."""
+    rows = served.split.rows(objective, "test")
+    request, inputs = request_for_rows(served, objective, rows, alpha=alpha)
+    answer = served.pyfunc.predict(None, request)
+    log_pred = predict_inputs(served.model, inputs).astype(np.float64)
+    assert_log_close(log_runtime(served, answer["predicted_runtime_s"]), log_pred[:, 0])
+    bound = served.evaluation.bounds[objective].upper_bound(log_pred, alpha)
+    assert_log_close(log_runtime(served, answer["upper_bound_s"]), bound)
+    return answer
 
 
 @pytest.mark.parametrize("overrides", [
@@ -269,10 +276,4 @@ def test_the_pyfunc_equals_keras_on_every_test_row_of_the_real_data(real_data_di
     served = serve(load_dataset(real_data_dir), **{"training.steps": 30, "model.layers": [64]})
     assert isinstance(served.pyfunc.predictor, NumpyPitot)
     for objective in served.dataset.objectives:
-        rows = served.split.rows(objective, "test")
-        request, inputs = request_for_rows(served, objective, rows, alpha=0.05)
-        answer = served.pyfunc.predict(None, request)
-        log_pred = predict_inputs(served.model, inputs).astype(np.float64)
-        assert_log_close(log_runtime(served, answer["predicted_runtime_s"]), log_pred[:, 0])
-        bound = served.evaluation.bounds[objective].upper_bound(log_pred, 0.05)
-        assert_log_close(log_runtime(served, answer["upper_bound_s"]), bound)
+        assert_answers_equal_keras(served, objective, alpha=0.05)
