@@ -19,11 +19,10 @@ import numpy as np
 import pandas as pd
 
 from pitot_tf.conformal import ConformalUpperBound, bound_width, coverage, mape
+from pitot_tf.conformal.evaluate import calibration_halves
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.training.predict import predict_objective
-
-HALVES_SEED = 20250101
 
 
 def weighted_loss(per_objective: Mapping[str, float], weights: Mapping[str, float]) -> float:
@@ -62,19 +61,13 @@ def validation_mape(predictions: Predictions) -> float:
     return float(np.mean([mape(lt, lp) for lt, lp in predictions.values()]))
 
 
-def halves(n: int, seed: int = HALVES_SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Positions ``0..n-1`` cut into calibration and evaluation halves by a fixed permutation."""
-    order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[: n // 2]), np.sort(order[n // 2:])
-
-
 def validation_bounds(predictions: Predictions, alpha: float) -> tuple[float, float]:
     """``(width, coverage)`` at ``alpha``: calibrate on one half of each objective's
     validation rows, measure on the other, average over objectives. Raises ConformalError
     when a half is too small for ``alpha``."""
     widths, coverages = [], []
     for log_true, log_pred in predictions.values():
-        calibrate, evaluate = halves(len(log_true))
+        calibrate, evaluate = calibration_halves(len(log_true))
         bound = ConformalUpperBound([alpha]).fit(log_true[calibrate], log_pred[calibrate])
         upper = bound.upper_bound(log_pred[evaluate], alpha)
         widths.append(float(bound_width(log_true[evaluate], upper)))
