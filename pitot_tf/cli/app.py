@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "train",
     "evaluate",
     "predict",
+    "serve",
     "search",
     "sweep",
     "runs",
