@@ -1,22 +1,28 @@
-"""Serving load: ``mlflow models serve`` of a real-data pyfunc-model, asked as a scheduler would.
+"""Serving load: a real-data pyfunc-model behind MLflow's scoring server, asked as a scheduler
+would.
 
     python benchmarks/serve_load.py [--data-dir DIR] [--steps 200] [--model PATH]
-        [--workers 1] [--one 1000] [--eight 2000] [--batches 40] [--batch-clients 2]
-        [--mixed 3000] [--seed 0] [--workdir DIR (kept)] [--keep]
+        [--server mlflow|pitot] [--workers 1] [--one 1000] [--eight 2000] [--batches 40]
+        [--batch-clients 2] [--mixed 3000] [--seed 0] [--workdir DIR (kept)] [--keep]
 
 Trains the ``pitot`` preset for ``--steps`` steps on the real data (level 0.5, replicate 0) in
 a private SQLite store and logs its models, unless ``--model`` names a pyfunc-model folder
-already on disk; then starts ``mlflow models serve --env-manager local`` on 127.0.0.1 (only)
-with ``--workers`` uvicorn workers. ``UVICORN_*`` and ``MLFLOW_SCORING_SERVER_*`` variables in
-the environment reach the server. Requests name random real workloads and platforms, half of
-them with one co-runner, alpha 0.05 or 0.1. Phases, each with a bounded number of requests:
+already on disk; then serves it on 127.0.0.1 (only) with ``--workers`` uvicorn workers, by
+``mlflow models serve --env-manager local`` (``--server mlflow``) or by ``pitot-tf serve``
+(``--server pitot``: the same scoring app, with TCP_NODELAY on every worker's connections).
+``UVICORN_*`` and ``MLFLOW_SCORING_SERVER_*`` variables in the environment reach the server.
+Requests name random real workloads and platforms, half of them with one co-runner, alpha
+0.05 or 0.1. Phases, each with a bounded number of requests:
 
 * ``one``: one row per request, one client (``--one`` requests);
 * ``eight``: one row per request, 8 clients at once (``--eight`` requests in all);
-* ``batch``: 1,000 rows per request, ``--batch-clients`` clients (``--batches`` requests);
+* ``batch``: 1,000 rows per request, ``--batch-clients`` clients (``--batches`` requests),
+  once per request form: ``records`` (``dataframe_records``), ``split``
+  (``dataframe_split``) and ``split+columns`` (``dataframe_split``, answer asked for by
+  column with ``params: {"orient": "columns"}``);
 * ``breakdown``: where the time goes, in this process: the pyfunc's ``predict`` alone,
   MLflow's ``PyFuncModel.predict`` (adds schema checks), and MLflow's ``/invocations``
-  handler without HTTP (adds JSON parsing and writing);
+  handler without HTTP (adds JSON parsing and writing), for each request form;
 * ``mixed``: ``--mixed`` one-row requests, a third of them bad (malformed JSON, unknown
   names, alpha out of range, wrong types): each bad one must get HTTP 400 with no stack trace,
   each good one the same numbers as the model loaded here; the server's memory (RSS of the
@@ -62,6 +68,7 @@ class Settings:
     data_dir: Path
     workdir: Path
     model: Path | None = None
+    server: str = "mlflow"
     steps: int = 200
     workers: int = 1
     one: int = 1000
@@ -85,6 +92,7 @@ class Phase:
     latencies_s: list[float]
     problems: list[str] = field(default_factory=list)
     server_cpu_s: float = 0.0
+    load_average: float = field(default_factory=lambda: os.getloadavg()[0])
 
     def summary(self) -> dict[str, Any]:
         lat = np.asarray(self.latencies_s) * 1e3
@@ -95,6 +103,7 @@ class Phase:
                 "p50_ms": round(float(np.percentile(lat, 50)), 2),
                 "p99_ms": round(float(np.percentile(lat, 99)), 2),
                 "server_cpu_ms_per_request": round(self.server_cpu_s / self.requests * 1e3, 2),
+                "load_average_1min": round(self.load_average, 2),
                 "problems": len(self.problems)}
 
 
@@ -130,16 +139,25 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class Server:
-    """A running ``mlflow models serve`` on loopback."""
+def server_command(server: str, model: Path, port: int, workers: int) -> list[str]:
+    """``mlflow models serve`` or ``pitot-tf serve`` of ``model`` on loopback."""
+    if server == "pitot":
+        return [sys.executable, "-c", "from pitot_tf.cli import main; main()", "serve",
+                str(model), "--host", HOST, "--port", str(port), "--workers", str(workers)]
+    return [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model),
+            "--env-manager", "local", "-h", HOST, "-p", str(port), "-w", str(workers)]
 
-    def __init__(self, model: Path, workers: int, log: Path) -> None:
+
+class Server:
+    """A running scoring server (``mlflow models serve`` or ``pitot-tf serve``) on loopback."""
+
+    def __init__(self, server: str, model: Path, workers: int, log: Path) -> None:
         self.port, self.workers = free_port(), workers
-        command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model),
-                   "--env-manager", "local", "-h", HOST, "-p", str(self.port),
-                   "-w", str(workers)]
+        command = server_command(server, model, self.port, workers)
+        source = str(Path(__file__).resolve().parents[1])  # this checkout's pitot_tf
+        path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-               "TF_CPP_MIN_LOG_LEVEL": "2"}
+               "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": path}
         self.log = log
         self.process = subprocess.Popen(command, env=env, stdout=log.open("w"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
@@ -249,15 +267,34 @@ class Requests:
         return kind, body.encode()
 
 
-def body_of(rows: list[dict[str, Any]]) -> bytes:
-    return json.dumps({"dataframe_records": rows}).encode()
+#: Request forms: how the rows are written and how the answer is asked for.
+FORMS = ("records", "split", "split+columns")
+_COLUMNS = ("workload", "platform", "co_runners", "alpha")
+
+
+def body_of(rows: list[dict[str, Any]], form: str = "records") -> bytes:
+    """A request body for ``rows`` in ``form`` (see :data:`FORMS`)."""
+    if form == "records":
+        return json.dumps({"dataframe_records": rows}).encode()
+    split = {"columns": list(_COLUMNS), "data": [[row.get(c) for c in _COLUMNS] for row in rows]}
+    params = {"params": {"orient": "columns"}} if form.endswith("+columns") else {}
+    return json.dumps({"dataframe_split": split, **params}).encode()
+
+
+def predictions_of(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """The answer's rows, whether it came by record (a list) or by column (a dict)."""
+    predictions = answer.get("predictions", [])
+    if isinstance(predictions, dict):
+        return [dict(zip(predictions, values, strict=True))
+                for values in zip(*predictions.values(), strict=True)]
+    return list(predictions)
 
 
 def answer_problems(rows: list[dict[str, Any]], status: int, answer: dict[str, Any]) -> list[str]:
     """What is wrong with a good request's answer (nothing: [])."""
     if status != 200:
         return [f"HTTP {status} for a good request: {str(answer)[:200]}"]
-    predictions = answer.get("predictions", [])
+    predictions = predictions_of(answer)
     if len(predictions) != len(rows):
         return [f"{len(predictions)} answers for {len(rows)} rows"]
     problems = []
@@ -320,17 +357,22 @@ def timed(call: Callable[[], Any], repeat: int) -> dict[str, float]:
 
 
 def layer_times(model: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
-    """The pyfunc's own predict, MLflow's predict (schema checks) and /invocations (JSON)."""
+    """The pyfunc's own predict, MLflow's predict (schema checks) and /invocations (JSON),
+    the last for each request form."""
     import pandas as pd
     from mlflow.pyfunc.scoring_server import invocations
 
     schema = model.metadata.get_input_schema()
-    frame, body = pd.DataFrame(rows), body_of(rows)
-    return {
+    frame = pd.DataFrame(rows)
+    figures = {
         "pyfunc_predict": timed(lambda: model.unwrap_python_model().predict(None, frame), repeat),
         "mlflow_predict": timed(lambda: model.predict(frame), repeat),
-        "invocations": timed(lambda: invocations(body, "application/json", model, schema), repeat),
     }
+    for form in FORMS:
+        body = body_of(rows, form)
+        figures[f"invocations_{form}"] = timed(
+            lambda body=body: invocations(body, "application/json", model, schema), repeat)
+    return figures
 
 
 def breakdown(model: Any, requests: Requests, batch_rows: int) -> dict[str, Any]:
@@ -395,7 +437,7 @@ def examples_of_errors(port: int, requests: Requests) -> dict[str, Any]:
 
 @contextmanager
 def serving(settings: Settings, model: Path) -> Iterator[Server]:
-    server = Server(model, settings.workers, settings.workdir / "server.log")
+    server = Server(settings.server, model, settings.workers, settings.workdir / "server.log")
     try:
         yield server
     finally:
@@ -409,17 +451,16 @@ def run(settings: Settings) -> dict[str, Any]:
     requests = Requests(*names_of(model_dir), seed=settings.seed)
     local = mlflow.pyfunc.load_model(str(model_dir))
     one_row = [(rows, body_of(rows)) for rows in ([requests.row()] for _ in range(10_000))]
-    report: dict[str, Any] = {"workers": settings.workers, "cpus": os.cpu_count(),
-                              "load_average": os.getloadavg()}
+    report: dict[str, Any] = {"server": settings.server, "workers": settings.workers,
+                              "cpus": os.cpu_count(), "load_average": os.getloadavg()}
     with serving(settings, model_dir) as server:
         run_phase("warm-up", server, one_row[:100], 2)
+        batches = [requests.rows(settings.batch_rows) for _ in range(settings.batches)]
         phases = [
             run_phase("one", server, one_row[:settings.one], 1),
             run_phase("eight", server, one_row[:settings.eight], 8),
-            run_phase("batch", server,
-                      [(rows, body_of(rows)) for rows in (requests.rows(settings.batch_rows)
-                                                          for _ in range(settings.batches))],
-                      settings.batch_clients),
+            *(run_phase(f"batch {form}", server, [(rows, body_of(rows, form)) for rows in batches],
+                        settings.batch_clients) for form in FORMS),
         ]
         for phase in phases:
             print(json.dumps(phase.summary()), flush=True)
@@ -440,6 +481,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--model", type=Path, help="a pyfunc-model folder (skips training)")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--server", choices=("mlflow", "pitot"), default="mlflow",
+                        help="mlflow models serve, or pitot-tf serve (TCP_NODELAY)")
     for name, default in (("steps", 200), ("workers", 1), ("one", 1000), ("eight", 2000),
                           ("batches", 40), ("batch-clients", 2), ("mixed", 3000), ("seed", 0)):
         parser.add_argument(f"--{name}", type=int, default=default)
@@ -448,7 +491,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     workdir.mkdir(parents=True, exist_ok=True)
     settings = Settings(
         data_dir=args.data_dir.resolve(), workdir=workdir.resolve(),
-        model=args.model.resolve() if args.model else None, steps=args.steps,
+        model=args.model.resolve() if args.model else None, server=args.server,
+        steps=args.steps,
         workers=args.workers, one=args.one, eight=args.eight, batches=args.batches,
         batch_clients=args.batch_clients, mixed=args.mixed, seed=args.seed,
         keep=args.keep or args.workdir is not None)

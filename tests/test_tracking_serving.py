@@ -4,6 +4,7 @@ requests turned into one-line HTTP 400 answers by MLflow's own scoring code."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -277,3 +278,31 @@ def test_the_pyfunc_equals_keras_on_every_test_row_of_the_real_data(real_data_di
     assert isinstance(served.pyfunc.predictor, NumpyPitot)
     for objective in served.dataset.objectives:
         assert_answers_equal_keras(served, objective, alpha=0.05)
+
+
+def test_the_answer_json_is_pandas_records_and_columns_on_request(
+    pitot: Served, tmp_path: Path
+) -> None:
+    from mlflow.pyfunc.scoring_server import predictions_to_json
+
+    model, schema = scoring(pitot, tmp_path)
+    request, _ = request_for_rows(pitot, "if2", np.arange(40), alpha=0.1)
+    records = request.to_dict(orient="records")
+    answer = pitot.pyfunc.predict(None, request)
+    plain = io.StringIO()  # what MLflow writes for a plain DataFrame
+    predictions_to_json(pd.DataFrame(answer, copy=True), plain)
+    served = invocations(json.dumps({"dataframe_records": records}), "application/json",
+                         model, schema).response
+    assert served == plain.getvalue()
+    split = {"columns": list(request.columns), "data": request.to_numpy().tolist()}
+    for body in ({"dataframe_split": split, "params": {"orient": "columns"}},
+                 {"dataframe_records": records, "params": {"orient": "columns"}}):
+        status, by_column = post(model, schema, json.dumps(body))
+        assert status == 200
+        assert by_column["predictions"] == {
+            name: [row[name] for row in json.loads(served)["predictions"]]
+            for name in answer.columns}
+    status, refused = post(model, schema, json.dumps({"dataframe_split": split,
+                                                      "params": {"orient": "index"}}))
+    assert status == 400
+    assert refused["message"] == "params: orient must be one of records, columns, got 'index'"

@@ -18,7 +18,7 @@ import keras
 import mlflow
 import numpy as np
 from mlflow.models import ModelSignature, infer_signature
-from mlflow.types.schema import AnyType, ColSpec, Schema
+from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 
 from pitot_tf.conformal.evaluate import Evaluation
 from pitot_tf.data.dataset import Dataset
@@ -66,7 +66,8 @@ def pyfunc_signature() -> ModelSignature:
         ColSpec("double", "predicted_runtime_s"), ColSpec("double", "upper_bound_s"),
         ColSpec("string", "calibration"), ColSpec("string", "note"),
     ])
-    return ModelSignature(inputs, outputs)
+    answer_form = ParamSchema([ParamSpec("orient", "string", "records")])  # or "columns"
+    return ModelSignature(inputs, outputs, params=answer_form)
 
 
 def pyfunc_state(dataset: Dataset, evaluation: Evaluation) -> dict[str, Any]:

@@ -25,6 +25,12 @@ cold-workload``).
 
 Bad requests raise :class:`~pitot_tf.tracking.requests.BadRequest`: one line naming the row,
 field and value, which ``mlflow models serve`` returns as HTTP 400 (see docs/mlflow.md).
+
+Answer form: a table (:class:`AnswerTable`, a ``pandas.DataFrame``), which the scoring server
+writes as ``{"predictions": [{...one object per row...}]}``. A request may instead ask for
+``params={"orient": "columns"}``: a dict of one list per output column, which the server
+writes as ``{"predictions": {"workload": [...], ...}}``, about a third cheaper to serve for
+1,000-row requests (MLflow's JSON writer is pure Python and pays per key written).
 """
 
 from __future__ import annotations
@@ -43,7 +49,14 @@ from pitot_tf.conformal.calibration import ConformalUpperBound
 from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
 from pitot_tf.errors import PitotError
 from pitot_tf.tracking.margins import Margins
-from pitot_tf.tracking.requests import INPUT_COLUMNS, BadRequest, ModelFailure, Names, Request
+from pitot_tf.tracking.requests import (
+    INPUT_COLUMNS,
+    BadRequest,
+    ModelFailure,
+    Names,
+    Request,
+    show,
+)
 from pitot_tf.tracking.serving import Predictor, predictor_for
 
 _logger = logging.getLogger(__name__)
@@ -54,9 +67,12 @@ KERAS_FILE = "model.keras"
 CALIBRATION_FILE = "calibration.json"
 DEFAULT_ALPHA = 0.05
 COLD_NOTE = "new workload predicted from its features (cold start)"
-__all__ = ["INPUT_COLUMNS", "OUTPUT_COLUMNS", "BadRequest", "PitotRuntimeModel"]
+__all__ = ["INPUT_COLUMNS", "ORIENTS", "OUTPUT_COLUMNS", "AnswerTable", "BadRequest",
+           "PitotRuntimeModel"]
 OUTPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "predicted_runtime_s",
                   "upper_bound_s", "calibration", "note")
+#: Answer forms a request may ask for with ``params={"orient": ...}``.
+ORIENTS = ("records", "columns")
 
 
 def calibration_state(
@@ -121,13 +137,20 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
             int(info["degree"]): (name, ConformalUpperBound.from_dict(info["bound"]))
             for name, info in state["objectives"].items()})
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
-        """See the module docstring for the input and output columns. A request the model
-        cannot answer raises :class:`BadRequest` (HTTP 400 when served), naming the row, field
-        and value; a failure of the model itself raises :class:`ModelFailure` (HTTP 500)."""
+    def predict(self, context: Any, model_input: pd.DataFrame,
+                params: dict[str, Any] | None = None) -> pd.DataFrame | dict[str, list[Any]]:
+        """See the module docstring for the input and output columns (and ``params``). A
+        request the model cannot answer raises :class:`BadRequest` (HTTP 400 when served),
+        naming the row, field and value; a failure of the model itself raises
+        :class:`ModelFailure` (HTTP 500)."""
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        orient = (params or {}).get("orient") or "records"
+        if orient not in ORIENTS:
+            raise BadRequest(f"params: orient must be one of {', '.join(ORIENTS)}, "
+                             f"got {show(orient)}")
         try:
-            return self.answer(self.names.parse(frame))
+            answer = self.answer(self.names.parse(frame))
+            return answer.columns_as_lists() if orient == "columns" else answer
         except BadRequest:
             raise
         except PitotError as error:
@@ -151,7 +174,7 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         """Seconds from the model's natural-log runtimes (in its dataset's unit)."""
         return np.exp(log_runtime) * self.seconds_per_unit
 
-    def answer(self, request: Request) -> pd.DataFrame:
+    def answer(self, request: Request) -> AnswerTable:
         """The output table: runtimes and bounds in seconds, and which calibration was used."""
         log_pred = self.log_runtime(request)
         degree = request.degree
@@ -160,7 +183,7 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         notes = [chosen[d][1] for d in degree.tolist()]
         for row in request.features:
             notes[row] = "; ".join(n for n in (COLD_NOTE, notes[row]) if n)
-        return pd.DataFrame({
+        return AnswerTable({
             "workload": _text(request.workload),
             "platform": _text(self.platform_names[request.platform]),
             "co_runners": _text(request.co_runners),
@@ -170,6 +193,28 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
             "calibration": _text([chosen[d][0] for d in degree.tolist()]),
             "note": _text(notes),
         }, columns=list(OUTPUT_COLUMNS), copy=False)
+
+
+class AnswerTable(pd.DataFrame):
+    """The answer table; a ``DataFrame`` whose ``to_dict(orient="records")`` (what MLflow's
+    scoring server calls before writing JSON) builds the same records from whole columns,
+    several times faster than pandas' per-value conversion. Anything derived from it (a
+    slice, a copy) is a plain ``DataFrame``."""
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:
+        return pd.DataFrame
+
+    def columns_as_lists(self) -> dict[str, list[Any]]:
+        """``{column: [Python values]}``, the ``orient="columns"`` answer."""
+        return {str(name): self[name].tolist() for name in self.columns}
+
+    def to_dict(self, orient: Any = "dict", *args: Any, **kwargs: Any) -> Any:
+        if orient != "records" or args or kwargs:
+            return super().to_dict(orient, *args, **kwargs)
+        names = [str(name) for name in self.columns]
+        return [dict(zip(names, row, strict=True))
+                for row in zip(*(self[name].tolist() for name in self.columns), strict=True)]
 
 
 def _text(values: Any) -> pd.Series:
