@@ -153,6 +153,7 @@ class Server:
 
     def __init__(self, server: str, model: Path, workers: int, log: Path) -> None:
         self.port, self.workers = free_port(), workers
+        self.is_uvicorn = server == "pitot"
         command = server_command(server, model, self.port, workers)
         source = str(Path(__file__).resolve().parents[1])  # this checkout's pitot_tf
         path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
@@ -181,10 +182,12 @@ class Server:
         raise TimeoutError(f"server did not answer /ping within {START_TIMEOUT_S:.0f} s")
 
     def processes(self) -> list[Any]:
-        """The uvicorn process and its workers (psutil)."""
+        """The uvicorn process and its workers (psutil): ``pitot-tf serve`` is uvicorn itself,
+        ``mlflow models serve`` starts it as a child."""
         import psutil
 
-        return list(psutil.Process(self.process.pid).children(recursive=True))
+        started = psutil.Process(self.process.pid)
+        return [started] * self.is_uvicorn + list(started.children(recursive=True))
 
     def cpu_s(self) -> float:
         """CPU seconds the serving processes have used so far."""
