@@ -178,5 +178,6 @@ def test_two_workers_answer_as_mlflow_does_without_a_nagle_wait(
         server.send_signal(signal.SIGTERM)
         returncode = server.wait(timeout=60)
     assert returncode == 0, log.read_text()
-    assert not [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    _, left = psutil.wait_procs(workers, timeout=15)  # workers (and multiprocessing's helper)
+    assert not left, left
     assert "Stopping parent process" in log.read_text()
