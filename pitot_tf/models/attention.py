@@ -16,7 +16,9 @@ differ from the reference:
 * padding: rows of all objectives share one batch, co-runners padded with ``-1``; padded slots
   are skipped and ``MLP_out`` is added only to rows with at least one co-runner, which is the
   reference's per-objective rule (it adds ``MLP_out`` to every row of an interference
-  objective, and every such row has co-runners);
+  objective, and every such row has co-runners); in training each objective's rows come as
+  their own block (:meth:`Attention.call_blocks`), so keys, values and ``MLP_out`` run on
+  exactly the reference's rows and slots;
 * the activation is ``model.activation`` (Keras' ``gelu`` is exact; ``jax.nn.gelu`` defaults to
   the tanh approximation);
 * initial weights: truncated normal with variance 1/fan_in as in Haiku, not the same draws.
@@ -31,7 +33,16 @@ from keras import ops
 
 from pitot_tf.config import Config
 from pitot_tf.data.dataset import Dataset
-from pitot_tf.models.side_features import FactoredMLP, SideFeatures, present_slots, sum_by_row
+from pitot_tf.models.blocks import Block
+from pitot_tf.models.side_features import (
+    FactoredMLP,
+    SideFeatures,
+    block_slots,
+    concatenated_rows,
+    on_slots,
+    present_slots,
+    sum_by_row,
+)
 
 
 @keras.saving.register_keras_serializable(package="pitot_tf")
@@ -78,6 +89,41 @@ class Attention(SideFeatures):
         has_co_runner = ops.any(ops.greater_equal(interferers, 0), axis=1, keepdims=True)
         correction = self.output_mlp(attended)
         return prediction + ops.where(has_co_runner, correction, ops.zeros_like(correction))
+
+    def call_blocks(self, blocks: list[Block], training: bool | None = None) -> Any:
+        """:meth:`call` on training blocks (:mod:`pitot_tf.models.blocks`): the query MLP runs
+        once on every block's rows; keys, values and ``MLP_out`` only for blocks with
+        co-runner slots (not the matrix block), on all ``n × j`` slots without compaction."""
+        f_p, f_w, a = self.platform_features, self.workload_features, self.attention_dim
+        platform, workload = concatenated_rows(blocks)
+        q_p, q_w = self.query.entity_terms([f_p, f_w])
+        query_y = self.query.rows(ops.take(q_p, platform, 0) + ops.take(q_w, workload, 0))
+        if not any(block.slots for block in blocks):
+            return query_y[:, a:]
+        k_p, k_c = self.key_value.entity_terms([f_p, f_w])
+        corrections, start = [], 0
+        for block in blocks:
+            n = ops.shape(block.platform)[0]
+            if block.slots:
+                corrections.append(self._block_correction(block, query_y[start : start + n, :a],
+                                                           k_p, k_c))
+            else:
+                corrections.append(ops.zeros((n, self.heads)))
+            start += n
+        return query_y[:, a:] + ops.concatenate(corrections, axis=0)
+
+    def _block_correction(self, block: Block, query: Any, k_p: Any, k_c: Any) -> Any:
+        """``MLP_out(Σ_c value_c · <key_c, query>)`` for the rows of one block with co-runner
+        slots, 0 for rows with none."""
+        a = self.attention_dim
+        co_runner, present = block_slots(block)
+        first = ops.expand_dims(ops.take(k_p, block.platform, 0), 1) + ops.take(k_c, co_runner, 0)
+        key_value = on_slots(self.key_value, first)
+        key, value = key_value[..., :a], key_value[..., a:]
+        weight = ops.sum(key * ops.expand_dims(query, 1), axis=-1, keepdims=True) * present
+        correction = self.output_mlp(ops.sum(value * weight, axis=1))
+        has_co_runner = ops.any(ops.greater(present[..., 0], 0), axis=1, keepdims=True)
+        return ops.where(has_co_runner, correction, ops.zeros_like(correction))
 
 
 #: The ``model.*`` keys this kind reads beyond those every kind reads (registry).

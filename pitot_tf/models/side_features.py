@@ -6,7 +6,9 @@ Both baselines are MLPs on a concatenation of entity feature rows, such as
 term for every entity of the axis once per call (``F_P W_p`` is ``platforms × width``) and
 gathers them per row, so that a batch of rows pays only for the layers after the first.
 :func:`present_slots` lists the co-runner slots that are filled, so that co-runner branches run
-on those slots alone and not on padding.
+on those slots alone and not on padding. In training, rows come as blocks with a static number
+of slots each (:mod:`pitot_tf.models.blocks`; :func:`block_slots`, :func:`on_slots`): no
+compaction is needed, and the matrix block has no co-runner slots at all.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from pitot_tf.models.blocks import Block
 from pitot_tf.models.rows import RowWeight
 
 # Haiku's default (the reference): truncated normal with standard deviation 1/sqrt(fan_in).
@@ -100,6 +103,28 @@ def present_slots(interferers: Any) -> tuple[Any, Any]:
 def sum_by_row(values: Any, rows: Any, batch: Any) -> Any:
     """``(batch, …)``: the sum of ``values`` ``(S, …)`` over the slots of each row."""
     return tf.math.unsorted_segment_sum(values, rows, batch)
+
+
+def block_slots(block: Block) -> tuple[Any, Any]:
+    """A block's co-runners as indices safe to gather (empty slots read row 0) and the
+    ``(n, j, 1)`` float mask of filled slots, which zeroes what empty slots add."""
+    interferers = block.interferers
+    present = ops.cast(ops.greater_equal(interferers, 0), "float32")
+    return ops.maximum(interferers, 0), ops.expand_dims(present, -1)
+
+
+def on_slots(mlp: FactoredMLP, first: Any) -> Any:
+    """``mlp.rows`` on ``(n, j, width)`` per-slot first-layer sums: ``(n, j, out)``, run as
+    one ``(n·j, width)`` batch."""
+    n, j = ops.shape(first)[0], ops.shape(first)[1]
+    out = mlp.rows(ops.reshape(first, (-1, ops.shape(first)[2])))
+    return ops.reshape(out, (n, j, -1))
+
+
+def concatenated_rows(blocks: list[Block]) -> tuple[Any, Any]:
+    """Every block's ``platform`` and ``workload`` indices, in block order."""
+    return (ops.concatenate([b.platform for b in blocks], axis=0),
+            ops.concatenate([b.workload for b in blocks], axis=0))
 
 
 @keras.saving.register_keras_serializable(package="pitot_tf")

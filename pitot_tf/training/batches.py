@@ -1,7 +1,9 @@
 """Model inputs from observation tables: each objective's rows as padded index arrays.
 
-All objectives share one input layout so that a single forward pass serves them all:
-``interferers`` is padded with ``-1`` to the widest objective's co-runner count.
+Prediction and validation use one input layout so that a single forward pass serves all
+objectives: ``interferers`` is padded with ``-1`` to the widest objective's co-runner count.
+Training keeps each objective's own width (one block per objective with a static co-runner
+count, :mod:`pitot_tf.models.blocks`).
 """
 
 from __future__ import annotations

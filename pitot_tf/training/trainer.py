@@ -1,10 +1,11 @@
 """The multi-objective trainer: one compiled loop, validation every ``val_every`` steps.
 
-Each step draws a batch from the train rows of every objective, stacks them into one forward
-pass (towers run once), and minimizes the weighted sum of per-objective mean losses.
-``val_every`` steps run inside one compiled graph call (the gradient computation XLA-compiled),
-so Python is touched only between validations. The weights with the best weighted validation
-loss are kept and returned.
+Each step draws a batch from the train rows of every objective and passes them to the model as
+one block per objective (:mod:`pitot_tf.models.blocks`: towers run once, and each block's
+co-runner count is static, so the matrix block pays for no co-runner slot); it minimizes the
+weighted sum of per-objective mean losses. ``val_every`` steps run inside one compiled graph
+call (the gradient computation XLA-compiled), so Python is touched only between validations.
+The weights with the best weighted validation loss are kept and returned.
 
 An ensemble (``training.ensemble=E``) trains its E members in the same compiled step: each
 member draws its own batch (from its own seed) and the loss minimized is the sum of the
@@ -32,6 +33,7 @@ from pitot_tf.data.splits import Split
 from pitot_tf.errors import PitotError
 from pitot_tf.models import build_model, fit_baseline
 from pitot_tf.models.baseline import LinearScaling
+from pitot_tf.models.blocks import Block, predict_blocks
 from pitot_tf.models.cold import neutralize_unseen
 from pitot_tf.models.ensemble import member_models, member_seed
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
@@ -87,7 +89,9 @@ def training_seed(seed: int, level: float | None, replicate: int | None) -> int:
 
 
 class _Sampler:
-    """Train rows of every objective as constant tensors, sampled in-graph each step."""
+    """Train rows of every objective as constant tensors, sampled in-graph each step; each
+    objective keeps its own co-runner count (its rows' width), so that a step's batch is one
+    :class:`~pitot_tf.models.blocks.Block` per objective with a static number of slots."""
 
     def __init__(self, parts: list[Rows], batch: int, seed: int) -> None:
         self.parts = [
@@ -97,20 +101,18 @@ class _Sampler:
         self.sizes = [len(p) for p in parts]
         self.batch, self.seed = batch, seed
 
-    def sample(
-        self, step: tf.Tensor, stream: int | None = None
-    ) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
-        """Concatenated batch (one block of ``batch`` rows per objective) and targets; draws
-        of another ``stream`` (seed; default the sampler's) are independent."""
+    def sample(self, step: tf.Tensor, stream: int | None = None) -> tuple[list[Block], tf.Tensor]:
+        """One block of ``batch`` rows per objective, and their targets concatenated in block
+        order; draws of another ``stream`` (seed; default the sampler's) are independent."""
         stream = self.seed if stream is None else stream
-        blocks = []
+        blocks, targets = [], []
         for i, (part, size) in enumerate(zip(self.parts, self.sizes, strict=True)):
             seed = tf.stack([tf.cast(step, tf.int64), tf.constant(stream * 131 + i, tf.int64)])
             index = tf.random.stateless_uniform((self.batch,), seed, 0, size, dtype=tf.int32)
-            blocks.append({k: tf.gather(v, index) for k, v in part.items()})
-        merged = {k: tf.concat([b[k] for b in blocks], axis=0) for k in blocks[0]}
-        target = merged.pop("y")
-        return merged, target
+            drawn = {k: tf.gather(v, index) for k, v in part.items()}
+            blocks.append(Block(drawn["platform"], drawn["workload"], drawn["interferers"]))
+            targets.append(drawn["y"])
+        return blocks, tf.concat(targets, axis=0)
 
 
 class Trainer:
@@ -136,7 +138,7 @@ class Trainer:
         self.member_seeds = [member_seed(self.seed, e) for e in range(len(self.members))]
         self.optimizer = make_optimizer(config)
         self.optimizer.build(self.model.trainable_variables)
-        train = [self._rows(n, "train") for n in self.objectives]
+        train = [self._rows(n, "train", own_width=True) for n in self.objectives]
         self.sampler = _Sampler(train, config.training.batch, self.seed)
         self.validation = {n: self._rows(n, "val") for n in weights if len(split.rows(n, "val"))}
         self.row_weights = tf.constant(
@@ -166,10 +168,13 @@ class Trainer:
             seen["workload"][obs.interferers.ravel()] = True
         return seen
 
-    def _rows(self, objective: str, part: str) -> Rows:
-        return rows_of(
-            self.dataset.objectives[objective], self.split.rows(objective, part), self.width
-        )
+    def _rows(self, objective: str, part: str, own_width: bool = False) -> Rows:
+        """Rows of ``objective`` in ``part``, co-runners padded to the widest objective (the
+        one-batch layout of ``model(inputs)``) or, with ``own_width``, as the objective's own
+        (training blocks)."""
+        data = self.dataset.objectives[objective]
+        width = data.degree - 1 if own_width else self.width
+        return rows_of(data, self.split.rows(objective, part), width)
 
     def _loss(self, step: tf.Tensor) -> tf.Tensor:
         """Sum over members (one for a single model) of the member's weighted loss on its
@@ -177,8 +182,8 @@ class Trainer:
         m = self.config.model
         losses = []
         for member, seed in zip(self.members, self.member_seeds, strict=True):
-            inputs, target = self.sampler.sample(step, seed)
-            prediction = member(inputs, training=True)
+            blocks, target = self.sampler.sample(step, seed)
+            prediction = predict_blocks(member, blocks, training=True)
             row = row_loss(target, prediction, m.loss, m.quantiles)
             losses.append(tf.reduce_sum(row * self.row_weights))
         return tf.add_n(losses)

@@ -1,0 +1,95 @@
+"""A training batch as blocks: one block of rows per objective, each with a static number of
+co-runner slots.
+
+The trainer draws one batch per objective, and every row of an objective of degree ``K`` has
+exactly ``K - 1`` co-runners. Passed as one batch padded to the widest objective, a layer
+cannot know at trace time which rows have co-runners: it must mask or compact the slots, and
+under XLA a ``tf.where`` compaction is padded back to its bound (batch × slots), so the
+co-runner branch of a baseline costs as much as if every row had co-runners. Passed as
+blocks, the matrix block has no co-runner slots at all and the K-way block exactly ``K - 1``.
+
+An interaction layer may implement ``call_blocks(blocks, training=...)``, returning the
+blocks' rows in block order, ``(Σ rows, heads)``; it must equal its ``call`` on the blocks
+concatenated and padded with ``-1`` (the tests check this for every kind). A layer without it
+gets exactly that: the blocks concatenated, one ``call``. Prediction and serving keep the one
+mixed batch (``model(inputs)``); only training uses blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+from keras import ops
+
+from pitot_tf.models.baseline import LinearScaling
+
+
+@dataclass(frozen=True)
+class Block:
+    """Rows of one objective: ``platform`` and ``workload`` ``(n,)``, and ``interferers``
+    ``(n, j)`` with ``j`` known at trace time (0 for the matrix objective; ``-1`` marks an
+    empty slot, which training blocks never have)."""
+
+    platform: Any
+    workload: Any
+    interferers: Any
+
+    @property
+    def slots(self) -> int:
+        """Co-runner slots per row (static)."""
+        return int(self.interferers.shape[1])
+
+
+def concatenated(blocks: list[Block]) -> tuple[Any, Any, Any]:
+    """``(platform, workload, interferers)`` of all blocks in order, co-runners padded with
+    ``-1`` to the widest block (the one-batch layout that ``model(inputs)`` takes)."""
+    width = max(block.slots for block in blocks)
+    padded = []
+    for block in blocks:
+        interferers = ops.cast(block.interferers, "int32")
+        if block.slots < width:
+            fill = ops.full((ops.shape(interferers)[0], width - block.slots), -1, "int32")
+            interferers = ops.concatenate([interferers, fill], axis=1)
+        padded.append(interferers)
+    return (
+        ops.concatenate([block.platform for block in blocks], axis=0),
+        ops.concatenate([block.workload for block in blocks], axis=0),
+        ops.concatenate(padded, axis=0),
+    )
+
+
+def interaction_on_blocks(layer: Any, blocks: list[Block], training: bool | None = None) -> Any:
+    """The interaction ``layer``'s output on ``blocks``, ``(Σ rows, heads)`` in block order:
+    its ``call_blocks`` where it has one, else one call on the concatenated blocks."""
+    if hasattr(layer, "call_blocks"):
+        return layer.call_blocks(blocks, training=training)
+    return layer(*concatenated(blocks), training=training)
+
+
+def model_parts(model: keras.Model) -> tuple[LinearScaling, Any]:
+    """The linear-scaling baseline and the interaction layer of a single model (or of one
+    ensemble member, :func:`pitot_tf.models.ensemble.member_models`), whose output is their
+    sum (:func:`pitot_tf.models.build.build_model`)."""
+    baselines = [layer for layer in model.layers if isinstance(layer, LinearScaling)]
+    interactions = [
+        layer for layer in model.layers
+        if hasattr(layer, "row_weights") and not isinstance(layer, LinearScaling)
+    ]
+    if len(baselines) != 1 or len(interactions) != 1:
+        raise ValueError(
+            f"model {model.name!r} is not one baseline plus one interaction layer "
+            f"({len(baselines)} baselines, {len(interactions)} interaction layers)"
+        )
+    return baselines[0], interactions[0]
+
+
+def predict_blocks(model: keras.Model, blocks: list[Block], training: bool | None = None) -> Any:
+    """``model``'s output on ``blocks``, ``(Σ rows, heads)`` in block order: equal to
+    ``model(inputs)`` on the concatenated blocks, but each layer sees the blocks."""
+    baseline, interaction = model_parts(model)
+    platform = ops.concatenate([block.platform for block in blocks], axis=0)
+    workload = ops.concatenate([block.workload for block in blocks], axis=0)
+    return ops.add(baseline(platform, workload), interaction_on_blocks(interaction, blocks,
+                                                                        training))
