@@ -2,11 +2,18 @@
 (level 0.5, replicate 0).
 
     python benchmarks/train_speed.py [--data-dir DIR] [--steps N] [--preset NAME] [--inter-op N]
+                                     [--per-step N]
 
 Prints steps per second, wall time, the CPU time of training (build, compile, steps and
 validations; a fairer figure than wall time when other work shares the cores) and peak memory;
 the last line is one JSON object with the keys preset, steps, wall_s, cpu_s, steps_per_s and
 peak_rss_mb.
+
+With ``--per-step N`` it trains no run: it builds the trainer, runs 50 steps to compile and
+warm up, then times three rounds of N optimizer steps (no validation) and prints the CPU
+milliseconds per step of each round; the last line is one JSON object with the keys preset,
+steps and cpu_ms_per_step. On a shared machine that is the figure to compare two versions by
+(alternate them: wall time there mostly measures the other work).
 """
 
 from __future__ import annotations
@@ -16,10 +23,15 @@ import json
 import resource
 import time
 
+import tensorflow as tf
+
 from pitot_tf.training import runtime, train
 from pitot_tf.training.experiment import prepare
+from pitot_tf.training.trainer import Trainer
 
 DEFAULT_STEPS = 20_000
+WARM_UP_STEPS = 50
+ROUNDS = 3
 
 
 def main() -> None:
@@ -29,6 +41,8 @@ def main() -> None:
     parser.add_argument("--preset", default="pitot")
     parser.add_argument("--inter-op", type=int, default=None,
                         help="inter-op threads (default: pitot_tf.training.runtime's choice)")
+    parser.add_argument("--per-step", type=int, default=None, metavar="N",
+                        help="time rounds of N steps (CPU ms per step) instead of a run")
     args = parser.parse_args()
     if args.inter_op is not None:
         runtime.INTER_OP_THREADS = args.inter_op
@@ -40,6 +54,10 @@ def main() -> None:
         data_dir=args.data_dir,
         steps=args.steps,
     )
+    if args.per_step:
+        per_step(args.preset, Trainer(experiment.config, experiment.dataset, experiment.split),
+                 args.per_step)
+        return
     cpu_started = time.process_time()
     result = train(experiment.config, experiment.dataset, experiment.split)
     cpu_s = time.process_time() - cpu_started
@@ -60,6 +78,19 @@ def main() -> None:
             }
         )
     )
+
+
+def per_step(preset: str, trainer: Trainer, steps: int) -> None:
+    """CPU milliseconds per optimizer step, over :data:`ROUNDS` rounds of ``steps`` steps
+    after :data:`WARM_UP_STEPS` (which compile the step)."""
+    trainer._steps(tf.constant(0), tf.constant(WARM_UP_STEPS)).numpy()
+    rounds = []
+    for i in range(ROUNDS):
+        started = time.process_time()
+        trainer._steps(tf.constant(WARM_UP_STEPS + i * steps), tf.constant(steps)).numpy()
+        rounds.append(round((time.process_time() - started) / steps * 1e3, 2))
+    print(f"{preset}: CPU ms per step {rounds}")
+    print(json.dumps({"preset": preset, "steps": steps, "cpu_ms_per_step": rounds}))
 
 
 if __name__ == "__main__":
