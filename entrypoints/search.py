@@ -29,8 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def search(args: argparse.Namespace) -> None:
     from pitot_tf.config import parse_overrides
-    from pitot_tf.search.report import result_text
-    from pitot_tf.search.runner import run_search
+    from pitot_tf.search.runner import result_text, run_search
     from pitot_tf.tracking.experiments import adopt_project_run
     from pitot_tf.tracking.params import integer, optional, real, split_overrides
 

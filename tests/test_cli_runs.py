@@ -97,19 +97,18 @@ def test_older_than_also_kills_long_silent_runs(store: str) -> None:
 
 
 def test_a_requeued_trial_ends_its_dead_workers_run(store: str, tmp_path: Path) -> None:
-    """With database storage Optuna re-queues a stale trial with its user attributes; the
-    worker that pops it marks the run of the dead worker KILLED before starting again."""
+    """When the heartbeat re-queues a stale sweep trial, the process that re-queued it marks
+    the run of the dead worker KILLED."""
     import optuna
 
-    from pitot_tf.sweep.worker import CellRunner, WorkerJob
+    from pitot_tf.sweep.worker import end_stale_run
 
     client = MlflowClient()
     experiment_id = client.create_experiment("requeued")
     stale = client.create_run(experiment_id).info.run_id
     study = optuna.create_study()
     study.enqueue_trial({"cell": 0}, user_attrs={"cell": "pitot|0.5|0", "mlflow_run_id": stale})
-    job = WorkerJob("s", "unused", store, "requeued", experiment_id, "parent")
-    CellRunner(job, {}).retire_stale_run(study.ask())
+    end_stale_run(store, study.ask())  # type: ignore[arg-type]
     assert status(client, stale) == "KILLED"
     assert "stale heartbeat" in client.get_run(stale).data.tags[TAG_ERROR]
 

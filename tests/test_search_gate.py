@@ -14,31 +14,26 @@ import pytest
 from optuna.trial import TrialState
 
 from pitot_tf.errors import PitotError
-from pitot_tf.search.gate import FileLock, TrialBudget, count_trials, storage_lock
+from pitot_tf.search.gate import FileLock, optimize_admitted, storage_lock, trial_budget
 from pitot_tf.search.storage import open_storage, redact
-from pitot_tf.search.worker import WorkerJob, optimize_within_budget
 
 
-class NoLock:
-    def acquire(self) -> None:
-        pass
-
-    def release(self) -> None:
-        pass
+def states(study: optuna.Study) -> list[TrialState]:
+    return [t.state for t in study.get_trials()]
 
 
 def test_budget_admits_until_target_counting_running_trials() -> None:
     study = optuna.create_study()
-    budget = TrialBudget(NoLock(), target=2)
-    assert budget.admit(study) == "run"
+    admit = trial_budget(2)
+    assert admit(study) == "run"
     running = study.ask()
     study.tell(study.ask(), 1.0)
-    assert count_trials(study).finished == 1 and count_trials(study).running == 1
-    assert budget.admit(study) == "wait"
+    assert states(study) == [TrialState.RUNNING, TrialState.COMPLETE]
+    assert admit(study) == "wait"
     study.tell(running, state=TrialState.FAIL)
-    assert budget.admit(study) == "run", "a failed trial frees its place"
+    assert admit(study) == "run", "a failed trial frees its place"
     study.tell(study.ask(), state=TrialState.PRUNED)
-    assert budget.admit(study) == "done", "pruned trials count as finished"
+    assert admit(study) == "done", "pruned trials count as finished"
 
 
 def test_file_lock_excludes_another_process(tmp_path: Path) -> None:
@@ -63,34 +58,24 @@ def test_storage_lock_kinds(tmp_path: Path) -> None:
     assert redact("postgresql://pitot:secret@host:5432/db") == "postgresql://pitot:***@host:5432/db"
 
 
-class SlowObjective:
+def slow_objective(trial: optuna.Trial) -> float:
     """Sleeps a little so that workers overlap; fails every trial whose x is above 0.8."""
-
-    def __init__(self, budget: TrialBudget) -> None:
-        self.budget = budget
-        self.last_state: str | None = None
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        self.budget.release()
-        x = trial.suggest_float("x", 0, 1)
-        time.sleep(0.05)
-        self.last_state = "FAIL" if x > 0.8 else "COMPLETE"
-        if x > 0.8:
-            raise PitotError("x too large")
-        return x
+    x = trial.suggest_float("x", 0, 1)
+    time.sleep(0.05)
+    if x > 0.8:
+        raise PitotError("x too large")
+    return x
 
 
 def test_concurrent_workers_finish_exactly_the_target(tmp_path: Path) -> None:
     location = str(tmp_path / "exact.journal")
     optuna.create_study(study_name="exact", storage=open_storage(location))
-    job = WorkerJob(study_file="unused", storage=location, target=9, poll_s=0.02,
-                    max_failures=50)
 
     def worker(seed: int) -> None:
         study = optuna.load_study(study_name="exact", storage=open_storage(location),
                                   sampler=optuna.samplers.RandomSampler(seed=seed))
-        budget = TrialBudget(storage_lock(location, "exact"), job.target)
-        optimize_within_budget(study, SlowObjective(budget), budget, [], job)
+        optimize_admitted(study, slow_objective, trial_budget(9),
+                          storage_lock(location, "exact"), poll_s=0.02, max_failures=50)
 
     threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(4)]
     for thread in threads:
@@ -98,8 +83,8 @@ def test_concurrent_workers_finish_exactly_the_target(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     study = optuna.load_study(study_name="exact", storage=open_storage(location))
-    counts = count_trials(study)
-    assert (counts.finished, counts.running, counts.waiting) == (9, 0, 0)
+    assert states(study).count(TrialState.COMPLETE) == 9
+    assert set(states(study)) <= {TrialState.COMPLETE, TrialState.FAIL}
     failed = study.get_trials(states=(TrialState.FAIL,))
     assert all(t.params["x"] > 0.8 for t in failed)
 
@@ -165,9 +150,9 @@ def test_the_admission_lock_times_out_and_is_released_on_error(tmp_path: Path) -
 
         _storage = None
 
-    budget = TrialBudget(FileLock(path, timeout=0.2), target=1)
     with pytest.raises(RuntimeError, match="storage went away"):
-        budget.admit(BrokenStudy())  # type: ignore[arg-type]
+        optimize_admitted(BrokenStudy(), slow_objective, trial_budget(1),  # type: ignore[arg-type]
+                          FileLock(path, timeout=0.2))
     FileLock(path, timeout=0.2).acquire()  # not leaked
 
 

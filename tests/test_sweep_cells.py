@@ -14,7 +14,8 @@ from pitot_tf.data.splits import save_split, split_path
 from pitot_tf.errors import ConfigError, DataError
 from pitot_tf.sweep.cells import Cell, make_plan, parse_levels, parse_replicates
 from pitot_tf.sweep.keys import KeyMaker, config_hash, split_identity, sweep_id
-from pitot_tf.sweep.processes import ProcessId, is_alive, start_time, this_process
+from pitot_tf.search.processes import ProcessId
+from pitot_tf.sweep.tags import process_tags, tagged_process
 
 
 def test_replicates_accept_ranges_lists_and_commas() -> None:
@@ -106,18 +107,22 @@ def test_config_hash_ignores_only_the_progress_bar() -> None:
 
 
 def test_a_finished_process_is_dead_and_this_one_alive() -> None:
-    me = this_process()
-    assert is_alive(me)
+    me = ProcessId.this()
+    assert not me.is_gone() and me.pid == os.getpid()
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    assert not is_alive(ProcessId(me.host, child.pid))
-    assert is_alive(ProcessId("another-host", child.pid))  # cannot tell: assume alive
+    assert ProcessId(me.host, child.pid).is_gone()
+    assert not ProcessId("another-host", child.pid).is_gone()  # cannot tell: assume alive
 
 
 def test_a_reused_pid_with_another_start_time_is_dead() -> None:
-    me = this_process()
-    assert start_time(os.getpid())
-    assert not is_alive(ProcessId(me.host, me.pid, f"{float(me.start) + 1:.2f}"))
+    me = ProcessId.this()
+    assert tagged_process(process_tags(me)) == ProcessId(me.host, me.pid,
+                                                         round(float(me.start or 0), 2))
+    assert not tagged_process(process_tags(me)).is_gone()  # type: ignore[union-attr]
+    later = process_tags(me) | {"pitot.pid_start": f"{float(me.start or 0) + 1:.2f}"}
+    assert tagged_process(later).is_gone()  # type: ignore[union-attr]
+    assert tagged_process({"pitot.host": me.host}) is None
 
 
 def test_spread_values_lets_options_take_several_values() -> None:

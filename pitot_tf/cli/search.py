@@ -50,8 +50,7 @@ def search(
 
     values = parse_overrides(overrides or [])
     load_study(study).with_overrides(values)  # a bad study file fails before TensorFlow loads
-    from pitot_tf.search.report import result_text
-    from pitot_tf.search.runner import run_search
+    from pitot_tf.search.runner import result_text, run_search
 
     result = run_search(study, n_trials, storage, workers, timeout, values, data_dir,
                         splits_dir, experiment=experiment)

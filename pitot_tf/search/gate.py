@@ -1,13 +1,14 @@
-"""Exactly N finished trials across any number of workers: admission under a lock.
+"""Admission: every trial of a search or a sweep starts under one lock shared by all workers.
 
-``MaxTrialsCallback`` stops a worker only after one of its trials ends, so K workers that
-each start a trial while the study is one short of its target finish up to K-1 trials too
-many. Here a worker may start a trial only while holding a lock shared by all workers of the
-storage, and only if ``finished + running < target``; it keeps the lock until the new trial
-is RUNNING (popped from the queue or created; the objective's first act is to release it). A
-trial that fails, or whose worker dies and is failed by the heartbeat check
-(:func:`~pitot_tf.search.storage.recover_dead_trials`, run at every admission), frees its
-place (and its retry waits in the queue). So exactly ``target`` trials end COMPLETE or PRUNED.
+``MaxTrialsCallback`` stops a worker only after one of its trials ends, so K workers that each
+start a trial while the study is one short of its target finish up to K-1 trials too many. Here
+a worker takes the storage's lock, fails and re-queues dead workers' trials
+(:func:`~pitot_tf.search.storage.recover_dead_trials`), asks an ``admit`` function whether to
+start a trial (``run``), wait (``wait``) or stop (``done``), and keeps the lock until its trial
+is RUNNING (popped from the queue or created; the objective's first act releases it). A search
+admits while ``finished + running < target`` (:func:`trial_budget`), so exactly ``target``
+trials end COMPLETE or PRUNED; a sweep enqueues one cell that no trial holds
+(:mod:`pitot_tf.sweep.queue`), so each cell is handed out once.
 
 The lock is a PostgreSQL advisory lock for ``postgresql://`` storage (works across machines)
 and a ``filelock`` next to the journal (or in the temporary folder) otherwise. Taking it gives
@@ -20,19 +21,20 @@ import hashlib
 import tempfile
 import time
 import zlib
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import filelock
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from pitot_tf.errors import PitotError
 from pitot_tf.search.storage import database_url, is_url, recover_dead_trials
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 Admission = Literal["run", "wait", "done"]
+Admit = Callable[[optuna.Study], Admission]
 #: Admission holds the lock for a storage round trip or two; a minute means something is stuck.
 LOCK_TIMEOUT_S = 60.0
 
@@ -52,31 +54,29 @@ class FileLock:
     """An exclusive lock on ``path`` (``filelock``; Optuna's own journal lock is separate)."""
 
     def __init__(self, path: Path, timeout: float = LOCK_TIMEOUT_S) -> None:
-        self.path, self.timeout = path, timeout
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = filelock.FileLock(str(path), timeout=timeout)
+        self.path, self._lock = path, filelock.FileLock(str(path), timeout=timeout)
 
     def acquire(self) -> None:
         try:
             self._lock.acquire()
         except filelock.Timeout:
-            raise lock_timeout(str(self.path), self.timeout) from None
+            raise lock_timeout(str(self.path), self._lock.timeout) from None
 
     def release(self) -> None:
-        if self._lock.is_locked:
-            self._lock.release()
+        self._lock.release()
 
 
 class PostgresLock:
-    """A session-level ``pg_advisory_lock`` keyed by the study name."""
+    """A session-level ``pg_try_advisory_lock`` keyed by the study name, polled until timeout."""
 
     def __init__(self, url: str, name: str, timeout: float = LOCK_TIMEOUT_S) -> None:
         import sqlalchemy
         from sqlalchemy.pool import NullPool
 
         self._engine = sqlalchemy.create_engine(database_url(url), poolclass=NullPool)
-        self._key = zlib.crc32(f"pitot-tf-search:{name}".encode())
-        self._connection: sqlalchemy.Connection | None = None
+        self._key = {"key": zlib.crc32(f"pitot-tf-search:{name}".encode())}
+        self._connection: Any = None
         self.name, self.timeout = name, timeout
 
     def acquire(self) -> None:
@@ -86,7 +86,7 @@ class PostgresLock:
         deadline = time.monotonic() + self.timeout
         try:
             while not connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
-                                         {"key": self._key}).scalar():
+                                         self._key).scalar():
                 if time.monotonic() > deadline:
                     raise lock_timeout(f"of study {self.name}", self.timeout)
                 time.sleep(0.05)
@@ -99,10 +99,10 @@ class PostgresLock:
     def release(self) -> None:
         from sqlalchemy import text
 
-        if self._connection is not None:
-            connection, self._connection = self._connection, None
+        connection, self._connection = self._connection, None
+        if connection is not None:
             try:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self._key})
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), self._key)
                 connection.commit()
             finally:
                 connection.close()
@@ -118,46 +118,47 @@ def storage_lock(location: str, study_name: str) -> Lock:
     return FileLock(Path(tempfile.gettempdir()) / f"pitot-tf-search-{digest}.lock")
 
 
-@dataclass(frozen=True)
-class TrialCounts:
-    finished: int
-    running: int
-    waiting: int
+def trial_budget(target: int) -> Admit:
+    """Admit while ``finished + running < target``; done once ``finished >= target``."""
+
+    def admit(study: optuna.Study) -> Admission:
+        states = [t.state for t in study.get_trials(deepcopy=False)]
+        finished = sum(s in FINISHED for s in states)
+        if finished >= target:
+            return "done"
+        return "run" if finished + states.count(TrialState.RUNNING) < target else "wait"
+
+    return admit
 
 
-def count_trials(study: optuna.Study) -> TrialCounts:
-    states = [t.state for t in study.get_trials(deepcopy=False)]
-    return TrialCounts(
-        finished=sum(s in FINISHED for s in states),
-        running=states.count(TrialState.RUNNING),
-        waiting=states.count(TrialState.WAITING))
+def optimize_admitted(
+    study: optuna.Study, objective: Callable[[optuna.Trial], Any], admit: Admit, lock: Lock,
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    catch: tuple[type[Exception], ...] = (PitotError,), deadline: float | None = None,
+    poll_s: float = 1.0, max_failures: int | None = None,
+) -> list[FrozenTrial]:
+    """One ``study.optimize(n_trials=1)`` per admitted trial until ``admit`` says done, the
+    ``deadline`` (epoch seconds) passes or ``max_failures`` of these trials FAILed. Returns the
+    trials this worker ran."""
+    ran: list[FrozenTrial] = []
 
+    def released(trial: optuna.Trial) -> Any:
+        lock.release()  # the trial is RUNNING: others may be admitted now
+        return objective(trial)
 
-class TrialBudget:
-    """Admits trials so that exactly ``target`` finish (COMPLETE or PRUNED) in the study."""
-
-    def __init__(self, lock: Lock, target: int) -> None:
-        self.lock, self.target = lock, target
-        self._held = False
-
-    def admit(self, study: optuna.Study) -> Admission:
-        """``run``: start a trial now (the lock stays held until :meth:`release`); ``wait``:
-        running trials may reach the target; ``done``: the target is reached. On an error
-        the lock is released."""
-        self.lock.acquire()
-        self._held = True
+    while deadline is None or time.time() < deadline:
+        lock.acquire()
         try:
             recover_dead_trials(study)
-            counts = count_trials(study)
-        except BaseException:
-            self.release()
-            raise
-        if counts.finished >= self.target or counts.finished + counts.running >= self.target:
-            self.release()
-            return "done" if counts.finished >= self.target else "wait"
-        return "run"
-
-    def release(self) -> None:
-        if self._held:
-            self._held = False
-            self.lock.release()
+            admission = admit(study)
+            if admission == "run":
+                study.optimize(released, n_trials=1, catch=catch, gc_after_trial=True,
+                               callbacks=[*callbacks, lambda _, trial: ran.append(trial)])
+        finally:
+            lock.release()
+        failed = sum(t.state == TrialState.FAIL for t in ran)
+        if admission == "done" or (max_failures is not None and failed >= max_failures):
+            break
+        if admission == "wait":
+            time.sleep(poll_s)
+    return ran

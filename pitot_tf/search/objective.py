@@ -11,7 +11,10 @@ When the search is tracked, each replicate is trained by
 :func:`~pitot_tf.tracking.training.run_training` (no model, no test split, pruning ends the
 run KILLED) and the scores are logged in it as ``search.<metric>``. The trial's user
 attributes are readable scalars: the scores under the study's metric names, the config values
-other than the defaults (``config.<key>``), the worker and the run id(s).
+other than the defaults (``config.<key>``), the worker and the run id(s): ``mlflow_run_id``
+(``mlflow_run_ids`` when it trains several replicates). Once Optuna has recorded the trial's
+final state, :class:`TrialStateTagger` tags the runs with it (``optuna.state``): a pruned
+trial's run ends KILLED with a ``stopped`` tag, a failed one FAILED with an ``error`` tag.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import math
 import os
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -39,59 +44,88 @@ from pitot_tf.search.metrics import (
     validation_predictions,
     weighted_loss,
 )
-from pitot_tf.search.mlflow_callback import (
-    ATTR_RUN_ID,
-    ATTR_RUN_IDS,
-    TrialTracking,
-    trial_run_ids,
-)
 from pitot_tf.search.space import suggest_overrides
 from pitot_tf.search.studies import SEARCH_DEFAULTS, StudySpec, metric_name
-from pitot_tf.search.tuning_data import Replicate
 from pitot_tf.training import TrainingDiverged, train
-from pitot_tf.training.experiment import Experiment
+from pitot_tf.training.experiment import Experiment, prepare
 from pitot_tf.training.trainer import TrainResult, ValidationCallback
 
 Values = float | tuple[float, ...]
 #: Prefix of the trial user attributes holding its config (values other than the defaults).
 CONFIG_ATTR = "config."
+TAG_STUDY, TAG_TRIAL, TAG_STATE = "optuna.study", "optuna.trial_number", "optuna.state"
+ATTR_RUN_ID, ATTR_RUN_IDS = "mlflow_run_id", "mlflow_run_ids"
 
 
-def worker_name() -> str:
-    """``host:pid``: who runs a trial (the runner fails the trials of a dead worker)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+@dataclass(frozen=True)
+class Replicate:
+    """One replicate's data and split (from a split file when one was given)."""
+
+    index: int
+    dataset: Dataset
+    split: Split
+    split_file: Path | None
+
+
+def load_tuning_data(spec: StudySpec, data_dir: str | os.PathLike[str] | None = None,
+                     splits_dir: str | os.PathLike[str] | None = None) -> list[Replicate]:
+    """Dataset and split for every replicate of the study at its level (once per worker)."""
+    overrides = {**SEARCH_DEFAULTS, **spec.overrides}
+    prepared = [(r, prepare(spec.preset, overrides, spec.level, r, data_dir, splits_dir))
+                for r in spec.replicates]
+    return [Replicate(r, p.dataset, p.split, p.split_file) for r, p in prepared]
+
+
+@dataclass(frozen=True)
+class TrialTracking:
+    """The MLflow experiment and parent run that a study's trial runs go to."""
+
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    study_name: str
+
+
+def trial_run_ids(trial: optuna.Trial | optuna.trial.FrozenTrial) -> list[str]:
+    """The MLflow runs a trial made (one per replicate it trained)."""
+    several, single = trial.user_attrs.get(ATTR_RUN_IDS), trial.user_attrs.get(ATTR_RUN_ID)
+    return str(several).split(",") if several else [str(single)] if single else []
+
+
+class TrialStateTagger:
+    """Optuna callback: tag a finished trial's runs with its final state."""
+
+    def __init__(self, tracking_uri: str) -> None:
+        from mlflow import MlflowClient
+
+        self.client = MlflowClient(tracking_uri)
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        for run_id in trial_run_ids(trial):
+            self.client.set_tag(run_id, TAG_STATE, trial.state.name)
 
 
 class TrialObjective:
-    """Callable objective for ``study.optimize``; ``on_start`` runs first (it releases the
-    admission lock of :mod:`pitot_tf.search.gate` once the trial exists). With ``tracking``,
-    every replicate is trained in a training run (see :mod:`pitot_tf.search.mlflow_callback`)."""
+    """Callable objective for ``study.optimize``; with ``tracking``, every replicate is
+    trained in a training run nested under the search's parent run."""
 
     def __init__(self, spec: StudySpec, replicates: list[Replicate],
-                 tracking: TrialTracking | None = None,
-                 on_start: Callable[[], None] | None = None) -> None:
+                 tracking: TrialTracking | None = None) -> None:
         self.spec, self.replicates, self.tracking = spec, replicates, tracking
-        self.on_start = on_start or (lambda: None)
         first = replicates[0]
         base = spec.base_config()
         self.objectives = validation_objectives(first.dataset, first.split,
                                                 base.objectives.include)
         self.reference_weights = objective_weights(base, self.objectives)
-        self.last_state: str | None = None
 
     def __call__(self, trial: optuna.Trial) -> Values:
-        self.on_start()
-        self.last_state = "FAIL"
-        trial.set_user_attr("worker", worker_name())
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         overrides = suggest_overrides(trial, self.spec.space)
         try:
             config = resolve(self.spec.preset,
                              {**SEARCH_DEFAULTS, **self.spec.overrides, **overrides})
             store_config(trial, config)
             metrics = self.evaluate(trial, config)
-        except optuna.TrialPruned:
-            self.last_state = "PRUNED"
-            raise
         except PitotError as error:  # FAIL; the study goes on
             trial.set_user_attr("fail_reason", str(error))
             raise
@@ -99,7 +133,6 @@ class TrialObjective:
             keras.backend.clear_session()
         for name, value in readable_metrics(metrics, self.spec.alpha).items():
             trial.set_user_attr(name, value)
-        self.last_state = "COMPLETE"
         values = tuple(metrics[name] for name in self.spec.metrics)
         return values[0] if len(values) == 1 else values
 
@@ -121,7 +154,7 @@ class TrialObjective:
             return self.score(result, replicate.dataset, replicate.split)
         from pitot_tf.tracking.training import run_training
 
-        tracking, raw = self.tracking, {}
+        tracking, raw, suffix = self.tracking, {}, f" r{replicate.index}"
 
         def score(result: TrainResult, inputs: Experiment) -> dict[str, float]:
             raw.update(self.score(result, inputs.dataset, inputs.split))
@@ -132,8 +165,11 @@ class TrialObjective:
                               self.spec.level, replicate.index, replicate.split_file)
         run_training(
             prepared=prepared, experiment_id=tracking.experiment_id,
-            parent_run_id=tracking.parent_run_id, tags=tracking.tags(trial),
-            run_name=tracking.run_name(trial, replicate.index, len(self.replicates)),
+            parent_run_id=tracking.parent_run_id, tags={
+                TAG_STUDY: tracking.study_name, TAG_TRIAL: str(trial.number),
+                TAG_STATE: "RUNNING"},
+            run_name=f"{tracking.study_name} trial {trial.number}"
+                     f"{suffix if len(self.replicates) > 1 else ''}",
             log_model=False, evaluate_test=False, stop_exceptions=(optuna.TrialPruned,),
             on_validation=reporter, on_start=_remember_run(trial), score=score)
         return raw

@@ -23,7 +23,7 @@ import optuna
 import pandas as pd
 from mlflow import MlflowClient
 
-from pitot_tf.search.mlflow_callback import ATTR_RUN_ID, TAG_STUDY
+from pitot_tf.search.objective import ATTR_RUN_ID, TAG_STUDY
 from pitot_tf.search.studies import StudySpec
 from pitot_tf.tracking.experiments import (
     experiment_id_for,

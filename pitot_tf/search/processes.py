@@ -1,25 +1,72 @@
-"""Worker processes on this machine, shared by ``pitot-tf search`` and ``pitot-tf sweep``.
+"""Worker processes, shared by ``pitot-tf search`` and ``pitot-tf sweep``: which process runs a
+trial or a run and whether it still exists (``psutil``), and the runner that starts
+``python -m MODULE JOB_JSON`` once per worker (each with its share of the cores,
+:func:`~pitot_tf.training.runtime.worker_environment`).
 
-The runner starts ``python -m MODULE JOB_JSON`` once per worker (each with its share of the
-cores, :func:`~pitot_tf.training.runtime.worker_environment`) and waits for all of them. It does
-not recover anything itself: a dead worker's trial or cell is failed and re-queued exactly once
-through the storage's heartbeat (:mod:`pitot_tf.search.storage`), by whichever process notices.
+A process is named by host, pid and start time, so that a pid reused after a crash is not taken
+for the old process. The runner recovers nothing itself: a dead worker's trial is failed and
+re-queued exactly once by the storage's heartbeat (:mod:`pitot_tf.search.storage`) under the
+admission lock (:mod:`pitot_tf.search.gate`), by whichever process notices first.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import psutil
 
 from pitot_tf.errors import PitotError
 from pitot_tf.training.runtime import worker_environment
 
 Job = TypeVar("Job", bound="JsonJob")
+
+
+@dataclass(frozen=True)
+class ProcessId:
+    """A process on some host; ``start`` (seconds since the epoch) is None where unknown."""
+
+    host: str
+    pid: int
+    start: float | None = None
+
+    @classmethod
+    def this(cls) -> ProcessId:
+        process = psutil.Process()
+        return cls(socket.gethostname(), process.pid, process.create_time())
+
+    @classmethod
+    def parse(cls, host: Any, pid: Any, start: Any) -> ProcessId | None:
+        """From recorded values (tags are text); None when nothing usable is recorded."""
+        try:
+            return cls(str(host), int(pid), None if start in (None, "") else float(start))
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def is_local(self) -> bool:
+        return self.host == socket.gethostname()
+
+    def is_gone(self) -> bool:
+        """Whether this process ran on this host and has exited (a zombie, or its pid now held
+        by a younger process, counts as exited). Nothing here can tell for another host."""
+        if not self.is_local:
+            return False
+        try:
+            process = psutil.Process(self.pid)
+            return process.status() == psutil.STATUS_ZOMBIE or (
+                self.start is not None and abs(process.create_time() - self.start) > 0.01)
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.Error:
+            return False
 
 
 class JsonJob:
@@ -45,25 +92,26 @@ def worker_main(job_type: type[Job], run: Callable[[Job], Any], argv: list[str])
     return 0
 
 
-def run_processes(module: str, jobs: list[str], on_poll: Callable[[], None] | None = None,
-                  poll_s: float = 0.5) -> list[str]:
-    """Run one worker process per job; return a line per process that exited non-zero."""
+def run_workers(module: str, jobs: list[JsonJob], run_here: Callable[[], object],
+                on_poll: Callable[[], None] | None = None, poll_s: float = 0.5) -> list[str]:
+    """One job in this process; several as worker processes, then (when some died) one last
+    worker here, which finishes what the dead left. Returns a line per crashed process."""
+    if len(jobs) == 1:
+        run_here()
+        return []
     environment = worker_environment(len(jobs))
-    processes = [subprocess.Popen([sys.executable, "-m", module, job], env=environment)
-                 for job in jobs]
-    crashed: list[str] = []
+    processes = [subprocess.Popen([sys.executable, "-m", module, job.to_json()],
+                                  env=environment) for job in jobs]
     try:
-        pending = list(processes)
-        while pending:
+        while any(p.poll() is None for p in processes):
             time.sleep(poll_s)
             if on_poll:
                 on_poll()
-            for process in [p for p in pending if p.poll() is not None]:
-                pending.remove(process)
-                if process.returncode != 0:
-                    crashed.append(f"pid {process.pid} exited with {process.returncode}")
     except KeyboardInterrupt:
         for process in processes:
             process.wait()
         raise
+    crashed = [f"pid {p.pid} exited with {p.returncode}" for p in processes if p.returncode]
+    if crashed:
+        run_here()
     return crashed

@@ -6,35 +6,39 @@
   on several machines.
 
 Both get Optuna's heartbeat: a RUNNING trial's worker beats every ``heartbeat.interval`` s
-(Optuna's own for a database; a system attribute appended to the journal for a file). A trial
-that has not beaten for ``heartbeat.grace_period`` s, or whose worker process on this host is
-gone (psutil), is stale: ``optuna.storages.fail_stale_trials`` (which Optuna runs before every
-trial, and :func:`recover_dead_trials` at admission) fails it, and exactly one process, the one
-whose FAIL the storage accepted, re-queues it with ``RetryHeartbeatStaleTrialCallback`` (at most
-``heartbeat.max_retry`` times).
+(Optuna's own for a database; a system attribute appended to the journal for a file) and
+records its process. A trial silent for ``heartbeat.grace_period`` s, or whose worker process
+on this host is gone, is stale: ``optuna.storages.fail_stale_trials`` (run by Optuna before
+every trial, and by :func:`recover_dead_trials` under the admission lock) fails it, and the one
+process whose FAIL the storage accepted re-queues it with ``RetryHeartbeatStaleTrialCallback``
+(at most ``heartbeat.max_retry`` times) and calls ``on_stale`` (e.g. end its MLflow runs).
 """
 
 from __future__ import annotations
 
-import socket
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import optuna
-import psutil
-from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import (
+    BaseStorage,
+    JournalStorage,
+    RDBStorage,
+    RetryHeartbeatStaleTrialCallback,
+)
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from pitot_tf.errors import ConfigError
+from pitot_tf.search.processes import ProcessId
 from pitot_tf.search.studies import Heartbeat, StudySpec
 
 #: Trial system attributes: the worker process running it, and (journal) its last beat.
 OWNER, BEAT = "pitot_worker", "pitot_heartbeat"
+StaleHook = Callable[[FrozenTrial], None]
 
 
 def is_url(location: str) -> bool:
@@ -43,78 +47,59 @@ def is_url(location: str) -> bool:
 
 def storage_location(spec: StudySpec, storage: str | None = None) -> str:
     """``storage`` as given, else the journal file next to the study file."""
-    if storage:
-        return storage
-    return str(spec.path.with_suffix(".journal"))
+    return storage or str(spec.path.with_suffix(".journal"))
 
 
 def database_url(location: str) -> str:
     """``location`` with a PostgreSQL driver that is installed: SQLAlchemy 2.1 maps plain
     ``postgresql://`` to psycopg 3, while the ``postgres`` extra installs psycopg2."""
-    scheme, sep, rest = location.partition("://")
-    if scheme not in ("postgresql", "postgres"):
-        return location
     import importlib.util
 
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+    scheme, sep, rest = location.partition("://")
+    if (scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg") is None
+            and importlib.util.find_spec("psycopg2")):
         return f"postgresql+psycopg2{sep}{rest}"
-    return f"postgresql{sep}{rest}"
+    return f"postgresql{sep}{rest}" if scheme == "postgres" else location
 
 
 def redact(location: str) -> str:
     """The location with any password hidden, for logs and MLflow params."""
-    if not is_url(location):
-        return location
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(location).render_as_string(hide_password=True)
+        return make_url(location).render_as_string(hide_password=True) if is_url(location) \
+            else location
     except ArgumentError:
         return location
 
 
-def this_worker() -> dict[str, Any]:
-    """This process: host, pid and start time (so that a reused pid is not mistaken for it)."""
-    return {"host": socket.gethostname(), "pid": psutil.Process().pid,
-            "started": psutil.Process().create_time()}
+def _record_owner(storage: BaseStorage, trial_id: int) -> None:
+    """Write this process on a trial it beats for, once (a retry inherits its predecessor's
+    attributes, hence the trial id in the record)."""
+    owned = storage.__dict__.setdefault("_owned", set())
+    if trial_id not in owned:
+        owned.add(trial_id)
+        me = ProcessId.this()
+        storage.set_trial_system_attr(trial_id, OWNER, {
+            "host": me.host, "pid": me.pid, "started": me.start, "trial_id": trial_id})
 
 
-def worker_is_gone(owner: Any) -> bool:
-    """Whether ``owner`` (see :func:`this_worker`) ran on this host and has exited (a zombie
-    counts as exited). Processes on other hosts are left to the heartbeat's grace period."""
-    if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
+def _owner_gone(trial: FrozenTrial) -> bool:
+    """Whether the worker recorded for this very trial ran on this host and has exited."""
+    owner = trial.system_attrs.get(OWNER)
+    if not isinstance(owner, dict) or owner.get("trial_id") != trial._trial_id:
         return False
-    try:
-        process = psutil.Process(int(owner["pid"]))
-        return (process.status() == psutil.STATUS_ZOMBIE
-                or abs(process.create_time() - float(owner["started"])) > 0.01)
-    except psutil.NoSuchProcess:
-        return True
-    except (psutil.Error, KeyError, TypeError, ValueError):
-        return False
+    process = ProcessId.parse(owner.get("host"), owner.get("pid"), owner.get("started"))
+    return process is not None and process.is_gone()
 
 
-def _owner_record(trial_id: int) -> dict[str, Any]:
-    """What a worker writes on a trial it runs (a retry inherits its predecessor's attributes,
-    hence the trial id)."""
-    return {**this_worker(), "trial_id": trial_id}
-
-
-def _dead_owner(trials: list[FrozenTrial]) -> list[int]:
-    """The trials whose recorded worker (recorded for that very trial) has exited."""
-    return [t._trial_id for t in trials
-            if (owner := t.system_attrs.get(OWNER)) and isinstance(owner, dict)
-            and owner.get("trial_id") == t._trial_id and worker_is_gone(owner)]
-
-
-StaleHook = Callable[[FrozenTrial], None]
+def _running(storage: BaseStorage, study_id: int) -> list[FrozenTrial]:
+    return storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
 
 
 def _retry_callback(heartbeat: Heartbeat, on_stale: StaleHook | None
                     ) -> Callable[[optuna.Study, FrozenTrial], None]:
-    """Optuna's re-queue, then ``on_stale`` (e.g. end the trial's MLflow run); called only in
-    the process whose FAIL the storage accepted."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         retry = RetryHeartbeatStaleTrialCallback(max_retry=heartbeat.max_retry)
@@ -133,21 +118,16 @@ class JournalHeartbeatStorage(JournalStorage, BaseHeartbeat):
     def __init__(self, path: str, heartbeat: Heartbeat, on_stale: StaleHook | None = None
                  ) -> None:
         super().__init__(JournalFileBackend(path))
-        self.heartbeat = heartbeat
-        self._retry = _retry_callback(heartbeat, on_stale)
-        self._owned: set[int] = set()
+        self.heartbeat, self._retry = heartbeat, _retry_callback(heartbeat, on_stale)
 
     def record_heartbeat(self, trial_id: int) -> None:
-        if trial_id not in self._owned:
-            self._owned.add(trial_id)
-            self.set_trial_system_attr(trial_id, OWNER, _owner_record(trial_id))
+        _record_owner(self, trial_id)
         self.set_trial_system_attr(trial_id, BEAT, time.time())
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
-        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
         limit = time.time() - self.heartbeat.grace_period
-        silent = [t._trial_id for t in running if _last_sign(t) < limit]
-        return silent + [i for i in _dead_owner(running) if i not in silent]
+        return [t._trial_id for t in _running(self, study_id)
+                if _last_sign(t) < limit or _owner_gone(t)]
 
     def get_heartbeat_interval(self) -> int | None:
         return self.heartbeat.interval
@@ -166,23 +146,18 @@ class RDBHeartbeatStorage(RDBStorage):
     """Optuna's RDB storage whose trials also record their worker process, so that a trial
     of a dead local worker is stale at once rather than after the grace period."""
 
-    _owned: set[int]
-
     def record_heartbeat(self, trial_id: int) -> None:
         super().record_heartbeat(trial_id)
-        owned = self.__dict__.setdefault("_owned", set())
-        if trial_id not in owned:
-            owned.add(trial_id)
-            self.set_trial_system_attr(trial_id, OWNER, _owner_record(trial_id))
+        _record_owner(self, trial_id)
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         silent = super()._get_stale_trial_ids(study_id)
-        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-        return silent + [i for i in _dead_owner(running) if i not in silent]
+        return silent + [t._trial_id for t in _running(self, study_id)
+                         if t._trial_id not in silent and _owner_gone(t)]
 
 
 def open_storage(location: str, heartbeat: Heartbeat | None = None,
-                 on_stale: StaleHook | None = None) -> optuna.storages.BaseStorage:
+                 on_stale: StaleHook | None = None) -> BaseStorage:
     """An Optuna storage with heartbeat for ``location`` (journal file path or database URL);
     ``on_stale`` runs after this process re-queues a dead worker's trial."""
     beat = heartbeat or Heartbeat()
@@ -194,13 +169,12 @@ def open_storage(location: str, heartbeat: Heartbeat | None = None,
                                    grace_period=beat.grace_period,
                                    heartbeat_stale_trial_callback=_retry_callback(beat, on_stale))
     except Exception as error:  # sqlalchemy raises many kinds for a bad URL or server
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        first_line = (str(error).strip() or repr(error)).splitlines()[0]
         raise ConfigError(f"storage {redact(location)}: cannot open ({first_line})") from error
 
 
 def recover_dead_trials(study: optuna.Study) -> None:
-    """Fail the study's stale trials and re-queue each once (see the module docstring); safe
-    to call from any number of processes at once."""
+    """Fail the study's stale trials and re-queue each once (see the module docstring)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)

@@ -25,7 +25,7 @@ from pitot_tf.search.algorithms import Component, parse_component
 from pitot_tf.search.space import Param, default_params, parse_space
 
 if TYPE_CHECKING:
-    from pitot_tf.search.tuning_data import Replicate
+    from pitot_tf.search.objective import Replicate
 
 METRICS = ("val_loss", "val_mape", "val_width")
 SECTIONS = ("description", "preset", "data", "objective", "sampler", "pruner", "overrides",

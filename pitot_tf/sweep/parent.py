@@ -18,8 +18,8 @@ from mlflow.entities import Param, RunStatus
 from mlflow.exceptions import MlflowException
 
 from pitot_tf.errors import ConfigError
-from pitot_tf.sweep.processes import ProcessId
-from pitot_tf.sweep.tags import KIND_SWEEP, TAG_HOST, TAG_PID, TAG_PID_START, TAG_SWEEP_ID
+from pitot_tf.search.processes import ProcessId
+from pitot_tf.sweep.tags import KIND_SWEEP, TAG_SWEEP_ID, process_tags
 from pitot_tf.tracking.names import TAG_ERROR, TAG_RUN_NAME
 from pitot_tf.tracking.runs import MAX_TAG_CHARS, standard_tags
 
@@ -58,8 +58,7 @@ def check_parent(client: MlflowClient, run_id: str, sweep_id: str, tracking_uri:
 
 def mark_running(client: MlflowClient, run_id: str, process: ProcessId) -> None:
     client.update_run(run_id, status=RunStatus.to_string(RunStatus.RUNNING))
-    for key, value in ((TAG_HOST, process.host), (TAG_PID, str(process.pid)),
-                       (TAG_PID_START, process.start)):
+    for key, value in process_tags(process).items():
         client.set_tag(run_id, key, value)
 
 

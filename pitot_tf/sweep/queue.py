@@ -1,18 +1,14 @@
-"""The cells of a sweep handed out by an Optuna study, exactly as a search hands out trials.
+"""The cells of a sweep handed out by an Optuna study, under the same admission as a search.
 
 The study ``sweep-<id>`` lives in the same storage a search uses (a journal file, by default
-``studies/sweeps.journal``, or a database URL with heartbeats; see
-:mod:`pitot_tf.search.storage`). When the sweep starts, every cell that has neither a finished
-MLflow run nor a waiting or running trial is enqueued once (``enqueue_trial({"cell": i},
-user_attrs={"cell": key})``); workers pop them with ``study.ask()`` (inside
-``study.optimize``), which Optuna makes atomic across processes and machines. A trial that
-``ask()`` creates without a cell means the queue is empty. GridSampler is not used: it would
-never hand out again a grid point whose trial failed.
-
-A dead worker's trial is failed and its cell re-queued once by the storage's heartbeat
-(:mod:`pitot_tf.search.storage`: at once for a process on this host, after the grace period
-for one elsewhere). A cell may still be queued twice (a re-run enqueues it while a heartbeat
-retry is on its way); the worker that pops it then skips it (:func:`duplicate_of`).
+``studies/sweeps.journal``, or a database URL; see :mod:`pitot_tf.search.storage`) and records
+the cell list, their sweep keys, the parent run id and the experiment id as user attributes.
+A worker takes the storage's lock (:func:`~pitot_tf.search.gate.optimize_admitted`) and
+:func:`cell_admission` hands it one cell: a WAITING trial if there is one (a dead worker's cell
+that the heartbeat re-queued exactly once), else a new trial enqueued for the first cell that
+no trial holds (``enqueue_trial({"cell": i}, user_attrs={"cell": key})``). As the lock is held
+until the popped trial is RUNNING, no cell is ever handed out twice at once. GridSampler is not
+used: it would never hand out again a grid point whose trial failed.
 """
 
 from __future__ import annotations
@@ -27,17 +23,16 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from pitot_tf.errors import ConfigError
-from pitot_tf.search.gate import storage_lock
-from pitot_tf.search.storage import open_storage, recover_dead_trials, redact
+from pitot_tf.search.gate import Admission, Admit, storage_lock
+from pitot_tf.search.storage import StaleHook, open_storage, redact
 
 DEFAULT_STORAGE = Path("studies") / "sweeps.journal"
 STUDY_PREFIX = "sweep-"
-CELL_PARAM = "cell"
-ATTR_CELL = "cell"
+CELL_PARAM = ATTR_CELL = "cell"
 ATTR_RUN_ID, ATTR_REUSED, ATTR_ERROR = "mlflow_run_id", "reused", "error"
 #: Study user attributes.
 ATTR_CELLS, ATTR_KEYS, ATTR_PARENT = "cells", "sweep_keys", "parent_run_id"
-ATTR_EXPERIMENT_ID, ATTR_DEFINITION = "experiment_id", "definition"
+ATTR_EXPERIMENT_ID = "experiment_id"
 ACTIVE = (TrialState.WAITING, TrialState.RUNNING)
 
 
@@ -50,25 +45,22 @@ def storage_location(storage: str | None) -> str:
     return storage or str(DEFAULT_STORAGE)
 
 
-def open_queue(location: str, sweep_id: str, create: bool = True) -> optuna.Study:
-    """The sweep's study (created when ``create``); random sampling, as params are fixed."""
-    storage = open_storage(location)
-    sampler = optuna.samplers.RandomSampler()
+def open_queue(location: str, sweep_id: str, create: bool = True,
+               on_stale: StaleHook | None = None) -> optuna.Study:
+    """The sweep's study (created when ``create``); ``on_stale`` as for
+    :func:`~pitot_tf.search.storage.open_storage`."""
+    storage, name = open_storage(location, on_stale=on_stale), study_name(sweep_id)
     if create:
-        return optuna.create_study(storage=storage, study_name=study_name(sweep_id),
-                                   sampler=sampler, load_if_exists=True)
+        return optuna.create_study(storage=storage, study_name=name, load_if_exists=True)
     try:
-        return optuna.load_study(study_name=study_name(sweep_id), storage=storage,
-                                 sampler=sampler)
+        return optuna.load_study(study_name=name, storage=storage)
     except KeyError:
-        raise ConfigError(f"sweep {sweep_id}: no study {study_name(sweep_id)} in "
-                          f"{redact(location)}") from None
+        raise ConfigError(f"sweep {sweep_id}: no study {name} in {redact(location)}") from None
 
 
 @contextmanager
 def queue_lock(location: str, sweep_id: str) -> Iterator[None]:
-    """Exclusive among the processes starting this sweep (file lock, or a PostgreSQL
-    advisory lock for ``postgresql://`` storage), so the cells are enqueued only once."""
+    """The sweep's admission lock, held while a process creates or resumes the sweep."""
     lock = storage_lock(location, study_name(sweep_id))
     lock.acquire()
     try:
@@ -89,38 +81,32 @@ def describe(study: optuna.Study, cells: list[str], keys: Mapping[str, str],
 
 
 def trial_cell(trial: FrozenTrial | optuna.Trial) -> str | None:
-    """The cell a trial carries (set when it was enqueued), or None for a fresh trial."""
+    """The cell a trial carries (set when it was enqueued)."""
     cell = trial.user_attrs.get(ATTR_CELL)
     return str(cell) if cell is not None else None
 
 
-def duplicate_of(study: optuna.Study, trial: optuna.Trial) -> int | None:
-    """The number of another trial of ``trial``'s cell that makes it redundant: one COMPLETE,
-    or one RUNNING with a smaller number (of two popped at once, the older one runs)."""
-    cell = trial_cell(trial)
-    for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
-                                                          TrialState.RUNNING)):
-        if other.number != trial.number and trial_cell(other) == cell and (
-                other.state == TrialState.COMPLETE or other.number < trial.number):
-            return other.number
-    return None
+def cell_admission(cells: list[str], since: datetime) -> Admit:
+    """Admission for a sweep (call under the lock): pop a WAITING trial if there is one, else
+    enqueue the first cell that no trial holds (COMPLETE, RUNNING, or FAILED since ``since``,
+    this invocation's start: a cell that failed earlier is tried again), else wait while other
+    workers run the last cells, else done."""
 
+    def admit(study: optuna.Study) -> Admission:
+        trials = study.get_trials(deepcopy=False)
+        if any(t.state == TrialState.WAITING for t in trials):
+            return "run"
+        held = {trial_cell(t) for t in trials if t.state in (TrialState.COMPLETE,
+                                                             TrialState.RUNNING)
+                or (t.state == TrialState.FAIL and (t.datetime_start or since) >= since)}
+        free = [cell for cell in cells if cell not in held]
+        if free:
+            study.enqueue_trial({CELL_PARAM: cells.index(free[0])},
+                                user_attrs={ATTR_CELL: free[0]})
+            return "run"
+        return "wait" if any(t.state == TrialState.RUNNING for t in trials) else "done"
 
-def active_cells(study: optuna.Study) -> set[str]:
-    """Cells with a WAITING or RUNNING trial (being handed out or trained now)."""
-    return {c for t in study.get_trials(deepcopy=False, states=ACTIVE)
-            if (c := trial_cell(t)) is not None}
-
-
-def enqueue_missing(study: optuna.Study, cells: list[str], done: set[str]) -> list[str]:
-    """Recover dead workers' trials, then enqueue every cell that is neither ``done`` nor
-    active; return those enqueued."""
-    recover_dead_trials(study)
-    active = active_cells(study)
-    missing = [c for c in cells if c not in done and c not in active]
-    for cell in missing:
-        study.enqueue_trial({CELL_PARAM: cells.index(cell)}, user_attrs={ATTR_CELL: cell})
-    return missing
+    return admit
 
 
 def completed_cells(study: optuna.Study, since: datetime | None = None) -> set[str]:
@@ -131,11 +117,15 @@ def completed_cells(study: optuna.Study, since: datetime | None = None) -> set[s
 
 
 def failed_cells(study: optuna.Study) -> dict[str, str]:
-    """``{cell: error}`` for cells whose latest trial FAILED and none is active or complete."""
-    settled = completed_cells(study) | active_cells(study)
-    errors: dict[str, str] = {}
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-        cell = trial_cell(trial)
-        if cell is not None and cell not in settled:
-            errors[cell] = str(trial.user_attrs.get(ATTR_ERROR, "its worker died"))
-    return errors
+    """``{cell: error}`` for cells with a FAILED trial and none complete, waiting or running."""
+    trials = study.get_trials(deepcopy=False)
+    settled = {trial_cell(t) for t in trials if t.state in (TrialState.COMPLETE, *ACTIVE)}
+    return {cell: str(t.user_attrs.get(ATTR_ERROR, "its worker died")) for t in trials
+            if t.state == TrialState.FAIL and (cell := trial_cell(t)) not in settled
+            and cell is not None}
+
+
+def active_cells(study: optuna.Study) -> set[str]:
+    """Cells with a WAITING or RUNNING trial (being handed out or trained now)."""
+    return {c for t in study.get_trials(deepcopy=False, states=ACTIVE)
+            if (c := trial_cell(t)) is not None}

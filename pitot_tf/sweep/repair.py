@@ -22,8 +22,7 @@ from mlflow.entities import LoggedModelStatus, Run, RunStatus
 
 from pitot_tf.errors import ConfigError
 from pitot_tf.sweep.lookup import all_runs
-from pitot_tf.sweep.processes import is_alive, is_local, process_from
-from pitot_tf.sweep.tags import TAG_HOST, TAG_PID, TAG_PID_START, TAG_REPAIRED
+from pitot_tf.sweep.tags import TAG_REPAIRED, tagged_process
 from pitot_tf.tracking.names import TAG_ERROR
 
 
@@ -62,10 +61,10 @@ def last_activity_s(client: MlflowClient, run: Run) -> float:
 def stale_reason(client: MlflowClient, run: Run, older_than: float | None,
                  now: float) -> str | None:
     """Why a RUNNING run is stale, or None while its process may still be working on it."""
-    process = process_from(run.data.tags, TAG_HOST, TAG_PID, TAG_PID_START)
-    if process is not None and is_local(process):
-        return None if is_alive(process) else (f"its process {process.pid} on {process.host} "
-                                                f"is gone")
+    process = tagged_process(run.data.tags)
+    if process is not None and process.is_local:
+        return f"its process {process.pid} on {process.host} is gone" if process.is_gone() \
+            else None
     if older_than is None or now - (run.info.start_time or 0) / 1000 < older_than:
         return None
     idle = now - last_activity_s(client, run)

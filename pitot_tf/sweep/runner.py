@@ -2,11 +2,12 @@
 
 :func:`run_sweep` validates the whole sweep first (presets, overrides, levels, data, split
 files), derives the sweep id from the cells' ``sweep_key`` s, and, holding the sweep's lock,
-creates (or loads) its Optuna study and MLflow parent run, fails the trials and runs of dead
-local workers, and enqueues every cell not yet done. Then ``workers`` workers (in-process for
-one, else ``python -m pitot_tf.sweep.worker`` processes) empty the queue. A worker process
-that dies has its cell failed and queued again for the others. Run the same command again,
-here or on another machine with the same storage and tracking server, to resume or to help.
+creates (or loads) its Optuna study and MLflow parent run and ends the runs of dead local
+workers KILLED. Then ``workers`` workers (in-process for one, else ``python -m
+pitot_tf.sweep.worker`` processes, then one last in-process worker if some died) take the
+cells one by one (:mod:`pitot_tf.sweep.queue`). A tqdm bar counts the cells done, also by
+other machines. Run the same command again, here or on another machine with the same storage
+and tracking server, to resume or to help.
 """
 
 from __future__ import annotations
@@ -26,17 +27,16 @@ from mlflow import MlflowClient
 from mlflow.entities import RunStatus
 from mlflow.exceptions import MlflowException
 from optuna.trial import TrialState
+from tqdm import tqdm
 
 from pitot_tf.data.dataset import default_data_dir
 from pitot_tf.errors import ConfigError
-from pitot_tf.search.processes import run_processes
-from pitot_tf.search.storage import recover_dead_trials, redact
+from pitot_tf.search.processes import ProcessId, run_workers
+from pitot_tf.search.storage import redact
 from pitot_tf.sweep import parent, queue
 from pitot_tf.sweep.cells import Cell, SweepPlan, make_plan
 from pitot_tf.sweep.keys import KeyMaker, sweep_id
 from pitot_tf.sweep.lookup import finished_cells
-from pitot_tf.sweep.processes import this_process
-from pitot_tf.sweep.progress import CellProgress
 from pitot_tf.sweep.repair import repair_runs
 from pitot_tf.sweep.tags import TAG_SWEEP_ID
 from pitot_tf.sweep.worker import WorkerJob, run_worker
@@ -86,24 +86,32 @@ def run_sweep(
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     started_at, clock = datetime.now(), time.perf_counter()
     sweep = start_sweep(make_plan(presets, levels, replicates, overrides), data_dir, splits_dir,
-                        experiment, storage, log_model)
+                        experiment, storage, log_model, started_at)
     client = MlflowClient(sweep.job.tracking_uri)
+    bar = tqdm(total=len(sweep.cells), initial=len(sweep.done), unit="cell", desc="sweep",
+               disable=not progress, dynamic_ncols=True)
+
+    def refresh(*_: object) -> None:
+        bar.update(len(sweep.done | queue.completed_cells(sweep.study, started_at)) - bar.n)
+
     try:
-        with CellProgress(len(sweep.cells), sweep.done, progress) as bar:
-            if workers == 1:
-                run_worker(sweep.job, bar.on_trial)
-            else:
-                run_worker_processes(sweep, workers, bar)
+        jobs = [replace(sweep.job, worker=i) for i in range(workers)]
+        run_workers("pitot_tf.sweep.worker", list(jobs), lambda: run_worker(sweep.job, refresh),
+                    refresh, POLL_S)
     except KeyboardInterrupt:
         parent.finish_parent(client, sweep.job.parent_run_id, RunStatus.KILLED, "interrupted")
         raise
+    finally:
+        bar.close()
     return conclude(sweep, client, started_at, time.perf_counter() - clock)
 
 
 def start_sweep(plan: SweepPlan, data_dir: PathLike | None, splits_dir: PathLike | None,
-                experiment: str | None, storage: str | None, log_model: bool) -> Sweep:
+                experiment: str | None, storage: str | None, log_model: bool,
+                started_at: datetime) -> Sweep:
     """Validate, name the sweep, and (under its lock) create or resume its study and parent
-    run, recover dead workers' cells and enqueue the cells not yet done."""
+    run and end dead local workers' runs KILLED; the cells done are those with a FINISHED
+    run in MLflow."""
     keys = KeyMaker(plan.cell_overrides(), data_dir, splits_dir)
     cell_keys = keys.keys(plan.cells())
     cells = [cell.key for cell in plan.cells()]
@@ -126,36 +134,14 @@ def start_sweep(plan: SweepPlan, data_dir: PathLike | None, splits_dir: PathLike
                                              project_run)
         queue.describe(study, cells, cell_keys, {queue.ATTR_PARENT: parent_id,
                                                  queue.ATTR_EXPERIMENT_ID: experiment_id})
-        done = requeue(study, client, experiment_id, identity, cells)
-    parent.mark_running(client, parent_id, this_process())
+        repair_runs(ids=[experiment_id], client=client)
+    parent.mark_running(client, parent_id, ProcessId.this())
     job = WorkerJob(identity, location, tracking_uri, name, experiment_id, parent_id,
                     plan.cell_overrides(), str(default_data_dir(data_dir).resolve()),
                     str(Path(splits_dir).resolve()) if splits_dir else None, log_model,
-                    keys.code)
-    return Sweep(plan, cells, study, job, done)
-
-
-def requeue(study: optuna.Study, client: MlflowClient, experiment_id: str, identity: str,
-            cells: list[str]) -> set[str]:
-    """End dead local workers' runs KILLED, recover their trials and enqueue the cells neither
-    done nor active; return the cells done (a FINISHED run in MLflow)."""
-    repair_runs(ids=[experiment_id], client=client)
+                    keys.code, started_at.timestamp())
     done = set(finished_cells(client, [experiment_id], identity))
-    queue.enqueue_missing(study, cells, done)
-    return done
-
-
-def run_worker_processes(sweep: Sweep, workers: int, bar: CellProgress) -> None:
-    """``workers`` worker processes on the queue; a dead one's cell goes back to the queue
-    (heartbeat) for the others or, if none is left, for one last in-process worker."""
-    jobs = [replace(sweep.job, worker=i).to_json() for i in range(workers)]
-    crashed = run_processes("pitot_tf.sweep.worker", jobs, lambda: bar.refresh(sweep.study),
-                            POLL_S)
-    if crashed:
-        recover_dead_trials(sweep.study)
-        if _waiting(sweep.study):
-            run_worker(sweep.job, bar.on_trial)
-    bar.refresh(sweep.study)
+    return Sweep(plan, cells, study, job, done)
 
 
 def conclude(sweep: Sweep, client: MlflowClient, started_at: datetime,
@@ -193,10 +179,6 @@ def _cells_table(cells: list[str], runs: Mapping[str, Any], failed: Mapping[str,
                      "run_id": runs[key].info.run_id if key in runs else "",
                      "error": failed.get(key, "")})
     return pd.DataFrame(rows)
-
-
-def _waiting(study: optuna.Study) -> bool:
-    return bool(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
 def _project_experiment(client: MlflowClient, project_run: str | None) -> str | None:

@@ -6,6 +6,10 @@ sweep machinery only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from pitot_tf.search.processes import ProcessId
+
 #: Hash of what makes a finished run reusable (see :mod:`pitot_tf.sweep.keys`).
 TAG_SWEEP_KEY = "pitot.sweep_key"
 #: The sweep whose worker trained the run (and, on the parent, the sweep it stands for).
@@ -27,3 +31,15 @@ KIND_SWEEP = "sweep"
 
 def in_sweep_tag(sweep_id: str) -> str:
     return f"{TAG_IN_SWEEP_PREFIX}{sweep_id}"
+
+
+def process_tags(process: ProcessId) -> dict[str, str]:
+    start = "" if process.start is None else f"{process.start:.2f}"
+    return {TAG_HOST: process.host, TAG_PID: str(process.pid), TAG_PID_START: start}
+
+
+def tagged_process(tags: Mapping[str, str]) -> ProcessId | None:
+    """The process a run records, or None when it records none."""
+    if TAG_HOST not in tags or TAG_PID not in tags:
+        return None
+    return ProcessId.parse(tags[TAG_HOST], tags[TAG_PID], tags.get(TAG_PID_START))
