@@ -11,7 +11,7 @@ from search_support import SHIPPED_STUDIES, tiny_study, write_study
 
 from pitot_tf.errors import ConfigError
 from pitot_tf.presets import resolve
-from pitot_tf.search.space import LayersParam, suggest_overrides
+from pitot_tf.search.space import Param, suggest_overrides
 from pitot_tf.search.studies import list_studies, load_study
 
 BASELINE_STUDIES = ("baseline-factorization", "baseline-monolith", "baseline-attention")
@@ -53,7 +53,11 @@ def test_study_by_name_uses_pitot_studies(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_layers_are_sampled_as_depth_and_width() -> None:
-    spec_space = {"model.layers": LayersParam("model.layers", (1, 3), (8, 64))}
+    from optuna.distributions import IntDistribution
+
+    spec_space = {"model.layers": Param("model.layers", {
+        "model.layers.depth": IntDistribution(1, 3),
+        "model.layers.width": IntDistribution(8, 64, log=True)})}
     trial = optuna.trial.FixedTrial({"model.layers.depth": 3, "model.layers.width": 16})
     assert suggest_overrides(trial, spec_space) == {"model.layers": [16, 16, 16]}  # type: ignore[arg-type]
 

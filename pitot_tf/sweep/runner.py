@@ -12,6 +12,7 @@ and tracking server, to resume or to help.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -25,7 +26,6 @@ import optuna
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus
-from mlflow.exceptions import MlflowException
 from optuna.trial import TrialState
 from tqdm import tqdm
 
@@ -40,6 +40,7 @@ from pitot_tf.sweep.lookup import finished_cells
 from pitot_tf.sweep.repair import repair_runs
 from pitot_tf.sweep.tags import TAG_SWEEP_ID
 from pitot_tf.sweep.worker import WorkerJob, run_worker
+from pitot_tf.tracking.experiments import experiment_id_for
 
 DEFAULT_EXPERIMENT = "sweep"
 POLL_S = 2.0
@@ -65,9 +66,8 @@ class SweepResult:
 
 @dataclass(frozen=True)
 class Sweep:
-    """A started sweep: its plan, study, parent run and the worker job."""
+    """A started sweep: its cells, study, worker job and the cells done when it started."""
 
-    plan: SweepPlan
     cells: list[str]
     study: optuna.Study
     job: WorkerJob
@@ -110,18 +110,20 @@ def start_sweep(plan: SweepPlan, data_dir: PathLike | None, splits_dir: PathLike
                 experiment: str | None, storage: str | None, log_model: bool,
                 started_at: datetime) -> Sweep:
     """Validate, name the sweep, and (under its lock) create or resume its study and parent
-    run and end dead local workers' runs KILLED; the cells done are those with a FINISHED
-    run in MLflow."""
+    run and end dead local workers' runs KILLED."""
     keys = KeyMaker(plan.cell_overrides(), data_dir, splits_dir)
     cell_keys = keys.keys(plan.cells())
-    cells = [cell.key for cell in plan.cells()]
     project_run = os.environ.pop("MLFLOW_RUN_ID", None)  # under `mlflow run`: the parent
     client, tracking_uri = MlflowClient(), mlflow.get_tracking_uri()
-    name = experiment or _project_experiment(client, project_run) or DEFAULT_EXPERIMENT
-    identity = sweep_id(cell_keys, name, log_model)
-    location = queue.storage_location(storage)
+    if not experiment and project_run:
+        experiment_id = client.get_run(project_run).info.experiment_id
+        experiment = str(client.get_experiment(experiment_id).name)
+    name = experiment or DEFAULT_EXPERIMENT
+    identity, location = sweep_id(cell_keys, name, log_model), queue.storage_location(storage)
+    data = str(default_data_dir(data_dir).resolve())
+    splits = str(Path(splits_dir).resolve()) if splits_dir else None
     with queue.queue_lock(location, identity):
-        experiment_id = _experiment_id(client, name)
+        experiment_id = experiment_id_for(name, client)
         study = queue.open_queue(location, identity)
         parent_id = study.user_attrs.get(queue.ATTR_PARENT)
         if parent_id:
@@ -129,19 +131,21 @@ def start_sweep(plan: SweepPlan, data_dir: PathLike | None, splits_dir: PathLike
             if project_run:
                 client.set_tag(project_run, TAG_SWEEP_ID, identity)
         else:
-            settings = _settings(plan, data_dir, splits_dir, name, location, log_model, identity)
-            parent_id = parent.create_parent(client, experiment_id, identity, settings,
-                                             project_run)
-        queue.describe(study, cells, cell_keys, {queue.ATTR_PARENT: parent_id,
-                                                 queue.ATTR_EXPERIMENT_ID: experiment_id})
+            parent_id = parent.create_parent(client, experiment_id, identity, {
+                "id": identity, "study": study.study_name, "storage": redact(location),
+                "experiment": name, "presets": list(plan.presets), "levels": list(plan.levels),
+                "replicates": list(plan.replicates), "overrides": plan.overrides,
+                "cells": len(cell_keys), "log_model": log_model, "data_dir": data,
+                "splits_dir": splits or "(made)"}, project_run)
+        queue.describe(study, list(cell_keys), cell_keys, {
+            queue.ATTR_PARENT: parent_id, queue.ATTR_EXPERIMENT_ID: experiment_id})
         repair_runs(ids=[experiment_id], client=client)
     parent.mark_running(client, parent_id, ProcessId.this())
     job = WorkerJob(identity, location, tracking_uri, name, experiment_id, parent_id,
-                    plan.cell_overrides(), str(default_data_dir(data_dir).resolve()),
-                    str(Path(splits_dir).resolve()) if splits_dir else None, log_model,
-                    keys.code, started_at.timestamp())
-    done = set(finished_cells(client, [experiment_id], identity))
-    return Sweep(plan, cells, study, job, done)
+                    plan.cell_overrides(), data, splits, log_model, keys.code,
+                    started_at.timestamp())
+    return Sweep(list(cell_keys), study, job, set(finished_cells(client, [experiment_id],
+                                                                 identity)))
 
 
 def conclude(sweep: Sweep, client: MlflowClient, started_at: datetime,
@@ -154,8 +158,12 @@ def conclude(sweep: Sweep, client: MlflowClient, started_at: datetime,
     recent = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
               if t.datetime_start is not None and t.datetime_start >= started_at]
     reused = sum(bool(t.user_attrs.get(queue.ATTR_REUSED)) for t in recent)
-    client.log_text(job.parent_run_id, _cells_table(sweep.cells, runs, failed).to_csv(index=False),
-                    parent.CELLS_FILE)
+    table = pd.DataFrame([{
+        "cell": key, **dataclasses.asdict(Cell.from_key(key)),
+        "state": "done" if key in runs else "failed" if key in failed else "pending",
+        "run_id": runs[key].info.run_id if key in runs else "", "error": failed.get(key, "")}
+        for key in sweep.cells])
+    client.log_text(job.parent_run_id, table.to_csv(index=False), parent.CELLS_FILE)
     if len(runs) == len(sweep.cells):
         parent.finish_parent(client, job.parent_run_id, RunStatus.FINISHED)
     elif not queue.active_cells(study):
@@ -166,49 +174,3 @@ def conclude(sweep: Sweep, client: MlflowClient, started_at: datetime,
     return SweepResult(job.sweep_id, queue.study_name(job.sweep_id), redact(job.storage),
                        job.experiment, job.parent_run_id, len(sweep.cells), len(runs),
                        len(recent) - reused, reused, failed, wall_s)
-
-
-def _cells_table(cells: list[str], runs: Mapping[str, Any], failed: Mapping[str, str]
-                 ) -> pd.DataFrame:
-    rows = []
-    for key in cells:
-        cell = Cell.from_key(key)
-        state = "done" if key in runs else "failed" if key in failed else "pending"
-        rows.append({"cell": key, "preset": cell.preset, "level": cell.level,
-                     "replicate": cell.replicate, "state": state,
-                     "run_id": runs[key].info.run_id if key in runs else "",
-                     "error": failed.get(key, "")})
-    return pd.DataFrame(rows)
-
-
-def _project_experiment(client: MlflowClient, project_run: str | None) -> str | None:
-    if not project_run:
-        return None
-    experiment_id = client.get_run(project_run).info.experiment_id
-    return str(client.get_experiment(experiment_id).name)
-
-
-def _experiment_id(client: MlflowClient, name: str) -> str:
-    """The experiment's id, created if new; ConfigError if it was deleted."""
-    found = client.get_experiment_by_name(name)
-    if found is None:
-        try:
-            return str(client.create_experiment(name))
-        except MlflowException:  # created meanwhile by another process
-            found = client.get_experiment_by_name(name)
-    if found is None or found.lifecycle_stage != "active":
-        raise ConfigError(f"experiment '{name}' is deleted; restore it or use --experiment")
-    return str(found.experiment_id)
-
-
-def _settings(plan: SweepPlan, data_dir: PathLike | None, splits_dir: PathLike | None,
-              experiment: str, location: str, log_model: bool, identity: str
-              ) -> dict[str, Any]:
-    return {
-        "id": identity, "study": queue.study_name(identity), "storage": redact(location),
-        "experiment": experiment, "presets": list(plan.presets), "levels": list(plan.levels),
-        "replicates": list(plan.replicates), "overrides": plan.overrides,
-        "cells": len(plan.cells()), "log_model": log_model,
-        "data_dir": str(Path(default_data_dir(data_dir)).resolve()),
-        "splits_dir": str(Path(splits_dir).resolve()) if splits_dir else "(made)",
-    }
