@@ -9,13 +9,11 @@ and ``docs/search.md``. The study's name is the file name without ``.yaml``.
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-import optuna
 import yaml
 
 from pitot_tf.config import Config
@@ -23,9 +21,6 @@ from pitot_tf.errors import ConfigError
 from pitot_tf.presets import resolve
 from pitot_tf.search.algorithms import Component, parse_component
 from pitot_tf.search.space import Param, default_params, parse_space
-
-if TYPE_CHECKING:
-    from pitot_tf.search.objective import Replicate
 
 METRICS = ("val_loss", "val_mape", "val_width")
 SECTIONS = ("description", "preset", "data", "objective", "sampler", "pruner", "overrides",
@@ -184,57 +179,58 @@ def _build(path: Path, where: str, raw: Mapping[str, Any]) -> StudySpec:
     return spec
 
 
-def _mapping(value: Any, section: str, where: str) -> dict[str, Any]:
+def _mapping(value: Any, section: str, where: str, keys: set[str] | None = None
+             ) -> dict[str, Any]:
+    """A section's mapping; ConfigError if it is not one or has keys outside ``keys``."""
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: {section} must be a mapping, got {value!r}")
+    unknown = sorted(set(map(str, value)) - keys) if keys is not None else []
+    if unknown:
+        raise ConfigError(f"{where}: {section}: unknown key(s) {unknown}; use {sorted(keys or [])}")
     return {str(k): v for k, v in value.items()}
 
 
+def _require(ok: bool, where: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{where}: {message}")
+
+
+def _fraction(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < 1
+
+
 def _data(raw: Any, where: str) -> tuple[float, tuple[int, ...]]:
-    data = _mapping(raw, "data", where)
-    unknown = sorted(set(data) - {"level", "replicates"})
-    if unknown:
-        raise ConfigError(f"{where}: data: unknown key(s) {unknown}; use level and replicates")
-    level = data.get("level")
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise ConfigError(f"{where}: data.level must be a number in (0, 1), got {level!r}")
+    data = _mapping(raw, "data", where, {"level", "replicates"})
+    level: Any = data.get("level")
     replicates = data.get("replicates", [0])
-    if not isinstance(replicates, list) or not replicates or not all(
-            isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in replicates):
-        raise ConfigError(f"{where}: data.replicates must be a non-empty list of integers "
-                          f">= 0, got {replicates!r}")
+    _require(_fraction(level), where, f"data.level must be a number in (0, 1), got {level!r}")
+    _require(isinstance(replicates, list) and bool(replicates) and all(
+        isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in replicates), where,
+        f"data.replicates must be a non-empty list of integers >= 0, got {replicates!r}")
     return float(level), tuple(replicates)
 
 
 def _objective(raw: Any, where: str) -> tuple[tuple[str, ...], float]:
-    objective = _mapping(raw, "objective", where)
-    unknown = sorted(set(objective) - {"metrics", "alpha"})
-    if unknown:
-        raise ConfigError(f"{where}: objective: unknown key(s) {unknown}; use metrics, alpha")
-    metrics = objective.get("metrics")
-    if not isinstance(metrics, list) or not metrics or any(m not in METRICS for m in metrics):
-        raise ConfigError(f"{where}: objective.metrics must be a non-empty list of {METRICS}, "
-                          f"got {metrics!r}")
-    if len(set(metrics)) != len(metrics):
-        raise ConfigError(f"{where}: objective.metrics has duplicates: {metrics}")
+    objective = _mapping(raw, "objective", where, {"metrics", "alpha"})
+    metrics: Any = objective.get("metrics")
     alpha = objective.get("alpha", 0.05)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise ConfigError(f"{where}: objective.alpha must be in (0, 1), got {alpha!r}")
+    _require(isinstance(metrics, list) and bool(metrics) and all(m in METRICS for m in metrics),
+             where, f"objective.metrics must be a non-empty list of {METRICS}, got {metrics!r}")
+    _require(len(set(metrics)) == len(metrics), where,
+             f"objective.metrics has duplicates: {metrics}")
+    _require(_fraction(alpha), where, f"objective.alpha must be in (0, 1), got {alpha!r}")
     return tuple(metrics), float(alpha)
 
 
 def _heartbeat(raw: Any, where: str) -> Heartbeat:
-    values = _mapping(raw, "heartbeat", where)
-    unknown = sorted(set(values) - {"interval", "grace_period", "max_retry"})
-    if unknown:
-        raise ConfigError(f"{where}: heartbeat: unknown key(s) {unknown}")
+    values = _mapping(raw, "heartbeat", where, {"interval", "grace_period", "max_retry"})
     for key, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < (key != "max_retry"):
-            raise ConfigError(f"{where}: heartbeat.{key} must be a positive integer, "
-                              f"got {value!r}")
+        _require(not isinstance(value, bool) and isinstance(value, int)
+                 and value >= (key != "max_retry"), where,
+                 f"heartbeat.{key} must be a positive integer, got {value!r}")
     heartbeat = Heartbeat(**values)
-    if heartbeat.grace_period <= heartbeat.interval:
-        raise ConfigError(f"{where}: heartbeat.grace_period must exceed heartbeat.interval")
+    _require(heartbeat.grace_period > heartbeat.interval, where,
+             "heartbeat.grace_period must exceed heartbeat.interval")
     return heartbeat
 
 
@@ -249,27 +245,3 @@ def _check_default_inside(spec: StudySpec, base: Config, where: str) -> None:
         if not param.contains(flat[key]):
             raise ConfigError(f"{where}: space.{key}: the preset's value {flat[key]!r} (the "
                               "first trial) is outside the search space")
-
-
-def describe_study(study: optuna.Study, spec: StudySpec) -> None:
-    """Name the study's objectives (the dashboard shows ``val_mape``, not "Objective 0") and
-    store its definition as user attributes."""
-    with warnings.catch_warnings():  # experimental since Optuna 3.2, stable in use
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names(spec.metric_names)
-    for key, value in spec.definition().items():
-        if study.user_attrs.get(key) != value:
-            study.set_user_attr(key, value)
-
-
-def describe_data(study: optuna.Study, replicates: Sequence[Replicate]) -> None:
-    """The data fingerprint, data folder and code version of this invocation, as study user
-    attributes (a study resumed with other data or code shows the latest)."""
-    from pitot_tf.tracking.fingerprint import code_version, data_fingerprint
-
-    fingerprint = data_fingerprint(replicates[0].dataset)
-    values = {"data_fingerprint": fingerprint["fingerprint"],
-              "data_dir": str(fingerprint["directory"]), "code_version": code_version()}
-    for key, value in values.items():
-        if study.user_attrs.get(key) != value:
-            study.set_user_attr(key, value)
