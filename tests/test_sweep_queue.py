@@ -112,11 +112,14 @@ class CountingRunner:
 
 
 def test_concurrent_workers_run_each_cell_once(study: optuna.Study, tmp_path: Path) -> None:
-    """Three workers, and a dead worker's cell re-queued on the way: every cell runs once."""
+    """Three workers, a dead worker's cell re-queued on the way and a cell queued twice (by an
+    older version): every cell runs once."""
     location = str(tmp_path / "sweeps.journal")
     queue.cell_admission(CELLS, datetime.now())(study)
     died = subprocess.run([sys.executable, "-c", DIE_IN_A_CELL, location], check=False)
     assert died.returncode == -9
+    for _ in range(2):  # a cell queued twice, as older versions could
+        study.enqueue_trial({queue.CELL_PARAM: 1}, user_attrs={queue.ATTR_CELL: CELLS[1]})
     runner, since = CountingRunner(), datetime.now()
 
     def worker() -> None:

@@ -149,6 +149,10 @@ class CellObjective:
         cell = queue.trial_cell(trial)
         if cell is None:  # not enqueued by a sweep: nothing to do
             raise optuna.TrialPruned("no cell")
+        if cell in queue.completed_cells(trial.study) | {  # a copy queued by older versions
+                queue.trial_cell(t) for t in trial.study.get_trials(
+                    deepcopy=False, states=(TrialState.RUNNING,)) if t.number < trial.number}:
+            raise optuna.TrialPruned(f"cell {cell} is another trial's")
         trial.suggest_int(queue.CELL_PARAM, 0, len(self.cells) - 1)
         try:
             outcome = self.runner.run(Cell.from_key(cell), trial, self.process)
