@@ -89,6 +89,23 @@ def test_concurrent_workers_finish_exactly_the_target(tmp_path: Path) -> None:
     assert all(t.params["x"] > 0.8 for t in failed)
 
 
+def test_a_trial_failed_by_another_worker_does_not_stop_this_one(tmp_path: Path) -> None:
+    """A worker whose heartbeat seemed silent has its trial failed and re-queued elsewhere;
+    when it then cannot tell the trial, it goes on with the next instead of crashing."""
+    location = str(tmp_path / "s.journal")
+    optuna.create_study(study_name="s", storage=open_storage(location))
+    other = optuna.load_study(study_name="s", storage=open_storage(location))
+
+    def objective(trial: optuna.Trial) -> float:
+        if trial.number == 0:
+            other.tell(trial.number, state=TrialState.FAIL)  # as a heartbeat check would
+        return 1.0
+
+    study = optuna.load_study(study_name="s", storage=open_storage(location))
+    optimize_admitted(study, objective, trial_budget(2), storage_lock(location, "s"))
+    assert states(study) == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+
+
 DIE_IN_A_TRIAL = """
 import os, signal, sys
 import optuna

@@ -18,6 +18,7 @@ up after :data:`LOCK_TIMEOUT_S` with a PitotError, and an error during admission
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 import time
 import zlib
@@ -33,10 +34,12 @@ from pitot_tf.errors import PitotError
 from pitot_tf.search.storage import database_url, is_url, recover_dead_trials
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+Finished = optuna.exceptions.UpdateFinishedTrialError
 Admission = Literal["run", "wait", "done"]
 Admit = Callable[[optuna.Study], Admission]
 #: Admission holds the lock for a storage round trip or two; a minute means something is stuck.
 LOCK_TIMEOUT_S = 60.0
+log = logging.getLogger(__name__)
 
 
 class Lock(Protocol):
@@ -138,13 +141,20 @@ def optimize_admitted(
     poll_s: float = 1.0, max_failures: int | None = None,
 ) -> list[FrozenTrial]:
     """One ``study.optimize(n_trials=1)`` per admitted trial until ``admit`` says done, the
-    ``deadline`` (epoch seconds) passes or ``max_failures`` of these trials FAILed. Returns the
-    trials this worker ran."""
+    ``deadline`` (epoch seconds) passes or ``max_failures`` of these trials FAILed. A trial that
+    another process failed meanwhile (a heartbeat that seemed silent) is left to its retry.
+    Returns the trials this worker ran."""
     ran: list[FrozenTrial] = []
+    attempt: list[Any] = [None, None]  # the trial being run, and what its objective raised
 
     def released(trial: optuna.Trial) -> Any:
         lock.release()  # the trial is RUNNING: others may be admitted now
-        return objective(trial)
+        attempt[:] = [trial, None]
+        try:
+            return objective(trial)
+        except Exception as error:
+            attempt[1] = error
+            raise
 
     while deadline is None or time.time() < deadline:
         lock.acquire()
@@ -152,8 +162,14 @@ def optimize_admitted(
             recover_dead_trials(study)
             admission = admit(study)
             if admission == "run":
-                study.optimize(released, n_trials=1, catch=catch, gc_after_trial=True,
-                               callbacks=[*callbacks, lambda _, trial: ran.append(trial)])
+                try:
+                    study.optimize(released, n_trials=1, catch=catch, gc_after_trial=True,
+                                   callbacks=[*callbacks, lambda _, trial: ran.append(trial)])
+                except Exception:  # Optuna cannot tell a trial that another process failed
+                    trial, error = attempt
+                    if trial is None or not isinstance(error, (type(None), *catch, Finished)) \
+                            or not _failed_elsewhere(study, trial):
+                        raise
         finally:
             lock.release()
         failed = sum(t.state == TrialState.FAIL for t in ran)
@@ -162,3 +178,14 @@ def optimize_admitted(
         if admission == "wait":
             time.sleep(poll_s)
     return ran
+
+
+def _failed_elsewhere(study: optuna.Study, trial: optuna.Trial) -> bool:
+    """Whether this worker's trial was FAILED by another process (its heartbeat seemed silent
+    for the grace period, e.g. a long GIL-holding step under load): the retry runs elsewhere,
+    so this worker goes on."""
+    if study.get_trials(deepcopy=False)[trial.number].state != TrialState.FAIL:
+        return False
+    log.warning("trial %d was failed by another worker (no heartbeat for the grace period); "
+                "its retry runs there", trial.number)
+    return True

@@ -138,7 +138,8 @@ class TrialObjective:
 
     def evaluate(self, trial: optuna.Trial, config: Config) -> dict[str, float]:
         """Train on every replicate; mean scores over replicates."""
-        scores = [self.train_replicate(trial, config, index, replicate)
+        runs: list[str] = []
+        scores = [self.train_replicate(trial, config, index, replicate, runs)
                   for index, replicate in enumerate(self.replicates)]
         shared = [key for key in scores[0] if all(key in s for s in scores)]
         metrics = {key: float(np.mean([s[key] for s in scores])) for key in shared}
@@ -146,7 +147,7 @@ class TrialObjective:
         return metrics
 
     def train_replicate(self, trial: optuna.Trial, config: Config, index: int,
-                        replicate: Replicate) -> dict[str, float]:
+                        replicate: Replicate, runs: list[str]) -> dict[str, float]:
         """One replicate: in a training run when tracked, else untracked."""
         reporter = self._reporter(trial, index * config.training.steps)
         if self.tracking is None:
@@ -171,7 +172,7 @@ class TrialObjective:
             run_name=f"{tracking.study_name} trial {trial.number}"
                      f"{suffix if len(self.replicates) > 1 else ''}",
             log_model=False, evaluate_test=False, stop_exceptions=(optuna.TrialPruned,),
-            on_validation=reporter, on_start=_remember_run(trial), score=score)
+            on_validation=reporter, on_start=_remember_run(trial, runs), score=score)
         return raw
 
     def score(self, result: TrainResult, dataset: Dataset, split: Split) -> dict[str, float]:
@@ -224,16 +225,16 @@ def store_config(trial: optuna.Trial, config: Config) -> None:
             trial.set_user_attr(f"{CONFIG_ATTR}{key}", value)
 
 
-def _remember_run(trial: optuna.Trial) -> Callable[[str], None]:
-    """Store each run's id on the trial as it starts, so that the state tagger and the
-    runner (if this worker dies) can find it."""
+def _remember_run(trial: optuna.Trial, runs: list[str]) -> Callable[[str], None]:
+    """Store each run's id on the trial as it starts (``runs``: this attempt's, since a retry
+    inherits its dead predecessor's attributes), so that the state tagger and the process
+    that re-queues the trial if this worker dies can find them."""
 
     def on_start(run_id: str) -> None:
-        known = trial_run_ids(trial)
-        known.append(run_id)
-        trial.set_user_attr(ATTR_RUN_ID, known[0])
-        if len(known) > 1:
-            trial.set_user_attr(ATTR_RUN_IDS, ",".join(known))
+        runs.append(run_id)
+        trial.set_user_attr(ATTR_RUN_ID, runs[0])
+        if len(runs) > 1:
+            trial.set_user_attr(ATTR_RUN_IDS, ",".join(runs))
 
     return on_start
 
