@@ -162,6 +162,7 @@ def optimize_admitted(
             recover_dead_trials(study)
             admission = admit(study)
             if admission == "run":
+                attempt[:] = [None, None]
                 try:
                     study.optimize(released, n_trials=1, catch=catch, gc_after_trial=True,
                                    callbacks=[*callbacks, lambda _, trial: ran.append(trial)])
