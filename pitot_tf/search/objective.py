@@ -1,11 +1,11 @@
 """The function Optuna calls per trial: sample a config, train, score on validation rows.
 
 Each worker loads the study's data once (:func:`load_tuning_data`: a :class:`Replicate` per
-replicate at the study's level). Every replicate of the study is trained with the sampled config; the scores (see
-:mod:`pitot_tf.search.metrics`) are averaged over replicates. A single-objective study reports
-the study-weighted validation loss at every validation (step ``replicate_index * steps +
-step``) so that the pruner can stop a trial that is clearly worse. A user error during the
-trial (e.g. :class:`~pitot_tf.training.TrainingDiverged`) is recorded as the trial's
+replicate at the study's level). Every replicate is trained with the sampled config; the
+scores (see :mod:`pitot_tf.search.metrics`) are averaged over replicates. A single-objective
+study reports the study-weighted validation loss at every validation (step ``replicate_index *
+steps + step``) so that the pruner can stop a trial that is clearly worse. A user error during
+the trial (e.g. :class:`~pitot_tf.training.TrainingDiverged`) is recorded as the trial's
 ``fail_reason`` and re-raised, so that Optuna marks it FAIL and the study goes on.
 
 When the search is tracked, each replicate is trained by
