@@ -1,33 +1,49 @@
-"""Cold-workload accuracy: Pitot against gradient-boosted trees, both with split-conformal bounds.
+"""Cold start: Pitot (``pitot``, ``pitot/cold``) against gradient-boosted trees on entities
+never measured, with split-conformal bounds.
 
-    python benchmarks/cold_start.py [--data-dir DIR] [--holdout 0.2] [--steps N] [--replicates 0 1]
+    python benchmarks/cold_start.py [--data-dir DIR] [--mode cold-workload|cold-platform]
+        [--holdout 0.2] [--draws 5] [--steps N] [--methods pitot/cold pitot gbt] [--warm]
+        [--cache DIR] [--no-clip]
 
-20% of workloads are held out entirely (their rows are test) and another 20% calibrate the
-bounds, so the conformal guarantee applies to workloads never measured. The practitioner's
-alternative is scikit-learn's HistGradientBoostingRegressor on the concatenated side features
-(platform, workload, and the summed features of co-runners) predicting log runtime. The last
-line is one JSON object ``{"pitot"|"gbt": {"<objective>": {"mape", "width_0.05",
-"coverage_0.05"}}}`` averaged over replicates.
+Per draw ``d`` (``make_cold_split(..., replicate=d)``) a ``holdout`` share of the workloads
+(platforms) is held out entirely (test) and another share calibrates the bounds (val), so the
+conformal guarantee applies to entities never measured. The trees are scikit-learn's
+HistGradientBoostingRegressor on the concatenated side features (platform, workload, and the
+summed features of co-runners) predicting log runtime. Pitot's predictions of cold rows are
+clipped to the range of training log runtimes of the entity they share with training rows
+(:class:`pitot_tf.models.cold.RuntimeRange`; ``--no-clip`` turns it off), and bounds are
+Mondrian over cold/warm rows (:func:`pitot_tf.conformal.groups.cold_warm_groups`: every
+calibration and test row of a cold split is cold, so cold rows get cold margins).
+
+Reported per method and objective, averaged over draws: MAPE (mean, and median, p90, p99 of
+the per-row error ``|t/t̂ - 1|`` whose mean MAPE is), width and coverage at α = 0.05.
+``--warm`` adds the warm-row test MAPE of each Pitot preset on the ordinary random split
+(level 0.5, replicate 0). Predictions are cached in ``--cache`` (one file per method, draw and
+step count), so a rerun only rescores. The last line is the summary as one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from pitot_tf.conformal import ConformalUpperBound
+from pitot_tf.conformal.groups import cold_warm_groups
 from pitot_tf.conformal.metrics import bound_width, coverage, mape
-from pitot_tf.data.cold import make_cold_split
+from pitot_tf.data.cold import COLD_MODES, make_cold_split, seen_entities
 from pitot_tf.data.dataset import Dataset, Objective, load_dataset
-from pitot_tf.data.splits import Split
+from pitot_tf.data.splits import Split, make_split
+from pitot_tf.models.cold import RuntimeRange
 from pitot_tf.presets import resolve
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_objective
 
 ALPHA = 0.05
+Parts = dict[str, dict[str, np.ndarray]]
 
 
 def side_features(dataset: Dataset, obs: Objective) -> np.ndarray:
@@ -37,9 +53,8 @@ def side_features(dataset: Dataset, obs: Objective) -> np.ndarray:
     return np.hstack([dataset.platforms.features[obs.platform], workloads[obs.workload], corunners])
 
 
-def gbt_predictions(dataset: Dataset, split: Split, seed: int) -> dict[str, dict[str, np.ndarray]]:
+def gbt_predictions(dataset: Dataset, split: Split, seed: int) -> Parts:
     """Fit one regressor on all objectives' train rows; predict val and test log runtime."""
-    parts: dict[str, dict[str, np.ndarray]] = {}
     x_train, y_train = [], []
     for name in split.objectives():
         obs = dataset.objectives[name].take(split.rows(name, "train"))
@@ -47,6 +62,7 @@ def gbt_predictions(dataset: Dataset, split: Split, seed: int) -> dict[str, dict
         y_train.append(obs.log_runtime)
     model = HistGradientBoostingRegressor(max_iter=500, learning_rate=0.1, random_state=seed)
     model.fit(np.vstack(x_train), np.concatenate(y_train))
+    parts: Parts = {}
     for name in split.objectives():
         for part in ("val", "test"):
             obs = dataset.objectives[name].take(split.rows(name, part))
@@ -55,64 +71,145 @@ def gbt_predictions(dataset: Dataset, split: Split, seed: int) -> dict[str, dict
     return parts
 
 
-def pitot_predictions(
-    dataset: Dataset, split: Split, steps: int | None
-) -> dict[str, dict[str, np.ndarray]]:
+def pitot_predictions(dataset: Dataset, split: Split, preset: str, steps: int | None,
+                      partitions: tuple[str, ...] = ("val", "test")) -> Parts:
     overrides: dict[str, object] = {"training.progress": False}
     if steps:
         overrides["training.steps"] = steps
-    model = train(resolve("pitot", overrides), dataset, split).model
-    parts: dict[str, dict[str, np.ndarray]] = {}
+    model = train(resolve(preset, overrides), dataset, split).model
+    parts: Parts = {}
     for name in split.objectives():
-        for part in ("val", "test"):
+        for part in partitions:
             true, pred = predict_objective(model, dataset, name, split.rows(name, part))
             parts.setdefault(name, {})[f"{part}_true"], parts[name][f"{part}_pred"] = true, pred
     return parts
 
 
-def score(parts: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, float]]:
+def cached(path: Path, compute: callable) -> Parts:  # type: ignore[valid-type]
+    """``compute()``'s parts, stored in (and read back from) ``path``."""
+    if path.exists():
+        with np.load(path) as stored:
+            parts: Parts = {}
+            for key in stored.files:
+                name, _, field = key.partition("/")
+                parts.setdefault(name, {})[field] = stored[key]
+            return parts
+    parts = compute()  # type: ignore[misc]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **{f"{n}/{f}": v for n, p in parts.items() for f, v in p.items()})
+    return parts
+
+
+def clip_cold(dataset: Dataset, split: Split, mode: str, parts: Parts) -> Parts:
+    """Pitot's val and test predictions of cold rows clipped to the training range of log
+    runtime of the other entity (:class:`RuntimeRange`) in the same objective."""
+    seen = seen_entities(dataset, split)
+    axis = "platform" if mode == "cold-workload" else "workload"
+    size = len(dataset.platforms if axis == "platform" else dataset.workloads)
+    clipped: Parts = {}
+    for name, p in parts.items():
+        obs = dataset.objectives[name]
+        train_rows = split.rows(name, "train")
+        span = RuntimeRange.fit(obs.log_runtime[train_rows], getattr(obs, axis)[train_rows], size)
+        clipped[name] = dict(p)
+        for part in ("val", "test"):
+            rows = split.rows(name, part)
+            cold = cold_warm_groups(obs, rows, seen) == "cold"
+            clipped[name][f"{part}_pred"] = span.clip(p[f"{part}_pred"],
+                                                      getattr(obs, axis)[rows], cold)
+    return clipped
+
+
+def score(dataset: Dataset, split: Split, parts: Parts) -> dict[str, dict[str, float]]:
+    """Per objective: MAPE and its distribution, width and coverage of the Mondrian bound."""
+    seen = seen_entities(dataset, split)
     scores = {}
     for name, p in parts.items():
-        bound = ConformalUpperBound(alphas=(ALPHA,)).fit(p["val_true"], p["val_pred"])
-        upper = bound.upper_bound(p["test_pred"], alpha=ALPHA)
+        obs = dataset.objectives[name]
+        groups = {part: cold_warm_groups(obs, split.rows(name, part), seen)
+                  for part in ("val", "test")}
+        bound = ConformalUpperBound(alphas=(ALPHA,), mondrian=True)
+        bound.fit(p["val_true"], p["val_pred"], groups["val"])
+        upper = bound.upper_bound(p["test_pred"], alpha=ALPHA, groups=groups["test"])
+        error = np.abs(np.expm1(p["test_true"] - p["test_pred"][:, 0]))
         scores[name] = {
             "mape": mape(p["test_true"], p["test_pred"]),
+            "median": float(np.median(error)),
+            "p90": float(np.quantile(error, 0.9)),
+            "p99": float(np.quantile(error, 0.99)),
             f"width_{ALPHA}": bound_width(p["test_true"], upper),
             f"coverage_{ALPHA}": coverage(p["test_true"], upper),
         }
     return scores
 
 
+def warm_mape(dataset: Dataset, preset: str, steps: int | None, cache: Path) -> dict[str, float]:
+    """Test MAPE per objective of ``preset`` on the random split at level 0.5, replicate 0."""
+    split = make_split(dataset, 0.5, 0)
+    path = cache / f"warm-{preset.replace('/', '_')}-s{steps}.npz"
+    parts = cached(path, lambda: pitot_predictions(dataset, split, preset, steps, ("test",)))
+    return {name: mape(p["test_true"], p["test_pred"]) for name, p in parts.items()}
+
+
+def mean_scores(results: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    return {obj: {k: float(np.mean([r[obj][k] for r in results])) for k in results[0][obj]}
+            for obj in results[0]}
+
+
+def print_table(summary: dict[str, dict[str, dict[str, float]]]) -> None:
+    """A markdown table: one row per method, per objective MAPE (p50/p90/p99), width, coverage."""
+    objectives = list(next(iter(summary.values())))
+    print("| method | " + " | ".join(
+        f"{o} MAPE | {o} p50 / p90 / p99 | {o} width@{ALPHA} | {o} coverage@{ALPHA}"
+        for o in objectives) + " |")
+    print("|---" * (1 + 4 * len(objectives)) + "|")
+    for method, scores in summary.items():
+        cells = []
+        for o in objectives:
+            s = scores[o]
+            cells += [f"{s['mape']:.1%}", f"{s['median']:.1%} / {s['p90']:.1%} / {s['p99']:.0%}",
+                      f"{s[f'width_{ALPHA}']:.1%}", f"{s[f'coverage_{ALPHA}']:.1%}"]
+        print(f"| {method} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--mode", choices=COLD_MODES, default="cold-workload")
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--replicates", type=int, nargs="+", default=[0])
+    parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--methods", nargs="+", default=["pitot/cold", "pitot", "gbt"])
+    parser.add_argument("--warm", action="store_true")
+    parser.add_argument("--no-clip", action="store_true")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/pitot-cold-start"))
     args = parser.parse_args()
     dataset = load_dataset(args.data_dir)
-    runs: dict[str, list[dict[str, dict[str, float]]]] = {"pitot": [], "gbt": []}
-    for replicate in args.replicates:
-        split = make_cold_split(dataset, 1.0, replicate, mode="cold-workload", holdout=args.holdout)
-        runs["gbt"].append(score(gbt_predictions(dataset, split, replicate)))
-        runs["pitot"].append(score(pitot_predictions(dataset, split, args.steps)))
-        for method, results in runs.items():
-            print(
-                f"replicate {replicate} {method}: "
-                + "; ".join(
-                    f"{obj} " + ", ".join(f"{k} {v:.2%}" for k, v in m.items())
-                    for obj, m in results[-1].items()
-                ),
-                flush=True,
-            )
-    summary = {
-        method: {
-            obj: {k: float(np.mean([r[obj][k] for r in results])) for k in results[0][obj]}
-            for obj in results[0]
-        }
-        for method, results in runs.items()
-    }
-    print(json.dumps(summary))
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {m: [] for m in args.methods}
+    for draw in range(args.draws):
+        split = make_cold_split(dataset, 1.0, draw, mode=args.mode, holdout=args.holdout)
+        for method in args.methods:
+            path = args.cache / (f"{args.mode}-h{args.holdout}-{method.replace('/', '_')}"
+                                 f"-d{draw}-s{args.steps}.npz")
+            if method == "gbt":
+                parts = cached(path, lambda: gbt_predictions(dataset, split, draw))
+            else:
+                parts = cached(path, lambda m=method: pitot_predictions(  # type: ignore[misc]
+                    dataset, split, m, args.steps))
+                if not args.no_clip:
+                    parts = clip_cold(dataset, split, args.mode, parts)
+            runs[method].append(score(dataset, split, parts))
+            print(f"draw {draw} {method}: " + "; ".join(
+                f"{obj} " + ", ".join(f"{k} {v:.2%}" for k, v in m.items())
+                for obj, m in runs[method][-1].items()), flush=True)
+    summary = {method: mean_scores(results) for method, results in runs.items()}
+    print_table(summary)
+    output: dict[str, object] = {"mode": args.mode, "draws": args.draws, "cold": summary}
+    if args.warm:
+        output["warm"] = {m: warm_mape(dataset, m, args.steps, args.cache)
+                          for m in args.methods if m != "gbt"}
+        print("warm-row test MAPE (level 0.5, replicate 0): " + json.dumps(output["warm"]))
+    print(json.dumps(output))
 
 
 if __name__ == "__main__":

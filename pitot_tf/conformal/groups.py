@@ -62,3 +62,26 @@ def available_groupings(platforms: Axis, wanted: tuple[str, ...] = DEFAULT_GROUP
 def row_groups(labels: StrArray, objective: Objective, rows: npt.NDArray[np.int64]) -> StrArray:
     """Group label of each of ``rows`` of ``objective``, from per-platform ``labels``."""
     return labels[objective.platform[rows]]
+
+
+#: Labels of :func:`cold_warm_groups`.
+COLD, WARM = "cold", "warm"
+
+
+def cold_warm_groups(
+    objective: Objective, rows: npt.NDArray[np.int64], seen: dict[str, np.ndarray]
+) -> StrArray:
+    """``"cold"`` or ``"warm"`` for each of ``rows`` of ``objective``: cold when its platform,
+    its workload or one of its co-runners is not ``seen[axis]`` (a boolean mask per axis, the
+    entities of the training rows), warm otherwise.
+
+    Mondrian calibration on these labels gives a cold row the margin of cold calibration rows
+    (entities held out of training, like it) and a warm row that of warm ones: cold rows'
+    errors are larger, so pooled margins under-cover cold rows and over-cover warm ones.
+    """
+    cold = ~seen["platform"][objective.platform[rows]] | ~seen["workload"][objective.workload[rows]]
+    if objective.interferers.shape[1]:
+        corunners = objective.interferers[rows]
+        unseen = ~seen["workload"][np.maximum(corunners, 0)] & (corunners >= 0)
+        cold |= unseen.any(axis=1)
+    return np.where(cold, COLD, WARM).astype(str)

@@ -27,7 +27,7 @@ from pitot_tf.data.dataset import Dataset, Objective
 from pitot_tf.data.splits import Split
 from pitot_tf.errors import DataError
 
-__all__ = ["COLD_MODES", "cold_entities", "make_cold_split"]
+__all__ = ["COLD_MODES", "cold_entities", "make_cold_split", "seen_entities"]
 
 COLD_MODES = ("cold-workload", "cold-platform")
 
@@ -90,3 +90,19 @@ def _row_groups(obs: Objective, mode: str, groups: dict[str, np.ndarray]) -> np.
         sees_held = np.isin(obs.interferers, held).any(axis=1)
         group[(group == "train") & sees_held] = ""
     return group
+
+
+def seen_entities(dataset: Dataset, split: Split) -> dict[str, np.ndarray]:
+    """Which platforms and workloads (as workload or co-runner) appear in the train rows of
+    any objective of ``split``: ``{"platform": (P,) bool, "workload": (W,) bool}``."""
+    seen = {"platform": np.zeros(len(dataset.platforms), bool),
+            "workload": np.zeros(len(dataset.workloads), bool)}
+    for name in split.objectives():
+        if name not in dataset.objectives:
+            continue
+        obs = dataset.objectives[name].take(split.rows(name, "train"))
+        seen["platform"][obs.platform] = True
+        seen["workload"][obs.workload] = True
+        corunners = obs.interferers.ravel()
+        seen["workload"][corunners[corunners >= 0]] = True
+    return seen

@@ -10,6 +10,7 @@ weight that grows with an axis but is not declared is an error, not silently ski
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -90,3 +91,45 @@ def _append_rows(
     else:
         added = np.repeat(values.mean(axis=0, keepdims=True), len(features), axis=0)
     return np.concatenate([values, added.astype(values.dtype)], axis=0)
+
+
+@dataclass(frozen=True)
+class RuntimeRange:
+    """The range of log runtime that training rows support, per entity of one axis.
+
+    A network fed features it never saw can extrapolate far outside every runtime it was
+    trained on (a cold workload predicted to take nanoseconds); the paper's MAPE,
+    ``mean |t/t̂ - 1|``, punishes such under-predictions without limit. Clipping a cold row's
+    log prediction to ``[low, high]`` of the training rows of the entity it shares with them
+    (the platform, for a new workload; the workload, for a new platform) bounds that error by
+    what the data has shown; an entity without training rows uses the global range.
+    """
+
+    low: np.ndarray
+    high: np.ndarray
+
+    @classmethod
+    def fit(cls, log_runtime: np.ndarray, entity: np.ndarray, size: int) -> RuntimeRange:
+        """Per-entity min and max of ``log_runtime`` over rows with ``entity`` in ``[0, size)``."""
+        log_t = np.asarray(log_runtime, dtype=np.float64)
+        low = np.full(size, log_t.min() if len(log_t) else -np.inf)
+        high = np.full(size, log_t.max() if len(log_t) else np.inf)
+        if len(log_t):
+            seen = np.bincount(entity, minlength=size) > 0
+            low[seen] = np.inf
+            high[seen] = -np.inf
+            np.minimum.at(low, entity, log_t)
+            np.maximum.at(high, entity, log_t)
+        return cls(low, high)
+
+    def clip(self, log_pred: np.ndarray, entity: np.ndarray,
+             rows: np.ndarray | None = None) -> np.ndarray:
+        """``log_pred`` ``(n,)`` or ``(n, heads)`` with ``rows`` (a boolean mask; all when
+        None) clipped to the range of their ``entity``."""
+        out = np.array(log_pred, dtype=np.float64)
+        mask = np.ones(len(out), bool) if rows is None else np.asarray(rows, bool)
+        low, high = self.low[entity[mask]], self.high[entity[mask]]
+        if out.ndim == 2:
+            low, high = low[:, None], high[:, None]
+        out[mask] = np.clip(out[mask], low, high)
+        return out
