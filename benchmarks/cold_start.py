@@ -25,7 +25,9 @@ step count), so a rerun only rescores. The last line is the summary as one JSON 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +87,7 @@ def pitot_predictions(dataset: Dataset, split: Split, preset: str, steps: int | 
     return parts
 
 
-def cached(path: Path, compute: callable) -> Parts:  # type: ignore[valid-type]
+def cached(path: Path, compute: Callable[[], Parts]) -> Parts:
     """``compute()``'s parts, stored in (and read back from) ``path``."""
     if path.exists():
         with np.load(path) as stored:
@@ -94,7 +96,7 @@ def cached(path: Path, compute: callable) -> Parts:  # type: ignore[valid-type]
                 name, _, field = key.partition("/")
                 parts.setdefault(name, {})[field] = stored[key]
             return parts
-    parts = compute()  # type: ignore[misc]
+    parts = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **{f"{n}/{f}": v for n, p in parts.items() for f, v in p.items()})
     return parts
@@ -147,7 +149,8 @@ def warm_mape(dataset: Dataset, preset: str, steps: int | None, cache: Path) -> 
     """Test MAPE per objective of ``preset`` on the random split at level 0.5, replicate 0."""
     split = make_split(dataset, 0.5, 0)
     path = cache / f"warm-{preset.replace('/', '_')}-s{steps}.npz"
-    parts = cached(path, lambda: pitot_predictions(dataset, split, preset, steps, ("test",)))
+    parts = cached(path, functools.partial(
+        pitot_predictions, dataset, split, preset, steps, ("test",)))
     return {name: mape(p["test_true"], p["test_pred"]) for name, p in parts.items()}
 
 
@@ -192,10 +195,10 @@ def main() -> None:
             path = args.cache / (f"{args.mode}-h{args.holdout}-{method.replace('/', '_')}"
                                  f"-d{draw}-s{args.steps}.npz")
             if method == "gbt":
-                parts = cached(path, lambda: gbt_predictions(dataset, split, draw))
+                parts = cached(path, functools.partial(gbt_predictions, dataset, split, draw))
             else:
-                parts = cached(path, lambda m=method: pitot_predictions(  # type: ignore[misc]
-                    dataset, split, m, args.steps))
+                parts = cached(path, functools.partial(
+                    pitot_predictions, dataset, split, method, args.steps))
                 if not args.no_clip:
                     parts = clip_cold(dataset, split, args.mode, parts)
             runs[method].append(score(dataset, split, parts))

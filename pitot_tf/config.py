@@ -62,7 +62,10 @@ class ModelConfig:
     docs/benchmarks.md; false keeps the fit frozen). ``baseline_fit``: which matrix rows the
     least-squares fit uses, ``train`` (default: validation rows stay unseen for conformal
     calibration) or
-    ``train+val`` (the reference's).
+    ``train+val`` (the reference's). ``cold_dropout`` (Pitot only): the share of platforms
+    and of workloads treated as never measured at each training step (free features zeroed,
+    baseline term from features; :mod:`pitot_tf.models.cold_dropout`), so that the model
+    predicts entities it has never seen from their features; 0 (the paper's) turns it off.
     """
 
     kind: str = "pitot"
@@ -86,6 +89,7 @@ class ModelConfig:
     attention_dim: int = 8
     value_dim: int = 8
     output_layers: list[int] = field(default_factory=lambda: [32])
+    cold_dropout: float = 0.0
 
 
 @dataclass
@@ -355,6 +359,8 @@ def validate(config: Config) -> None:
         f"model.quantiles must each be in (0, 1), got {m.quantiles}",
     )
     _check(m.loss in LOSSES, f"model.loss must be one of {LOSSES}, got '{m.loss}'")
+    _check(0.0 <= m.cold_dropout < 1.0,
+           f"model.cold_dropout must be in [0, 1), got {m.cold_dropout}")
     _check(t.steps >= 1, f"training.steps must be >= 1, got {t.steps}")
     _check(t.val_every >= 1, f"training.val_every must be >= 1, got {t.val_every}")
     _check(t.batch >= 1, f"training.batch must be >= 1, got {t.batch}")

@@ -23,6 +23,8 @@ QUANTILES_OPTIMAL = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99]
 IGNORE_INTERFERENCE = {"model.interference": "ignore"}
 #: The reference's no-interference model (``_NOINTERFERENCE``) uses 4 learned features.
 NO_INTERFERENCE = {**IGNORE_INTERFERENCE, "model.learned_features": 4}
+#: ``pitot/cold``'s share of entities treated as never measured per step (docs/benchmarks.md).
+COLD_DROPOUT = 0.25
 
 
 def _builtin() -> dict[str, dict[str, Any]]:
@@ -61,6 +63,8 @@ def _builtin() -> dict[str, dict[str, Any]]:
             "baseline/attention": {"model.kind": "attention", "model.baseline": False},
             # Five members of the default model, trained in one program (about 5x the cost).
             "pitot/ensemble": {"training.ensemble": 5},
+            # Trained for cold start: a share of platforms and workloads dropped each step.
+            "pitot/cold": {"model.cold_dropout": COLD_DROPOUT},
         }
     )
     return presets

@@ -54,6 +54,7 @@ CHANGES: dict[str, Any] = {
     "model.attention_dim": 4,
     "model.value_dim": 4,
     "model.output_layers": [4, 4],
+    "model.cold_dropout": 0.5,
     "training.steps": 6,
     "training.val_every": 1,
     "training.batch": 8,

@@ -47,21 +47,42 @@ def fit_linear_scaling(
     return a.astype(np.float32), b.astype(np.float32)
 
 
+#: Ridge penalties :func:`fit_from_features` chooses from by leave-one-out error.
+RIDGE_GRID: tuple[float, ...] = tuple(10.0 ** k for k in range(-2, 5))
+
+
 def fit_from_features(
-    values: np.ndarray, features: np.ndarray, observed: np.ndarray, ridge: float = 1.0
+    values: np.ndarray, features: np.ndarray, observed: np.ndarray, ridge: float | None = None
 ) -> np.ndarray:
     """Ridge regression ``values ≈ [features, 1] @ coef`` on the observed rows; returns ``coef``.
 
     It lets a platform or workload with no measurements fall back to what its side features
-    predict for its baseline term (cold start), instead of a meaningless 0.
+    predict for its baseline term (cold start), instead of a meaningless 0. The penalty is
+    ``ridge``, or when None the one of :data:`RIDGE_GRID` with the least leave-one-out
+    squared error over the observed rows: with about as many features as observed rows (141
+    opcode features, 150 workloads) a fixed small penalty fits the observed rows and misses
+    unseen ones by orders of magnitude (docs/benchmarks.md, "Cold start").
     """
     x = np.hstack([features[observed], np.ones((int(observed.sum()), 1))]).astype(np.float64)
     if len(x) == 0:
         return np.zeros(features.shape[1] + 1, np.float32)
+    y = np.asarray(values, dtype=np.float64)[observed]
+    penalties = RIDGE_GRID if ridge is None else (ridge,)
+    fits = [_ridge(x, y, penalty) for penalty in penalties]
+    best = min(fits, key=lambda fit: fit[1])
+    return best[0].astype(np.float32)
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, float]:
+    """Coefficients (intercept not shrunk) and their mean leave-one-out squared error, from
+    the hat matrix: the left-out residual of row ``i`` is ``r_i / (1 - H_ii)``."""
     penalty = ridge * np.eye(x.shape[1])
     penalty[-1, -1] = 0.0  # do not shrink the intercept
-    coef = np.linalg.solve(x.T @ x + penalty, x.T @ values[observed])
-    return coef.astype(np.float32)
+    inverse = np.linalg.pinv(x.T @ x + penalty)
+    coef = inverse @ x.T @ y
+    leverage = np.einsum("ij,jk,ik->i", x, inverse, x)
+    left_out = (y - x @ coef) / np.maximum(1.0 - leverage, 1e-9)
+    return coef, float(np.mean(left_out**2))
 
 
 def predict_from_features(coef: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -77,15 +98,21 @@ class LinearScaling(keras.layers.Layer):
     refines the least-squares fit); the ridge coefficients never are. Also stores the ridge
     coefficients from side features to ``a`` and ``b``, so that rows added later (a new
     platform or workload known only by its features) get a baseline.
+
+    With ``cold_scales`` (a model trained with ``model.cold_dropout``) it also stores what
+    those regressions predict for every row (:meth:`set_cold_scales`), and ``call`` takes
+    per-row 0/1 masks of platforms and workloads to treat as cold: their term is then the
+    feature-predicted one, as for a row never measured (:mod:`pitot_tf.models.cold_dropout`).
     """
 
     def __init__(
         self, platforms: int, workloads: int, platform_features: int = 0,
-        workload_features: int = 0, trainable_scales: bool = False, **kwargs: object,
+        workload_features: int = 0, trainable_scales: bool = False, cold_scales: bool = False,
+        **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
         self.platforms, self.workloads = platforms, workloads
-        self.trainable_scales = trainable_scales
+        self.trainable_scales, self.cold_scales = trainable_scales, cold_scales
         self.feature_dims = (platform_features, workload_features)
         self.platform_scale = self.add_weight(
             shape=(platforms,), initializer="zeros", trainable=trainable_scales,
@@ -106,6 +133,15 @@ class LinearScaling(keras.layers.Layer):
             shape=(workload_features + 1,), initializer="zeros", trainable=False,
             name="workload_regression",
         )
+        if cold_scales:
+            self.platform_cold_scale = self.add_weight(
+                shape=(platforms,), initializer="zeros", trainable=False,
+                name="platform_cold_scale",
+            )
+            self.workload_cold_scale = self.add_weight(
+                shape=(workloads,), initializer="zeros", trainable=False,
+                name="workload_cold_scale",
+            )
 
     def set_values(
         self, platform_scale: np.ndarray, workload_scale: np.ndarray, offset: float,
@@ -120,10 +156,22 @@ class LinearScaling(keras.layers.Layer):
         if workload_regression is not None:
             self.workload_regression.assign(workload_regression.astype("float32"))
 
+    def set_cold_scales(self, platform_features: np.ndarray,
+                        workload_features: np.ndarray) -> None:
+        """Store the feature-predicted term of every row (only with ``cold_scales``)."""
+        self.platform_cold_scale.assign(predict_from_features(
+            np.asarray(self.platform_regression.numpy()), platform_features.astype("float32")))
+        self.workload_cold_scale.assign(predict_from_features(
+            np.asarray(self.workload_regression.numpy()), workload_features.astype("float32")))
+
     def row_weights(self) -> list[RowWeight]:
         """The per-platform and per-workload terms (a new row's comes from its features)."""
-        return [RowWeight(self.platform_scale, "platform", "scale"),
+        rows = [RowWeight(self.platform_scale, "platform", "scale"),
                 RowWeight(self.workload_scale, "workload", "scale")]
+        if self.cold_scales:
+            rows += [RowWeight(self.platform_cold_scale, "platform", "scale"),
+                     RowWeight(self.workload_cold_scale, "workload", "scale")]
+        return rows
 
     def restore_unfitted(self, fitted: dict[str, np.ndarray],
                          features: dict[str, np.ndarray]) -> None:
@@ -142,13 +190,25 @@ class LinearScaling(keras.layers.Layer):
                 np.asarray(regression.numpy()), features[axis][unfitted])
             scale.assign(values)
 
-    def call(self, platform: object, workload: object) -> Any:
-        value = ops.take(self.platform_scale, platform) + ops.take(self.workload_scale, workload)
+    def call(self, platform: object, workload: object, platform_cold: object = None,
+             workload_cold: object = None) -> Any:
+        platform_scale, workload_scale = self.platform_scale, self.workload_scale
+        if self.cold_scales and platform_cold is not None:
+            platform_scale = _blend(platform_scale, self.platform_cold_scale, platform_cold)
+        if self.cold_scales and workload_cold is not None:
+            workload_scale = _blend(workload_scale, self.workload_cold_scale, workload_cold)
+        value = ops.take(platform_scale, platform) + ops.take(workload_scale, workload)
         return ops.expand_dims(value + self.offset, -1)
 
     def get_config(self) -> dict[str, object]:
         return {
             **super().get_config(), "platforms": self.platforms, "workloads": self.workloads,
             "platform_features": self.feature_dims[0], "workload_features": self.feature_dims[1],
-            "trainable_scales": self.trainable_scales,
+            "trainable_scales": self.trainable_scales, "cold_scales": self.cold_scales,
         }
+
+
+def _blend(warm: Any, cold: Any, mask: Any) -> Any:
+    """``warm`` where ``mask`` (0/1) is 0, ``cold`` where it is 1."""
+    mask = ops.cast(mask, warm.dtype)
+    return warm * (1.0 - mask) + cold * mask

@@ -24,6 +24,7 @@ from pitot_tf.models.baseline import (
     fit_linear_scaling,
     predict_from_features,
 )
+from pitot_tf.models.cold_dropout import ColdDropout
 from pitot_tf.models.registry import KINDS, Interaction
 
 INPUTS = ("platform", "workload", "interferers")
@@ -61,8 +62,25 @@ def baseline_layer(config: Config, dataset: Dataset, name: str = "baseline") -> 
         len(dataset.platforms), len(dataset.workloads), dataset.platforms.features.shape[1],
         dataset.workloads.features.shape[1],
         trainable_scales=config.model.baseline and config.model.baseline_trainable,
-        name=name,
+        cold_scales=config.model.cold_dropout > 0, name=name,
     )
+
+
+def member_output(config: Config, dataset: Dataset, inputs: dict[str, Any],
+                  interaction: Interaction, baseline: LinearScaling, seed: int,
+                  suffix: str = "") -> Any:
+    """Baseline plus interaction for ``inputs``; with ``model.cold_dropout`` both first take
+    the masks of the entities a :class:`ColdDropout` layer (seeded by ``seed``) drops."""
+    platform, workload = inputs["platform"], inputs["workload"]
+    if config.model.cold_dropout <= 0:
+        return [baseline(platform, workload),
+                interaction(platform, workload, inputs["interferers"])]
+    drop = ColdDropout(len(dataset.platforms), len(dataset.workloads),
+                       config.model.cold_dropout, seed, name=f"cold_dropout{suffix}")
+    platform_cold, workload_cold = drop(platform)
+    return [baseline(platform, workload, platform_cold, workload_cold),
+            interaction(platform, workload, inputs["interferers"], platform_cold,
+                        workload_cold)]  # type: ignore[call-arg]
 
 
 def build_model(config: Config, dataset: Dataset) -> keras.Model:
@@ -76,10 +94,8 @@ def build_model(config: Config, dataset: Dataset) -> keras.Model:
     inputs = model_inputs()
     interaction = interaction_for(config, dataset)
     baseline = baseline_layer(config, dataset)
-    platform, workload = inputs["platform"], inputs["workload"]
     output = keras.layers.Add(name="log_runtime")(
-        [baseline(platform, workload), interaction(platform, workload, inputs["interferers"])]
-    )
+        member_output(config, dataset, inputs, interaction, baseline, config.seed))
     return keras.Model(inputs, output, name=f"{config.model.kind}")
 
 
@@ -120,3 +136,5 @@ def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Sp
         coefs.append(coef)
     for layer in layers:
         layer.set_values(a, b, offset, *coefs)
+        if layer.cold_scales:
+            layer.set_cold_scales(dataset.platforms.features, dataset.workloads.features)

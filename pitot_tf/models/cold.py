@@ -1,7 +1,9 @@
 """Cold start: predict for platforms or workloads that have side features but no measurements.
 
 Two things make such a row usable. Its free (learned) parameters, which training never
-touched, are set to a neutral value: the mean over rows that were trained. Its baseline term
+touched, are set to a neutral value: the mean over rows that were trained, or zeros for a
+model trained with ``model.cold_dropout`` (which trained on exactly that input for dropped
+rows, :mod:`pitot_tf.models.cold_dropout`). Its baseline term
 comes from the ridge regression on features stored in the baseline layer. :func:`extend_model`
 applies both to rows that are not in the dataset at all (a new device or program). Which
 weights are per-row, and their role, the layers declare (:mod:`pitot_tf.models.rows`); a
@@ -22,13 +24,14 @@ from pitot_tf.models.rows import RowWeight, model_row_weights
 
 
 def neutralize_unseen(model: keras.Model, seen: dict[str, np.ndarray]) -> None:
-    """Set free per-row weights of rows not ``seen[axis]`` (a boolean mask) to the seen mean."""
+    """Set free per-row weights of rows not ``seen[axis]`` (a boolean mask) to their neutral
+    value (:meth:`RowWeight.neutral_row`: the seen mean, or zeros after cold dropout)."""
     for row in model_row_weights(model).values():
         mask = seen[row.axis]
         if row.role != "free" or mask.all() or not mask.any():
             continue
         values = np.array(row.weight.numpy())
-        values[~mask] = values[mask].mean(axis=0)
+        values[~mask] = row.neutral_row(values[mask])
         row.weight.assign(values)
 
 
@@ -89,7 +92,7 @@ def _append_rows(
     elif row.role == "scale":
         added = predict_from_features(regression[row.axis], features)
     else:
-        added = np.repeat(values.mean(axis=0, keepdims=True), len(features), axis=0)
+        added = np.repeat(row.neutral_row(values)[None], len(features), axis=0)
     return np.concatenate([values, added.astype(values.dtype)], axis=0)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from pitot_tf.config import SEED_LIMIT, Config
 from pitot_tf.data.dataset import Dataset
-from pitot_tf.models.build import baseline_layer, interaction_for, model_inputs
+from pitot_tf.models.build import baseline_layer, interaction_for, member_output, model_inputs
 
 MEMBER_PREFIX = "member_"
 
@@ -42,16 +42,15 @@ def build_ensemble(config: Config, dataset: Dataset) -> keras.Model:
     """A fresh ensemble of ``config.training.ensemble`` members (see the module)."""
     count = config.training.ensemble
     inputs = model_inputs()
-    platform, workload, interferers = inputs["platform"], inputs["workload"], inputs["interferers"]
     members = []
     for member in range(count):
         suffix = f"_{member}" if member else ""
         keras.utils.set_random_seed(member_seed(config.seed, member))
         interaction = interaction_for(config, dataset, suffix)
         baseline = baseline_layer(config, dataset, f"baseline{suffix}")
-        members.append(keras.layers.Add(name=f"{MEMBER_PREFIX}{member}")(
-            [baseline(platform, workload), interaction(platform, workload, interferers)]
-        ))
+        members.append(keras.layers.Add(name=f"{MEMBER_PREFIX}{member}")(member_output(
+            config, dataset, inputs, interaction, baseline, member_seed(config.seed, member),
+            suffix)))
     output = keras.layers.Average(name="log_runtime")(members)
     return keras.Model(inputs, output, name=f"{config.model.kind}_ensemble")
 

@@ -55,6 +55,7 @@ class PitotInteraction(keras.layers.Layer):
         learned_features: int = 1,
         layers: tuple[int, ...] | list[int] = (128, 128),
         activation: str = "gelu",
+        cold_dropout: float = 0.0,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
@@ -74,13 +75,15 @@ class PitotInteraction(keras.layers.Layer):
             learned_features=learned_features,
             layers=list(layers),
             activation=activation,
+            cold_dropout=cold_dropout,
         )
         self.mf_dim, self.if_dim, self.if_slope, self.heads = mf_dim, if_dim, if_slope, heads
         self.model_interference = interference == "model"
         self.reference_form = interference_form == "reference"
         self.platforms = platforms
         shared: dict[str, Any] = dict(
-            learned_features=learned_features, layers=layers, activation=activation
+            learned_features=learned_features, layers=layers, activation=activation,
+            cold_neutral="zero" if cold_dropout > 0 else "mean",
         )
         self.workload_tower = Tower(
             workloads,
@@ -112,18 +115,22 @@ class PitotInteraction(keras.layers.Layer):
         return [*self.platform_tower.row_weights("platform"),
                 *self.workload_tower.row_weights("workload")]
 
-    def embeddings(self) -> tuple[Any, Any, Any, Any]:
-        """Workload ``(W, heads, d)``, and platform ``x_p (P, d)``, ``Vs``, ``Vg (P, k, d)``."""
+    def embeddings(
+        self, platform_cold: Any = None, workload_cold: Any = None
+    ) -> tuple[Any, Any, Any, Any]:
+        """Workload ``(W, heads, d)``, and platform ``x_p (P, d)``, ``Vs``, ``Vg (P, k, d)``;
+        the ``*_cold`` masks (training with cold dropout) embed those rows as cold rows."""
         d, k = self.mf_dim, self.if_dim
-        workload = ops.reshape(self.workload_tower.embed(), (-1, self.heads, d))
-        platform = self.platform_tower.embed()
+        workload = ops.reshape(self.workload_tower.embed(workload_cold), (-1, self.heads, d))
+        platform = self.platform_tower.embed(platform_cold)
         x_p = platform[:, :d]
         v_s = ops.reshape(platform[:, d : d + k * d], (-1, k, d))
         v_g = ops.reshape(platform[:, d + k * d :], (-1, k, d))
         return workload, x_p, v_s, v_g
 
-    def call(self, platform: object, workload: object, interferers: object) -> Any:
-        w_table, p_table, vs_table, vg_table = self.embeddings()
+    def call(self, platform: object, workload: object, interferers: object,
+             platform_cold: object = None, workload_cold: object = None) -> Any:
+        w_table, p_table, vs_table, vg_table = self.embeddings(platform_cold, workload_cold)
         x_w = ops.take(w_table, workload, axis=0)
         x_p = ops.take(p_table, platform, axis=0)
         prediction = ops.sum(x_w * ops.expand_dims(x_p, 1), axis=-1)
@@ -162,7 +169,7 @@ class PitotInteraction(keras.layers.Layer):
 #: The ``model.*`` keys this kind reads beyond those every kind reads (registry).
 CONFIG_KEYS = (
     "mf_dim", "if_dim", "if_slope", "interference", "interference_form", "workload_tower",
-    "platform_tower", "learned_features", "layers",
+    "platform_tower", "learned_features", "layers", "cold_dropout",
 )
 
 
@@ -185,5 +192,6 @@ def build(config: Config, dataset: Dataset, heads: int) -> PitotInteraction:
         platform_tower=m.platform_tower,
         learned_features=m.learned_features,
         layers=m.layers,
+        cold_dropout=m.cold_dropout,
         name="pitot",
     )

@@ -6,7 +6,9 @@ that is added later) sensible values. Layers say so themselves through ``row_wei
 instead of cold start guessing from weight names:
 
 * ``features``: the axis' side features (non-trainable; a new row gets its own features);
-* ``free``: learned per-row parameters (a row never trained gets the mean trained row);
+* ``free``: learned per-row parameters (a row never trained gets the mean trained row, or
+  zeros when the layer was trained with cold dropout, which is what it saw for dropped rows:
+  ``neutral``);
 * ``scale``: the linear-scaling baseline's term (a new row gets what the ridge regression on
   its features predicts).
 """
@@ -20,6 +22,7 @@ import keras
 
 AXES = ("platform", "workload")
 ROLES = ("features", "free", "scale")
+NEUTRALS = ("mean", "zero")
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,19 @@ class RowWeight:
     weight: Any
     axis: str
     role: str
+    neutral: str = "mean"
 
     def __post_init__(self) -> None:
-        if self.axis not in AXES or self.role not in ROLES:
+        if self.axis not in AXES or self.role not in ROLES or self.neutral not in NEUTRALS:
             raise ValueError(f"row weight {self.weight.path}: axis {self.axis!r} must be one of "
-                             f"{AXES} and role {self.role!r} one of {ROLES}")
+                             f"{AXES}, role {self.role!r} one of {ROLES} and neutral "
+                             f"{self.neutral!r} one of {NEUTRALS}")
+
+    def neutral_row(self, trained: Any) -> Any:
+        """The value (one row) a ``free`` row that was never trained gets, from the
+        ``trained`` rows' values: their mean, or zeros (see the module docstring)."""
+        mean = trained.mean(axis=0)
+        return mean * 0 if self.neutral == "zero" else mean
 
 
 def model_row_weights(model: keras.Model) -> dict[int, RowWeight]:

@@ -4,6 +4,10 @@ A *hybrid* tower feeds ``[side features ‖ n learned free features]`` through a
 with similar features get similar embeddings and the free features absorb what the features
 miss. An *embedding* tower is a free table (no side information; matrix factorization).
 Towers always embed the whole axis at once (a few hundred rows) and callers gather by index.
+
+With ``cold_neutral="zero"`` (a model trained with ``model.cold_dropout``) :meth:`Tower.embed`
+takes a per-row mask of "cold" rows whose free part it replaces by zeros: what a row that
+training never saw gets (:mod:`pitot_tf.models.cold_dropout`).
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ class Tower(keras.layers.Layer):
         learned_features: int = 1,
         layers: tuple[int, ...] | list[int] = (128, 128),
         activation: str = "gelu",
+        cold_neutral: str = "mean",
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
         self.rows, self.feature_dim, self.out_dim = rows, feature_dim, out_dim
+        self.cold_neutral = cold_neutral
         self.kind, self.learned_features = kind, learned_features
         self.layer_sizes, self.activation = list(layers), activation
         if kind == "hybrid":
@@ -77,22 +83,26 @@ class Tower(keras.layers.Layer):
     def row_weights(self, axis: str) -> list[RowWeight]:
         """This tower's per-row weights, for the ``axis`` (platform or workload) it embeds:
         side features and learned features of a hybrid tower, or an embedding table."""
+        neutral = self.cold_neutral
         if self.kind != "hybrid":
-            return [RowWeight(self.table, axis, "free")]
-        learned = [] if self.learned is None else [RowWeight(self.learned, axis, "free")]
+            return [RowWeight(self.table, axis, "free", neutral)]
+        learned = ([] if self.learned is None
+                   else [RowWeight(self.learned, axis, "free", neutral)])
         return [RowWeight(self.features, axis, "features"), *learned]
 
-    def inputs(self) -> Any:
-        """The MLP's input for every row: side features and learned features side by side."""
+    def inputs(self, cold: Any = None) -> Any:
+        """The MLP's input for every row: side features and learned features side by side
+        (zeros for the learned features of ``cold`` rows, a ``(rows,)`` 0/1 mask)."""
         if self.learned is None:
             return self.features
-        return ops.concatenate([self.features, self.learned], axis=-1)
+        return ops.concatenate([self.features, _zero_rows(self.learned, cold)], axis=-1)
 
-    def embed(self) -> Any:
-        """``(rows, out_dim)``: the embedding of every row of the axis."""
+    def embed(self, cold: Any = None) -> Any:
+        """``(rows, out_dim)``: the embedding of every row of the axis; ``cold`` (optional
+        ``(rows,)`` 0/1 mask) rows embed with their free part at zero."""
         if self.kind != "hybrid":
-            return self.table
-        x = self.inputs()
+            return _zero_rows(self.table, cold)
+        x = self.inputs(cold)
         for dense in self.hidden:
             x = dense(x)
         return self.head(x)
@@ -107,4 +117,12 @@ class Tower(keras.layers.Layer):
             "learned_features": self.learned_features,
             "layers": self.layer_sizes,
             "activation": self.activation,
+            "cold_neutral": self.cold_neutral,
         }
+
+
+def _zero_rows(values: Any, cold: Any) -> Any:
+    """``values`` ``(rows, n)`` with the rows where ``cold`` (``(rows,)`` 0/1) is 1 zeroed."""
+    if cold is None:
+        return values
+    return values * ops.expand_dims(1.0 - ops.cast(cold, values.dtype), -1)
