@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 
+from pitot_tf.config import parse_overrides
 from pitot_tf.conformal import ConformalUpperBound
 from pitot_tf.conformal.groups import cold_warm_groups
 from pitot_tf.conformal.metrics import bound_width, coverage, mape
@@ -74,8 +75,9 @@ def gbt_predictions(dataset: Dataset, split: Split, seed: int) -> Parts:
 
 
 def pitot_predictions(dataset: Dataset, split: Split, preset: str, steps: int | None,
-                      partitions: tuple[str, ...] = ("val", "test")) -> Parts:
-    overrides: dict[str, object] = {"training.progress": False}
+                      partitions: tuple[str, ...] = ("val", "test"),
+                      extra: dict[str, object] | None = None) -> Parts:
+    overrides: dict[str, object] = {"training.progress": False, **(extra or {})}
     if steps:
         overrides["training.steps"] = steps
     model = train(resolve(preset, overrides), dataset, split).model
@@ -186,19 +188,23 @@ def main() -> None:
     parser.add_argument("--warm", action="store_true")
     parser.add_argument("--no-clip", action="store_true")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/pitot-cold-start"))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for the Pitot methods (exploring)")
     args = parser.parse_args()
+    extra = parse_overrides(args.set)
+    tag = "".join(f"-{k}={v}" for k, v in sorted(extra.items()))
     dataset = load_dataset(args.data_dir)
     runs: dict[str, list[dict[str, dict[str, float]]]] = {m: [] for m in args.methods}
     for draw in range(args.draws):
         split = make_cold_split(dataset, 1.0, draw, mode=args.mode, holdout=args.holdout)
         for method in args.methods:
             path = args.cache / (f"{args.mode}-h{args.holdout}-{method.replace('/', '_')}"
-                                 f"-d{draw}-s{args.steps}.npz")
+                                 f"-d{draw}-s{args.steps}{tag if method != 'gbt' else ''}.npz")
             if method == "gbt":
                 parts = cached(path, functools.partial(gbt_predictions, dataset, split, draw))
             else:
                 parts = cached(path, functools.partial(
-                    pitot_predictions, dataset, split, method, args.steps))
+                    pitot_predictions, dataset, split, method, args.steps, extra=extra))
                 if not args.no_clip:
                     parts = clip_cold(dataset, split, args.mode, parts)
             runs[method].append(score(dataset, split, parts))

@@ -12,8 +12,8 @@ in float32 and in the Keras model's order of operations, so both agree to float3
 
 A new workload known only by its features (cold start) gets a row of its own from
 :meth:`NumpyPitot.with_workloads`, exactly as :func:`pitot_tf.models.cold.extend_model` would
-give it (free features set to the mean of the trained ones, baseline term from the ridge
-regression on features), but only its own tower output is computed.
+give it (free features set to their neutral value, baseline term from the ridge regression on
+features), but only its own tower output is computed.
 """
 
 from __future__ import annotations
@@ -40,16 +40,15 @@ class WorkloadTower:
 
     def embed(self, features: np.ndarray) -> np.ndarray:
         """``(n, out_dim)`` tower output of ``n`` new workloads, as :func:`extend_model` gives
-        them: side features, and free features at the mean of the trained rows."""
+        them: side features, and free features at their neutral value (the mean of the trained
+        rows, or zeros after cold dropout: :meth:`~pitot_tf.models.rows.RowWeight.neutral_row`)."""
         tower = self.tower
-        if tower.kind != "hybrid":
-            table = np.asarray(tower.table.numpy())
-            return np.repeat(table.mean(axis=0, keepdims=True), len(features), axis=0)
+        neutral = tower.neutral_free()
+        if tower.kind != "hybrid" and neutral is not None:
+            return np.repeat(neutral[None], len(features), axis=0)
         x = features.astype(np.float32)
-        if tower.learned is not None:
-            learned = np.asarray(tower.learned.numpy())
-            x = np.concatenate([x, np.repeat(learned.mean(axis=0, keepdims=True),
-                                             len(features), axis=0)], axis=1)
+        if neutral is not None:
+            x = np.concatenate([x, np.repeat(neutral[None], len(features), axis=0)], axis=1)
         for dense in [*tower.hidden, tower.head]:
             x = dense(x)
         return np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float32)
@@ -81,8 +80,8 @@ class NumpyPitot:
         interaction; None for any other model (the caller then asks the Keras model)."""
         pitot = [layer for layer in model.layers if isinstance(layer, PitotInteraction)]
         baseline = [layer for layer in model.layers if isinstance(layer, LinearScaling)]
-        if len(pitot) != 1 or len(baseline) != 1 or pitot[0].reference_form:
-            return None  # the reference interference form is left to the Keras model
+        if len(pitot) != 1 or len(baseline) != 1 or pitot[0].reference_form or pitot[0].bias:
+            return None  # the reference form and cold-dropout biases: the Keras model
         layer, base = pitot[0], baseline[0]
         workload, x_p, v_s, v_g = (np.asarray(keras.ops.convert_to_numpy(t), dtype=np.float32)
                                    for t in layer.embeddings())

@@ -81,6 +81,10 @@ class PitotInteraction(keras.layers.Layer):
         self.model_interference = interference == "model"
         self.reference_form = interference_form == "reference"
         self.platforms = platforms
+        # Trained for cold start, each tower also gives every row a bias per head, added to
+        # the output: a direct path from an entity's features to its log runtime, which the
+        # product <x_w, x_p> of two towers (each starting near 0) learns only slowly.
+        self.bias = heads if cold_dropout > 0 else 0
         shared: dict[str, Any] = dict(
             learned_features=learned_features, layers=layers, activation=activation,
             cold_neutral="zero" if cold_dropout > 0 else "mean",
@@ -88,7 +92,7 @@ class PitotInteraction(keras.layers.Layer):
         self.workload_tower = Tower(
             workloads,
             workload_features,
-            mf_dim * heads,
+            mf_dim * heads + self.bias,
             workload_tower,
             name="workload_tower",
             **shared,
@@ -96,7 +100,7 @@ class PitotInteraction(keras.layers.Layer):
         self.platform_tower = Tower(
             platforms,
             platform_features,
-            mf_dim * (1 + 2 * if_dim),
+            mf_dim * (1 + 2 * if_dim) + self.bias,
             platform_tower,
             name="platform_tower",
             **shared,
@@ -120,20 +124,32 @@ class PitotInteraction(keras.layers.Layer):
     ) -> tuple[Any, Any, Any, Any]:
         """Workload ``(W, heads, d)``, and platform ``x_p (P, d)``, ``Vs``, ``Vg (P, k, d)``;
         the ``*_cold`` masks (training with cold dropout) embed those rows as cold rows."""
+        return self._tables(platform_cold, workload_cold)[:4]
+
+    def _tables(self, platform_cold: Any = None, workload_cold: Any = None) -> tuple[Any, ...]:
+        """:meth:`embeddings`, then the per-row biases ``(P, heads)`` and ``(W, heads)`` (only
+        with cold dropout; else None)."""
         d, k = self.mf_dim, self.if_dim
-        workload = ops.reshape(self.workload_tower.embed(workload_cold), (-1, self.heads, d))
+        workload_out = self.workload_tower.embed(workload_cold)
+        workload = ops.reshape(workload_out[:, : self.heads * d], (-1, self.heads, d))
         platform = self.platform_tower.embed(platform_cold)
         x_p = platform[:, :d]
         v_s = ops.reshape(platform[:, d : d + k * d], (-1, k, d))
-        v_g = ops.reshape(platform[:, d + k * d :], (-1, k, d))
-        return workload, x_p, v_s, v_g
+        v_g = ops.reshape(platform[:, d + k * d : d + 2 * k * d], (-1, k, d))
+        if not self.bias:
+            return workload, x_p, v_s, v_g, None, None
+        return workload, x_p, v_s, v_g, platform[:, -self.bias :], workload_out[:, -self.bias :]
 
     def call(self, platform: object, workload: object, interferers: object,
              platform_cold: object = None, workload_cold: object = None) -> Any:
-        w_table, p_table, vs_table, vg_table = self.embeddings(platform_cold, workload_cold)
+        tables = self._tables(platform_cold, workload_cold)
+        w_table, p_table, vs_table, vg_table, p_bias, w_bias = tables
         x_w = ops.take(w_table, workload, axis=0)
         x_p = ops.take(p_table, platform, axis=0)
         prediction = ops.sum(x_w * ops.expand_dims(x_p, 1), axis=-1)
+        if self.bias:
+            prediction = (prediction + ops.take(p_bias, platform, axis=0)
+                          + ops.take(w_bias, workload, axis=0))
         if not self.model_interference:
             return prediction
         susceptibility = ops.einsum("bhd,bkd->bhk", x_w, ops.take(vs_table, platform, axis=0))

@@ -90,6 +90,12 @@ class Tower(keras.layers.Layer):
                    else [RowWeight(self.learned, axis, "free", neutral)])
         return [RowWeight(self.features, axis, "features"), *learned]
 
+    def neutral_free(self) -> np.ndarray | None:
+        """The free part (one row) that a row never trained gets
+        (:meth:`~pitot_tf.models.rows.RowWeight.neutral_row`); None without free weights."""
+        free = [row for row in self.row_weights("workload") if row.role == "free"]
+        return free[0].neutral_row(np.asarray(free[0].weight.numpy())) if free else None
+
     def inputs(self, cold: Any = None) -> Any:
         """The MLP's input for every row: side features and learned features side by side
         (zeros for the learned features of ``cold`` rows, a ``(rows,)`` 0/1 mask)."""
