@@ -59,6 +59,9 @@ def test_unknown_key_lists_valid_keys() -> None:
         ("model.baseline", "maybe", "true or false"),
         ("model.kind", "transformer", "model.kind must be one of"),
         ("model.quantiles", [0.5, 1.2], "quantiles must each be in"),
+        ("model.cold_dropout", 1.0, r"cold_dropout must be in \[0, 1\)"),
+        ("model.cold_dropout", -0.1, r"cold_dropout must be in \[0, 1\)"),
+        ("model.cold_dropout", "half", "must be a number"),
     ],
 )
 def test_bad_values(key: str, value: object, message: str) -> None:
@@ -144,6 +147,8 @@ def test_a_logged_config_with_a_removed_key_still_reads() -> None:
         ("baseline/attention", {"model.monolith_layers": [64]}),
         ("pitot", {"model.attention_dim": 16}),
         ("components/nobaseline", {"model.baseline_fit": "train+val"}),
+        ("baseline/monolith", {"model.cold_dropout": 0.25}),
+        ("baseline/attention", {"model.cold_dropout": 0.25}),
     ],
 )
 def test_a_key_the_model_never_reads_is_rejected(preset: str, override: dict) -> None:
@@ -180,3 +185,10 @@ def test_a_logged_config_with_values_its_model_never_read_still_reads() -> None:
     assert Config.from_dict(logged) == resolve("baseline/monolith")
     with pytest.raises(ConfigError, match="model.layers=.* would be ignored"):
         with_overrides(Config(), {"model.kind": "monolith", "model.layers": [16]})
+
+
+def test_cold_preset_is_a_small_override_of_pitot() -> None:
+    cold, pitot = resolve("pitot/cold").flat(), resolve("pitot").flat()
+    assert pitot["model.cold_dropout"] == 0.0  # the paper's presets are unchanged
+    assert {k for k in cold if cold[k] != pitot[k]} == {"model.cold_dropout"}
+    assert 0.0 < cold["model.cold_dropout"] < 1.0

@@ -46,6 +46,14 @@ class Tower(keras.layers.Layer):
             self.features = self.add_weight(
                 shape=(rows, feature_dim), initializer="zeros", trainable=False, name="features"
             )
+            self.standardize = cold_neutral == "zero"
+            if self.standardize:
+                self.feature_mean = self.add_weight(
+                    shape=(feature_dim,), initializer="zeros", trainable=False,
+                    name="feature_mean")
+                self.feature_scale = self.add_weight(
+                    shape=(feature_dim,), initializer="ones", trainable=False,
+                    name="feature_scale")
             self.learned = (
                 self.add_weight(
                     shape=(rows, learned_features),
@@ -79,6 +87,10 @@ class Tower(keras.layers.Layer):
             if features.shape != (self.rows, self.feature_dim):
                 raise ValueError(f"features {features.shape} != {(self.rows, self.feature_dim)}")
             self.features.assign(features.astype("float32"))
+            if self.standardize:
+                scale = features.std(axis=0)
+                self.feature_mean.assign(features.mean(axis=0).astype("float32"))
+                self.feature_scale.assign(np.where(scale > 0, scale, 1.0).astype("float32"))
 
     def row_weights(self, axis: str) -> list[RowWeight]:
         """This tower's per-row weights, for the ``axis`` (platform or workload) it embeds:
@@ -99,9 +111,12 @@ class Tower(keras.layers.Layer):
     def inputs(self, cold: Any = None) -> Any:
         """The MLP's input for every row: side features and learned features side by side
         (zeros for the learned features of ``cold`` rows, a ``(rows,)`` 0/1 mask)."""
+        features = self.features
+        if self.standardize:
+            features = (features - self.feature_mean) / self.feature_scale
         if self.learned is None:
-            return self.features
-        return ops.concatenate([self.features, _zero_rows(self.learned, cold)], axis=-1)
+            return features
+        return ops.concatenate([features, _zero_rows(self.learned, cold)], axis=-1)
 
     def embed(self, cold: Any = None) -> Any:
         """``(rows, out_dim)``: the embedding of every row of the axis; ``cold`` (optional
