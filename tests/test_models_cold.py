@@ -62,3 +62,14 @@ def test_extend_rejects_wrong_feature_size(cold_run, tmp_path: Path) -> None:  #
     _, _, result = cold_run
     with pytest.raises(PredictionError, match="needs .* features"):
         extend_model(result.model, workload_features=np.zeros((1, 3)))
+
+
+def test_runtime_range_clips_only_the_chosen_rows() -> None:
+    from pitot_tf.models.cold import RuntimeRange
+
+    span = RuntimeRange.fit(np.array([1.0, 3.0, 2.0, 5.0]), np.array([0, 0, 1, 1]), size=3)
+    np.testing.assert_array_equal(span.low, [1.0, 2.0, 1.0])  # entity 2: the global range
+    np.testing.assert_array_equal(span.high, [3.0, 5.0, 5.0])
+    pred = np.array([[0.0], [9.0], [9.0], [-4.0]])
+    clipped = span.clip(pred, np.array([0, 1, 2, 2]), np.array([True, True, False, True]))
+    np.testing.assert_array_equal(clipped[:, 0], [1.0, 5.0, 9.0, 1.0])

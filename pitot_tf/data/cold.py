@@ -27,7 +27,7 @@ from pitot_tf.data.dataset import Dataset, Objective
 from pitot_tf.data.splits import Split
 from pitot_tf.errors import DataError
 
-__all__ = ["COLD_MODES", "cold_entities", "make_cold_split", "seen_entities"]
+__all__ = ["COLD_MODES", "cold_entities", "left_out_rows", "make_cold_split", "seen_entities"]
 
 COLD_MODES = ("cold-workload", "cold-platform")
 
@@ -106,3 +106,17 @@ def seen_entities(dataset: Dataset, split: Split) -> dict[str, np.ndarray]:
         corunners = obs.interferers.ravel()
         seen["workload"][corunners[corunners >= 0]] = True
     return seen
+
+
+def left_out_rows(dataset: Dataset, split: Split, objective: str) -> np.ndarray:
+    """Rows of ``objective`` whose entities are all in training but which are in no part of a
+    cold ``split`` at ``level`` < 1: warm rows never trained on, which can calibrate the warm
+    group of Mondrian bounds (:func:`pitot_tf.conformal.groups.cold_warm_groups`)."""
+    seen = seen_entities(dataset, split)
+    obs = dataset.objectives[objective]
+    warm = seen["platform"][obs.platform] & seen["workload"][obs.workload]
+    if obs.interferers.shape[1]:
+        warm &= seen["workload"][obs.interferers].all(axis=1)
+    used = np.concatenate([split.rows(objective, part) for part in ("train", "val", "test")])
+    warm[used] = False
+    return np.flatnonzero(warm)
