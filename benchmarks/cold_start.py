@@ -211,8 +211,9 @@ def main() -> None:
             print(f"draw {draw} {method}: " + "; ".join(
                 f"{obj} " + ", ".join(f"{k} {v:.2%}" for k, v in m.items())
                 for obj, m in runs[method][-1].items()), flush=True)
-    summary = {method: mean_scores(results) for method, results in runs.items()}
-    print_table(summary)
+    summary = {method: mean_scores(results) for method, results in runs.items() if results}
+    if summary:
+        print_table(summary)
     output: dict[str, object] = {"mode": args.mode, "draws": args.draws, "cold": summary}
     if args.warm:
         output["warm"] = {m: warm_mape(dataset, m, args.steps, args.cache)
