@@ -28,7 +28,14 @@ import pandas as pd
 
 from pitot_tf.conformal import metrics
 from pitot_tf.conformal.calibration import DEFAULT_ALPHAS, ConformalUpperBound, conformal_rank
-from pitot_tf.conformal.groups import available_groupings, platform_groups, row_groups
+from pitot_tf.conformal.groups import (
+    COLD,
+    available_groupings,
+    cold_warm_groups,
+    platform_groups,
+    row_groups,
+)
+from pitot_tf.data.cold import seen_entities
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.data.units import DEFAULT_UNIT, log_to_seconds
@@ -72,6 +79,10 @@ class Evaluation:
     predictions: dict[str, ObjectivePredictions]
     notes: list[str] = field(default_factory=list)
     unit: str = DEFAULT_UNIT
+    #: Per objective, a bound fitted on the cold validation rows only (an entity never in
+    #: training: a cold split's held-out calibration workloads), where there are enough of
+    #: them; the served model bounds a new workload with it (Mondrian over cold/warm rows).
+    cold_bounds: dict[str, ConformalUpperBound] = field(default_factory=dict)
 
     def summary(self, alphas: Sequence[float] = SUMMARY_ALPHAS) -> pd.DataFrame:
         """Chosen-head test rows at ``alphas``: what a reader wants first."""
@@ -167,7 +178,24 @@ def evaluate(
         raise ConformalError(f"no objective could be evaluated: {'; '.join(notes)}")
     groups = pd.concat(group_tables, ignore_index=True) if group_tables else _empty_groups()
     return Evaluation(pd.concat(tables, ignore_index=True), groups, bounds, predictions, notes,
-                      dataset.unit)
+                      dataset.unit, cold_bounds(dataset, split, predictions, alphas))
+
+
+def cold_bounds(
+    dataset: Dataset, split: Split, predictions: dict[str, ObjectivePredictions],
+    alphas: Sequence[float],
+) -> dict[str, ConformalUpperBound]:
+    """Per objective, the bound of its cold validation rows (see :attr:`Evaluation.cold_bounds`),
+    at the ``alphas`` they support; objectives with too few cold rows have none."""
+    seen = seen_entities(dataset, split)
+    found = {}
+    for name, pred in predictions.items():
+        cold = cold_warm_groups(dataset.objectives[name], pred.val_rows, seen) == COLD
+        usable = supported_alphas(alphas, int(cold.sum()))
+        if usable:
+            found[name] = ConformalUpperBound(usable).fit(pred.val_true[cold],
+                                                          pred.val_pred[cold])
+    return found
 
 
 def calibration_halves(n: int, seed: int = HALVES_SEED) -> tuple[IntArray, IntArray]:

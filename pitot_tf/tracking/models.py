@@ -75,7 +75,8 @@ def pyfunc_state(dataset: Dataset, evaluation: Evaluation) -> dict[str, Any]:
     bounds = {name: (dataset.objectives[name].degree, bound)
               for name, bound in evaluation.bounds.items()}
     return calibration_state(dataset.workloads.names, dataset.platforms.names,
-                             max_interferers(dataset), bounds, dataset.unit)
+                             max_interferers(dataset), bounds, dataset.unit,
+                             evaluation.cold_bounds)
 
 
 def log_models(model: keras.Model, dataset: Dataset, evaluation: Evaluation) -> None:

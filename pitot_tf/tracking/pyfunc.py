@@ -19,9 +19,10 @@ of numbers or one ``;``-separated string, in the dataset's ``f_workload`` order;
 published data, log(1 + count) per opcode). Its workload name may then be new: the model is
 given one new row per such workload (as :func:`pitot_tf.models.cold.extend_model` would add;
 only that workload's tower output is computed), predicted from its features alone, and
-``note`` says so. Its bound uses the run's calibration, which holds
-for new workloads only if that run was calibrated on held-out workloads (``split --mode
-cold-workload``).
+``note`` says so (a cold-start answer). Its bound is Mondrian over cold and warm rows: it uses
+the margins calibrated on the run's cold validation rows (workloads held out of training, as
+``split --mode cold-workload`` makes), which hold for new workloads; a run without such rows
+has only margins of measured workloads, and ``note`` warns that the bound may not hold.
 
 Bad requests raise :class:`~pitot_tf.tracking.requests.BadRequest`: one line naming the row,
 field and value, which ``mlflow models serve`` returns as HTTP 400 (see docs/mlflow.md).
@@ -67,6 +68,9 @@ KERAS_FILE = "model.keras"
 CALIBRATION_FILE = "calibration.json"
 DEFAULT_ALPHA = 0.05
 COLD_NOTE = "new workload predicted from its features (cold start)"
+COLD_BOUND_NOTE = "cold bound: calibrated on workloads held out of training"
+WARM_BOUND_NOTE = ("bound calibrated on measured workloads only: it may not hold for a new one "
+                   "(train on a cold-workload split for cold bounds)")
 __all__ = ["INPUT_COLUMNS", "ORIENTS", "OUTPUT_COLUMNS", "AnswerTable", "BadRequest",
            "PitotRuntimeModel"]
 OUTPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "predicted_runtime_s",
@@ -78,16 +82,20 @@ ORIENTS = ("records", "columns")
 def calibration_state(
     workloads: Iterable[Any], platforms: Iterable[Any], interferer_width: int,
     bounds: dict[str, tuple[int, ConformalUpperBound]], unit: str = DEFAULT_UNIT,
+    cold_bounds: dict[str, ConformalUpperBound] | None = None,
 ) -> dict[str, Any]:
     """The JSON the pyfunc reads: axis names, the model's co-runner width, the dataset's
     runtime unit and, per objective, its degree and saved bound
-    (``{"mf": (1, bound), "if2": (2, bound)}``)."""
+    (``{"mf": (1, bound), "if2": (2, bound)}``) and, where given, its cold bound."""
+    objectives: dict[str, dict[str, Any]] = {}
+    for name, (degree, bound) in bounds.items():
+        objectives[name] = {"degree": degree, "bound": bound.to_dict()}
+        if cold_bounds and name in cold_bounds:
+            objectives[name]["cold_bound"] = cold_bounds[name].to_dict()
     return {
         "workloads": [str(n) for n in workloads], "platforms": [str(n) for n in platforms],
         "interferer_width": int(interferer_width), "default_alpha": DEFAULT_ALPHA,
-        "runtime_unit": unit,
-        "objectives": {name: {"degree": degree, "bound": bound.to_dict()}
-                       for name, (degree, bound) in bounds.items()},
+        "runtime_unit": unit, "objectives": objectives,
     }
 
 
@@ -136,6 +144,9 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         self.margins = Margins({
             int(info["degree"]): (name, ConformalUpperBound.from_dict(info["bound"]))
             for name, info in state["objectives"].items()})
+        cold = {int(info["degree"]): (name, ConformalUpperBound.from_dict(info["cold_bound"]))
+                for name, info in state["objectives"].items() if "cold_bound" in info}
+        self.cold_margins = Margins(cold) if cold else None
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> pd.DataFrame | dict[str, list[Any]]:
@@ -181,8 +192,13 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         log_bound = self.margins.upper_bound(log_pred, degree, request.alpha)
         chosen = {d: self.margins.calibration_for(d) for d in np.unique(degree).tolist()}
         notes = [chosen[d][1] for d in degree.tolist()]
-        for row in request.features:
-            notes[row] = "; ".join(n for n in (COLD_NOTE, notes[row]) if n)
+        cold = np.asarray(sorted(request.features), dtype=np.intp)
+        if len(cold) and self.cold_margins is not None:
+            log_bound[cold] = self.cold_margins.upper_bound(
+                log_pred[cold], degree[cold], request.alpha[cold])
+        bound_note = WARM_BOUND_NOTE if self.cold_margins is None else COLD_BOUND_NOTE
+        for row in cold.tolist():
+            notes[row] = "; ".join(n for n in (COLD_NOTE, bound_note, notes[row]) if n)
         return AnswerTable({
             "workload": _text(request.workload),
             "platform": _text(self.platform_names[request.platform]),
