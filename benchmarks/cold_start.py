@@ -188,6 +188,8 @@ def main() -> None:
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--from-draw", type=int, default=0,
+                        help="first draw (another process can run the earlier ones)")
     parser.add_argument("--methods", nargs="+", default=["pitot/cold", "pitot", "gbt"])
     parser.add_argument("--warm", action="store_true")
     parser.add_argument("--no-clip", action="store_true")
@@ -199,7 +201,7 @@ def main() -> None:
     tag = "".join(f"-{k}={v}" for k, v in sorted(extra.items()))
     dataset = load_dataset(args.data_dir)
     runs: dict[str, list[dict[str, dict[str, float]]]] = {m: [] for m in args.methods}
-    for draw in range(args.draws):
+    for draw in range(args.from_draw, args.draws):
         split = make_cold_split(dataset, 1.0, draw, mode=args.mode, holdout=args.holdout)
         for method in args.methods:
             path = args.cache / (f"{args.mode}-h{args.holdout}-{method.replace('/', '_')}"
