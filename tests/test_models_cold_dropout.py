@@ -113,3 +113,20 @@ def synth_cold(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
         _, log_pred = predict_objective(model, dataset, "mf", rows)
         scores[preset] = float(np.mean(np.abs(np.expm1(log_t - log_pred[:, 0]))))
     return scores
+
+
+def test_training_blocks_draw_the_masks(synth_dataset: Dataset,
+                                        fast_overrides: dict[str, object]) -> None:
+    """The trainer's blocks pass (:func:`pitot_tf.models.blocks.predict_blocks`) draws the
+    cold masks in training and equals the model outside it."""
+    from pitot_tf.models.blocks import Block, predict_blocks
+
+    config = resolve("pitot/cold", {**fast_overrides, "model.cold_dropout": 0.5})
+    model = build_model(config, synth_dataset)
+    fit_baseline(model, config, synth_dataset, make_split(synth_dataset, 0.5))
+    inputs = _rows(synth_dataset, 3).inputs()
+    blocks = [Block(inputs["platform"], inputs["workload"],
+                    np.zeros((len(inputs["platform"]), 0), np.int32))]
+    plain = np.asarray(model(inputs, training=False))
+    np.testing.assert_allclose(predict_blocks(model, blocks, training=False), plain, rtol=1e-6)
+    assert not np.allclose(predict_blocks(model, blocks, training=True), plain, atol=1e-4)

@@ -24,6 +24,7 @@ import keras
 from keras import ops
 
 from pitot_tf.models.baseline import LinearScaling
+from pitot_tf.models.cold_dropout import ColdDropout
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,23 @@ def concatenated(blocks: list[Block]) -> tuple[Any, Any, Any]:
     )
 
 
-def interaction_on_blocks(layer: Any, blocks: list[Block], training: bool | None = None) -> Any:
+def interaction_on_blocks(layer: Any, blocks: list[Block], training: bool | None = None,
+                          cold: tuple[Any, ...] = ()) -> Any:
     """The interaction ``layer``'s output on ``blocks``, ``(Σ rows, heads)`` in block order:
-    its ``call_blocks`` where it has one, else one call on the concatenated blocks."""
-    if hasattr(layer, "call_blocks"):
+    its ``call_blocks`` where it has one, else one call on the concatenated blocks (given the
+    ``cold`` masks of a model trained with cold dropout, which only such layers read)."""
+    if hasattr(layer, "call_blocks") and not cold:
         return layer.call_blocks(blocks, training=training)
+    if cold:
+        return layer(*concatenated(blocks), *cold)
     return layer(*concatenated(blocks), training=training)
+
+
+def cold_masks(model: keras.Model, platform: Any, training: bool | None) -> tuple[Any, ...]:
+    """The platform and workload masks of ``model``'s :class:`ColdDropout` layer for this
+    pass (all zero outside training), or ``()`` for a model without one."""
+    drops = [layer for layer in model.layers if isinstance(layer, ColdDropout)]
+    return tuple(drops[0](platform, training=training)) if drops else ()
 
 
 def model_parts(model: keras.Model) -> tuple[LinearScaling, Any]:
@@ -91,5 +103,6 @@ def predict_blocks(model: keras.Model, blocks: list[Block], training: bool | Non
     baseline, interaction = model_parts(model)
     platform = ops.concatenate([block.platform for block in blocks], axis=0)
     workload = ops.concatenate([block.workload for block in blocks], axis=0)
-    return ops.add(baseline(platform, workload), interaction_on_blocks(interaction, blocks,
-                                                                        training))
+    cold = cold_masks(model, platform, training)
+    return ops.add(baseline(platform, workload, *cold),
+                   interaction_on_blocks(interaction, blocks, training, cold))
