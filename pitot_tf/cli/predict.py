@@ -26,6 +26,28 @@ Features = Annotated[
     typer.Option(help="File with the workload's encoded features (cold start)."),
 ]
 
+Counts = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
+    typer.Option(help="JSON file with the workload's raw opcode counts, e.g. "
+                      '{"x20": 1523, "x41": 87} (cold start).'),
+]
+
+
+def _read_counts(path: Path | None) -> str:
+    """The JSON object in ``path`` as one JSON string ('' without a file)."""
+    if path is None:
+        return ""
+    if not path.is_file():
+        raise PredictionError(f"{path}: opcode counts file not found")
+    try:
+        counts = json.loads(path.read_text())
+    except ValueError as error:
+        raise PredictionError(f"{path}: not JSON: {error}") from None
+    if not isinstance(counts, dict):
+        raise PredictionError(f"{path}: expected a JSON object of opcode label -> count, "
+                              f"got {type(counts).__name__}")
+    return json.dumps(counts)
+
 
 def _read_features(path: Path | None) -> str:
     """The numbers in ``path`` as one ``;``-separated string ('' without a file)."""
@@ -40,12 +62,17 @@ def _read_features(path: Path | None) -> str:
 def predict(
     model_uri: ModelUri, workload: Workload, platform: Platform, with_: With = None,
     alpha: Alpha = 0.05, as_json: AsJson = False, workload_features: Features = None,
+    opcode_counts: Counts = None,
 ) -> None:
     """Predicted runtime and conformal upper bound of WORKLOAD on PLATFORM (--json: seconds).
 
     With --workload-features FILE, WORKLOAD may be a program the model has never seen: it is
     predicted from its encoded feature vector (numbers separated by commas, semicolons or
-    white space, in the dataset's workload-feature order)."""
+    white space, in the dataset's workload-feature order); with --opcode-counts FILE, from its
+    raw opcode counts (a JSON object of label -> count; missing opcodes count 0), which the
+    model encodes as its training dataset did."""
+    if workload_features is not None and opcode_counts is not None:
+        raise PredictionError("give --workload-features or --opcode-counts, not both")
     # One answer per call: the artifact download bars would drown it.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow.pyfunc
@@ -56,7 +83,8 @@ def predict(
     model = mlflow.pyfunc.load_model(model_uri)
     request = pd.DataFrame({"workload": [workload], "platform": [platform],
                             "co_runners": [";".join(with_ or [])], "alpha": [alpha],
-                            "workload_features": [_read_features(workload_features)]})
+                            "workload_features": [_read_features(workload_features)],
+                            "opcode_counts": [_read_counts(opcode_counts)]})
     answer = model.predict(request).iloc[0].to_dict()
     if as_json:
         typer.echo(json.dumps(answer))

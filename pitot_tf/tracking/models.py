@@ -21,6 +21,7 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 
 from pitot_tf.conformal.evaluate import Evaluation
+from pitot_tf.data.counts import count_encoding
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.tracking.fingerprint import PACKAGE_ROOT
 from pitot_tf.tracking.names import MODEL_NAME, PYFUNC_NAME
@@ -59,6 +60,7 @@ def pyfunc_signature() -> ModelSignature:
         ColSpec(AnyType(), "co_runners", required=False),
         ColSpec("double", "alpha", required=False),
         ColSpec(AnyType(), "workload_features", required=False),
+        ColSpec(AnyType(), "opcode_counts", required=False),
     ])
     outputs = Schema([
         ColSpec("string", "workload"), ColSpec("string", "platform"),
@@ -71,12 +73,13 @@ def pyfunc_signature() -> ModelSignature:
 
 
 def pyfunc_state(dataset: Dataset, evaluation: Evaluation) -> dict[str, Any]:
-    """Calibration JSON for the pyfunc: every evaluated objective's bound by degree."""
+    """Calibration JSON for the pyfunc: every evaluated objective's bound by degree, and how
+    the dataset encodes opcode counts (so a served model encodes a new workload's counts)."""
     bounds = {name: (dataset.objectives[name].degree, bound)
               for name, bound in evaluation.bounds.items()}
     return calibration_state(dataset.workloads.names, dataset.platforms.names,
                              max_interferers(dataset), bounds, dataset.unit,
-                             evaluation.cold_bounds)
+                             evaluation.cold_bounds, count_encoding(dataset))
 
 
 def log_models(model: keras.Model, dataset: Dataset, evaluation: Evaluation) -> None:

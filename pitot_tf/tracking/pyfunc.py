@@ -16,7 +16,11 @@ and says so in ``note``.
 
 Cold start: a row may give ``workload_features`` (the workload's encoded feature vector, a list
 of numbers or one ``;``-separated string, in the dataset's ``f_workload`` order; for the
-published data, log(1 + count) per opcode). Its workload name may then be new: the model is
+published data, log(1 + count) per opcode), or ``opcode_counts`` (its raw opcode counts, an
+object of label → count or the same as one JSON string, e.g. ``{"x20": 1523, "x41": 87}``;
+opcodes not given count 0), which the model encodes as its dataset did (see
+:mod:`pitot_tf.data.counts`; saved as ``workload_counts`` in the calibration JSON). A row gives
+at most one of the two. Its workload name may then be new: the model is
 given one new row per such workload (as :func:`pitot_tf.models.cold.extend_model` would add;
 only that workload's tower output is computed), predicted from its features alone, and
 ``note`` says so (a cold-start answer). Its bound is Mondrian over cold and warm rows: it uses
@@ -47,6 +51,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from pitot_tf.conformal.calibration import ConformalUpperBound
+from pitot_tf.data.counts import CountEncoding
 from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
 from pitot_tf.errors import PitotError
 from pitot_tf.tracking.margins import Margins
@@ -83,20 +88,25 @@ def calibration_state(
     workloads: Iterable[Any], platforms: Iterable[Any], interferer_width: int,
     bounds: dict[str, tuple[int, ConformalUpperBound]], unit: str = DEFAULT_UNIT,
     cold_bounds: dict[str, ConformalUpperBound] | None = None,
+    counts: CountEncoding | None = None,
 ) -> dict[str, Any]:
     """The JSON the pyfunc reads: axis names, the model's co-runner width, the dataset's
-    runtime unit and, per objective, its degree and saved bound
-    (``{"mf": (1, bound), "if2": (2, bound)}``) and, where given, its cold bound."""
+    runtime unit, per objective its degree and saved bound
+    (``{"mf": (1, bound), "if2": (2, bound)}``) and, where given, its cold bound, and how
+    opcode counts become workload features (``workload_counts``; absent if they cannot)."""
     objectives: dict[str, dict[str, Any]] = {}
     for name, (degree, bound) in bounds.items():
         objectives[name] = {"degree": degree, "bound": bound.to_dict()}
         if cold_bounds and name in cold_bounds:
             objectives[name]["cold_bound"] = cold_bounds[name].to_dict()
-    return {
+    state = {
         "workloads": [str(n) for n in workloads], "platforms": [str(n) for n in platforms],
         "interferer_width": int(interferer_width), "default_alpha": DEFAULT_ALPHA,
         "runtime_unit": unit, "objectives": objectives,
     }
+    if counts is not None:
+        state["workload_counts"] = counts.to_dict()
+    return state
 
 
 def write_artifacts(model: Any, state: dict[str, Any], folder: Path) -> dict[str, str]:
@@ -133,12 +143,13 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Names, co-runner width, runtime unit and bounds from :func:`calibration_state`."""
+        feature_dim = _workload_feature_dim(self.model)
         self.names = Names(
             workloads={name: i for i, name in enumerate(state["workloads"])},
             platforms={name: i for i, name in enumerate(state["platforms"])},
             width=int(state["interferer_width"]),
             default_alpha=float(state.get("default_alpha", DEFAULT_ALPHA)),
-            feature_dim=_workload_feature_dim(self.model))
+            feature_dim=feature_dim, counts=_count_encoding(state, feature_dim))
         self.platform_names = np.asarray(state["platforms"], dtype=object)
         self.seconds_per_unit = seconds_per(state.get("runtime_unit", DEFAULT_UNIT))
         self.margins = Margins({
@@ -245,3 +256,15 @@ def _workload_feature_dim(model: Any) -> int | None:
         return int(model.get_layer("baseline").feature_dims[1])
     except (ValueError, AttributeError):
         return None
+
+
+def _count_encoding(state: dict[str, Any], feature_dim: int | None) -> CountEncoding | None:
+    """The saved opcode-count encoding, if any and if it makes vectors the model takes."""
+    if "workload_counts" not in state:
+        return None
+    encoding = CountEncoding.from_dict(state["workload_counts"])
+    if feature_dim is not None and len(encoding.features) != feature_dim:
+        _logger.warning("saved opcode-count encoding makes %d features, the model takes %d; "
+                        "opcode_counts will be refused", len(encoding.features), feature_dim)
+        return None
+    return encoding

@@ -20,9 +20,11 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 
+from pitot_tf.data.counts import CountEncoding, CountError
 from pitot_tf.errors import PredictionError
 
-INPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "workload_features")
+INPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "workload_features",
+                 "opcode_counts")
 REQUIRED_COLUMNS = ("workload", "platform")
 _SHOW = reprlib.Repr()
 _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist = 60, 60, 6
@@ -61,7 +63,8 @@ class ModelFailure(MlflowException):  # type: ignore[misc]
 @dataclass(frozen=True)
 class Request:
     """A checked request: per row its names, indices, co-runners, alpha and (cold start) its
-    new workload's features. ``workload_index`` is -1 for rows that give features."""
+    new workload's features (given, or encoded from its opcode counts). ``workload_index`` is
+    -1 for rows that give features or counts."""
 
     workload: list[str]
     platform: np.ndarray  # (n,) int32
@@ -231,6 +234,53 @@ def features_by_row(values: Sequence[Any], dim: int | None) -> dict[int, np.ndar
     return found
 
 
+def count_table(value: Any, row: int) -> dict[Any, Any] | None:
+    """``{"x20": 3, ...}`` or the same as one JSON string → a dict; empty/None → None."""
+    if is_missing(value):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise BadRequest(f"row {row}: opcode_counts must be a JSON object of opcode label "
+                             f"-> count, got {show(value)}") from None
+    if not isinstance(value, dict):
+        raise BadRequest(f"row {row}: opcode_counts must be an object of opcode label -> count, "
+                         f"got {show(value)}")
+    return value
+
+
+def counts_by_row(values: Sequence[Any], encoding: CountEncoding | None) -> dict[int, np.ndarray]:
+    """Feature vectors, encoded with the model's ``encoding``, of the rows that give counts."""
+    found = {}
+    for row, value in enumerate(values):
+        counts = None if value is None else count_table(value, row)
+        if counts is None:
+            continue
+        if encoding is None:
+            raise BadRequest(f"row {row}: opcode_counts: this model's workload features are not "
+                             f"opcode counts (or it was logged without their encoding); give "
+                             f"workload_features instead")
+        try:
+            found[row] = encoding.encode(counts)
+        except CountError as error:
+            raise BadRequest(f"row {row}: opcode_counts: {error}") from None
+    return found
+
+
+def new_workload_features(features: Sequence[Any], counts: Sequence[Any], dim: int | None,
+                          encoding: CountEncoding | None) -> dict[int, np.ndarray]:
+    """Per cold-start row, its feature vector from ``workload_features`` or ``opcode_counts``
+    (exactly one of them per row)."""
+    given = features_by_row(features, dim)
+    encoded = counts_by_row(counts, encoding)
+    both = sorted(set(given) & set(encoded))
+    if both:
+        raise BadRequest(f"row {both[0]}: give a new workload's workload_features or its "
+                         f"opcode_counts, not both")
+    return given | encoded
+
+
 def check_columns(frame: pd.DataFrame) -> None:
     """BadRequest for a missing required or an unknown column."""
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
@@ -245,13 +295,15 @@ def check_columns(frame: pd.DataFrame) -> None:
 @dataclass(frozen=True)
 class Names:
     """What a request is checked against: the names on each axis, the model's co-runner width,
-    the default alpha and (when known) the length of a workload feature vector."""
+    the default alpha, (when known) the length of a workload feature vector and how opcode
+    counts are encoded into one."""
 
     workloads: dict[str, int]
     platforms: dict[str, int]
     width: int
     default_alpha: float
     feature_dim: int | None = None
+    counts: CountEncoding | None = None
 
     def parse(self, frame: pd.DataFrame) -> Request:
         """The checked :class:`Request` for a table of ``INPUT_COLUMNS``; BadRequest if not."""
@@ -259,7 +311,8 @@ class Names:
         n = len(frame)
         absent = [None] * n
         column = {c: frame[c].tolist() if c in frame.columns else absent for c in INPUT_COLUMNS}
-        features = features_by_row(column["workload_features"], self.feature_dim)
+        features = new_workload_features(column["workload_features"], column["opcode_counts"],
+                                         self.feature_dim, self.counts)
         workload_index, workloads = indices(column["workload"], self.workloads, "workload",
                                             "workload", skip=set(features))
         platform_index, _ = indices(column["platform"], self.platforms, "platform", "platform")
