@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pitot_tf.conformal.evaluate import evaluate
-from pitot_tf.data.dataset import Dataset
+from pitot_tf.data.dataset import Dataset, load_dataset
+from pitot_tf.data.export import export_raw
+from pitot_tf.data.preprocess import preprocess
 from pitot_tf.data.splits import make_split
 from pitot_tf.errors import PredictionError
 from pitot_tf.models.cold import extend_model
@@ -17,6 +22,7 @@ from pitot_tf.tracking.pyfunc import (
     COLD_BOUND_NOTE,
     COLD_NOTE,
     WARM_BOUND_NOTE,
+    BadRequest,
     PitotRuntimeModel,
 )
 from pitot_tf.training import train
@@ -91,3 +97,136 @@ def test_cold_bound_from_held_out_workloads(synth_dataset: Dataset) -> None:
     cold, pooled = evaluation.cold_bounds["mf"], evaluation.bounds["mf"]
     assert ratio[0] == pytest.approx(float(cold.margin(0.1)), abs=1e-6)
     assert ratio[1] == pytest.approx(float(pooled.margin(0.1)), abs=1e-6)
+
+
+SMALL = {"training.steps": 20, "training.val_every": 20, "training.batch": 64,
+         "training.progress": False, "model.layers": [16], "model.mf_dim": 8}
+
+
+def served_on(dataset: Dataset) -> PitotRuntimeModel:
+    """A pyfunc model of a tiny Pitot trained for a few steps on ``dataset``."""
+    split = make_split(dataset, 0.5)
+    trained = train(resolve("pitot", SMALL), dataset, split).model
+    model = PitotRuntimeModel()
+    model.load(trained, pyfunc_state(dataset, evaluate(trained, dataset, split)))
+    return model
+
+
+@pytest.fixture(scope="module")
+def real_served(real_data_dir: Path) -> tuple[PitotRuntimeModel, Dataset]:
+    dataset = load_dataset(real_data_dir, objectives=["mf"])
+    return served_on(dataset), dataset
+
+
+def real_opcode_counts(real_data_dir: Path, workload: int) -> dict[str, int]:
+    """A published workload's raw opcode counts (``exp(feature) - 1``, rounded, from the
+    unfiltered table), the zero ones left out."""
+    with np.load(real_data_dir / "_opcodes.npz") as table:
+        labels, data = table["labels"], table["data"][workload].astype(np.float64)
+    return {str(label): int(c) for label, c in zip(labels, np.round(np.expm1(data)),
+                                                  strict=True) if c}
+
+
+def test_new_workload_from_real_opcode_counts(
+    real_served: tuple[PitotRuntimeModel, Dataset], real_data_dir: Path
+) -> None:
+    """A real workload's raw counts, sent for a new name, encode to its published features
+    and get the same cold-start answer as those features."""
+    model, dataset = real_served
+    w, platform = 17, dataset.platforms.names[5]
+    counts = real_opcode_counts(real_data_dir, w)
+    features = ";".join(map(str, dataset.workloads.features[w].tolist()))
+    request = pd.DataFrame({
+        "workload": ["brand/new", "brand/new"], "platform": [platform, platform],
+        "opcode_counts": [counts, None], "workload_features": [None, features]})
+    parsed = model.names.parse(request)
+    np.testing.assert_allclose(parsed.features[0], dataset.workloads.features[w],
+                               rtol=1e-6, atol=1e-6)
+    answer = model.predict(None, request)
+    assert answer["predicted_runtime_s"][0] == pytest.approx(answer["predicted_runtime_s"][1],
+                                                             rel=1e-5)
+    assert answer["upper_bound_s"][0] == pytest.approx(answer["upper_bound_s"][1], rel=1e-5)
+    assert all(note.startswith(COLD_NOTE) for note in answer["note"])
+    as_json = model.predict(None, request.assign(opcode_counts=[json.dumps(counts), None]))
+    assert as_json["predicted_runtime_s"][0] == answer["predicted_runtime_s"][0]
+
+
+@pytest.mark.parametrize(("counts", "message"), [
+    ({"x20": -3}, "row 1: opcode_counts: count of 'x20' must be a whole number >= 0, got -3"),
+    ({"x20": 1.5}, "row 1: opcode_counts: count of 'x20' must be a whole number >= 0, got 1.5"),
+    ({"x20": float("nan")}, "row 1: opcode_counts: count of 'x20' must be a whole number >= 0, "
+                            "got nan"),
+    ({"i32.add": 4}, "row 1: opcode_counts: unknown opcode label 'i32.add': not one of the "
+                     "model's 141 features (labels are 'x' and the opcode byte in upper-case "
+                     "hex, e.g. x20)"),
+    ("x20=4", "row 1: opcode_counts must be a JSON object of opcode label -> count, got 'x20=4'"),
+    ([4, 5], "row 1: opcode_counts must be an object of opcode label -> count, got [4, 5]"),
+])
+def test_bad_opcode_counts_are_one_line_errors(
+    real_served: tuple[PitotRuntimeModel, Dataset], counts: object, message: str
+) -> None:
+    model, dataset = real_served
+    platform = dataset.platforms.names[0]
+    request = pd.DataFrame({"workload": ["a", "b"], "platform": [platform, platform],
+                            "opcode_counts": [{"x20": 3}, counts]})
+    with pytest.raises(BadRequest) as caught:
+        model.predict(None, request)
+    assert caught.value.reason == message
+
+
+def test_counts_and_features_together_are_refused(
+    real_served: tuple[PitotRuntimeModel, Dataset]
+) -> None:
+    model, dataset = real_served
+    request = pd.DataFrame({"workload": ["a"], "platform": [dataset.platforms.names[0]],
+                            "opcode_counts": [{"x20": 3, "x00": 9}],  # x00: constant, ignored
+                            "workload_features": [";".join(["0"] * 141)]})
+    with pytest.raises(BadRequest, match="^row 0: give a new workload's workload_features or its "
+                                         "opcode_counts, not both$"):
+        model.predict(None, request)
+    assert len(model.predict(None, request.drop(columns="workload_features"))) == 1
+
+
+def test_a_model_without_a_count_encoding_refuses_counts(
+    served: tuple[PitotRuntimeModel, Dataset]
+) -> None:
+    model, dataset = served
+    state = pyfunc_state(dataset, evaluate(model.model, dataset, make_split(dataset, 0.5)))
+    assert state["workload_counts"]["source"] == "opcode labels"  # synthetic names: xNN
+    del state["workload_counts"]  # as logged from features that are not opcode counts
+    bare = PitotRuntimeModel()
+    bare.load(model.model, state)
+    request = pd.DataFrame({"workload": ["a"], "platform": [dataset.platforms.names[0]],
+                            "opcode_counts": ['{"x04": 1}']})
+    with pytest.raises(BadRequest, match="^row 0: opcode_counts: this model's workload features "
+                                         "are not opcode counts"):
+        bare.predict(None, request)
+
+
+def test_counts_through_saved_encoders(synth_dir: Path, tmp_path: Path) -> None:
+    """A dataset made by ``data preprocess`` from ``count:`` columns: the model encodes a new
+    workload's counts with its ``encoders.json`` (dropped columns ignored)."""
+    raw = export_raw(synth_dir, tmp_path / "raw")
+    source = load_dataset(synth_dir)
+    counts = np.round(np.expm1(source.workloads.features.astype(np.float64))).astype(np.int64)
+    table = pd.DataFrame(counts, columns=[f"count:{n}" for n in source.workloads.feature_names])
+    table.insert(0, "name", source.workloads.names)
+    table["count:xFE"] = 4  # constant: dropped when fitted
+    table.to_csv(raw["workloads"], index=False)
+    preprocess(raw["runs"], raw["workloads"], raw["platforms"], tmp_path / "data")
+    dataset = load_dataset(tmp_path / "data")
+    model = served_on(dataset)
+    w, platform = 3, dataset.platforms.names[2]
+    given = {str(n): int(c) for n, c in zip(dataset.workloads.feature_names, counts[w],
+                                            strict=True)}
+    features = ";".join(map(str, dataset.workloads.features[w].tolist()))
+    request = pd.DataFrame({"workload": ["new", "new"], "platform": [platform, platform],
+                            "opcode_counts": [given | {"xFE": 4}, None],
+                            "workload_features": [None, features]})
+    answer = model.predict(None, request)
+    assert answer["predicted_runtime_s"][0] == pytest.approx(answer["predicted_runtime_s"][1],
+                                                             rel=1e-5)
+    assert COLD_NOTE in answer["note"][0]
+    request = request.iloc[[0]].assign(opcode_counts=[{"xFD": 1}])
+    with pytest.raises(BadRequest, match="^row 0: opcode_counts: unknown opcode label 'xFD'"):
+        model.predict(None, request)  # an opcode, but not a column of the saved encoders
