@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow_helpers import experiment, private_tracking
@@ -83,6 +84,41 @@ def test_predict_answers_through_the_alias(workspace: Path, trained: tuple[str, 
     scale = {"ns": 1e-9, "µs": 1e-6, "ms": 1e-3, "s": 1.0}[shown.group(2)]
     bare = model.predict(pd.DataFrame({"workload": [w[0]], "platform": [p[1]]})).iloc[0]
     assert float(shown.group(1)) * scale == pytest.approx(bare["predicted_runtime_s"], rel=5e-3)
+
+
+def test_predict_a_new_workload_from_its_opcode_counts(
+    workspace: Path, trained: tuple[str, str]
+) -> None:
+    """``--opcode-counts FILE``: the logged model encodes the raw counts (the synthetic
+    features are named like opcodes) and answers as for the encoded features."""
+    from pitot_tf.data.dataset import load_dataset
+    from pitot_tf.errors import PredictionError
+
+    dataset = load_dataset(workspace / "data")
+    labels, platform = dataset.workloads.feature_names, dataset.platforms.names[1]
+    counts = workspace / "counts.json"
+    counts.write_text(json.dumps({str(labels[1]): 250, str(labels[4]): 9}))
+    ask = ["predict", "--model-uri", "models:/pitot-cli@champion", "--workload", "brand/new",
+           "--platform", platform]
+    result = runner.invoke(app, [*ask, "--opcode-counts", str(counts), "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output.strip().splitlines()[-1])
+    features = np.zeros(len(labels))
+    features[[1, 4]] = np.log1p([250, 9])
+    model = mlflow.pyfunc.load_model(f"runs:/{trained[0]}/pyfunc-model")
+    direct = model.predict(pd.DataFrame({"workload": ["brand/new"], "platform": [platform],
+                                         "workload_features": [";".join(map(str, features))]}))
+    assert answer["predicted_runtime_s"] == pytest.approx(direct["predicted_runtime_s"][0],
+                                                          rel=1e-6)
+    assert "(cold start)" in answer["note"]
+    counts.write_text(json.dumps({str(labels[1]): -250}))
+    result = runner.invoke(app, [*ask, "--opcode-counts", str(counts)])
+    assert isinstance(result.exception, PredictionError)
+    assert str(result.exception) == (f"row 0: opcode_counts: count of '{labels[1]}' must be a "
+                                     f"whole number >= 0, got -250")
+    result = runner.invoke(app, [*ask, "--opcode-counts", str(counts),
+                                 "--workload-features", str(counts)])
+    assert str(result.exception) == "give --workload-features or --opcode-counts, not both"
 
 
 def test_evaluate_a_model_file_matches_the_training_run(

@@ -26,7 +26,7 @@ from pitot_tf.models.cold import extend_model
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.tracking.fingerprint import PACKAGE_ROOT
 from pitot_tf.tracking.models import pyfunc_signature, pyfunc_state
-from pitot_tf.tracking.pyfunc import PitotRuntimeModel, write_artifacts
+from pitot_tf.tracking.pyfunc import COLD_NOTE, PitotRuntimeModel, write_artifacts
 from pitot_tf.tracking.requests import BadRequest
 from pitot_tf.tracking.serving import KerasPredictor, predictor_for
 from pitot_tf.training import train
@@ -217,6 +217,9 @@ def bad_requests(served: Served) -> dict[str, tuple[dict[str, Any], str]]:
                                  "';'-separated string, got 7"),
         "text as features": ({**good, "workload_features": "1;x"},
                              "row 0: workload_features must be numbers, got '1;x'$"),
+        "negative opcode count": ({**good, "opcode_counts": {"x04": -2}},
+                                  "row 0: opcode_counts: count of 'x04' must be a whole number "
+                                  ">= 0, got -2$"),
         "list as workload": ({**good, "workload": [w]},
                              r"row 0: workload must be a name \(a string\), got \['"),
     }
@@ -270,6 +273,27 @@ def test_the_scoring_server_answers_400_with_the_one_line_message(
                       json.dumps({"dataframe_records": [{**good, "alpha": "abc"}]})):
         status, body = post(model, schema, body_text)
         assert status == 400 and "stack_trace" not in body, body_text
+
+
+def test_the_scoring_server_encodes_opcode_counts(pitot: Served, tmp_path: Path) -> None:
+    """A JSON object of raw counts reaches the model through MLflow's schema and parser and
+    gets the cold-start answer of the features it encodes to (synthetic names are xNN)."""
+    model, schema = scoring(pitot, tmp_path)
+    names = pitot.dataset.workloads.feature_names
+    counts = {str(names[0]): 12, str(names[2]): 3, "xFF": 7}  # xFF: not a feature, ignored
+    features = np.zeros(len(names))
+    features[[0, 2]] = np.log1p([12, 3])
+    platform = str(pitot.dataset.platforms.names[1])
+    status, body = post(model, schema, json.dumps({"dataframe_records": [
+        {"workload": "new/one", "platform": platform, "opcode_counts": counts}]}))
+    assert status == 200, body
+    expected = pitot.pyfunc.predict(None, pd.DataFrame({
+        "workload": ["new/one"], "platform": [platform],
+        "workload_features": [";".join(map(str, features))]}))
+    answer = body["predictions"][0]
+    assert answer["predicted_runtime_s"] == pytest.approx(expected["predicted_runtime_s"][0],
+                                                          rel=1e-6)
+    assert answer["note"].startswith(COLD_NOTE)
 
 
 @pytest.mark.slow
