@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pitot_tf.data.counts import CountEncoding, CountError, count_encoding
 from pitot_tf.data.dataset import load_dataset
+from pitot_tf.data.export import export_raw
 from pitot_tf.data.preprocess import preprocess
 
 WORKLOADS = """\
@@ -95,3 +97,20 @@ def test_features_that_are_not_counts_have_no_encoding(tmp_path: Path) -> None:
     preprocess(tmp_path / "runs.csv", tmp_path / "workloads.csv", tmp_path / "platforms.csv",
                tmp_path / "data")
     assert count_encoding(load_dataset(tmp_path / "data")) is None
+
+
+def test_appended_published_layout_keeps_its_count_encoding(synth_dir: Path,
+                                                            tmp_path: Path) -> None:
+    """Appending to a dataset without encoders.json saves pass-through (``num:``) encoders;
+    its features are still the published layout's opcode counts."""
+    raw = export_raw(synth_dir, tmp_path / "raw")
+    workloads = pd.read_csv(raw["workloads"], dtype=str).iloc[[0]].assign(name="newbie")
+    workloads.to_csv(tmp_path / "w.csv", index=False)
+    first = load_dataset(synth_dir).platforms.names[0]
+    (tmp_path / "runs.csv").write_text(f"workload,platform,runtime,unit\nnewbie,{first},5,ms\n")
+    preprocess(tmp_path / "runs.csv", tmp_path / "w.csv", None, tmp_path / "out",
+               append_to=synth_dir)
+    assert (tmp_path / "out" / "encoders.json").is_file()
+    appended = count_encoding(load_dataset(tmp_path / "out"))
+    assert appended == count_encoding(load_dataset(synth_dir))
+    assert appended is not None and appended.source == "opcode labels"

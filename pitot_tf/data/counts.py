@@ -115,12 +115,21 @@ def from_encoder(encoder: AxisEncoder) -> CountEncoding | None:
     return CountEncoding(tuple(encoder.features), ENCODERS_SOURCE, dropped)
 
 
+def is_passthrough(encoder: AxisEncoder) -> bool:
+    """Whether the encoder only passes already-encoded features through (``num:`` columns,
+    as ``preprocess`` saves for a dataset appended to that had no ``encoders.json``)."""
+    return all(c.kind == "num" for c in encoder.columns)
+
+
 def count_encoding(dataset: Dataset) -> CountEncoding | None:
     """How raw opcode counts become ``dataset``'s workload features: its ``encoders.json``
-    when it has one, else the published layout when every feature is named ``xNN``."""
+    when it has one, else (or when that only passes features through) the published layout
+    when every feature is named ``xNN``."""
     saved = dataset.source / ENCODERS_FILE if dataset.source is not None else None
     if saved is not None and saved.is_file():
-        return from_encoder(load_encoders(saved)["workload"])
+        encoder = load_encoders(saved)["workload"]
+        if not is_passthrough(encoder):
+            return from_encoder(encoder)
     names = tuple(str(n) for n in dataset.workloads.feature_names)
     if names and all(OPCODE_LABEL.fullmatch(n) for n in names):
         return CountEncoding(names, PUBLISHED_SOURCE)
