@@ -8,6 +8,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from mlflow import MlflowClient
 from mlflow_helpers import private_tracking
 
 from pitot_tf.tracking import names
@@ -16,6 +17,7 @@ from pitot_tf.tracking.experiments import (
     TAG_EXPERIMENT_KIND,
     TAG_MOVED_TO,
     adopt_project_run,
+    experiment_id_for,
     ui_command,
     ui_url,
     where_text,
@@ -37,6 +39,27 @@ def test_a_run_without_an_experiment_goes_to_pitot_marked_as_training(store: Pat
     experiment = mlflow.MlflowClient().get_experiment(run.info.experiment_id)
     assert experiment.name == "pitot"
     assert experiment.tags[TAG_EXPERIMENT_KIND] == KIND_MODEL_TRAINING
+
+
+class _LateLookup(MlflowClient):
+    """A client whose first lookup misses an experiment another worker has just created."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups = 0
+
+    def get_experiment_by_name(self, name: str):  # type: ignore[no-untyped-def]
+        self.lookups += 1
+        return None if self.lookups == 1 else super().get_experiment_by_name(name)
+
+
+def test_an_experiment_created_by_another_worker_meanwhile_is_used(store: Path) -> None:
+    existing = MlflowClient().create_experiment("race")
+    client = _LateLookup()
+    assert experiment_id_for("race", client) == existing
+    assert client.lookups == 2
+    tags = MlflowClient().get_experiment(existing).tags
+    assert tags[TAG_EXPERIMENT_KIND] == KIND_MODEL_TRAINING
 
 
 def test_a_child_run_stays_in_its_parents_experiment(store: Path) -> None:

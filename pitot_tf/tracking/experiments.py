@@ -18,6 +18,7 @@ import shlex
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 DEFAULT_EXPERIMENT = "pitot"
 TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
@@ -40,11 +41,22 @@ def experiment_id_for(name: str, client: MlflowClient | None = None) -> str:
     client = client or MlflowClient()
     found = client.get_experiment_by_name(name)
     if found is None:
-        experiment_id = str(client.create_experiment(name))
-    elif found.lifecycle_stage == "deleted":
+        try:
+            created = str(client.create_experiment(name))
+        except MlflowException as error:
+            # Another worker (on another machine) created it between the lookup and the create.
+            found = client.get_experiment_by_name(name)
+            if error.error_code != "RESOURCE_ALREADY_EXISTS" or found is None:
+                raise
+        else:
+            return _marked(created, client)
+    if found.lifecycle_stage == "deleted":
         raise ConfigError(f"experiment '{name}' is deleted; restore it or name another one")
-    else:
-        experiment_id = str(found.experiment_id)
+    return _marked(str(found.experiment_id), client)
+
+
+def _marked(experiment_id: str, client: MlflowClient) -> str:
+    """``experiment_id``, after tagging the experiment as model training."""
     mark_model_training(experiment_id, client)
     return experiment_id
 
