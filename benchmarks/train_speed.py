@@ -23,8 +23,6 @@ import json
 import resource
 import time
 
-import tensorflow as tf
-
 from pitot_tf.training import runtime, train
 from pitot_tf.training.experiment import prepare
 from pitot_tf.training.trainer import Trainer
@@ -83,6 +81,8 @@ def main() -> None:
 def per_step(preset: str, trainer: Trainer, steps: int) -> None:
     """CPU milliseconds per optimizer step, over :data:`ROUNDS` rounds of ``steps`` steps
     after :data:`WARM_UP_STEPS` (which compile the step)."""
+    import tensorflow as tf  # here, after pitot_tf has set TensorFlow's environment
+
     trainer._steps(tf.constant(0), tf.constant(WARM_UP_STEPS)).numpy()
     rounds = []
     for i in range(ROUNDS):

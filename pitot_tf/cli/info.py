@@ -45,5 +45,5 @@ def describe(facts: dict[str, object]) -> list[str]:
     ]
     if len(facts["distributions"]) > 1:  # type: ignore[arg-type]
         lines.append("warning: several TensorFlow distributions are installed and overwrite "
-                     "each other; reinstall one (see README: GPU)")
+                     "each other; uninstall them all and reinstall pitot-tf (see README: GPU)")
     return lines
