@@ -8,7 +8,9 @@ one-line error message of the CLI. So the first import of TensorFlow, whichever 
 for it (``import keras`` does), runs with file descriptor 2 redirected to a temporary file and
 looks for devices once while still redirected; then every captured line is written back to
 standard error except the known harmless ones (:data:`HARMLESS_LINES`, matched by message
-text). Nothing else is dropped, and descriptor 2 is restored even when the import fails.
+text). Nothing else is dropped, and descriptor 2 is restored even when the import fails. What
+was dropped is kept in :data:`hidden_lines`: ``pitot-tf info`` shows it when it finds no GPU,
+so that a GPU machine whose driver TensorFlow cannot use still says why.
 
 :func:`install_import_hook` (called by ``pitot_tf/__init__.py``) costs nothing until TensorFlow
 is imported and nothing at all when it is already imported. ``PITOT_TF_RAW_STDERR=1`` turns
@@ -42,23 +44,43 @@ HARMLESS_LINES: tuple[re.Pattern[str], ...] = tuple(re.compile(pattern) for patt
 ))
 
 
+#: The lines :func:`filtered_stderr` has dropped in this process, in order.
+hidden_lines: list[str] = []
+
+
 def is_harmless(line: str) -> bool:
     """Whether ``line`` is one of :data:`HARMLESS_LINES`."""
     return any(pattern.fullmatch(line) for pattern in HARMLESS_LINES)
 
 
-def kept_lines(captured: bytes, drop: Callable[[str], bool] = is_harmless) -> bytes:
-    """``captured`` less the lines that ``drop`` accepts, every other byte as it was."""
-    lines = captured.splitlines(keepends=True)
-    return b"".join(line for line in lines
-                    if not drop(line.rstrip(b"\r\n").decode("utf-8", "replace")))
+def hidden_messages() -> list[str]:
+    """The messages of :data:`hidden_lines` without their log prefix or the absl banner, each
+    once (``pitot-tf info``: why TensorFlow found no GPU)."""
+    messages = [line.split("] ", 1)[-1] for line in hidden_lines[:]
+                if not HARMLESS_LINES[0].fullmatch(line)]
+    return list(dict.fromkeys(messages))
+
+
+def split_lines(captured: bytes,
+                drop: Callable[[str], bool] = is_harmless) -> tuple[bytes, list[str]]:
+    """``captured`` less the lines that ``drop`` accepts (every other byte as it was), and
+    those lines as text."""
+    kept, dropped = [], []
+    for line in captured.splitlines(keepends=True):
+        text = line.rstrip(b"\r\n").decode("utf-8", "replace")
+        if drop(text):
+            dropped.append(text)
+        else:
+            kept.append(line)
+    return b"".join(kept), dropped
 
 
 @contextlib.contextmanager
 def filtered_stderr(drop: Callable[[str], bool] = is_harmless) -> Iterator[None]:
     """Capture what this process writes to file descriptor 2 (C++ and Python alike) inside
-    the block; afterwards restore descriptor 2 and write back every line ``drop`` rejects.
-    Without a descriptor 2 to capture, run the block as it is."""
+    the block; afterwards restore descriptor 2, write back every line ``drop`` rejects and
+    add the others to :data:`hidden_lines`. Without a descriptor 2 to capture, run the block
+    as it is."""
     _flush_stderr()
     try:
         saved = os.dup(2)
@@ -74,7 +96,9 @@ def filtered_stderr(drop: Callable[[str], bool] = is_harmless) -> Iterator[None]
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
-            _write_all(2, kept_lines(capture.read(), drop))
+            kept, dropped = split_lines(capture.read(), drop)
+            _write_all(2, kept)
+            hidden_lines.extend(dropped)
 
 
 def install_import_hook() -> None:

@@ -36,3 +36,21 @@ def test_describe_a_gpu_build_and_a_doubled_install() -> None:
     assert lines[2] == "threads: intra-op 4, inter-op 2 of 16 cores (PITOT_THREADS=4)"
     assert lines[3].startswith("XLA: gradient step not compiled")
     assert lines[-1].startswith("warning: several TensorFlow distributions")
+
+
+def test_without_a_gpu_info_says_what_tensorflow_said_while_starting() -> None:
+    """The start-up lines hidden elsewhere (pitot_tf/tensorflow_import.py) explain a missing
+    GPU; with a GPU found they are not shown."""
+    facts = {"tensorflow": "2.21.0", "distributions": ["tensorflow"], "cuda_build": True,
+             "cuda_version": "12.5.1", "cudnn_version": "9",
+             "devices": ["CPU:/physical_device:CPU:0"], "gpus": 0,
+             "startup_notes": ["Could not find cuda drivers on your machine, GPU will not be "
+                               "used.", "failed call to cuInit: UNKNOWN ERROR (303)"],
+             "threads_variable": "", "intra_op_threads": 2, "inter_op_threads": 2,
+             "cpu_count": 2, "xla_jit_compile": True, "tf_xla_flags": ""}
+    lines = describe(facts)
+    assert lines[1].endswith("(no GPU found)")
+    assert lines[2] == ("  TensorFlow, starting: Could not find cuda drivers on your machine, "
+                        "GPU will not be used; failed call to cuInit: UNKNOWN ERROR (303)")
+    with_gpu = describe({**facts, "gpus": 1})
+    assert not any("starting" in line for line in with_gpu)

@@ -14,8 +14,9 @@ from pitot_tf import tensorflow_import
 from pitot_tf.tensorflow_import import (
     RAW_VARIABLE,
     filtered_stderr,
+    hidden_messages,
     install_import_hook,
-    kept_lines,
+    split_lines,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ FACTORY = (b"E0000 00:00:1796035071.5   19444 cuda_dnn.cc:8579] Unable to regist
 ONEDNN = (b"I0000 00:00:1796035083.438984   19463 port.cc:153] oneDNN custom operations are on.\n")
 
 
-def test_only_the_known_lines_are_dropped() -> None:
+def test_only_the_known_lines_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
     others = [ONEDNN, b"error: data.npz: key 't', row 3: negative runtime\n",
               b"Traceback (most recent call last):\n",
               b"W0000 cuda_executor.cc:1] Could not find cuda drivers, but something else too\n",
@@ -39,7 +40,16 @@ def test_only_the_known_lines_are_dropped() -> None:
               b"no line break at the end"]
     captured = b"".join([BANNER, NO_DRIVERS, others[0], NO_CUINIT, *others[1:-1], FACTORY,
                          others[-1]])
-    assert kept_lines(captured) == b"".join(others)
+    kept, dropped = split_lines(captured)
+    assert kept == b"".join(others)
+    assert dropped == [line.decode().rstrip("\n") for line in (BANNER, NO_DRIVERS, NO_CUINIT,
+                                                                FACTORY)]
+    monkeypatch.setattr(tensorflow_import, "hidden_lines", [*dropped, *dropped])
+    assert hidden_messages() == [
+        "Could not find cuda drivers on your machine, GPU will not be used.",
+        "failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
+        "Unable to register cuDNN factory: Attempting to register factory for plugin cuDNN when "
+        "one has already been registered"]
 
 
 def _python(code: str, env: dict[str, str] | None = None,

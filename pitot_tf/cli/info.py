@@ -2,8 +2,9 @@
 
 Prints the TensorFlow version and which distribution provides it (``tensorflow-cpu`` or
 ``tensorflow``; both at once means an install that overwrote itself), whether it was built
-with CUDA, the devices it finds, the threads training uses (``PITOT_THREADS``) and whether
-the gradient step is XLA-compiled (``training.jit_compile``).
+with CUDA, the devices it finds (and, when it finds no GPU, what it said about that while
+starting), the threads training uses (``PITOT_THREADS``) and whether the gradient step is
+XLA-compiled (``training.jit_compile``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def describe(facts: dict[str, object]) -> list[str]:
         "(training.jit_compile)"
         + (f"; TF_XLA_FLAGS={facts['tf_xla_flags']}" if facts["tf_xla_flags"] else ""),
     ]
+    notes = list(facts.get("startup_notes") or [])  # type: ignore[call-overload]
+    if notes and not facts["gpus"]:
+        lines.insert(2, "  TensorFlow, starting: " + "; ".join(n.rstrip(".") for n in notes))
     if len(facts["distributions"]) > 1:  # type: ignore[arg-type]
         lines.append("warning: several TensorFlow distributions are installed and overwrite "
                      "each other; uninstall them all and reinstall pitot-tf (see README: GPU)")

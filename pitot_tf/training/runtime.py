@@ -12,6 +12,7 @@ import logging
 import os
 
 from pitot_tf.errors import ConfigError
+from pitot_tf.tensorflow_import import hidden_messages
 
 THREADS_VARIABLE = "PITOT_THREADS"
 #: Ops that may run side by side (inter-op): at most this many; every thread goes to the ops
@@ -68,8 +69,9 @@ def worker_environment(workers: int) -> dict[str, str]:
 
 
 def runtime_info() -> dict[str, object]:
-    """What TensorFlow this process runs on: build, devices, threads and XLA (``pitot-tf
-    info``). Applies the thread settings first, as training would."""
+    """What TensorFlow this process runs on: build, devices (with what TensorFlow said about
+    them while starting, which pitot_tf hides elsewhere), threads and XLA (``pitot-tf info``).
+    Applies the thread settings first, as training would."""
     import importlib.metadata
 
     import tensorflow as tf
@@ -88,6 +90,7 @@ def runtime_info() -> dict[str, object]:
         "cudnn_version": build.get("cudnn_version"),
         "devices": [f"{d.device_type}:{d.name}" for d in tf.config.list_physical_devices()],
         "gpus": len(tf.config.list_physical_devices("GPU")),
+        "startup_notes": hidden_messages(),
         "threads_variable": os.environ.get(THREADS_VARIABLE, ""),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
