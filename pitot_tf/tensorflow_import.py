@@ -33,15 +33,17 @@ from types import ModuleType
 
 RAW_VARIABLE = "PITOT_TF_RAW_STDERR"
 
+#: Written once before the first C++ log line of a process that has not set up absl logging.
+ABSL_BANNER = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR")
 #: What the CUDA build of TensorFlow writes at start-up on a machine without a usable GPU, and
 #: nothing else. Each pattern matches one whole line (without its line break).
-HARMLESS_LINES: tuple[re.Pattern[str], ...] = tuple(re.compile(pattern) for pattern in (
-    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR",
+HARMLESS_LINES: tuple[re.Pattern[str], ...] = (ABSL_BANNER, *(re.compile(pattern) for pattern in (
     r".*\] Could not find cuda drivers on your machine, GPU will not be used\.",
     r".*\] failed call to cuInit: .*",
     r".*\] Unable to register (cuDNN|cuFFT|cuBLAS) factory: Attempting to register factory "
     r"for plugin \1 when one has already been registered",
-))
+)))
 
 
 #: The lines :func:`filtered_stderr` has dropped in this process, in order.
@@ -56,8 +58,8 @@ def is_harmless(line: str) -> bool:
 def hidden_messages() -> list[str]:
     """The messages of :data:`hidden_lines` without their log prefix or the absl banner, each
     once (``pitot-tf info``: why TensorFlow found no GPU)."""
-    messages = [line.split("] ", 1)[-1] for line in hidden_lines[:]
-                if not HARMLESS_LINES[0].fullmatch(line)]
+    messages = [line.split("] ", 1)[-1] for line in hidden_lines
+                if not ABSL_BANNER.fullmatch(line)]
     return list(dict.fromkeys(messages))
 
 
@@ -85,6 +87,8 @@ def filtered_stderr(drop: Callable[[str], bool] = is_harmless) -> Iterator[None]
     try:
         saved = os.dup(2)
     except OSError:
+        saved = -1
+    if saved < 0:
         yield
         return
     with tempfile.TemporaryFile() as capture:
@@ -144,7 +148,10 @@ class _FilteringLoader(importlib.abc.Loader):
                 module.__loader__ = self.loader
                 if module.__spec__ is not None:
                     module.__spec__.loader = self.loader
-            module.config.list_physical_devices()
+            # Only to have the CUDA build say "no GPU" here; should it fail, the next
+            # enumeration (by the caller, outside this filter) fails the same way, visibly.
+            with contextlib.suppress(Exception):
+                module.config.list_physical_devices()
 
 
 def _flush_stderr() -> None:
