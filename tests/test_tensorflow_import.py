@@ -155,6 +155,17 @@ except ImportError as error:
     assert result.stderr == "caught: broken build\n"
 
 
+def test_a_device_look_up_that_fails_at_import_fails_later_in_the_open(tmp_path: Path) -> None:
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text(
+        "class config:\n    @staticmethod\n    def list_physical_devices():\n"
+        "        raise RuntimeError('no platform')\n")
+    result = _python("import pitot_tf, tensorflow; tensorflow.config.list_physical_devices()",
+                     path=[tmp_path])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "RuntimeError: no platform"
+
+
 def test_the_hook_is_a_no_op_once_tensorflow_is_imported(monkeypatch: pytest.MonkeyPatch) -> None:
     finders = [f for f in sys.meta_path
                if not isinstance(f, tensorflow_import._TensorFlowFinder)]
