@@ -25,6 +25,9 @@ TOWER_KINDS = ("hybrid", "embedding")
 INTERFERENCE_MODES = ("model", "ignore")
 INTERFERENCE_FORMS = ("paper", "reference")
 BASELINE_FITS = ("train", "train+val")
+#: How a platform or workload never measured gets its baseline term from its side features
+#: (``model.cold_baseline``): a ridge regression, or extremely randomized trees.
+COLD_BASELINES = ("ridge", "trees")
 #: Seeds are below 2**24: the trainer derives per-run seeds from them and TensorFlow's
 #: stateless samplers take 32-bit seeds.
 SEED_LIMIT = 2**24
@@ -66,6 +69,10 @@ class ModelConfig:
     and of workloads treated as never measured at each training step (free features zeroed,
     baseline term from features; :mod:`pitot_tf.models.cold_dropout`), so that the model
     predicts entities it has never seen from their features; 0 (the paper's) turns it off.
+    ``cold_baseline``: what gives a platform or workload never measured its baseline term
+    from its side features, ``ridge`` (a ridge regression, penalty by leave-one-out error) or
+    ``trees`` (extremely randomized trees, :mod:`pitot_tf.models.feature_trees`: closer on
+    the sparse opcode counts of workloads, docs/benchmarks.md "Cold start").
     """
 
     kind: str = "pitot"
@@ -90,6 +97,7 @@ class ModelConfig:
     value_dim: int = 8
     output_layers: list[int] = field(default_factory=lambda: [32])
     cold_dropout: float = 0.0
+    cold_baseline: str = "ridge"
 
 
 @dataclass
@@ -251,10 +259,11 @@ def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
 #: ``model.*`` keys that every kind reads; each kind declares the rest it reads
 #: (:data:`pitot_tf.models.registry.CONFIG_KEYS`).
 SHARED_MODEL_KEYS = (
-    "kind", "activation", "baseline", "baseline_trainable", "baseline_fit", "quantiles", "loss",
+    "kind", "activation", "baseline", "baseline_trainable", "baseline_fit", "cold_baseline",
+    "quantiles", "loss",
 )
 #: Keys that only mean something with ``model.baseline`` on.
-BASELINE_KEYS = ("baseline_trainable", "baseline_fit")
+BASELINE_KEYS = ("baseline_trainable", "baseline_fit", "cold_baseline")
 
 
 def model_kinds() -> tuple[str, ...]:
@@ -361,6 +370,8 @@ def validate(config: Config) -> None:
     _check(m.loss in LOSSES, f"model.loss must be one of {LOSSES}, got '{m.loss}'")
     _check(0.0 <= m.cold_dropout < 1.0,
            f"model.cold_dropout must be in [0, 1), got {m.cold_dropout}")
+    _check(m.cold_baseline in COLD_BASELINES,
+           f"model.cold_baseline must be one of {COLD_BASELINES}, got '{m.cold_baseline}'")
     _check(t.steps >= 1, f"training.steps must be >= 1, got {t.steps}")
     _check(t.val_every >= 1, f"training.val_every must be >= 1, got {t.val_every}")
     _check(t.batch >= 1, f"training.batch must be >= 1, got {t.batch}")

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from pitot_tf.models.feature_trees import TREES, predict_trees
 from pitot_tf.models.rows import RowWeight
 
 
@@ -97,10 +98,12 @@ class LinearScaling(keras.layers.Layer):
     ``a``, ``b`` and the offset are trainable when ``trainable_scales`` (the optimizer then
     refines the least-squares fit); the ridge coefficients never are. Also stores the ridge
     coefficients from side features to ``a`` and ``b``, so that rows added later (a new
-    platform or workload known only by its features) get a baseline.
+    platform or workload known only by its features) get a baseline; with ``tree_nodes`` > 0
+    (``model.cold_baseline=trees``) also a forest per axis of trees of up to that many nodes,
+    which then gives that baseline instead (:meth:`feature_term`).
 
     With ``cold_scales`` (a model trained with ``model.cold_dropout``) it also stores what
-    those regressions predict for every row (:meth:`set_cold_scales`), and ``call`` takes
+    those predictors give every row (:meth:`set_cold_scales`), and ``call`` takes
     per-row 0/1 masks of platforms and workloads to treat as cold: their term is then the
     feature-predicted one, as for a row never measured (:mod:`pitot_tf.models.cold_dropout`).
     """
@@ -108,11 +111,12 @@ class LinearScaling(keras.layers.Layer):
     def __init__(
         self, platforms: int, workloads: int, platform_features: int = 0,
         workload_features: int = 0, trainable_scales: bool = False, cold_scales: bool = False,
-        **kwargs: object,
+        tree_nodes: int = 0, **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
         self.platforms, self.workloads = platforms, workloads
         self.trainable_scales, self.cold_scales = trainable_scales, cold_scales
+        self.tree_nodes = tree_nodes
         self.feature_dims = (platform_features, workload_features)
         self.platform_scale = self.add_weight(
             shape=(platforms,), initializer="zeros", trainable=trainable_scales,
@@ -133,6 +137,10 @@ class LinearScaling(keras.layers.Layer):
             shape=(workload_features + 1,), initializer="zeros", trainable=False,
             name="workload_regression",
         )
+        if tree_nodes:  # not sized by ``platforms``: a grown model (cold start) keeps them
+            self.platform_trees, self.workload_trees = (self.add_weight(
+                shape=(TREES, tree_nodes, 5), initializer="zeros", trainable=False,
+                name=f"{axis}_trees") for axis in ("platform", "workload"))
         if cold_scales:
             self.platform_cold_scale = self.add_weight(
                 shape=(platforms,), initializer="zeros", trainable=False,
@@ -156,13 +164,25 @@ class LinearScaling(keras.layers.Layer):
         if workload_regression is not None:
             self.workload_regression.assign(workload_regression.astype("float32"))
 
-    def set_cold_scales(self, platform_features: np.ndarray,
-                        workload_features: np.ndarray) -> None:
-        """Store the feature-predicted term of every row (only with ``cold_scales``)."""
-        self.platform_cold_scale.assign(predict_from_features(
-            np.asarray(self.platform_regression.numpy()), platform_features.astype("float32")))
-        self.workload_cold_scale.assign(predict_from_features(
-            np.asarray(self.workload_regression.numpy()), workload_features.astype("float32")))
+    def set_trees(self, platform_trees: np.ndarray, workload_trees: np.ndarray) -> None:
+        """Store both axes' packed forests (only with ``tree_nodes``)."""
+        self.platform_trees.assign(platform_trees.astype("float32"))
+        self.workload_trees.assign(workload_trees.astype("float32"))
+
+    def feature_term(self, axis: str, features: np.ndarray) -> np.ndarray:
+        """``(n,)`` baseline term of ``n`` rows of ``axis`` known only by their features:
+        what the forest predicts with ``tree_nodes``, else the ridge regression."""
+        if self.tree_nodes:
+            trees = self.platform_trees if axis == "platform" else self.workload_trees
+            return predict_trees(np.asarray(trees.numpy()), features)
+        regression = self.platform_regression if axis == "platform" else self.workload_regression
+        return predict_from_features(np.asarray(regression.numpy()), features.astype("float32"))
+
+    def set_cold_scales(self, platform_terms: np.ndarray, workload_terms: np.ndarray) -> None:
+        """Store the term every row gets when cold dropout drops it (only with
+        ``cold_scales``): what its features predict, out of fold for measured rows."""
+        self.platform_cold_scale.assign(platform_terms.astype("float32"))
+        self.workload_cold_scale.assign(workload_terms.astype("float32"))
 
     def row_weights(self) -> list[RowWeight]:
         """The per-platform and per-workload terms (a new row's comes from its features)."""
@@ -175,19 +195,17 @@ class LinearScaling(keras.layers.Layer):
 
     def restore_unfitted(self, fitted: dict[str, np.ndarray],
                          features: dict[str, np.ndarray]) -> None:
-        """Reset the scales of rows not ``fitted[axis]`` (a boolean mask) to what the ridge
-        regression on their ``features[axis]`` predicts. A trainable baseline never gets a
+        """Reset the scales of rows not ``fitted[axis]`` (a boolean mask) to what their
+        ``features[axis]`` predict (:meth:`feature_term`). A trainable baseline never gets a
         gradient for such rows, only weight decay; restoring them keeps a cold row's baseline
         equal to the one :func:`pitot_tf.models.cold.extend_model` gives a new row."""
-        tables = {"platform": (self.platform_scale, self.platform_regression),
-                  "workload": (self.workload_scale, self.workload_regression)}
-        for axis, (scale, regression) in tables.items():
+        tables = {"platform": self.platform_scale, "workload": self.workload_scale}
+        for axis, scale in tables.items():
             unfitted = ~fitted[axis]
             if not unfitted.any():
                 continue
             values = np.array(scale.numpy())
-            values[unfitted] = predict_from_features(
-                np.asarray(regression.numpy()), features[axis][unfitted])
+            values[unfitted] = self.feature_term(axis, features[axis][unfitted])
             scale.assign(values)
 
     def call(self, platform: object, workload: object, platform_cold: object = None,
@@ -205,6 +223,7 @@ class LinearScaling(keras.layers.Layer):
             **super().get_config(), "platforms": self.platforms, "workloads": self.workloads,
             "platform_features": self.feature_dims[0], "workload_features": self.feature_dims[1],
             "trainable_scales": self.trainable_scales, "cold_scales": self.cold_scales,
+            "tree_nodes": self.tree_nodes,
         }
 
 

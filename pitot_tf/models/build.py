@@ -25,6 +25,7 @@ from pitot_tf.models.baseline import (
     predict_from_features,
 )
 from pitot_tf.models.cold_dropout import ColdDropout
+from pitot_tf.models.feature_trees import fit_trees, max_nodes, out_of_fold, predict_trees
 from pitot_tf.models.registry import KINDS, Interaction
 
 INPUTS = ("platform", "workload", "interferers")
@@ -62,7 +63,10 @@ def baseline_layer(config: Config, dataset: Dataset, name: str = "baseline") -> 
         len(dataset.platforms), len(dataset.workloads), dataset.platforms.features.shape[1],
         dataset.workloads.features.shape[1],
         trainable_scales=config.model.baseline and config.model.baseline_trainable,
-        cold_scales=config.model.cold_dropout > 0, name=name,
+        cold_scales=config.model.cold_dropout > 0,
+        tree_nodes=(max_nodes(max(len(dataset.platforms), len(dataset.workloads)))
+                    if config.model.cold_baseline == "trees" else 0),
+        name=name,
     )
 
 
@@ -112,8 +116,10 @@ def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Sp
     matrix objective; with ``model.baseline=false`` it is 0 everywhere (the reference's
     ``C̄ = 0``: the network predicts log runtime on its own).
 
-    Platforms or workloads with none of those rows (cold start) get the baseline term that a
-    ridge regression on their side features predicts.
+    Platforms or workloads with none of those rows (cold start) get the baseline term that
+    their side features predict (``model.cold_baseline``: a ridge regression, or extremely
+    randomized trees). With cold dropout, the term a dropped row gets is that prediction too,
+    for a measured row the trees' out-of-fold one (:func:`feature_terms`).
     """
     mf = dataset.objectives["mf"]
     rows = baseline_rows(config, split)
@@ -128,13 +134,35 @@ def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Sp
     offset = float(log_t.mean())
     platform, workload = mf.platform[rows], mf.workload[rows]
     a, b = fit_linear_scaling(log_t - offset, platform, workload, shape)
-    coefs = []
+    coefs, trees, cold = [], [], []  # per axis
     for scale, index, axis in ((a, platform, dataset.platforms), (b, workload, dataset.workloads)):
         observed = np.bincount(index, minlength=len(axis)) > 0
-        coef = fit_from_features(scale, axis.features, observed)
-        scale[~observed] = predict_from_features(coef, axis.features[~observed])
+        coef, packed, terms = feature_terms(config, layers[0].tree_nodes, scale, axis.features,
+                                            observed)
+        scale[~observed] = terms[~observed]
         coefs.append(coef)
+        cold.append(terms)
+        if packed is not None:
+            trees.append(packed)
     for layer in layers:
         layer.set_values(a, b, offset, *coefs)
+        if layer.tree_nodes:
+            layer.set_trees(*trees)
         if layer.cold_scales:
-            layer.set_cold_scales(dataset.platforms.features, dataset.workloads.features)
+            layer.set_cold_scales(*cold)
+
+
+def feature_terms(config: Config, nodes: int, scale: np.ndarray, features: np.ndarray,
+                  observed: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The ridge coefficients from ``features`` to the fitted ``scale`` of the ``observed``
+    rows, the packed forest (``model.cold_baseline=trees``; else None), and the term every row
+    gets from its features: the unobserved rows' prediction, and the observed rows' own
+    (in-sample for ridge, out of fold for the trees, whose in-sample fit is nearly exact)."""
+    coef = fit_from_features(scale, features, observed)
+    terms = predict_from_features(coef, features)
+    if config.model.cold_baseline != "trees":
+        return coef, None, terms
+    packed = fit_trees(scale[observed], features[observed], nodes, config.seed)
+    terms = predict_trees(packed, features)
+    terms[observed] = out_of_fold(scale[observed], features[observed], nodes, config.seed)
+    return coef, packed, terms

@@ -3,8 +3,9 @@
 Two things make such a row usable. Its free (learned) parameters, which training never
 touched, are set to a neutral value: the mean over rows that were trained, or zeros for a
 model trained with ``model.cold_dropout`` (which trained on exactly that input for dropped
-rows, :mod:`pitot_tf.models.cold_dropout`). Its baseline term
-comes from the ridge regression on features stored in the baseline layer. :func:`extend_model`
+rows, :mod:`pitot_tf.models.cold_dropout`). Its baseline term comes from what its features
+predict (:meth:`pitot_tf.models.baseline.LinearScaling.feature_term`: a ridge regression or
+a forest stored in the baseline layer). :func:`extend_model`
 applies both to rows that are not in the dataset at all (a new device or program). Which
 weights are per-row, and their role, the layers declare (:mod:`pitot_tf.models.rows`); a
 weight that grows with an axis but is not declared is an error, not silently skipped.
@@ -19,7 +20,6 @@ import keras
 import numpy as np
 
 from pitot_tf.errors import PredictionError
-from pitot_tf.models.baseline import predict_from_features
 from pitot_tf.models.rows import RowWeight, model_row_weights
 
 
@@ -65,8 +65,6 @@ def extend_model(
             raise PredictionError(f"a new {axis} needs {dim} features, got {new[axis].shape[1]}")
     added = {axis: len(rows) for axis, rows in new.items()}
     grown = model.__class__.from_config(_resize_config(model.get_config(), added))
-    regression = {"platform": baseline.platform_regression.numpy(),
-                  "workload": baseline.workload_regression.numpy()}
     rows = model_row_weights(model)
     for old, target in zip(model.weights, grown.weights, strict=True):
         values = np.asarray(old.numpy())
@@ -76,21 +74,20 @@ def extend_model(
                     f"weight {old.path} {values.shape} grows with the rows of an axis but no "
                     "layer declares it in row_weights(); cold start cannot extend it"
                 )
-            values = _append_rows(rows[id(old)], values, new, regression)
+            values = _append_rows(rows[id(old)], values, new, baseline)
         target.assign(values)
     return grown
 
 
 def _append_rows(
-    row: RowWeight, values: np.ndarray, new: dict[str, np.ndarray],
-    regression: dict[str, np.ndarray],
+    row: RowWeight, values: np.ndarray, new: dict[str, np.ndarray], baseline: Any,
 ) -> np.ndarray:
     """``values`` with one row per new entity of ``row.axis``, as ``row.role`` says."""
     features = new[row.axis].astype(np.float32)
     if row.role == "features":
         added = features
     elif row.role == "scale":
-        added = predict_from_features(regression[row.axis], features)
+        added = baseline.feature_term(row.axis, features)
     else:
         added = np.repeat(row.neutral_row(values)[None], len(features), axis=0)
     return np.concatenate([values, added.astype(values.dtype)], axis=0)

@@ -12,8 +12,8 @@ in float32 and in the Keras model's order of operations, so both agree to float3
 
 A new workload known only by its features (cold start) gets a row of its own from
 :meth:`NumpyPitot.with_workloads`, exactly as :func:`pitot_tf.models.cold.extend_model` would
-give it (free features set to their neutral value, baseline term from the ridge regression on
-features), but only its own tower output is computed.
+give it (free features set to their neutral value, baseline term from what its features
+predict), but only its own tower output is computed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from pitot_tf.errors import PredictionError
-from pitot_tf.models.baseline import LinearScaling, predict_from_features
+from pitot_tf.models.baseline import LinearScaling
 from pitot_tf.models.pitot import PitotInteraction
 from pitot_tf.models.towers import Tower
 
@@ -32,10 +32,10 @@ from pitot_tf.models.towers import Tower
 @dataclass(frozen=True)
 class WorkloadTower:
     """What embedding a new workload needs: the Keras tower (its MLP, or its free table) and
-    the baseline layer's ridge coefficients from features to ``b_w``."""
+    the baseline layer, whose predictor from features gives ``b_w``."""
 
     tower: Tower
-    regression: np.ndarray
+    baseline_layer: LinearScaling
     feature_dim: int
 
     def embed(self, features: np.ndarray) -> np.ndarray:
@@ -55,7 +55,7 @@ class WorkloadTower:
 
     def baseline(self, features: np.ndarray) -> np.ndarray:
         """``(n,)`` baseline term ``b_w`` of new workloads, from their features."""
-        return predict_from_features(self.regression, features.astype(np.float32))
+        return self.baseline_layer.feature_term("workload", features.astype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,7 @@ class NumpyPitot:
             workload_scale=np.asarray(base.workload_scale.numpy(), dtype=np.float32),
             offset=np.float32(base.offset.numpy()), x_w=workload, x_p=x_p, v_s=v_s, v_g=v_g,
             if_slope=np.float32(layer.if_slope), interference=bool(layer.model_interference),
-            new_workloads=WorkloadTower(layer.workload_tower,
-                                        np.asarray(base.workload_regression.numpy()),
-                                        int(base.feature_dims[1])),
+            new_workloads=WorkloadTower(layer.workload_tower, base, int(base.feature_dims[1])),
         )
 
     @property
