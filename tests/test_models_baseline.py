@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,45 @@ def test_feature_regression_penalty_is_chosen_by_left_out_error() -> None:
         error[name] = np.mean((predict_from_features(coef, features)[~observed]
                                - values[~observed]) ** 2)
     assert error["chosen"] < 0.7 * error["fixed"]
+
+
+def test_trees_give_unmeasured_rows_their_term_and_survive_saving(
+    synth_dataset: Dataset, tmp_path: Path
+) -> None:
+    """``model.cold_baseline=trees``: a workload with no rows gets the forest's term, cold
+    dropout's term of a measured one is out of fold (not its own fit), a new workload added
+    by :func:`extend_model` gets the forest's term, and saving keeps the forest."""
+    import keras
+
+    from pitot_tf.data.cold import make_cold_split
+    from pitot_tf.models.cold import extend_model
+
+    config = resolve("pitot/cold", {**SMALL, "model.cold_baseline": "trees"})
+    split = make_cold_split(synth_dataset, 1.0, mode="cold-workload")
+    model = build_model(config, synth_dataset)
+    fit_baseline(model, config, synth_dataset, split)
+    layer = model.get_layer("baseline")
+    features = synth_dataset.workloads.features
+    terms = layer.feature_term("workload", features)
+    measured = np.bincount(synth_dataset.objectives["mf"].workload[split.rows("mf", "train")],
+                           minlength=len(features)) > 0
+    scale, cold = layer.workload_scale.numpy(), layer.workload_cold_scale.numpy()
+    np.testing.assert_allclose(scale[~measured], terms[~measured], rtol=1e-6)
+    np.testing.assert_allclose(cold[~measured], terms[~measured], rtol=1e-6)
+    assert np.abs(cold[measured] - terms[measured]).mean() > 0.01
+    grown = extend_model(model, workload_features=features[:2])
+    np.testing.assert_allclose(grown.get_layer("baseline").workload_scale.numpy()[-2:],
+                               terms[:2], rtol=1e-6)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.get_layer("baseline").feature_term("workload", features),
+                                  terms)
+
+
+def test_ridge_is_the_default_and_a_bad_choice_is_rejected() -> None:
+    from pitot_tf.config import Config, with_overrides
+    from pitot_tf.errors import ConfigError
+
+    assert resolve("pitot").model.cold_baseline == "ridge"
+    with pytest.raises(ConfigError, match="model.cold_baseline must be one of"):
+        with_overrides(Config(), {"model.cold_baseline": "forest"})
