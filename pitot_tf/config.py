@@ -26,8 +26,9 @@ INTERFERENCE_MODES = ("model", "ignore")
 INTERFERENCE_FORMS = ("paper", "reference")
 BASELINE_FITS = ("train", "train+val")
 #: How a platform or workload never measured gets its baseline term from its side features
-#: (``model.cold_baseline``): a ridge regression, or extremely randomized trees.
-COLD_BASELINES = ("ridge", "trees")
+#: (``model.cold_baseline``): a ridge regression, extremely randomized trees, or per axis the
+#: one of the two with the lower cross-validated error (:mod:`pitot_tf.models.cold_baseline`).
+COLD_BASELINES = ("ridge", "trees", "select")
 #: Seeds are below 2**24: the trainer derives per-run seeds from them and TensorFlow's
 #: stateless samplers take 32-bit seeds.
 SEED_LIMIT = 2**24
@@ -70,9 +71,10 @@ class ModelConfig:
     baseline term from features; :mod:`pitot_tf.models.cold_dropout`), so that the model
     predicts entities it has never seen from their features; 0 (the paper's) turns it off.
     ``cold_baseline``: what gives a platform or workload never measured its baseline term
-    from its side features, ``ridge`` (a ridge regression, penalty by leave-one-out error) or
-    ``trees`` (extremely randomized trees, :mod:`pitot_tf.models.feature_trees`: closer on
-    the sparse opcode counts of workloads, docs/benchmarks.md "Cold start").
+    from its side features: ``ridge`` (a ridge regression, penalty by leave-one-out error),
+    ``trees`` (extremely randomized trees: closer on the sparse opcode counts of workloads,
+    docs/benchmarks.md "Cold start") or ``select`` (per axis, the one of the two with the
+    lower cross-validated error; :mod:`pitot_tf.models.cold_baseline`).
     """
 
     kind: str = "pitot"

@@ -48,12 +48,15 @@ def _rows(dataset: Dataset, workload: int) -> Rows:
                 np.full((len(platforms), 1), -1, np.int32), np.zeros(len(platforms), np.float32))
 
 
+@pytest.mark.parametrize("cold_baseline", ["ridge", "trees"])
 def test_a_dropped_entity_is_computed_as_a_cold_one(
-    synth_dataset: Dataset, fast_overrides: dict[str, object]
+    synth_dataset: Dataset, fast_overrides: dict[str, object], cold_baseline: str
 ) -> None:
     """In training, a dropped workload's prediction is the one a new workload with the same
-    features gets from :func:`extend_model` (free features zero, baseline from features)."""
-    config = resolve("pitot/cold", {**fast_overrides, "model.cold_dropout": 0.5})
+    features gets from :func:`extend_model` (free features zero, baseline from features);
+    with trees, its baseline term is the out-of-fold one (the trees fitted without it)."""
+    config = resolve("pitot/cold", {**fast_overrides, "model.cold_dropout": 0.5,
+                                    "model.cold_baseline": cold_baseline})
     model = build_model(config, synth_dataset)
     fit_baseline(model, config, synth_dataset, make_split(synth_dataset, 0.5))
     baseline = model.get_layer("baseline")  # make workload 3's warm terms matter
@@ -72,7 +75,10 @@ def test_a_dropped_entity_is_computed_as_a_cold_one(
     features = synth_dataset.workloads.features[[3]]
     grown = extend_model(model, workload_features=features)
     new = predict_rows(grown, _rows(synth_dataset, len(synth_dataset.workloads)))
-    np.testing.assert_allclose(dropped, new, rtol=1e-5, atol=1e-5)
+    out_of_fold = baseline.workload_cold_scale.numpy()[3] - baseline.feature_term("workload",
+                                                                                  features)[0]
+    assert bool(abs(out_of_fold) > 1e-3) is (cold_baseline == "trees")
+    np.testing.assert_allclose(dropped, new + out_of_fold, rtol=1e-5, atol=1e-5)
     warm = predict_rows(model, _rows(synth_dataset, 3))
     assert np.abs(warm - dropped).min() > 0.1
 
@@ -81,7 +87,8 @@ def test_a_dropped_entity_is_computed_as_a_cold_one(
 def test_cold_workloads_near_the_noise_floor(synth_cold) -> None:  # type: ignore[no-untyped-def]
     """With features that mostly determine the truth, ``pitot/cold`` predicts workloads it
     never saw within a small factor of the observation noise (measured: 0.166 against a floor
-    of 0.039; the synthetic parameters have per-workload residuals that no feature explains),
+    of 0.039; the synthetic parameters have per-workload residuals that no feature explains;
+    there `model.cold_baseline=select` takes the ridge regression on both axes),
     and at least as well as ``pitot`` (0.172)."""
     scores = synth_cold
     assert scores["pitot/cold"] < 5 * scores["floor"]

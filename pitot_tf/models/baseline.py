@@ -141,6 +141,9 @@ class LinearScaling(keras.layers.Layer):
             self.platform_trees, self.workload_trees = (self.add_weight(
                 shape=(TREES, tree_nodes, 5), initializer="zeros", trainable=False,
                 name=f"{axis}_trees") for axis in ("platform", "workload"))
+            # 1 where an axis' forest, 0 where its ridge regression, predicts a new row.
+            self.use_trees = self.add_weight(shape=(2,), initializer="zeros", trainable=False,
+                                             name="use_trees")
         if cold_scales:
             self.platform_cold_scale = self.add_weight(
                 shape=(platforms,), initializer="zeros", trainable=False,
@@ -164,15 +167,19 @@ class LinearScaling(keras.layers.Layer):
         if workload_regression is not None:
             self.workload_regression.assign(workload_regression.astype("float32"))
 
-    def set_trees(self, platform_trees: np.ndarray, workload_trees: np.ndarray) -> None:
-        """Store both axes' packed forests (only with ``tree_nodes``)."""
-        self.platform_trees.assign(platform_trees.astype("float32"))
-        self.workload_trees.assign(workload_trees.astype("float32"))
+    def set_trees(self, trees: list[np.ndarray | None], use: list[bool]) -> None:
+        """Store the packed forests of platforms and workloads (only with ``tree_nodes``; a
+        None forest stays empty) and whether each axis uses its forest or its regression."""
+        for weight, packed in zip((self.platform_trees, self.workload_trees), trees, strict=True):
+            if packed is not None:
+                weight.assign(packed.astype("float32"))
+        self.use_trees.assign(np.asarray(use, "float32"))
 
     def feature_term(self, axis: str, features: np.ndarray) -> np.ndarray:
         """``(n,)`` baseline term of ``n`` rows of ``axis`` known only by their features:
-        what the forest predicts with ``tree_nodes``, else the ridge regression."""
-        if self.tree_nodes:
+        what the axis' forest predicts where it uses one, else the ridge regression."""
+        index = 0 if axis == "platform" else 1
+        if self.tree_nodes and float(self.use_trees.numpy()[index]) > 0.5:
             trees = self.platform_trees if axis == "platform" else self.workload_trees
             return predict_trees(np.asarray(trees.numpy()), features)
         regression = self.platform_regression if axis == "platform" else self.workload_regression

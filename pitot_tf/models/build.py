@@ -18,14 +18,10 @@ import numpy as np
 from pitot_tf.config import Config
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
-from pitot_tf.models.baseline import (
-    LinearScaling,
-    fit_from_features,
-    fit_linear_scaling,
-    predict_from_features,
-)
+from pitot_tf.models.baseline import LinearScaling, fit_linear_scaling
+from pitot_tf.models.cold_baseline import fit_feature_terms
 from pitot_tf.models.cold_dropout import ColdDropout
-from pitot_tf.models.feature_trees import fit_trees, max_nodes, out_of_fold, predict_trees
+from pitot_tf.models.feature_trees import max_nodes
 from pitot_tf.models.registry import KINDS, Interaction
 
 INPUTS = ("platform", "workload", "interferers")
@@ -65,7 +61,7 @@ def baseline_layer(config: Config, dataset: Dataset, name: str = "baseline") -> 
         trainable_scales=config.model.baseline and config.model.baseline_trainable,
         cold_scales=config.model.cold_dropout > 0,
         tree_nodes=(max_nodes(max(len(dataset.platforms), len(dataset.workloads)))
-                    if config.model.cold_baseline == "trees" else 0),
+                    if config.model.cold_baseline != "ridge" else 0),
         name=name,
     )
 
@@ -117,9 +113,8 @@ def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Sp
     ``C̄ = 0``: the network predicts log runtime on its own).
 
     Platforms or workloads with none of those rows (cold start) get the baseline term that
-    their side features predict (``model.cold_baseline``: a ridge regression, or extremely
-    randomized trees). With cold dropout, the term a dropped row gets is that prediction too,
-    for a measured row the trees' out-of-fold one (:func:`feature_terms`).
+    their side features predict (``model.cold_baseline``, :mod:`pitot_tf.models.cold_baseline`),
+    which is also the term cold dropout gives a dropped row.
     """
     mf = dataset.objectives["mf"]
     rows = baseline_rows(config, split)
@@ -134,35 +129,16 @@ def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Sp
     offset = float(log_t.mean())
     platform, workload = mf.platform[rows], mf.workload[rows]
     a, b = fit_linear_scaling(log_t - offset, platform, workload, shape)
-    coefs, trees, cold = [], [], []  # per axis
+    fits = []  # per axis
     for scale, index, axis in ((a, platform, dataset.platforms), (b, workload, dataset.workloads)):
         observed = np.bincount(index, minlength=len(axis)) > 0
-        coef, packed, terms = feature_terms(config, layers[0].tree_nodes, scale, axis.features,
-                                            observed)
-        scale[~observed] = terms[~observed]
-        coefs.append(coef)
-        cold.append(terms)
-        if packed is not None:
-            trees.append(packed)
+        fit = fit_feature_terms(config.model.cold_baseline, scale, axis.features, observed,
+                                layers[0].tree_nodes, config.seed)
+        scale[~observed] = fit.terms[~observed]
+        fits.append(fit)
     for layer in layers:
-        layer.set_values(a, b, offset, *coefs)
+        layer.set_values(a, b, offset, fits[0].regression, fits[1].regression)
         if layer.tree_nodes:
-            layer.set_trees(*trees)
+            layer.set_trees([fit.trees for fit in fits], [fit.use_trees for fit in fits])
         if layer.cold_scales:
-            layer.set_cold_scales(*cold)
-
-
-def feature_terms(config: Config, nodes: int, scale: np.ndarray, features: np.ndarray,
-                  observed: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """The ridge coefficients from ``features`` to the fitted ``scale`` of the ``observed``
-    rows, the packed forest (``model.cold_baseline=trees``; else None), and the term every row
-    gets from its features: the unobserved rows' prediction, and the observed rows' own
-    (in-sample for ridge, out of fold for the trees, whose in-sample fit is nearly exact)."""
-    coef = fit_from_features(scale, features, observed)
-    terms = predict_from_features(coef, features)
-    if config.model.cold_baseline != "trees":
-        return coef, None, terms
-    packed = fit_trees(scale[observed], features[observed], nodes, config.seed)
-    terms = predict_trees(packed, features)
-    terms[observed] = out_of_fold(scale[observed], features[observed], nodes, config.seed)
-    return coef, packed, terms
+            layer.set_cold_scales(fits[0].terms, fits[1].terms)

@@ -76,15 +76,20 @@ def predict_trees(packed: np.ndarray, features: np.ndarray) -> np.ndarray:
     return packed[trees, node][..., VALUE].mean(axis=1).astype(np.float32)
 
 
+def folds(rows: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, held-out) row indices of :data:`FOLDS` shuffled folds; none with fewer than
+    ``2 * FOLDS`` rows (every row then gets the mean: too few to fit on the others)."""
+    if rows < 2 * FOLDS:
+        return []
+    return list(KFold(FOLDS, shuffle=True, random_state=seed).split(np.zeros((rows, 1))))
+
+
 def out_of_fold(values: np.ndarray, features: np.ndarray, nodes: int, seed: int) -> np.ndarray:
-    """``(n,)`` predictions of each row by trees fitted on the other folds: what the trees
-    would predict for it had it never been measured (its in-sample prediction is close to its
-    own value, so cold dropout would learn that a cold term is exact)."""
-    predicted = np.zeros(len(values), np.float32)
-    if len(values) < 2 * FOLDS:
-        return np.full(len(values), float(np.mean(values)) if len(values) else 0.0, np.float32)
-    for fold, (train, held) in enumerate(KFold(FOLDS, shuffle=True, random_state=seed)
-                                         .split(features)):
+    """``(n,)`` predictions of each row by trees fitted on the other folds (:func:`folds`):
+    what the trees would predict for it had it never been measured (its in-sample prediction
+    is close to its own value, so cold dropout would learn that a cold term is exact)."""
+    predicted = np.full(len(values), float(np.mean(values)) if len(values) else 0.0, np.float32)
+    for fold, (train, held) in enumerate(folds(len(values), seed)):
         packed = fit_trees(values[train], features[train], nodes, seed + fold)
         predicted[held] = predict_trees(packed, features[held])
     return predicted
