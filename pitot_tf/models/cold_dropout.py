@@ -1,8 +1,8 @@
 """Cold dropout: train the towers to predict platforms and workloads from features alone.
 
 An entity that was never measured has side features but no learned free features, and its
-linear-scaling term can only come from the ridge regression on its features
-(:mod:`pitot_tf.models.cold`). A model trained only on measured entities never saw that input
+linear-scaling term can only come from what its features predict (a ridge regression or a
+forest, :mod:`pitot_tf.models.cold_baseline`). A model trained only on measured entities never saw that input
 and extrapolates badly. DropoutNet (Volkovs et al., NeurIPS 2017) trains for it: at every step
 a random ``rate`` of the platforms and (independently) of the workloads are treated as cold,
 whatever row they appear in (as workload or co-runner): their free features are replaced by

@@ -9,8 +9,8 @@ instead of cold start guessing from weight names:
 * ``free``: learned per-row parameters (a row never trained gets the mean trained row, or
   zeros when the layer was trained with cold dropout, which is what it saw for dropped rows:
   ``neutral``);
-* ``scale``: the linear-scaling baseline's term (a new row gets what the ridge regression on
-  its features predicts).
+* ``scale``: the linear-scaling baseline's term (a new row gets what its features predict:
+  :meth:`pitot_tf.models.baseline.LinearScaling.feature_term`).
 """
 
 from __future__ import annotations
