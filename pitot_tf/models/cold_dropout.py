@@ -2,13 +2,13 @@
 
 An entity that was never measured has side features but no learned free features, and its
 linear-scaling term can only come from what its features predict (a ridge regression or a
-forest, :mod:`pitot_tf.models.cold_baseline`). A model trained only on measured entities never saw that input
-and extrapolates badly. DropoutNet (Volkovs et al., NeurIPS 2017) trains for it: at every step
-a random ``rate`` of the platforms and (independently) of the workloads are treated as cold,
-whatever row they appear in (as workload or co-runner): their free features are replaced by
-zeros (the value a cold entity gets) and their baseline term by the feature-predicted one.
-The networks thus learn both the warm and the cold case, and a cold entity at prediction time
-gets exactly what it was trained on.
+forest, :mod:`pitot_tf.models.cold_baseline`). A model trained only on measured entities never
+saw that input and extrapolates badly. DropoutNet (Volkovs et al., NeurIPS 2017) trains for it:
+at every step a random ``rate`` of the platforms and (independently) of the workloads are
+treated as cold, whatever row they appear in (as workload or co-runner): their free features
+are replaced by zeros (the value a cold entity gets) and their baseline term by the
+feature-predicted one. The networks thus learn both the warm and the cold case, and a cold
+entity at prediction time gets exactly what it was trained on.
 
 :class:`ColdDropout` draws the two per-entity 0/1 masks once per forward pass, so the towers
 and the baseline see the same entities as cold; outside training both masks are zero and the
