@@ -150,13 +150,15 @@ def score(dataset: Dataset, split: Split, parts: Parts) -> dict[str, dict[str, f
     return scores
 
 
-def warm_scores(dataset: Dataset, preset: str, steps: int | None,
-                cache: Path) -> dict[str, dict[str, float]]:
-    """Test MAPE, width and coverage at α = 0.05 per objective of ``preset`` on the random
-    split at level 0.5, replicate 0 (warm rows: every entity has training rows)."""
+def warm_scores(dataset: Dataset, preset: str, steps: int | None, cache: Path,
+                extra: dict[str, object], tag: str) -> dict[str, dict[str, float]]:
+    """Test MAPE, width and coverage at α = 0.05 per objective of ``preset`` (with the
+    ``--set`` overrides ``extra``, named ``tag`` in the cache) on the random split at level
+    0.5, replicate 0 (warm rows: every entity has training rows)."""
     split = make_split(dataset, 0.5, 0)
-    path = cache / f"warm-{preset.replace('/', '_')}-s{steps}.npz"
-    parts = cached(path, functools.partial(pitot_predictions, dataset, split, preset, steps))
+    path = cache / f"warm-{preset.replace('/', '_')}-s{steps}{tag}.npz"
+    parts = cached(path, functools.partial(pitot_predictions, dataset, split, preset, steps,
+                                           extra=extra))
     return score(dataset, split, parts)
 
 
@@ -222,7 +224,7 @@ def main() -> None:
         print_table(summary)
     output: dict[str, object] = {"mode": args.mode, "draws": args.draws, "cold": summary}
     if args.warm:
-        output["warm"] = {m: warm_scores(dataset, m, args.steps, args.cache)
+        output["warm"] = {m: warm_scores(dataset, m, args.steps, args.cache, extra, tag)
                           for m in args.methods if m != "gbt"}
         print("warm rows (random split, level 0.5, replicate 0):")
         print_table(output["warm"])  # type: ignore[arg-type]
