@@ -37,6 +37,7 @@ SEED_LIMIT = 2**24
 REMOVED_KEYS = frozenset({"objectives.log_target"})
 LOSSES = ("squared", "percent")
 OPTIMIZERS = ("adamax", "adamw", "adam")
+ENSEMBLE_SHARES = ("none", "towers")
 
 
 @dataclass
@@ -108,7 +109,13 @@ class TrainingConfig:
 
     ``ensemble``: train that many members (own seeds, own batch draws, same split) in one
     compiled program and predict the mean of their log runtimes
-    (:mod:`pitot_tf.models.ensemble`); 1 is a single model.
+    (:mod:`pitot_tf.models.ensemble`); 1 is a single model. ``ensemble_share``: what the
+    members share: ``none`` (independent members) or ``towers`` (Pitot with hybrid towers:
+    one set of tower hidden layers and learned features, an output head per member, and
+    a baseline per member; one batch per step for all), a cheaper ensemble.
+    ``snapshots``: 0 trains as usual; ``M >= 1`` trains one model with a cosine learning
+    rate restarted ``M`` times and predicts the mean of the ``M`` snapshots, one per cycle
+    (a snapshot ensemble, :mod:`pitot_tf.training.snapshots`).
     """
 
     steps: int = 20_000
@@ -122,6 +129,8 @@ class TrainingConfig:
     jit_compile: bool = True
     progress: bool = True
     ensemble: int = 1
+    ensemble_share: str = "none"
+    snapshots: int = 0
 
 
 @dataclass
@@ -330,6 +339,30 @@ def _check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _check_ensemble_variants(config: Config) -> None:
+    """``training.ensemble_share`` and ``training.snapshots``: valid, and only where they act."""
+    m, t = config.model, config.training
+    _check(
+        t.ensemble_share in ENSEMBLE_SHARES,
+        f"training.ensemble_share must be one of {ENSEMBLE_SHARES}, got '{t.ensemble_share}'",
+    )
+    if t.ensemble_share == "towers":
+        _check(t.ensemble >= 2, "training.ensemble_share=towers needs training.ensemble >= 2")
+        _check(
+            m.kind == "pitot" and m.workload_tower == m.platform_tower == "hybrid",
+            "training.ensemble_share=towers shares hybrid towers: it needs model.kind=pitot "
+            "with hybrid workload and platform towers",
+        )
+        _check(m.cold_dropout == 0, "training.ensemble_share=towers does not support "
+               "model.cold_dropout")
+    _check(t.snapshots >= 0, f"training.snapshots must be >= 0, got {t.snapshots}")
+    if t.snapshots:
+        _check(t.ensemble == 1, "training.snapshots cannot be combined with "
+               "training.ensemble > 1")
+        _check(t.steps % t.snapshots == 0, f"training.steps ({t.steps}) must be a multiple of "
+               f"training.snapshots ({t.snapshots}): the cycles have equal length")
+
+
 def validate(config: Config) -> None:
     """Range and choice checks that a type alone cannot express."""
     m, t, o = config.model, config.training, config.objectives
@@ -378,6 +411,7 @@ def validate(config: Config) -> None:
     _check(t.val_every >= 1, f"training.val_every must be >= 1, got {t.val_every}")
     _check(t.batch >= 1, f"training.batch must be >= 1, got {t.batch}")
     _check(t.ensemble >= 1, f"training.ensemble must be >= 1, got {t.ensemble}")
+    _check_ensemble_variants(config)
     _check(
         t.optimizer in OPTIMIZERS,
         f"training.optimizer must be one of {OPTIMIZERS}, got '{t.optimizer}'",

@@ -12,6 +12,12 @@ member draws its own batch (from its own seed) and the loss minimized is the sum
 members' own losses, so each member's weights get exactly the gradient they would get alone
 (the reported ``train_loss`` is the members' mean). The best weights are chosen by the
 ensemble's (the mean prediction's) validation loss: that is what is predicted and calibrated.
+With ``training.ensemble_share=towers`` the members share their towers' hidden layers and
+draw one batch per step together (:func:`pitot_tf.models.ensemble.shared_member_outputs`).
+
+A snapshot ensemble (``training.snapshots=M``) trains one model with cosine restarts, keeps
+the best validation weights of each cycle and ends as the ensemble of those M snapshots
+(:mod:`pitot_tf.training.snapshots`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from pitot_tf.models.ensemble import member_models, member_seed
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
 from pitot_tf.training.losses import row_loss
 from pitot_tf.training.runtime import configure_threads
+from pitot_tf.training.snapshots import cycle_ends, learning_rate, snapshot_ensemble
 
 ValidationCallback = Callable[[int, float, dict[str, float]], None]
 
@@ -57,6 +64,7 @@ class TrainResult:
     best_val_loss: float
     wall_s: float
     steps_per_s: float
+    snapshot_steps: list[int] = dataclasses.field(default_factory=list)
 
 
 def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
@@ -67,7 +75,7 @@ def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
         "adam": keras.optimizers.Adam,
     }
     return kinds[t.optimizer](
-        learning_rate=t.learning_rate,
+        learning_rate=learning_rate(config),
         beta_1=t.beta_1,
         beta_2=t.beta_2,
         weight_decay=t.weight_decay or None,
@@ -235,15 +243,19 @@ class Trainer:
         return float(sum(self.weights[n] * v for n, v in losses.items() if n in self.objectives))
 
     def fit(self, on_validation: ValidationCallback | None = None) -> TrainResult:
-        """Train for ``training.steps`` steps; keep and restore the best validation weights."""
+        """Train for ``training.steps`` steps; keep and restore the best validation weights
+        (of each cycle, for a snapshot ensemble, which then becomes the model)."""
         t = self.config.training
-        best = (math.inf, 0, self.model.get_weights())
+        ends = cycle_ends(self.config) if t.snapshots else [t.steps]
+        best: tuple[float, int, list[np.ndarray]] = (math.inf, 0, self.model.get_weights())
+        snapshots: list[tuple[float, int, list[np.ndarray]]] = []
         records: list[dict[str, float]] = []
         progress = _progress_bar(t.steps, t.progress)
         started = time.perf_counter()
         done = 0
         while done < t.steps:
-            count = min(t.val_every, t.steps - done)
+            end = next(e for e in ends if e > done)
+            count = min(t.val_every, end - done)
             train_loss = float(self._steps(tf.constant(done), tf.constant(count)))
             done += count
             if not math.isfinite(train_loss):
@@ -264,21 +276,20 @@ class Trainer:
             )
             if weighted < best[0]:
                 best = (weighted, done, self.model.get_weights())
+            if t.snapshots and done == end:
+                snapshots.append(best)
+                best = (math.inf, 0, best[2])
             progress.update(count)
             progress.set_postfix(train=f"{train_loss:.4f}", val=f"{weighted:.4f}")
             if on_validation is not None:
                 on_validation(done, weighted, val)
         progress.close()
         wall = time.perf_counter() - started
-        if best[1]:
+        if snapshots:
+            best = self._use_snapshots(snapshots)
+        elif best[1]:
             self.model.set_weights(best[2])
-        seen = self._seen_rows()
-        neutralize_unseen(self.model, seen)
-        features = {"platform": self.dataset.platforms.features,
-                    "workload": self.dataset.workloads.features}
-        for layer in self.model.layers:  # one baseline, or one per ensemble member
-            if isinstance(layer, LinearScaling) and layer.trainable_scales:
-                layer.restore_unfitted(seen, features)
+        self._finish_unseen()
         return TrainResult(
             self.model,
             pd.DataFrame.from_records(records),
@@ -286,7 +297,29 @@ class Trainer:
             best[0],
             wall,
             t.steps / wall if wall else 0.0,
+            [step for _, step, _ in snapshots],
         )
+
+    def _use_snapshots(
+        self, snapshots: list[tuple[float, int, list[np.ndarray]]]
+    ) -> tuple[float, int, list[np.ndarray]]:
+        """Make the ensemble of the cycles' best weights the model; its validation loss, the
+        last snapshot's step and its weights."""
+        self.model = snapshot_ensemble(self.model, [w for _, _, w in snapshots], self.config,
+                                       self.dataset)
+        self._predict = tf.function(self._forward, jit_compile=False, reduce_retracing=True)
+        return self.weighted(self.validation_losses()), snapshots[-1][1], snapshots[-1][2]
+
+    def _finish_unseen(self) -> None:
+        """Rows that training never saw get neutral free weights and their baseline terms
+        from features (:mod:`pitot_tf.models.cold`)."""
+        seen = self._seen_rows()
+        neutralize_unseen(self.model, seen)
+        features = {"platform": self.dataset.platforms.features,
+                    "workload": self.dataset.workloads.features}
+        for layer in self.model.layers:  # one baseline, or one per ensemble member
+            if isinstance(layer, LinearScaling) and layer.trainable_scales:
+                layer.restore_unfitted(seen, features)
 
 
 def _require_validation(split: Split, objectives: list[str]) -> None:

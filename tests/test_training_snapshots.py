@@ -1,0 +1,139 @@
+"""Snapshot ensembles (``training.snapshots``): the cosine-restart schedule, one member per
+cycle, the prediction is the snapshots' mean, and the Keras file and pyfunc model work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import keras
+import mlflow
+import numpy as np
+import pytest
+from mlflow_helpers import experiment, private_tracking
+from test_tracking_pyfunc import expected_answer, request_for
+
+from pitot_tf.data.dataset import Dataset
+from pitot_tf.data.splits import make_split
+from pitot_tf.data.synth import synthesize_dataset
+from pitot_tf.errors import ConfigError
+from pitot_tf.models.ensemble import member_models, member_names
+from pitot_tf.presets import resolve
+from pitot_tf.tracking.training import TrainingRun, run_training
+from pitot_tf.training import train
+from pitot_tf.training.predict import predict_inputs
+from pitot_tf.training.snapshots import CosineRestarts, cycle_ends
+from pitot_tf.training.trainer import TrainResult
+
+CYCLE = 20
+SNAPSHOTS = 3
+FAST = {"training.steps": CYCLE * SNAPSHOTS, "training.val_every": CYCLE,
+        "training.batch": 32, "training.progress": False, "model.layers": [16],
+        "model.mf_dim": 8, "training.learning_rate": 1e-2}
+
+
+def _inputs(dataset: Dataset) -> dict[str, np.ndarray]:
+    obs = dataset.objectives["if2"]
+    return {"platform": obs.platform.astype(np.int32), "workload": obs.workload.astype(np.int32),
+            "interferers": obs.interferers.astype(np.int32)}
+
+
+@pytest.fixture(scope="module")
+def trained(synth_dataset: Dataset) -> TrainResult:
+    config = resolve("pitot", {**FAST, "training.snapshots": SNAPSHOTS})
+    return train(config, synth_dataset, make_split(synth_dataset, 0.5))
+
+
+def test_cosine_restarts_have_their_minima_at_each_cycle_end() -> None:
+    schedule = CosineRestarts(1e-3, 10)
+    rates = np.array([float(schedule(step)) for step in range(30)])
+    for cycle in range(3):
+        part = rates[cycle * 10 : cycle * 10 + 10]
+        assert int(np.argmin(part)) == 9 and int(np.argmax(part)) == 0
+        assert part[0] == pytest.approx(1e-3) and part[9] < 0.03 * 1e-3
+        assert np.all(np.diff(part) < 0)  # falls through the whole cycle
+    assert keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(schedule)).get_config() == schedule.get_config()
+
+
+def test_cycle_ends_and_validation() -> None:
+    assert cycle_ends(resolve("pitot", {"training.steps": 20000, "training.snapshots": 5})) == [
+        4000, 8000, 12000, 16000, 20000]
+    with pytest.raises(ConfigError, match="multiple of training.snapshots"):
+        resolve("pitot", {"training.steps": 10, "training.snapshots": 3})
+    with pytest.raises(ConfigError, match="cannot be combined"):
+        resolve("pitot", {"training.snapshots": 2, "training.ensemble": 2})
+    with pytest.raises(ConfigError, match="training.snapshots must be >= 0"):
+        resolve("pitot", {"training.snapshots": -1})
+    assert resolve("pitot/snapshot").training.snapshots == 5
+
+
+def test_one_member_per_cycle(trained: TrainResult) -> None:
+    assert member_names(trained.model) == [f"member_{e}" for e in range(SNAPSHOTS)]
+    assert trained.snapshot_steps == [CYCLE, 2 * CYCLE, 3 * CYCLE]
+    assert list(trained.history["step"]) == [CYCLE, 2 * CYCLE, 3 * CYCLE]
+
+
+def test_prediction_is_the_mean_of_the_snapshots(trained: TrainResult,
+                                                 synth_dataset: Dataset) -> None:
+    inputs = _inputs(synth_dataset)
+    each = np.stack([predict_inputs(member, inputs) for member in member_models(trained.model)])
+    np.testing.assert_allclose(predict_inputs(trained.model, inputs), each.mean(axis=0),
+                               rtol=1e-5, atol=1e-5)
+    assert all(not np.allclose(each[0], each[e], atol=1e-4) for e in range(1, SNAPSHOTS))
+
+
+def test_first_snapshot_is_a_run_of_one_cycle(trained: TrainResult,
+                                              synth_dataset: Dataset) -> None:
+    """The first member is the model a run of the first cycle alone ends with (same seed,
+    batches and learning rates): the members really are the snapshots."""
+    one = train(resolve("pitot", {**FAST, "training.steps": CYCLE, "training.snapshots": 1}),
+                synth_dataset, make_split(synth_dataset, 0.5))
+    inputs = _inputs(synth_dataset)
+    assert member_names(one.model) == []
+    np.testing.assert_allclose(predict_inputs(member_models(trained.model)[0], inputs),
+                               predict_inputs(one.model, inputs), rtol=1e-4, atol=1e-4)
+
+
+def test_snapshots_are_the_best_weights_of_their_cycle(synth_dataset: Dataset) -> None:
+    """Validated several times per cycle, each cycle gives its best validation weights."""
+    result = train(resolve("pitot", {**FAST, "training.val_every": 5,
+                                     "training.snapshots": SNAPSHOTS}),
+                   synth_dataset, make_split(synth_dataset, 0.5))
+    history = result.history.set_index("step")["val_loss"]
+    for cycle, step in enumerate(result.snapshot_steps):
+        within = history[(history.index > cycle * CYCLE) & (history.index <= (cycle + 1) * CYCLE)]
+        assert step == int(within.idxmin())
+    assert np.isfinite(result.best_val_loss)
+
+
+def test_keras_file_round_trip(trained: TrainResult, synth_dataset: Dataset,
+                               tmp_path: Path) -> None:
+    path = tmp_path / "snapshots.keras"
+    trained.model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    inputs = _inputs(synth_dataset)
+    np.testing.assert_allclose(predict_inputs(loaded, inputs),
+                               predict_inputs(trained.model, inputs), rtol=1e-6, atol=1e-6)
+    assert len(member_models(loaded)) == SNAPSHOTS
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
+    root = tmp_path_factory.mktemp("snapshot-pyfunc")
+    with private_tracking(root, tmp_path_factory.getbasetemp()):
+        experiment("snapshots", root)
+        data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
+        yield run_training("pitot", {**FAST, "training.snapshots": 2}, 0.5, 0, data,
+                           experiment="snapshots")
+
+
+def test_pyfunc_of_a_snapshot_ensemble(tracked: TrainingRun) -> None:
+    """The logged pyfunc model answers with the snapshots' mean plus the calibrated margin."""
+    assert len(member_models(tracked.result.model)) == 2
+    model = mlflow.pyfunc.load_model(f"runs:/{tracked.run_id}/pyfunc-model")
+    request = request_for(tracked)
+    answer = model.predict(request)
+    runtime, bound = expected_answer(tracked, request)
+    np.testing.assert_allclose(answer["predicted_runtime_s"], runtime, rtol=1e-5)
+    np.testing.assert_allclose(answer["upper_bound_s"], bound, rtol=1e-5)
