@@ -115,7 +115,9 @@ class TrainingConfig:
     a baseline per member; one batch per step for all), a cheaper ensemble.
     ``snapshots``: 0 trains as usual; ``M >= 1`` trains one model with a cosine learning
     rate restarted ``M`` times and predicts the mean of the ``M`` snapshots, one per cycle
-    (a snapshot ensemble, :mod:`pitot_tf.training.snapshots`).
+    (a snapshot ensemble, :mod:`pitot_tf.training.snapshots`). ``snapshot_members``: how
+    many of the last snapshots form that ensemble; 0 (default) lets the validation loss of
+    their mean choose.
     """
 
     steps: int = 20_000
@@ -131,6 +133,7 @@ class TrainingConfig:
     ensemble: int = 1
     ensemble_share: str = "none"
     snapshots: int = 0
+    snapshot_members: int = 0
 
 
 @dataclass
@@ -356,9 +359,14 @@ def _check_ensemble_variants(config: Config) -> None:
         _check(m.cold_dropout == 0, "training.ensemble_share=towers does not support "
                "model.cold_dropout")
     _check(t.snapshots >= 0, f"training.snapshots must be >= 0, got {t.snapshots}")
+    _check(t.snapshots > 0 or t.snapshot_members == 0,
+           "training.snapshot_members needs training.snapshots > 0")
     if t.snapshots:
         _check(t.ensemble == 1, "training.snapshots cannot be combined with "
                "training.ensemble > 1")
+        _check(0 <= t.snapshot_members <= t.snapshots,
+               f"training.snapshot_members must be in [0, training.snapshots={t.snapshots}], "
+               f"got {t.snapshot_members}")
         _check(t.steps % t.snapshots == 0, f"training.steps ({t.steps}) must be a multiple of "
                f"training.snapshots ({t.snapshots}): the cycles have equal length")
 

@@ -87,3 +87,38 @@ def test_the_numpy_predictor_leaves_the_reference_form_to_keras(synth_dataset) -
         resolve("pitot", {**small, "model.interference_form": "reference"}), synth_dataset)
     assert NumpyPitot.from_model(paper) is not None
     assert NumpyPitot.from_model(reference) is None
+
+
+@pytest.mark.parametrize("form", ["paper", "reference"])
+def test_shared_tower_members_are_single_layers_on_their_columns(form: str) -> None:
+    """Member ``e`` of a layer with ``members=3`` (shared hidden layers, one block of the
+    towers' output layers per member) computes what a single layer with the same hidden
+    weights and member ``e``'s output block computes, in output columns ``e · heads …``."""
+    members, heads, k = 3, 2, 2
+    settings = dict(platforms=5, workloads=7, platform_features=3, workload_features=4,
+                    mf_dim=D, if_dim=k, heads=heads, interference_form=form, layers=[6])
+    rng = np.random.default_rng(0)
+    shared = PitotInteraction(**settings, members=members)  # type: ignore[arg-type]
+    shared.set_features(rng.normal(size=(5, 3)), rng.normal(size=(7, 4)))
+    for tower in (shared.workload_tower, shared.platform_tower):  # outputs of order 1
+        tower.head.set_weights([rng.normal(size=w.shape) for w in tower.head.get_weights()])
+    rows = (np.array([0, 4, 2, 1], np.int32), np.array([6, 0, 3, 3], np.int32),
+            np.array([[1, -1], [2, 5], [-1, -1], [6, 6]], np.int32))
+    out = np.asarray(shared(*rows))
+    assert out.shape == (4, members * heads) and np.abs(out).mean() > 0.1
+    blocks = {"workload_tower": heads * D, "platform_tower": (1 + 2 * k) * D}
+    for member in range(members):
+        single = PitotInteraction(**settings)  # type: ignore[arg-type]
+        for name, width in blocks.items():
+            source, target = getattr(shared, name), getattr(single, name)
+            for a, b in zip(source.hidden, target.hidden, strict=True):
+                b.set_weights(a.get_weights())
+            target.features.assign(source.features)
+            target.learned.assign(source.learned)
+            kernel, bias = source.head.get_weights()
+            part = slice(member * width, (member + 1) * width)
+            target.head.set_weights([kernel[:, part], bias[part]])
+        np.testing.assert_allclose(out[:, member * heads : (member + 1) * heads],
+                                   np.asarray(single(*rows)), rtol=1e-5, atol=1e-6)
+    first = [np.asarray(t) for t in shared.embeddings()]
+    assert [t.shape for t in first] == [(7, heads, D), (5, D), (5, k, D), (5, k, D)]

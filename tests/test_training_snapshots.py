@@ -22,8 +22,8 @@ from pitot_tf.presets import resolve
 from pitot_tf.tracking.training import TrainingRun, run_training
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_inputs
-from pitot_tf.training.snapshots import CosineRestarts, cycle_ends
-from pitot_tf.training.trainer import TrainResult
+from pitot_tf.training.snapshots import CosineRestarts, cycle_ends, last_best
+from pitot_tf.training.trainer import Trainer, TrainResult
 
 CYCLE = 20
 SNAPSHOTS = 3
@@ -40,7 +40,8 @@ def _inputs(dataset: Dataset) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def trained(synth_dataset: Dataset) -> TrainResult:
-    config = resolve("pitot", {**FAST, "training.snapshots": SNAPSHOTS})
+    config = resolve("pitot", {**FAST, "training.snapshots": SNAPSHOTS,
+                               "training.snapshot_members": SNAPSHOTS})
     return train(config, synth_dataset, make_split(synth_dataset, 0.5))
 
 
@@ -65,6 +66,10 @@ def test_cycle_ends_and_validation() -> None:
         resolve("pitot", {"training.snapshots": 2, "training.ensemble": 2})
     with pytest.raises(ConfigError, match="training.snapshots must be >= 0"):
         resolve("pitot", {"training.snapshots": -1})
+    with pytest.raises(ConfigError, match=r"snapshot_members must be in \[0, training"):
+        resolve("pitot", {"training.snapshots": 2, "training.snapshot_members": 3})
+    with pytest.raises(ConfigError, match="snapshot_members needs training.snapshots > 0"):
+        resolve("pitot", {"training.snapshot_members": 1})
     assert resolve("pitot/snapshot").training.snapshots == 5
 
 
@@ -98,13 +103,36 @@ def test_first_snapshot_is_a_run_of_one_cycle(trained: TrainResult,
 def test_snapshots_are_the_best_weights_of_their_cycle(synth_dataset: Dataset) -> None:
     """Validated several times per cycle, each cycle gives its best validation weights."""
     result = train(resolve("pitot", {**FAST, "training.val_every": 5,
-                                     "training.snapshots": SNAPSHOTS}),
+                                     "training.snapshots": SNAPSHOTS,
+                                     "training.snapshot_members": SNAPSHOTS}),
                    synth_dataset, make_split(synth_dataset, 0.5))
     history = result.history.set_index("step")["val_loss"]
     for cycle, step in enumerate(result.snapshot_steps):
         within = history[(history.index > cycle * CYCLE) & (history.index <= (cycle + 1) * CYCLE)]
         assert step == int(within.idxmin())
     assert np.isfinite(result.best_val_loss)
+
+
+def test_last_best_takes_the_fewest_on_ties() -> None:
+    assert last_best([0.3, 0.2, 0.25]) == 2
+    assert last_best([0.1, 0.1, 0.2]) == 1
+
+
+def test_validation_chooses_how_many_snapshots(trained: TrainResult,
+                                               synth_dataset: Dataset) -> None:
+    """With ``snapshot_members=0`` the members are the last ``k`` snapshots whose mean has
+    the lowest validation loss: never worse on validation than all of them, and the loss
+    reported is the chosen model's."""
+    config = resolve("pitot", {**FAST, "training.snapshots": SNAPSHOTS})
+    trainer = Trainer(config, synth_dataset, make_split(synth_dataset, 0.5))
+    chosen = trainer.fit()
+    count = len(chosen.snapshot_steps)
+    assert 1 <= count <= SNAPSHOTS
+    assert chosen.snapshot_steps == trained.snapshot_steps[-count:]
+    assert len(member_models(chosen.model)) == count
+    assert chosen.best_val_loss <= trained.best_val_loss + 1e-6
+    assert chosen.best_val_loss == pytest.approx(trainer.weighted(trainer.validation_losses()),
+                                                 rel=1e-4)
 
 
 def test_keras_file_round_trip(trained: TrainResult, synth_dataset: Dataset,
@@ -124,7 +152,8 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
     with private_tracking(root, tmp_path_factory.getbasetemp()):
         experiment("snapshots", root)
         data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
-        yield run_training("pitot", {**FAST, "training.snapshots": 2}, 0.5, 0, data,
+        yield run_training("pitot", {**FAST, "training.snapshots": 2,
+                                     "training.snapshot_members": 2}, 0.5, 0, data,
                            experiment="snapshots")
 
 

@@ -94,6 +94,9 @@ def model_parts(model: keras.Model) -> tuple[LinearScaling, Any]:
             f"model {model.name!r} is not one baseline plus one interaction layer "
             f"({len(baselines)} baselines, {len(interactions)} interaction layers)"
         )
+    if getattr(interactions[0], "members", 1) > 1:
+        raise ValueError(f"model {model.name!r} is a member of an ensemble with shared towers "
+                         "(see pitot_tf.models.ensemble.shared_member_outputs)")
     return baselines[0], interactions[0]
 
 

@@ -14,18 +14,54 @@ losses, never the loss of the mean): :func:`member_models` gives one Keras model
 sharing the ensemble's layers: each member is exactly a single model, and no weight is shared.
 Member 0's layers keep the single model's names (``baseline``, ``pitot``) and seed, so tools
 that look at "the" network (t-SNE of embeddings, the baseline's sizes) see member 0.
+
+With ``training.ensemble_share=towers`` (:func:`build_shared_ensemble`) the members share one
+Pitot interaction layer ``pitot`` whose towers' hidden layers and learned features are common
+and whose towers' output layers hold one block per member (``members=E``,
+:mod:`pitot_tf.models.pitot`); member ``e`` is its own baseline plus its own columns of that
+layer's output (a :class:`MemberSlice` ``head_<e>``). The trainer draws one batch per step for
+all members and runs the shared layer once (:func:`shared_member_outputs`); the loss is still
+the sum of the members' own losses, so the shared layers get the sum of their gradients.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import keras
 import numpy as np
 
 from pitot_tf.config import SEED_LIMIT, Config
 from pitot_tf.data.dataset import Dataset
-from pitot_tf.models.build import baseline_layer, interaction_for, member_output, model_inputs
+from pitot_tf.models.blocks import Block, interaction_on_blocks
+from pitot_tf.models.build import (
+    baseline_layer,
+    heads,
+    interaction_for,
+    member_output,
+    model_inputs,
+)
 
 MEMBER_PREFIX = "member_"
+
+
+@keras.saving.register_keras_serializable(package="pitot_tf")
+class MemberSlice(keras.layers.Layer):
+    """Member ``member``'s ``heads`` columns of a shared interaction's ``(batch, E · heads)``
+    output."""
+
+    def __init__(self, member: int, heads: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.member, self.heads = member, heads
+
+    def call(self, values: Any) -> Any:
+        return values[:, self.member * self.heads : (self.member + 1) * self.heads]
+
+    def compute_output_shape(self, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (shape[0], self.heads)
+
+    def get_config(self) -> dict[str, object]:
+        return {**super().get_config(), "member": self.member, "heads": self.heads}
 
 
 def member_seed(seed: int, member: int) -> int:
@@ -40,6 +76,8 @@ def member_seed(seed: int, member: int) -> int:
 
 def build_ensemble(config: Config, dataset: Dataset) -> keras.Model:
     """A fresh ensemble of ``config.training.ensemble`` members (see the module)."""
+    if config.training.ensemble_share == "towers":
+        return build_shared_ensemble(config, dataset)
     count = config.training.ensemble
     inputs = model_inputs()
     members = []
@@ -53,6 +91,43 @@ def build_ensemble(config: Config, dataset: Dataset) -> keras.Model:
             suffix)))
     output = keras.layers.Average(name="log_runtime")(members)
     return keras.Model(inputs, output, name=f"{config.model.kind}_ensemble")
+
+
+def build_shared_ensemble(config: Config, dataset: Dataset) -> keras.Model:
+    """A fresh ensemble whose members share their towers (see the module)."""
+    inputs = model_inputs()
+    keras.utils.set_random_seed(config.seed)
+    interaction = interaction_for(config, dataset)
+    shared = interaction(inputs["platform"], inputs["workload"], inputs["interferers"])
+    members = []
+    for member in range(config.training.ensemble):
+        suffix = f"_{member}" if member else ""
+        baseline = baseline_layer(config, dataset, f"baseline{suffix}")
+        head = MemberSlice(member, heads(config), name=f"head_{member}")(shared)
+        members.append(keras.layers.Add(name=f"{MEMBER_PREFIX}{member}")(
+            [baseline(inputs["platform"], inputs["workload"]), head]))
+    output = keras.layers.Average(name="log_runtime")(members)
+    return keras.Model(inputs, output, name=f"{config.model.kind}_shared_ensemble")
+
+
+def shared_member_outputs(model: keras.Model, blocks: list[Block],
+                          training: bool | None = None) -> list[Any]:
+    """Each member's output ``(Σ rows, heads)`` on ``blocks`` (in block order) for a model of
+    :func:`build_shared_ensemble`: the shared interaction runs once."""
+    slices = [model.get_layer(f"head_{e}") for e in range(len(member_names(model)))]
+    interaction = model.get_layer("pitot")
+    shared = interaction_on_blocks(interaction, blocks, training)
+    platform = keras.ops.concatenate([block.platform for block in blocks], axis=0)
+    workload = keras.ops.concatenate([block.workload for block in blocks], axis=0)
+    baselines = [model.get_layer(f"baseline_{e}" if e else "baseline")
+                 for e in range(len(slices))]
+    return [keras.ops.add(base(platform, workload), head(shared))
+            for base, head in zip(baselines, slices, strict=True)]
+
+
+def is_shared(model: keras.Model) -> bool:
+    """Whether ``model`` is an ensemble with shared towers (:func:`build_shared_ensemble`)."""
+    return any(isinstance(layer, MemberSlice) for layer in model.layers)
 
 
 def member_names(model: keras.Model) -> list[str]:

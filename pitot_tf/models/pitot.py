@@ -15,6 +15,12 @@ That is the paper's form (``interference_form="paper"``). The reference code
 *workload* index (JAX clamps indices past the last platform to the last row) and contracting
 with the target workload's own embedding; the platform never enters it. ``"reference"``
 reproduces that, with the clamp made explicit: ``Vg[min(i, P - 1)]``.
+
+With ``members=E > 1`` (an ensemble with shared towers, ``training.ensemble_share=towers``)
+the towers' hidden layers and learned features are shared and each member has its own block
+of the towers' output layers (its own ``x_w``, ``x_p``, ``Vs`` and ``Vg``): the output is
+``(batch, E · heads)``, member ``e``'s heads in columns ``e · heads …``
+(:mod:`pitot_tf.models.ensemble`).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class PitotInteraction(keras.layers.Layer):
         layers: tuple[int, ...] | list[int] = (128, 128),
         activation: str = "gelu",
         cold_dropout: float = 0.0,
+        members: int = 1,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
@@ -76,7 +83,11 @@ class PitotInteraction(keras.layers.Layer):
             layers=list(layers),
             activation=activation,
             cold_dropout=cold_dropout,
+            members=members,
         )
+        if members > 1 and cold_dropout > 0:
+            raise ValueError("shared-tower members (members > 1) do not support cold dropout")
+        self.members = members
         self.mf_dim, self.if_dim, self.if_slope, self.heads = mf_dim, if_dim, if_slope, heads
         self.model_interference = interference == "model"
         self.reference_form = interference_form == "reference"
@@ -92,7 +103,7 @@ class PitotInteraction(keras.layers.Layer):
         self.workload_tower = Tower(
             workloads,
             workload_features,
-            mf_dim * heads + self.bias,
+            mf_dim * heads * members + self.bias,
             workload_tower,
             name="workload_tower",
             **shared,
@@ -100,7 +111,7 @@ class PitotInteraction(keras.layers.Layer):
         self.platform_tower = Tower(
             platforms,
             platform_features,
-            mf_dim * (1 + 2 * if_dim) + self.bias,
+            mf_dim * (1 + 2 * if_dim) * members + self.bias,
             platform_tower,
             name="platform_tower",
             **shared,
@@ -123,8 +134,24 @@ class PitotInteraction(keras.layers.Layer):
         self, platform_cold: Any = None, workload_cold: Any = None
     ) -> tuple[Any, Any, Any, Any]:
         """Workload ``(W, heads, d)``, and platform ``x_p (P, d)``, ``Vs``, ``Vg (P, k, d)``;
-        the ``*_cold`` masks (training with cold dropout) embed those rows as cold rows."""
+        the ``*_cold`` masks (training with cold dropout) embed those rows as cold rows. With
+        shared-tower members, member 0's."""
+        if self.members > 1:
+            workload, x_p, v_s, v_g = self._member_tables()
+            return workload[:, : self.heads], x_p[:, 0], v_s[:, 0], v_g[:, 0]
         return self._tables(platform_cold, workload_cold)[:4]
+
+    def _member_tables(self) -> tuple[Any, Any, Any, Any]:
+        """Shared-tower members' tables per output column (member-major): workload
+        ``(W, H, d)``, ``x_p (P, H, d)``, ``Vs`` and ``Vg (P, H, k, d)``, ``H = members ·
+        heads``."""
+        d, k, columns = self.mf_dim, self.if_dim, self.members * self.heads
+        workload = self.workload_tower.embed()[:, : columns * d]
+        workload = ops.reshape(workload, (-1, columns, d))
+        platform = self.platform_tower.embed()[:, : self.members * (1 + 2 * k) * d]
+        platform = ops.repeat(ops.reshape(platform, (-1, self.members, 1 + 2 * k, d)),
+                              self.heads, axis=1)
+        return workload, platform[:, :, 0], platform[:, :, 1 : 1 + k], platform[:, :, 1 + k :]
 
     def _tables(self, platform_cold: Any = None, workload_cold: Any = None) -> tuple[Any, ...]:
         """:meth:`embeddings`, then the per-row biases ``(P, heads)`` and ``(W, heads)`` (only
@@ -142,6 +169,8 @@ class PitotInteraction(keras.layers.Layer):
 
     def call(self, platform: object, workload: object, interferers: object,
              platform_cold: object = None, workload_cold: object = None) -> Any:
+        if self.members > 1:
+            return self._call_members(platform, workload, interferers)
         tables = self._tables(platform_cold, workload_cold)
         w_table, p_table, vs_table, vg_table, p_bias, w_bias = tables
         x_w = ops.take(w_table, workload, axis=0)
@@ -158,6 +187,26 @@ class PitotInteraction(keras.layers.Layer):
             pressure = self._reference_pressure(x_w, vg_table, interferers, present)
         else:
             pressure = self._paper_pressure(w_table, vg_table, platform, interferers, present)
+        rectified = ops.leaky_relu(pressure, negative_slope=self.if_slope)
+        return prediction + ops.sum(susceptibility * rectified, axis=-1)
+
+    def _call_members(self, platform: Any, workload: Any, interferers: Any) -> Any:
+        """:meth:`call` for shared-tower members: every table has a column axis ``h``."""
+        w_table, p_table, vs_table, vg_table = self._member_tables()
+        x_w = ops.take(w_table, workload, axis=0)
+        prediction = ops.sum(x_w * ops.take(p_table, platform, axis=0), axis=-1)
+        if not self.model_interference:
+            return prediction
+        susceptibility = ops.einsum("bhd,bhkd->bhk", x_w, ops.take(vs_table, platform, axis=0))
+        present = ops.cast(ops.greater_equal(interferers, 0), x_w.dtype)[:, :, None, None]
+        if self.reference_form:
+            index = ops.minimum(ops.maximum(interferers, 0), self.platforms - 1)
+            v_g = ops.sum(ops.take(vg_table, index, axis=0) * present[..., None], axis=1)
+            pressure = ops.einsum("bhd,bhkd->bhk", x_w, v_g)
+        else:
+            x_i = ops.take(w_table, ops.maximum(interferers, 0), axis=0)
+            x_i = ops.sum(x_i * present, axis=1)
+            pressure = ops.einsum("bhd,bhkd->bhk", x_i, ops.take(vg_table, platform, axis=0))
         rectified = ops.leaky_relu(pressure, negative_slope=self.if_slope)
         return prediction + ops.sum(susceptibility * rectified, axis=-1)
 
@@ -189,6 +238,13 @@ CONFIG_KEYS = (
 )
 
 
+def shared_members(config: Config) -> int:
+    """How many ensemble members share this layer's towers: ``training.ensemble`` with
+    ``training.ensemble_share=towers``, else 1."""
+    t = config.training
+    return t.ensemble if t.ensemble_share == "towers" else 1
+
+
 def build(config: Config, dataset: Dataset, heads: int) -> PitotInteraction:
     """The registry's builder (:mod:`pitot_tf.models.registry`)."""
     m = config.model
@@ -209,5 +265,6 @@ def build(config: Config, dataset: Dataset, heads: int) -> PitotInteraction:
         learned_features=m.learned_features,
         layers=m.layers,
         cold_dropout=m.cold_dropout,
+        members=shared_members(config),
         name="pitot",
     )

@@ -16,8 +16,8 @@ With ``training.ensemble_share=towers`` the members share their towers' hidden l
 draw one batch per step together (:func:`pitot_tf.models.ensemble.shared_member_outputs`).
 
 A snapshot ensemble (``training.snapshots=M``) trains one model with cosine restarts, keeps
-the best validation weights of each cycle and ends as the ensemble of those M snapshots
-(:mod:`pitot_tf.training.snapshots`).
+the best validation weights of each cycle and ends as the ensemble of the last of those
+snapshots (:mod:`pitot_tf.training.snapshots`).
 """
 
 from __future__ import annotations
@@ -41,11 +41,21 @@ from pitot_tf.models import build_model, fit_baseline
 from pitot_tf.models.baseline import LinearScaling
 from pitot_tf.models.blocks import Block, predict_blocks
 from pitot_tf.models.cold import neutralize_unseen
-from pitot_tf.models.ensemble import member_models, member_seed
+from pitot_tf.models.ensemble import (
+    is_shared,
+    member_models,
+    member_seed,
+    shared_member_outputs,
+)
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
 from pitot_tf.training.losses import row_loss
 from pitot_tf.training.runtime import configure_threads
-from pitot_tf.training.snapshots import cycle_ends, learning_rate, snapshot_ensemble
+from pitot_tf.training.snapshots import (
+    cycle_ends,
+    last_best,
+    learning_rate,
+    snapshot_ensemble,
+)
 
 ValidationCallback = Callable[[int, float, dict[str, float]], None]
 
@@ -189,12 +199,22 @@ class Trainer:
         own batch for ``step``."""
         m = self.config.model
         losses = []
-        for member, seed in zip(self.members, self.member_seeds, strict=True):
-            blocks, target = self.sampler.sample(step, seed)
-            prediction = predict_blocks(member, blocks, training=True)
+        for target, prediction in self._member_predictions(step):
             row = row_loss(target, prediction, m.loss, m.quantiles)
             losses.append(tf.reduce_sum(row * self.row_weights))
         return tf.add_n(losses)
+
+    def _member_predictions(self, step: tf.Tensor) -> list[tuple[tf.Tensor, tf.Tensor]]:
+        """Each member's targets and training-mode predictions for ``step``: on its own
+        batch, or (shared towers) all on member 0's batch through one pass of the towers."""
+        if is_shared(self.model):
+            blocks, target = self.sampler.sample(step)
+            return [(target, p) for p in shared_member_outputs(self.model, blocks, True)]
+        pairs = []
+        for member, seed in zip(self.members, self.member_seeds, strict=True):
+            blocks, target = self.sampler.sample(step, seed)
+            pairs.append((target, predict_blocks(member, blocks, training=True)))
+        return pairs
 
     def _gradients(self, step: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
         """The loss for ``step`` (the members' mean) and the gradients of every trainable
@@ -285,8 +305,9 @@ class Trainer:
                 on_validation(done, weighted, val)
         progress.close()
         wall = time.perf_counter() - started
+        members: list[int] = []
         if snapshots:
-            best = self._use_snapshots(snapshots)
+            best, members = self._use_snapshots(snapshots)
         elif best[1]:
             self.model.set_weights(best[2])
         self._finish_unseen()
@@ -297,18 +318,42 @@ class Trainer:
             best[0],
             wall,
             t.steps / wall if wall else 0.0,
-            [step for _, step, _ in snapshots],
+            members,
         )
 
     def _use_snapshots(
         self, snapshots: list[tuple[float, int, list[np.ndarray]]]
-    ) -> tuple[float, int, list[np.ndarray]]:
-        """Make the ensemble of the cycles' best weights the model; its validation loss, the
-        last snapshot's step and its weights."""
-        self.model = snapshot_ensemble(self.model, [w for _, _, w in snapshots], self.config,
+    ) -> tuple[tuple[float, int, list[np.ndarray]], list[int]]:
+        """Make the ensemble of the last snapshots (as many as ``training.snapshot_members``
+        says, or the count whose mean has the lowest validation loss) the model; returns its
+        validation loss, the last snapshot's step and weights, and the members' steps."""
+        weights = [w for _, _, w in snapshots]
+        losses = self._suffix_losses(weights)
+        count = self.config.training.snapshot_members or last_best(losses)
+        self.model = snapshot_ensemble(self.model, weights[-count:], self.config,
                                        self.dataset)
         self._predict = tf.function(self._forward, jit_compile=False, reduce_retracing=True)
-        return self.weighted(self.validation_losses()), snapshots[-1][1], snapshots[-1][2]
+        steps = [step for _, step, _ in snapshots[-count:]]
+        return (losses[count - 1], steps[-1], weights[-1]), steps
+
+    def _suffix_losses(self, snapshots: list[list[np.ndarray]]) -> list[float]:
+        """Weighted validation loss of the mean prediction of the last ``k`` of
+        ``snapshots`` (weights of :attr:`model`), for ``k = 1 … len(snapshots)``."""
+        m = self.config.model
+        predictions = []
+        for weights in snapshots:
+            self.model.set_weights(weights)
+            predictions.append({n: self.predict_rows(r) for n, r in self.validation.items()})
+        losses = []
+        for k in range(1, len(snapshots) + 1):
+            per_objective = {}
+            for name, rows in self.validation.items():
+                mean = np.mean([p[name] for p in predictions[-k:]], axis=0)
+                row = row_loss(tf.constant(rows.log_runtime), tf.constant(mean), m.loss,
+                               m.quantiles)
+                per_objective[name] = float(tf.reduce_mean(row))
+            losses.append(self.weighted(per_objective))
+        return losses
 
     def _finish_unseen(self) -> None:
         """Rows that training never saw get neutral free weights and their baseline terms
