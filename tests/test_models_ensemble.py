@@ -1,5 +1,6 @@
-"""Ensembles (``training.ensemble``): members differ, the prediction is their mean, and the
-Keras file, cold-start extension and the pyfunc model work on an ensemble as on one model."""
+"""Ensembles (``training.ensemble``, also with shared towers): members differ, the prediction
+is their mean, and the Keras file, cold-start extension and the pyfunc model work on an
+ensemble as on one model."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pitot_tf.data.splits import make_split
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import ConfigError
 from pitot_tf.models import build_model
+from pitot_tf.models.blocks import predict_blocks
 from pitot_tf.models.cold import extend_model, neutralize_unseen
 from pitot_tf.models.ensemble import member_models, member_names, member_seed
 from pitot_tf.presets import resolve
@@ -191,5 +193,101 @@ def test_pyfunc_of_an_ensemble(tracked: TrainingRun) -> None:
     request = request_for(tracked)
     answer = model.predict(request)
     runtime, bound = expected_answer(tracked, request)
+    np.testing.assert_allclose(answer["predicted_runtime_s"], runtime, rtol=1e-5)
+    np.testing.assert_allclose(answer["upper_bound_s"], bound, rtol=1e-5)
+
+
+# Shared towers (training.ensemble_share=towers): one interaction layer, a head per member.
+
+SHARED = {**FAST, "training.ensemble": MEMBERS, "training.ensemble_share": "towers"}
+
+
+@pytest.fixture(scope="module")
+def shared(synth_dataset: Dataset) -> TrainResult:
+    return train(resolve("pitot", SHARED), synth_dataset, make_split(synth_dataset, 0.5))
+
+
+def test_shared_towers_are_validated() -> None:
+    with pytest.raises(ConfigError, match="ensemble_share must be one of"):
+        resolve("pitot", {"training.ensemble": 2, "training.ensemble_share": "heads"})
+    with pytest.raises(ConfigError, match="needs training.ensemble >= 2"):
+        resolve("pitot", {"training.ensemble_share": "towers"})
+    for other in ({"model.workload_tower": "embedding"}, {"model.kind": "monolith"}):
+        with pytest.raises(ConfigError, match="hybrid workload and platform towers"):
+            resolve("pitot", {**other, "training.ensemble": 2,
+                              "training.ensemble_share": "towers"})
+    with pytest.raises(ConfigError, match="does not support model.cold_dropout"):
+        resolve("pitot/cold", {"training.ensemble": 2, "training.ensemble_share": "towers"})
+
+
+def test_shared_members_share_the_towers_hidden_layers(shared: TrainResult,
+                                                       synth_dataset: Dataset) -> None:
+    """One interaction layer (hidden layers and learned features once), a baseline per member;
+    fewer weights than as many independent members."""
+    model = shared.model
+    assert member_names(model) == [f"member_{e}" for e in range(MEMBERS)]
+    assert model.get_layer("pitot").members == MEMBERS
+    assert [layer.name for layer in model.layers if layer.name.startswith("pitot")] == ["pitot"]
+    assert len([layer for layer in model.layers if layer.name.startswith("baseline")]) == MEMBERS
+    full = build_model(resolve("pitot", {**FAST, "training.ensemble": MEMBERS}), synth_dataset)
+    assert model.count_params() < full.count_params()
+    with pytest.raises(ValueError, match="shared towers"):
+        predict_blocks(member_models(model)[0], [])
+
+
+def test_shared_prediction_is_the_mean_of_the_heads(shared: TrainResult,
+                                                    synth_dataset: Dataset) -> None:
+    inputs = _inputs(synth_dataset)
+    each = np.stack([predict_inputs(member, inputs) for member in member_models(shared.model)])
+    np.testing.assert_allclose(predict_inputs(shared.model, inputs), each.mean(axis=0),
+                               rtol=1e-5, atol=1e-5)
+    assert all(not np.allclose(each[0], each[e], atol=1e-4) for e in range(1, MEMBERS))
+
+
+def test_shared_training_moves_every_head_and_baseline(synth_dataset: Dataset) -> None:
+    trainer = Trainer(resolve("pitot", SHARED), synth_dataset, make_split(synth_dataset, 0.5))
+    model = trainer.model
+    names = ["baseline"] + [f"baseline_{e}" for e in range(1, MEMBERS)]
+    start = {n: model.get_layer(n).platform_scale.numpy().copy() for n in names}
+    heads_before = model.get_layer("pitot").workload_tower.head.kernel.numpy().copy()
+    trainer.fit()
+    after = {n: model.get_layer(n).platform_scale.numpy() for n in names}
+    assert all(not np.allclose(start[n], after[n]) for n in names)
+    # Every member's block of the workload tower's output layer moved.
+    moved = np.abs(model.get_layer("pitot").workload_tower.head.kernel.numpy() - heads_before)
+    width = FAST["model.mf_dim"]
+    assert all(moved[:, e * width : (e + 1) * width].max() > 0 for e in range(MEMBERS))
+
+
+def test_shared_keras_file_round_trip(shared: TrainResult, synth_dataset: Dataset,
+                                      tmp_path: Path) -> None:
+    path = tmp_path / "shared.keras"
+    shared.model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    inputs = _inputs(synth_dataset)
+    np.testing.assert_allclose(predict_inputs(loaded, inputs),
+                               predict_inputs(shared.model, inputs), rtol=1e-6, atol=1e-6)
+    for member, original in zip(member_models(loaded), member_models(shared.model), strict=True):
+        np.testing.assert_allclose(predict_inputs(member, inputs),
+                                   predict_inputs(original, inputs), rtol=1e-6, atol=1e-6)
+    assert isinstance(predictor_for(loaded), KerasPredictor)
+
+
+@pytest.fixture(scope="module")
+def tracked_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
+    root = tmp_path_factory.mktemp("shared-pyfunc")
+    with private_tracking(root, tmp_path_factory.getbasetemp()):
+        experiment("shared", root)
+        data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
+        yield run_training("pitot", {**SHARED, "training.ensemble": 2}, 0.5, 0, data,
+                           experiment="shared")
+
+
+def test_pyfunc_of_a_shared_ensemble(tracked_shared: TrainingRun) -> None:
+    assert len(member_models(tracked_shared.result.model)) == 2
+    model = mlflow.pyfunc.load_model(f"runs:/{tracked_shared.run_id}/pyfunc-model")
+    request = request_for(tracked_shared)
+    answer = model.predict(request)
+    runtime, bound = expected_answer(tracked_shared, request)
     np.testing.assert_allclose(answer["predicted_runtime_s"], runtime, rtol=1e-5)
     np.testing.assert_allclose(answer["upper_bound_s"], bound, rtol=1e-5)
