@@ -64,7 +64,15 @@ CHANGES: dict[str, Any] = {
     "training.beta_2": 0.9,
     "training.weight_decay": 0.5,
     "training.ensemble": 2,
+    "training.ensemble_share": "towers",
+    "training.snapshots": 2,
+    "training.snapshot_members": 1,
     "seed": 7,
+}
+#: Keys that act only beside another setting: changed in a run with that setting.
+NEEDS: dict[str, dict[str, Any]] = {
+    "training.ensemble_share": {"training.ensemble": 2},
+    "training.snapshot_members": {"training.snapshots": 2},
 }
 EXEMPT = {
     "training.progress": "only shows or hides the progress bar",
@@ -79,7 +87,10 @@ def test_every_key_is_covered() -> None:
 
 def _context(key: str) -> dict[str, Any]:
     """Where ``key`` acts: a run of the first kind (registry order) whose
-    :data:`~pitot_tf.models.registry.CONFIG_KEYS` hold it; the default run for other keys."""
+    :data:`~pitot_tf.models.registry.CONFIG_KEYS` hold it, a run with its :data:`NEEDS`, or
+    the default run for other keys."""
+    if key in NEEDS:
+        return dict(NEEDS[key])
     name = key.removeprefix("model.")
     if not key.startswith("model.") or name in SHARED_MODEL_KEYS:
         return {}
