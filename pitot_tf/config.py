@@ -113,11 +113,12 @@ class TrainingConfig:
     members share: ``none`` (independent members) or ``towers`` (Pitot with hybrid towers:
     one set of tower hidden layers and learned features, an output head per member, and
     a baseline per member; one batch per step for all), a cheaper ensemble.
-    ``snapshots``: 0 trains as usual; ``M >= 1`` trains one model with a cosine learning
-    rate restarted ``M`` times and predicts the mean of the ``M`` snapshots, one per cycle
-    (a snapshot ensemble, :mod:`pitot_tf.training.snapshots`). ``snapshot_members``: how
-    many of the last snapshots form that ensemble; 0 (default) lets the validation loss of
-    their mean choose.
+    ``snapshots``: 0 trains with a constant learning rate; ``M >= 1`` with a cosine learning
+    rate over ``M`` equal cycles (1: one cosine decay over the run, which keeps the run's best
+    weights as usual, also for an ensemble); ``M >= 2`` predicts the mean of the last
+    snapshots, one per cycle (a snapshot ensemble, :mod:`pitot_tf.training.snapshots`).
+    ``snapshot_members``: how many of the last snapshots form that ensemble; 0 (default) lets
+    the validation loss of their mean choose.
     """
 
     steps: int = 20_000
@@ -359,11 +360,11 @@ def _check_ensemble_variants(config: Config) -> None:
         _check(m.cold_dropout == 0, "training.ensemble_share=towers does not support "
                "model.cold_dropout")
     _check(t.snapshots >= 0, f"training.snapshots must be >= 0, got {t.snapshots}")
-    _check(t.snapshots > 0 or t.snapshot_members == 0,
-           "training.snapshot_members needs training.snapshots > 0")
+    _check(t.snapshots > 1 or t.snapshot_members == 0,
+           "training.snapshot_members needs training.snapshots >= 2")
     if t.snapshots:
-        _check(t.ensemble == 1, "training.snapshots cannot be combined with "
-               "training.ensemble > 1")
+        _check(t.ensemble == 1 or t.snapshots == 1, "training.snapshots >= 2 cannot be "
+               "combined with training.ensemble > 1 (snapshots=1, the cosine schedule, can)")
         _check(0 <= t.snapshot_members <= t.snapshots,
                f"training.snapshot_members must be in [0, training.snapshots={t.snapshots}], "
                f"got {t.snapshot_members}")

@@ -63,7 +63,10 @@ def _builtin() -> dict[str, dict[str, Any]]:
             "baseline/attention": {"model.kind": "attention", "model.baseline": False},
             # Five members of the default model, trained in one program (about 5x the cost).
             "pitot/ensemble": {"training.ensemble": 5},
-            # Five snapshots of one run with cosine restarts (about the cost of one run).
+            # Five members sharing their towers' hidden layers (about twice one run's cost).
+            "pitot/shared": {"training.ensemble": 5, "training.ensemble_share": "towers"},
+            # One run with 5 cosine restarts; the last snapshots that validate best (about
+            # the cost of one run).
             "pitot/snapshot": {"training.snapshots": 5},
             # Trained for cold start: a share of platforms and workloads dropped each step,
             # whose baseline term (as a new one's) trees or a ridge regression predict.

@@ -12,6 +12,7 @@ import mlflow
 import numpy as np
 import pytest
 from mlflow_helpers import experiment, private_tracking
+from test_models_blocks import _blocks as block_sample
 from test_tracking_pyfunc import expected_answer, request_for
 
 from pitot_tf.config import Config
@@ -20,9 +21,14 @@ from pitot_tf.data.splits import make_split
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import ConfigError
 from pitot_tf.models import build_model
-from pitot_tf.models.blocks import predict_blocks
+from pitot_tf.models.blocks import concatenated, predict_blocks
 from pitot_tf.models.cold import extend_model, neutralize_unseen
-from pitot_tf.models.ensemble import member_models, member_names, member_seed
+from pitot_tf.models.ensemble import (
+    member_models,
+    member_names,
+    member_seed,
+    shared_member_outputs,
+)
 from pitot_tf.presets import resolve
 from pitot_tf.tracking.serving import KerasPredictor, predictor_for
 from pitot_tf.tracking.training import TrainingRun, run_training
@@ -218,6 +224,8 @@ def test_shared_towers_are_validated() -> None:
                               "training.ensemble_share": "towers"})
     with pytest.raises(ConfigError, match="does not support model.cold_dropout"):
         resolve("pitot/cold", {"training.ensemble": 2, "training.ensemble_share": "towers"})
+    preset = resolve("pitot/shared").training
+    assert (preset.ensemble, preset.ensemble_share) == (5, "towers")
 
 
 def test_shared_members_share_the_towers_hidden_layers(shared: TrainResult,
@@ -233,6 +241,26 @@ def test_shared_members_share_the_towers_hidden_layers(shared: TrainResult,
     assert model.count_params() < full.count_params()
     with pytest.raises(ValueError, match="shared towers"):
         predict_blocks(member_models(model)[0], [])
+
+
+def test_shared_member_outputs_equal_the_members_on_one_batch(synth_dataset: Dataset) -> None:
+    """The trainer's pass (blocks, the shared layer run once) gives each member's output on
+    the concatenated batch, with every weight at random values of order 1."""
+    model = build_model(resolve("pitot", SHARED), synth_dataset)
+    rng = np.random.default_rng(5)
+    for weight in model.weights:
+        if "features" not in weight.path:
+            fan_in = weight.shape[0] if len(weight.shape) == 2 else 1
+            weight.assign(rng.normal(0, 1 / np.sqrt(fan_in), weight.shape).astype("float32"))
+    blocks = block_sample(synth_dataset)
+    platform, workload, interferers = concatenated(blocks)
+    inputs = {"platform": platform, "workload": workload, "interferers": interferers}
+    outputs = shared_member_outputs(model, blocks)
+    assert len(outputs) == MEMBERS
+    for member, output in zip(member_models(model), outputs, strict=True):
+        expected = np.asarray(member(inputs))
+        assert expected.shape == (15, 1) and np.ptp(expected) > 0.1
+        np.testing.assert_allclose(np.asarray(output), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_shared_prediction_is_the_mean_of_the_heads(shared: TrainResult,

@@ -64,12 +64,14 @@ def test_cycle_ends_and_validation() -> None:
         resolve("pitot", {"training.steps": 10, "training.snapshots": 3})
     with pytest.raises(ConfigError, match="cannot be combined"):
         resolve("pitot", {"training.snapshots": 2, "training.ensemble": 2})
+    assert resolve("pitot/ensemble", {"training.snapshots": 1}).training.snapshots == 1
     with pytest.raises(ConfigError, match="training.snapshots must be >= 0"):
         resolve("pitot", {"training.snapshots": -1})
     with pytest.raises(ConfigError, match=r"snapshot_members must be in \[0, training"):
         resolve("pitot", {"training.snapshots": 2, "training.snapshot_members": 3})
-    with pytest.raises(ConfigError, match="snapshot_members needs training.snapshots > 0"):
-        resolve("pitot", {"training.snapshot_members": 1})
+    for snapshots in (0, 1):
+        with pytest.raises(ConfigError, match="snapshot_members needs training.snapshots >= 2"):
+            resolve("pitot", {"training.snapshots": snapshots, "training.snapshot_members": 1})
     assert resolve("pitot/snapshot").training.snapshots == 5
 
 

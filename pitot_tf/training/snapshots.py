@@ -5,12 +5,15 @@ rate restarted ``M`` times (:class:`CosineRestarts`): each cycle of ``L = steps 
 starts at ``training.learning_rate`` and falls to almost 0 at its last step, so each cycle
 ends in a minimum of its own, and the next restart kicks the weights out of it.
 
-One snapshot per cycle becomes a member: the trainer validates at the end of every cycle (as
-well as every ``val_every`` steps), and a cycle's snapshot is its weights with the best
-validation loss. That is the trainer's usual best-weights-by-validation selection, made per
-cycle rather than over the run; with the learning rate near 0 at the cycle's end, it is
-nearly always the end of the cycle (Huang et al.'s snapshot), and a cycle that overfits
-towards its end gives its better earlier weights instead.
+With ``M = 1`` that is one cosine decay over the whole run (cosine annealing), a single model
+(or ensemble, ``training.ensemble``) that keeps its best validation weights as usual.
+
+With ``M >= 2``, one snapshot per cycle becomes a member: the trainer validates at the end
+of every cycle (as well as every ``val_every`` steps), and a cycle's snapshot is its weights
+with the best validation loss. That is the trainer's usual best-weights-by-validation
+selection, made per cycle rather than over the run; with the learning rate near 0 at the
+cycle's end, it is nearly always the end of the cycle (Huang et al.'s snapshot), and a cycle
+that overfits towards its end gives its better earlier weights instead.
 
 The members are the *last* ``k`` snapshots: ``training.snapshot_members=k``, or, with its
 default 0, the ``k`` whose mean has the lowest validation loss (:func:`last_best`; the

@@ -66,7 +66,8 @@ class TrainingDiverged(PitotError):
 
 @dataclass
 class TrainResult:
-    """A trained model (best validation weights) and how it got there."""
+    """A trained model (best validation weights) and how it got there; ``snapshot_steps``:
+    the steps of a snapshot ensemble's members (empty for other runs)."""
 
     model: keras.Model
     history: pd.DataFrame
@@ -296,7 +297,7 @@ class Trainer:
             )
             if weighted < best[0]:
                 best = (weighted, done, self.model.get_weights())
-            if t.snapshots and done == end:
+            if t.snapshots > 1 and done == end:
                 snapshots.append(best)
                 best = (math.inf, 0, best[2])
             progress.update(count)
