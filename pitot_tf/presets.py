@@ -65,9 +65,6 @@ def _builtin() -> dict[str, dict[str, Any]]:
             "pitot/ensemble": {"training.ensemble": 5},
             # Five members sharing their towers' hidden layers (about twice one run's cost).
             "pitot/shared": {"training.ensemble": 5, "training.ensemble_share": "towers"},
-            # One run with 5 cosine restarts; the last snapshots that validate best (about
-            # the cost of one run).
-            "pitot/snapshot": {"training.snapshots": 5},
             # Trained for cold start: a share of platforms and workloads dropped each step,
             # whose baseline term (as a new one's) trees or a ridge regression predict.
             "pitot/cold": {"model.cold_dropout": COLD_DROPOUT, "model.cold_baseline": "select"},

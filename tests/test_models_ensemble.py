@@ -301,6 +301,18 @@ def test_shared_keras_file_round_trip(shared: TrainResult, synth_dataset: Datase
     assert isinstance(predictor_for(loaded), KerasPredictor)
 
 
+def test_shared_extend_model_keeps_old_rows(shared: TrainResult,
+                                            synth_dataset: Dataset) -> None:
+    """Cold start (new platforms by their features) works on shared towers too."""
+    grown = extend_model(shared.model, platform_features=synth_dataset.platforms.features[:2])
+    inputs = _inputs(synth_dataset)
+    np.testing.assert_allclose(predict_inputs(grown, inputs), predict_inputs(shared.model, inputs),
+                               rtol=1e-5, atol=1e-5)
+    new = {k: v[:2] for k, v in inputs.items()}
+    new["platform"] = np.array([len(synth_dataset.platforms)] * 2, np.int32)
+    assert np.isfinite(predict_inputs(grown, new)).all()
+
+
 @pytest.fixture(scope="module")
 def tracked_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
     root = tmp_path_factory.mktemp("shared-pyfunc")

@@ -72,7 +72,6 @@ def test_cycle_ends_and_validation() -> None:
     for snapshots in (0, 1):
         with pytest.raises(ConfigError, match="snapshot_members needs training.snapshots >= 2"):
             resolve("pitot", {"training.snapshots": snapshots, "training.snapshot_members": 1})
-    assert resolve("pitot/snapshot").training.snapshots == 5
 
 
 def test_one_member_per_cycle(trained: TrainResult) -> None:
