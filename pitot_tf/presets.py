@@ -63,7 +63,7 @@ def _builtin() -> dict[str, dict[str, Any]]:
             "baseline/attention": {"model.kind": "attention", "model.baseline": False},
             # Five members of the default model, trained in one program (about 5x the cost).
             "pitot/ensemble": {"training.ensemble": 5},
-            # Five members sharing their towers' hidden layers (about twice one run's cost).
+            # Five members sharing their towers' hidden layers (about 2.7x one run's CPU).
             "pitot/shared": {"training.ensemble": 5, "training.ensemble_share": "towers"},
             # Trained for cold start: a share of platforms and workloads dropped each step,
             # whose baseline term (as a new one's) trees or a ridge regression predict.
