@@ -55,6 +55,7 @@ CHANGES: dict[str, Any] = {
     "model.value_dim": 4,
     "model.output_layers": [4, 4],
     "model.cold_dropout": 0.5,
+    "model.cold_baseline": "trees",
     "training.steps": 6,
     "training.val_every": 1,
     "training.batch": 8,
@@ -73,6 +74,8 @@ CHANGES: dict[str, Any] = {
 NEEDS: dict[str, dict[str, Any]] = {
     "training.ensemble_share": {"training.ensemble": 2},
     "training.snapshot_members": {"training.snapshots": 2},
+    # Trains the cold-dropped entities' baseline terms (and predicts unseen ones).
+    "model.cold_baseline": {"model.cold_dropout": 0.5},
 }
 EXEMPT = {
     "training.progress": "only shows or hides the progress bar",
