@@ -191,5 +191,7 @@ def test_cold_preset_is_a_small_override_of_pitot() -> None:
     cold, pitot = resolve("pitot/cold").flat(), resolve("pitot").flat()
     assert pitot["model.cold_dropout"] == 0.0  # the paper's presets are unchanged
     assert pitot["model.cold_baseline"] == "ridge" and cold["model.cold_baseline"] == "select"
-    assert {k for k in cold if cold[k] != pitot[k]} == {"model.cold_dropout", "model.cold_baseline"}
+    assert {k for k in cold if cold[k] != pitot[k]} == {"model.cold_dropout", "model.cold_baseline",
+                                                         "training.ensemble"}
+    assert cold["training.ensemble"] > 1
     assert 0.0 < cold["model.cold_dropout"] < 1.0

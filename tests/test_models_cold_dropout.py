@@ -42,6 +42,10 @@ def test_default_model_has_no_dropout_layer(synth_dataset: Dataset) -> None:
     assert any(layer.name == "cold_dropout" for layer in cold.layers)
 
 
+#: The tests that reach into the layers of one model (``pitot/cold`` has three members).
+ONE_MEMBER = {"training.ensemble": 1}
+
+
 def _rows(dataset: Dataset, workload: int) -> Rows:
     platforms = np.arange(len(dataset.platforms), dtype=np.int32)
     return Rows("mf", platforms, np.full(len(platforms), workload, np.int32),
@@ -56,7 +60,7 @@ def test_a_dropped_entity_is_computed_as_a_cold_one(
     features gets from :func:`extend_model` (free features zero, baseline from features);
     with trees, its baseline term is the out-of-fold one (the trees fitted without it)."""
     config = resolve("pitot/cold", {**fast_overrides, "model.cold_dropout": 0.5,
-                                    "model.cold_baseline": cold_baseline})
+                                    "model.cold_baseline": cold_baseline, **ONE_MEMBER})
     model = build_model(config, synth_dataset)
     fit_baseline(model, config, synth_dataset, make_split(synth_dataset, 0.5))
     baseline = model.get_layer("baseline")  # make workload 3's warm terms matter
@@ -128,7 +132,7 @@ def test_training_blocks_draw_the_masks(synth_dataset: Dataset,
     cold masks in training and equals the model outside it."""
     from pitot_tf.models.blocks import Block, predict_blocks
 
-    config = resolve("pitot/cold", {**fast_overrides, "model.cold_dropout": 0.5})
+    config = resolve("pitot/cold", {**fast_overrides, "model.cold_dropout": 0.5, **ONE_MEMBER})
     model = build_model(config, synth_dataset)
     fit_baseline(model, config, synth_dataset, make_split(synth_dataset, 0.5))
     inputs = _rows(synth_dataset, 3).inputs()

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import keras
-import mlflow
 import numpy as np
 import pytest
 from mlflow_helpers import experiment, private_tracking
 from test_models_blocks import _blocks as block_sample
-from test_tracking_pyfunc import expected_answer, request_for
+from test_tracking_pyfunc import assert_pyfunc_answers_like_keras
 
 from pitot_tf.config import Config
 from pitot_tf.data.dataset import Dataset
@@ -195,12 +194,7 @@ def test_pyfunc_of_an_ensemble(tracked: TrainingRun) -> None:
     """The logged pyfunc model answers with the ensemble's mean plus the calibrated margin."""
     assert isinstance(tracked.experiment.config, Config)
     assert len(member_models(tracked.result.model)) == 2
-    model = mlflow.pyfunc.load_model(f"runs:/{tracked.run_id}/pyfunc-model")
-    request = request_for(tracked)
-    answer = model.predict(request)
-    runtime, bound = expected_answer(tracked, request)
-    np.testing.assert_allclose(answer["predicted_runtime_s"], runtime, rtol=1e-5)
-    np.testing.assert_allclose(answer["upper_bound_s"], bound, rtol=1e-5)
+    assert_pyfunc_answers_like_keras(tracked)
 
 
 # Shared towers (training.ensemble_share=towers): one interaction layer, a head per member.
@@ -325,9 +319,4 @@ def tracked_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trainin
 
 def test_pyfunc_of_a_shared_ensemble(tracked_shared: TrainingRun) -> None:
     assert len(member_models(tracked_shared.result.model)) == 2
-    model = mlflow.pyfunc.load_model(f"runs:/{tracked_shared.run_id}/pyfunc-model")
-    request = request_for(tracked_shared)
-    answer = model.predict(request)
-    runtime, bound = expected_answer(tracked_shared, request)
-    np.testing.assert_allclose(answer["predicted_runtime_s"], runtime, rtol=1e-5)
-    np.testing.assert_allclose(answer["upper_bound_s"], bound, rtol=1e-5)
+    assert_pyfunc_answers_like_keras(tracked_shared)

@@ -74,6 +74,18 @@ def expected_answer(trained: TrainingRun, request: pd.DataFrame) -> tuple[np.nda
     return dataset.seconds_from_log(log_pred[:, 0]), dataset.seconds_from_log(np.asarray(bounds))
 
 
+def assert_pyfunc_answers_like_keras(trained: TrainingRun) -> pd.DataFrame:
+    """The run's logged pyfunc model answers :func:`request_for` with the Keras model's runtime
+    plus the calibrated margin (:func:`expected_answer`); returns the answer."""
+    model = mlflow.pyfunc.load_model(f"runs:/{trained.run_id}/pyfunc-model")
+    request = request_for(trained)
+    answer = model.predict(request)
+    runtime, bound = expected_answer(trained, request)
+    np.testing.assert_allclose(answer["predicted_runtime_s"], runtime, rtol=1e-5)
+    np.testing.assert_allclose(answer["upper_bound_s"], bound, rtol=1e-5)
+    return answer
+
+
 def test_pyfunc_agrees_with_the_keras_model_plus_margins(trained: TrainingRun, model) -> None:  # type: ignore[no-untyped-def]
     request = request_for(trained)
     answer = model.predict(request)

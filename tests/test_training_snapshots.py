@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import keras
-import mlflow
 import numpy as np
 import pytest
 from mlflow_helpers import experiment, private_tracking
-from test_tracking_pyfunc import expected_answer, request_for
+from test_tracking_pyfunc import assert_pyfunc_answers_like_keras
 
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import make_split
@@ -161,9 +160,4 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
 def test_pyfunc_of_a_snapshot_ensemble(tracked: TrainingRun) -> None:
     """The logged pyfunc model answers with the snapshots' mean plus the calibrated margin."""
     assert len(member_models(tracked.result.model)) == 2
-    model = mlflow.pyfunc.load_model(f"runs:/{tracked.run_id}/pyfunc-model")
-    request = request_for(tracked)
-    answer = model.predict(request)
-    runtime, bound = expected_answer(tracked, request)
-    np.testing.assert_allclose(answer["predicted_runtime_s"], runtime, rtol=1e-5)
-    np.testing.assert_allclose(answer["upper_bound_s"], bound, rtol=1e-5)
+    assert_pyfunc_answers_like_keras(tracked)
