@@ -66,6 +66,9 @@ def _builtin() -> dict[str, dict[str, Any]]:
             "baseline/attention": {"model.kind": "attention", "model.baseline": False},
             # Five members of the default model, trained in one program (about 5x the cost).
             "pitot/ensemble": {"training.ensemble": 5},
+            # The most accurate configuration measured so far (docs/benchmarks.md, "Ensembles"):
+            # five members with conformal/optimal's quantile heads (CQR); about 5x one run.
+            "pitot/best": {"training.ensemble": 5, "model.quantiles": QUANTILES_OPTIMAL},
             # Five members sharing their towers' hidden layers (about 2.7x one run's CPU).
             "pitot/shared": {"training.ensemble": 5, "training.ensemble_share": "towers"},
             # Trained for cold start: a share of platforms and workloads dropped each step,

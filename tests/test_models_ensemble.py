@@ -320,3 +320,23 @@ def tracked_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trainin
 def test_pyfunc_of_a_shared_ensemble(tracked_shared: TrainingRun) -> None:
     assert len(member_models(tracked_shared.result.model)) == 2
     assert_pyfunc_answers_like_keras(tracked_shared)
+
+
+@pytest.fixture(scope="module")
+def tracked_best(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
+    root = tmp_path_factory.mktemp("best-pyfunc")
+    with private_tracking(root, tmp_path_factory.getbasetemp()):
+        experiment("best", root)
+        data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
+        yield run_training("pitot/best", {**FAST, "training.ensemble": 2}, 0.5, 0, data,
+                           experiment="best")
+
+
+def test_best_preset_is_an_ensemble_with_quantile_heads(tracked_best: TrainingRun) -> None:
+    """``pitot/best`` (members and CQR heads) trains, logs and answers through pyfunc like its
+    Keras model plus the calibrated margin."""
+    best = resolve("pitot/best")
+    assert best.training.ensemble == 5
+    assert best.model.quantiles == resolve("conformal/optimal").model.quantiles
+    assert len(member_models(tracked_best.result.model)) == 2
+    assert_pyfunc_answers_like_keras(tracked_best)
