@@ -180,14 +180,20 @@ def test_predict_objective_uses_the_mean(trained: TrainResult, synth_dataset: Da
     assert log_pred.shape == (len(log_true), 1) and np.isfinite(log_pred).all()
 
 
+def _tracked_run(tmp_path_factory: pytest.TempPathFactory, name: str, preset: str,
+                 overrides: dict[str, object]) -> Iterator[TrainingRun]:
+    """A tracked training run of ``preset`` on a small synthetic dataset, in its own store."""
+    root = tmp_path_factory.mktemp(f"{name}-pyfunc")
+    with private_tracking(root, tmp_path_factory.getbasetemp()):
+        experiment(name, root)
+        data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
+        yield run_training(preset, overrides, 0.5, 0, data, experiment=name)
+
+
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
-    root = tmp_path_factory.mktemp("ensemble-pyfunc")
-    with private_tracking(root, tmp_path_factory.getbasetemp()):
-        experiment("ensemble", root)
-        data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
-        yield run_training("pitot", {**FAST, "training.ensemble": 2}, 0.5, 0, data,
-                           experiment="ensemble")
+    yield from _tracked_run(tmp_path_factory, "ensemble", "pitot",
+                            {**FAST, "training.ensemble": 2})
 
 
 def test_pyfunc_of_an_ensemble(tracked: TrainingRun) -> None:
@@ -309,12 +315,8 @@ def test_shared_extend_model_keeps_old_rows(shared: TrainResult,
 
 @pytest.fixture(scope="module")
 def tracked_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
-    root = tmp_path_factory.mktemp("shared-pyfunc")
-    with private_tracking(root, tmp_path_factory.getbasetemp()):
-        experiment("shared", root)
-        data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
-        yield run_training("pitot", {**SHARED, "training.ensemble": 2}, 0.5, 0, data,
-                           experiment="shared")
+    yield from _tracked_run(tmp_path_factory, "shared", "pitot",
+                            {**SHARED, "training.ensemble": 2})
 
 
 def test_pyfunc_of_a_shared_ensemble(tracked_shared: TrainingRun) -> None:
@@ -324,12 +326,8 @@ def test_pyfunc_of_a_shared_ensemble(tracked_shared: TrainingRun) -> None:
 
 @pytest.fixture(scope="module")
 def tracked_best(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
-    root = tmp_path_factory.mktemp("best-pyfunc")
-    with private_tracking(root, tmp_path_factory.getbasetemp()):
-        experiment("best", root)
-        data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
-        yield run_training("pitot/best", {**FAST, "training.ensemble": 2}, 0.5, 0, data,
-                           experiment="best")
+    yield from _tracked_run(tmp_path_factory, "best", "pitot/best",
+                            {**FAST, "training.ensemble": 2})
 
 
 def test_best_preset_is_an_ensemble_with_quantile_heads(tracked_best: TrainingRun) -> None:
