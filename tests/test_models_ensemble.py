@@ -46,10 +46,24 @@ def trained(synth_dataset: Dataset) -> TrainResult:
     return train(config, synth_dataset, make_split(synth_dataset, 0.5))
 
 
-def _inputs(dataset: Dataset) -> dict[str, np.ndarray]:
+def if2_inputs(dataset: Dataset) -> dict[str, np.ndarray]:
     obs = dataset.objectives["if2"]
     return {"platform": obs.platform.astype(np.int32), "workload": obs.workload.astype(np.int32),
             "interferers": obs.interferers.astype(np.int32)}
+
+
+def assert_keras_round_trip(model: keras.Model, inputs: dict[str, np.ndarray],
+                            path: Path) -> keras.Model:
+    """Saved to ``path`` and loaded, ``model`` and each of its members predict as before;
+    returns the loaded model."""
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    np.testing.assert_allclose(predict_inputs(loaded, inputs), predict_inputs(model, inputs),
+                               rtol=1e-6, atol=1e-6)
+    for member, original in zip(member_models(loaded), member_models(model), strict=True):
+        np.testing.assert_allclose(predict_inputs(member, inputs),
+                                   predict_inputs(original, inputs), rtol=1e-6, atol=1e-6)
+    return loaded
 
 
 def test_ensemble_must_be_positive() -> None:
@@ -74,7 +88,7 @@ def test_member_zero_starts_as_the_single_model(synth_dataset: Dataset) -> None:
 
 def test_prediction_is_the_mean_of_the_members(trained: TrainResult,
                                                synth_dataset: Dataset) -> None:
-    inputs = _inputs(synth_dataset)
+    inputs = if2_inputs(synth_dataset)
     members = member_models(trained.model)
     assert len(members) == MEMBERS
     each = np.stack([predict_inputs(member, inputs) for member in members])
@@ -117,7 +131,7 @@ def test_member_zero_trains_exactly_as_the_single_model(synth_dataset: Dataset,
     single = train(resolve("pitot", overrides), synth_dataset, split).model
     ensemble = train(resolve("pitot", {**overrides, "training.ensemble": 2}), synth_dataset,
                      split).model
-    inputs = _inputs(synth_dataset)
+    inputs = if2_inputs(synth_dataset)
     np.testing.assert_allclose(predict_inputs(member_models(ensemble)[0], inputs),
                                predict_inputs(single, inputs), rtol=1e-4, atol=1e-4)
     scales = [ensemble.get_layer(n).platform_scale.numpy() for n in ("baseline", "baseline_1")]
@@ -126,23 +140,16 @@ def test_member_zero_trains_exactly_as_the_single_model(synth_dataset: Dataset,
 
 def test_keras_file_round_trip(trained: TrainResult, synth_dataset: Dataset,
                                tmp_path: Path) -> None:
-    path = tmp_path / "ensemble.keras"
-    trained.model.save(path)
-    loaded = keras.saving.load_model(path, compile=False)
-    inputs = _inputs(synth_dataset)
-    np.testing.assert_allclose(predict_inputs(loaded, inputs),
-                               predict_inputs(trained.model, inputs), rtol=1e-6, atol=1e-6)
+    loaded = assert_keras_round_trip(trained.model, if2_inputs(synth_dataset),
+                                     tmp_path / "ensemble.keras")
     assert member_names(loaded) == [f"member_{e}" for e in range(MEMBERS)]
-    for member, original in zip(member_models(loaded), member_models(trained.model), strict=True):
-        np.testing.assert_allclose(predict_inputs(member, inputs),
-                                   predict_inputs(original, inputs), rtol=1e-6, atol=1e-6)
 
 
 def test_extend_model_keeps_old_rows_and_adds_new(trained: TrainResult,
                                                   synth_dataset: Dataset) -> None:
     platforms = synth_dataset.platforms.features[:2]
     grown = extend_model(trained.model, platform_features=platforms)
-    inputs = _inputs(synth_dataset)
+    inputs = if2_inputs(synth_dataset)
     np.testing.assert_allclose(predict_inputs(grown, inputs), predict_inputs(trained.model, inputs),
                                rtol=1e-5, atol=1e-5)
     count = len(synth_dataset.platforms)
@@ -169,7 +176,7 @@ def test_serving_falls_back_to_keras(trained: TrainResult, synth_dataset: Datase
     """The numpy fast path reproduces one Pitot model; an ensemble is served by Keras."""
     predictor = predictor_for(trained.model)
     assert isinstance(predictor, KerasPredictor)
-    inputs = _inputs(synth_dataset)
+    inputs = if2_inputs(synth_dataset)
     np.testing.assert_allclose(
         predictor.predict(inputs["platform"], inputs["workload"], inputs["interferers"]),
         predict_inputs(trained.model, inputs), rtol=1e-6, atol=1e-6)
@@ -265,7 +272,7 @@ def test_shared_member_outputs_equal_the_members_on_one_batch(synth_dataset: Dat
 
 def test_shared_prediction_is_the_mean_of_the_heads(shared: TrainResult,
                                                     synth_dataset: Dataset) -> None:
-    inputs = _inputs(synth_dataset)
+    inputs = if2_inputs(synth_dataset)
     each = np.stack([predict_inputs(member, inputs) for member in member_models(shared.model)])
     np.testing.assert_allclose(predict_inputs(shared.model, inputs), each.mean(axis=0),
                                rtol=1e-5, atol=1e-5)
@@ -289,15 +296,8 @@ def test_shared_training_moves_every_head_and_baseline(synth_dataset: Dataset) -
 
 def test_shared_keras_file_round_trip(shared: TrainResult, synth_dataset: Dataset,
                                       tmp_path: Path) -> None:
-    path = tmp_path / "shared.keras"
-    shared.model.save(path)
-    loaded = keras.saving.load_model(path, compile=False)
-    inputs = _inputs(synth_dataset)
-    np.testing.assert_allclose(predict_inputs(loaded, inputs),
-                               predict_inputs(shared.model, inputs), rtol=1e-6, atol=1e-6)
-    for member, original in zip(member_models(loaded), member_models(shared.model), strict=True):
-        np.testing.assert_allclose(predict_inputs(member, inputs),
-                                   predict_inputs(original, inputs), rtol=1e-6, atol=1e-6)
+    loaded = assert_keras_round_trip(shared.model, if2_inputs(synth_dataset),
+                                     tmp_path / "shared.keras")
     assert isinstance(predictor_for(loaded), KerasPredictor)
 
 
@@ -305,7 +305,7 @@ def test_shared_extend_model_keeps_old_rows(shared: TrainResult,
                                             synth_dataset: Dataset) -> None:
     """Cold start (new platforms by their features) works on shared towers too."""
     grown = extend_model(shared.model, platform_features=synth_dataset.platforms.features[:2])
-    inputs = _inputs(synth_dataset)
+    inputs = if2_inputs(synth_dataset)
     np.testing.assert_allclose(predict_inputs(grown, inputs), predict_inputs(shared.model, inputs),
                                rtol=1e-5, atol=1e-5)
     new = {k: v[:2] for k, v in inputs.items()}

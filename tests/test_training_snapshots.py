@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 from mlflow_helpers import experiment, private_tracking
+from test_models_ensemble import assert_keras_round_trip, if2_inputs
 from test_tracking_pyfunc import assert_pyfunc_answers_like_keras
 
 from pitot_tf.data.dataset import Dataset
@@ -30,11 +31,6 @@ FAST = {"training.steps": CYCLE * SNAPSHOTS, "training.val_every": CYCLE,
         "training.batch": 32, "training.progress": False, "model.layers": [16],
         "model.mf_dim": 8, "training.learning_rate": 1e-2}
 
-
-def _inputs(dataset: Dataset) -> dict[str, np.ndarray]:
-    obs = dataset.objectives["if2"]
-    return {"platform": obs.platform.astype(np.int32), "workload": obs.workload.astype(np.int32),
-            "interferers": obs.interferers.astype(np.int32)}
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +77,7 @@ def test_one_member_per_cycle(trained: TrainResult) -> None:
 
 def test_prediction_is_the_mean_of_the_snapshots(trained: TrainResult,
                                                  synth_dataset: Dataset) -> None:
-    inputs = _inputs(synth_dataset)
+    inputs = if2_inputs(synth_dataset)
     each = np.stack([predict_inputs(member, inputs) for member in member_models(trained.model)])
     np.testing.assert_allclose(predict_inputs(trained.model, inputs), each.mean(axis=0),
                                rtol=1e-5, atol=1e-5)
@@ -94,7 +90,7 @@ def test_first_snapshot_is_a_run_of_one_cycle(trained: TrainResult,
     batches and learning rates): the members really are the snapshots."""
     one = train(resolve("pitot", {**FAST, "training.steps": CYCLE, "training.snapshots": 1}),
                 synth_dataset, make_split(synth_dataset, 0.5))
-    inputs = _inputs(synth_dataset)
+    inputs = if2_inputs(synth_dataset)
     assert member_names(one.model) == []
     np.testing.assert_allclose(predict_inputs(member_models(trained.model)[0], inputs),
                                predict_inputs(one.model, inputs), rtol=1e-4, atol=1e-4)
@@ -137,12 +133,8 @@ def test_validation_chooses_how_many_snapshots(trained: TrainResult,
 
 def test_keras_file_round_trip(trained: TrainResult, synth_dataset: Dataset,
                                tmp_path: Path) -> None:
-    path = tmp_path / "snapshots.keras"
-    trained.model.save(path)
-    loaded = keras.saving.load_model(path, compile=False)
-    inputs = _inputs(synth_dataset)
-    np.testing.assert_allclose(predict_inputs(loaded, inputs),
-                               predict_inputs(trained.model, inputs), rtol=1e-6, atol=1e-6)
+    loaded = assert_keras_round_trip(trained.model, if2_inputs(synth_dataset),
+                                     tmp_path / "snapshots.keras")
     assert len(member_models(loaded)) == SNAPSHOTS
 
 
