@@ -60,10 +60,12 @@ def causes(error: BaseException, stop: BaseException | None = None) -> Iterator[
 
 def is_unreachable(error: BaseException, stop: BaseException | None = None) -> bool:
     """Whether ``error`` (or an error it was raised from) is a failure to reach an HTTP
-    server: connection refused or reset, or a timeout. MLflow wraps these in MlflowException."""
+    server: connection refused or reset, a timeout, or a response cut short because the server
+    died while sending it. MLflow wraps these in MlflowException."""
     import requests
 
-    unreachable = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+    unreachable = (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                   requests.exceptions.ChunkedEncodingError)
     return any(isinstance(e, unreachable) for e in causes(error, stop))
 
 
