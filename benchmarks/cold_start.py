@@ -1,22 +1,26 @@
 """Cold start: Pitot (``pitot``, ``pitot/cold``) against gradient-boosted trees on entities
 never measured, with split-conformal bounds.
 
-    python benchmarks/cold_start.py [--data-dir DIR] [--mode cold-workload|cold-platform]
+    python benchmarks/cold_start.py [--data-dir DIR] [--mode cold-workload|cold-platform|cold-both]
         [--holdout 0.2] [--draws 5] [--steps N] [--methods pitot/cold pitot gbt] [--warm]
         [--cache DIR] [--no-clip]
 
 Per draw ``d`` (``make_cold_split(..., replicate=d)``) a ``holdout`` share of the workloads
 (platforms) is held out entirely (test) and another share calibrates the bounds (val), so the
-conformal guarantee applies to entities never measured. The trees are scikit-learn's
+conformal guarantee applies to entities never measured (``cold-both``: workloads and
+platforms both, see :mod:`pitot_tf.data.cold`). The trees are scikit-learn's
 HistGradientBoostingRegressor on the concatenated side features (platform, workload, and the
 summed features of co-runners) predicting log runtime. Pitot's predictions of cold rows are
 clipped to the range of training log runtimes of the entity they share with training rows
-(:class:`pitot_tf.models.cold.RuntimeRange`; ``--no-clip`` turns it off), and bounds are
-Mondrian over cold/warm rows (:func:`pitot_tf.conformal.groups.cold_warm_groups`: every
-calibration and test row of a cold split is cold, so cold rows get cold margins).
+(:class:`pitot_tf.models.cold.RuntimeRange`; the global range when they share none;
+``--no-clip`` turns it off), and bounds are Mondrian over row kinds
+(:func:`pitot_tf.conformal.groups.cold_kinds`: cold workload, cold platform, both, warm; a
+single-axis split has one kind, a ``cold-both`` split three, each calibrated on its own
+held-out rows).
 
 Reported per method and objective, averaged over draws: MAPE (mean, and median, p90, p99 of
-the per-row error ``|t/t̂ - 1|`` whose mean MAPE is), width and coverage at α = 0.05.
+the per-row error ``|t/t̂ - 1|`` whose mean MAPE is), width and coverage at α = 0.05;
+for ``cold-both`` also the same per row kind (a second table).
 ``--warm`` adds the same table for warm rows: each Pitot preset on the ordinary random split
 (level 0.5, replicate 0), calibrated on its validation rows. Predictions are cached in
 ``--cache`` (one file per method, draw and step count), so a rerun only rescores. The last
@@ -36,7 +40,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from pitot_tf.config import parse_overrides
 from pitot_tf.conformal import ConformalUpperBound
-from pitot_tf.conformal.groups import cold_warm_groups
+from pitot_tf.conformal.groups import COLD, COLD_KINDS, cold_kinds, cold_warm_groups
 from pitot_tf.conformal.metrics import bound_width, coverage, mape
 from pitot_tf.data.cold import COLD_MODES, make_cold_split, seen_entities
 from pitot_tf.data.dataset import Dataset, Objective, load_dataset
@@ -105,49 +109,67 @@ def cached(path: Path, compute: Callable[[], Parts]) -> Parts:
     return parts
 
 
-def clip_cold(dataset: Dataset, split: Split, mode: str, parts: Parts) -> Parts:
+def clip_cold(dataset: Dataset, split: Split, parts: Parts) -> Parts:
     """Pitot's val and test predictions of cold rows clipped to the training range of log
-    runtime of the other entity (:class:`RuntimeRange`) in the same objective."""
+    runtime (:class:`RuntimeRange`) of the platform, then of the workload, in the same
+    objective: a cold workload gets its platform's range, a cold platform its workload's, and
+    a row with both cold the global range (an entity without training rows has it)."""
     seen = seen_entities(dataset, split)
-    axis = "platform" if mode == "cold-workload" else "workload"
-    size = len(dataset.platforms if axis == "platform" else dataset.workloads)
     clipped: Parts = {}
     for name, p in parts.items():
         obs = dataset.objectives[name]
         train_rows = split.rows(name, "train")
-        span = RuntimeRange.fit(obs.log_runtime[train_rows], getattr(obs, axis)[train_rows], size)
+        spans = {axis: RuntimeRange.fit(obs.log_runtime[train_rows], getattr(obs, axis)[train_rows],
+                                        len(dataset.platforms if axis == "platform"
+                                            else dataset.workloads))
+                 for axis in ("platform", "workload")}
         clipped[name] = dict(p)
         for part in ("val", "test"):
             rows = split.rows(name, part)
-            cold = cold_warm_groups(obs, rows, seen) == "cold"
-            clipped[name][f"{part}_pred"] = span.clip(p[f"{part}_pred"],
-                                                      getattr(obs, axis)[rows], cold)
+            cold = cold_warm_groups(obs, rows, seen) == COLD
+            pred = p[f"{part}_pred"]
+            for axis, span in spans.items():
+                pred = span.clip(pred, getattr(obs, axis)[rows], cold)
+            clipped[name][f"{part}_pred"] = pred
     return clipped
 
 
 def score(dataset: Dataset, split: Split, parts: Parts) -> dict[str, dict[str, float]]:
-    """Per objective: MAPE and its distribution, width and coverage of the Mondrian bound."""
+    """Per objective: MAPE and its distribution, width and coverage of the Mondrian bound
+    over row kinds (:func:`cold_kinds`: a row's margin from calibration rows of its kind).
+    Where the test rows have more than one kind (``cold-both``), also per kind, under
+    ``"<objective>/<kind>"``."""
     seen = seen_entities(dataset, split)
     scores = {}
     for name, p in parts.items():
         obs = dataset.objectives[name]
-        groups = {part: cold_warm_groups(obs, split.rows(name, part), seen)
-                  for part in ("val", "test")}
-        counts = np.unique(groups["val"], return_counts=True)[1]
+        kinds = {part: cold_kinds(obs, split.rows(name, part), seen) for part in ("val", "test")}
+        counts = np.unique(kinds["val"], return_counts=True)[1]
         mondrian = bool(counts.min() >= 1 / ALPHA)  # else a group too small: pooled margins
         bound = ConformalUpperBound(alphas=(ALPHA,), mondrian=mondrian)
-        bound.fit(p["val_true"], p["val_pred"], groups["val"])
-        upper = bound.upper_bound(p["test_pred"], alpha=ALPHA, groups=groups["test"])
-        error = np.abs(np.expm1(p["test_true"] - p["test_pred"][:, 0]))
-        scores[name] = {
-            "mape": mape(p["test_true"], p["test_pred"]),
-            "median": float(np.median(error)),
-            "p90": float(np.quantile(error, 0.9)),
-            "p99": float(np.quantile(error, 0.99)),
-            f"width_{ALPHA}": bound_width(p["test_true"], upper),
-            f"coverage_{ALPHA}": coverage(p["test_true"], upper),
-        }
+        bound.fit(p["val_true"], p["val_pred"], kinds["val"])
+        upper = bound.upper_bound(p["test_pred"], alpha=ALPHA, groups=kinds["test"])
+        scores[name] = metrics(p["test_true"], p["test_pred"], upper)
+        present = [k for k in COLD_KINDS if k in set(kinds["test"].tolist())]
+        for kind in present if len(present) > 1 else []:
+            rows = kinds["test"] == kind
+            scores[f"{name}/{kind}"] = metrics(p["test_true"][rows], p["test_pred"][rows],
+                                               upper[rows])
     return scores
+
+
+def metrics(true: np.ndarray, pred: np.ndarray, upper: np.ndarray) -> dict[str, float]:
+    """MAPE, the median, p90 and p99 of ``|t/t̂ - 1|``, width and coverage, and the count."""
+    error = np.abs(np.expm1(true - pred[:, 0]))
+    return {
+        "mape": mape(true, pred),
+        "median": float(np.median(error)),
+        "p90": float(np.quantile(error, 0.9)),
+        "p99": float(np.quantile(error, 0.99)),
+        f"width_{ALPHA}": bound_width(true, upper),
+        f"coverage_{ALPHA}": coverage(true, upper),
+        "rows": float(len(true)),
+    }
 
 
 def warm_scores(dataset: Dataset, preset: str, steps: int | None, cache: Path,
@@ -163,13 +185,16 @@ def warm_scores(dataset: Dataset, preset: str, steps: int | None, cache: Path,
 
 
 def mean_scores(results: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    return {obj: {k: float(np.mean([r[obj][k] for r in results])) for k in results[0][obj]}
-            for obj in results[0]}
+    """Each metric's mean over the draws that have its objective (or kind)."""
+    keys = list(dict.fromkeys(k for r in results for k in r))
+    return {key: {m: float(np.mean([r[key][m] for r in results if key in r]))
+                  for m in next(r[key] for r in results if key in r)}
+            for key in keys}
 
 
 def print_table(summary: dict[str, dict[str, dict[str, float]]]) -> None:
     """A markdown table: one row per method, per objective MAPE (p50/p90/p99), width, coverage."""
-    objectives = list(next(iter(summary.values())))
+    objectives = [key for key in next(iter(summary.values())) if "/" not in key]
     print("| method | " + " | ".join(
         f"{o} MAPE | {o} p50 / p90 / p99 | {o} width@{ALPHA} | {o} coverage@{ALPHA}"
         for o in objectives) + " |")
@@ -181,6 +206,24 @@ def print_table(summary: dict[str, dict[str, dict[str, float]]]) -> None:
             cells += [f"{s['mape']:.1%}", f"{s['median']:.1%} / {s['p90']:.1%} / {s['p99']:.0%}",
                       f"{s[f'width_{ALPHA}']:.1%}", f"{s[f'coverage_{ALPHA}']:.1%}"]
         print(f"| {method} | " + " | ".join(cells) + " |")
+
+
+def print_kind_table(summary: dict[str, dict[str, dict[str, float]]]) -> None:
+    """Per objective and row kind (``cold-both`` splits): one markdown row per method."""
+    keys = sorted({key for scores in summary.values() for key in scores if "/" in key},
+                  key=lambda key: (key.split("/")[0], COLD_KINDS.index(key.split("/")[1])))
+    if not keys:
+        return
+    print(f"| objective / kind | method | test rows | MAPE | p50 / p90 / p99 | width@{ALPHA} "
+          f"| coverage@{ALPHA} |")
+    print("|---" * 7 + "|")
+    for key in keys:
+        for method, scores in summary.items():
+            if key in scores:
+                s = scores[key]
+                print(f"| {key} | {method} | {s['rows']:.0f} | {s['mape']:.1%} | "
+                      f"{s['median']:.1%} / {s['p90']:.1%} / {s['p99']:.0%} | "
+                      f"{s[f'width_{ALPHA}']:.1%} | {s[f'coverage_{ALPHA}']:.1%} |")
 
 
 def main() -> None:
@@ -214,14 +257,16 @@ def main() -> None:
                 parts = cached(path, functools.partial(
                     pitot_predictions, dataset, split, method, args.steps, extra=extra))
                 if not args.no_clip:
-                    parts = clip_cold(dataset, split, args.mode, parts)
+                    parts = clip_cold(dataset, split, parts)
             runs[method].append(score(dataset, split, parts))
             print(f"draw {draw} {method}: " + "; ".join(
-                f"{obj} " + ", ".join(f"{k} {v:.2%}" for k, v in m.items())
+                f"{obj} " + ", ".join(f"{k} {v:.0f}" if k == "rows" else f"{k} {v:.2%}"
+                                      for k, v in m.items())
                 for obj, m in runs[method][-1].items()), flush=True)
     summary = {method: mean_scores(results) for method, results in runs.items() if results}
     if summary:
         print_table(summary)
+        print_kind_table(summary)
     output: dict[str, object] = {"mode": args.mode, "draws": args.draws, "cold": summary}
     if args.warm:
         output["warm"] = {m: warm_scores(dataset, m, args.steps, args.cache, extra, tag)

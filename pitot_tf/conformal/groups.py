@@ -5,6 +5,10 @@ Platforms carry one-hot side features coded +1 / -1 whose names read ``<kind>=<v
 group is the value of its +1 column, so ``"runtime"`` groups platforms by WebAssembly runtime
 and ``"uarch"`` by CPU micro-architecture. Mondrian bounds calibrate one margin per group so
 that coverage holds within each group, not only on average over all platforms.
+
+Cold start has groups of its own: :func:`cold_warm_groups` (cold or warm) and
+:func:`cold_kinds` (which of workload and platform were never measured), from the entities of
+the training rows.
 """
 
 from __future__ import annotations
@@ -85,3 +89,34 @@ def cold_warm_groups(
         unseen = ~seen["workload"][np.maximum(corunners, 0)] & (corunners >= 0)
         cold |= unseen.any(axis=1)
     return np.where(cold, COLD, WARM).astype(str)
+
+
+#: Labels of :func:`cold_kinds`: a row's kind names what it has never been measured with.
+COLD_WORKLOAD, COLD_PLATFORM, COLD_BOTH = "cold-workload", "cold-platform", "cold-both"
+COLD_KINDS: tuple[str, ...] = (COLD_WORKLOAD, COLD_PLATFORM, COLD_BOTH, WARM)
+
+
+def cold_kinds(
+    objective: Objective, rows: npt.NDArray[np.int64], seen: dict[str, np.ndarray]
+) -> StrArray:
+    """The kind of each of ``rows`` of ``objective`` (see :data:`COLD_KINDS`), from ``seen``
+    (the entities of the training rows, as for :func:`cold_warm_groups`): ``"cold-workload"``
+    (its workload unseen, its platform seen), ``"cold-platform"`` (the reverse),
+    ``"cold-both"`` (neither seen) or ``"warm"``.
+
+    The kind follows the row's target workload and platform; a co-runner does not change it,
+    except that a row whose own workload and platform are seen but a co-runner is not counts
+    as ``"cold-workload"`` (an unseen workload on a seen platform), so that a row is warm
+    here exactly when :func:`cold_warm_groups` says warm. Mondrian calibration on these
+    labels gives each row the margin of calibration rows of its own kind: errors grow from
+    warm to one cold entity to two, so pooled margins would under-cover cold-both rows.
+    """
+    platform_cold = ~seen["platform"][objective.platform[rows]]
+    workload_cold = ~seen["workload"][objective.workload[rows]]
+    corunner_cold = cold_warm_groups(objective, rows, seen) == COLD
+    corunner_cold &= ~platform_cold & ~workload_cold
+    kinds = np.full(len(rows), WARM, dtype=object)
+    kinds[workload_cold | corunner_cold] = COLD_WORKLOAD
+    kinds[platform_cold] = COLD_PLATFORM
+    kinds[platform_cold & workload_cold] = COLD_BOTH
+    return kinds.astype(str)
