@@ -21,15 +21,17 @@ def split(
     replicates: Annotated[int, typer.Option(help="Replicates per level.")] = 5,
     seed: int = 42,
     mode: Annotated[
-        str, typer.Option(help="random, cold-workload or cold-platform (hold out whole rows).")
+        str, typer.Option(help="random, cold-workload, cold-platform or cold-both (hold out "
+                                "whole workloads, platforms or both).")
     ] = "random",
     holdout: Annotated[float, typer.Option(help="Share held out per cold part.")] = 0.2,
 ) -> None:
     """Shuffle each objective's rows per level and replicate; write train/val/test indices.
 
-    Cold modes hold out whole workloads (or platforms): all their rows are test, and another
-    held-out set calibrates the bounds, so the guarantee holds for rows never measured."""
-    from pitot_tf.data.cold import make_cold_split
+    Cold modes hold out whole workloads, platforms or both: all their rows are test, and
+    another held-out set calibrates the bounds, so the guarantee holds for rows never
+    measured."""
+    from pitot_tf.data.cold import COLD_MODES, make_cold_split
     from pitot_tf.data.dataset import load_dataset
     from pitot_tf.data.splits import DEFAULT_LEVELS, save_split, split_path, write_splits
     from pitot_tf.errors import ConfigError
@@ -38,7 +40,7 @@ def split(
     levels = levels or list(DEFAULT_LEVELS)
     if mode == "random":
         written = write_splits(dataset, out, levels, range(replicates), seed)
-    elif mode in ("cold-workload", "cold-platform"):
+    elif mode in COLD_MODES:
         written = [
             save_split(
                 make_cold_split(dataset, level, r, seed, mode=mode, holdout=holdout),
@@ -48,5 +50,5 @@ def split(
             for r in range(replicates)
         ]
     else:
-        raise ConfigError(f"--mode must be random, cold-workload or cold-platform, got '{mode}'")
+        raise ConfigError(f"--mode must be random or {', '.join(COLD_MODES)}, got '{mode}'")
     typer.echo(f"wrote {len(written)} split files under {out}")

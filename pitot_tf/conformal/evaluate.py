@@ -29,9 +29,9 @@ import pandas as pd
 from pitot_tf.conformal import metrics
 from pitot_tf.conformal.calibration import DEFAULT_ALPHAS, ConformalUpperBound, conformal_rank
 from pitot_tf.conformal.groups import (
-    COLD,
+    COLD_WORKLOAD,
     available_groupings,
-    cold_warm_groups,
+    cold_kinds,
     platform_groups,
     row_groups,
 )
@@ -79,9 +79,11 @@ class Evaluation:
     predictions: dict[str, ObjectivePredictions]
     notes: list[str] = field(default_factory=list)
     unit: str = DEFAULT_UNIT
-    #: Per objective, a bound fitted on the cold validation rows only (an entity never in
-    #: training: a cold split's held-out calibration workloads), where there are enough of
-    #: them; the served model bounds a new workload with it (Mondrian over cold/warm rows).
+    #: Per objective, a bound fitted on the validation rows of a workload never in training on
+    #: a measured platform only (kind ``cold-workload``: the held-out calibration workloads of
+    #: a ``cold-workload`` or ``cold-both`` split), where there are enough of them; the served
+    #: model bounds a new workload on a known platform with it (Mondrian over row kinds). A
+    #: ``cold-platform`` split has no such rows: its margins say nothing about new workloads.
     cold_bounds: dict[str, ConformalUpperBound] = field(default_factory=dict)
 
     def summary(self, alphas: Sequence[float] = SUMMARY_ALPHAS) -> pd.DataFrame:
@@ -185,12 +187,13 @@ def cold_bounds(
     dataset: Dataset, split: Split, predictions: dict[str, ObjectivePredictions],
     alphas: Sequence[float],
 ) -> dict[str, ConformalUpperBound]:
-    """Per objective, the bound of its cold validation rows (see :attr:`Evaluation.cold_bounds`),
-    at the ``alphas`` they support; objectives with too few cold rows have none."""
+    """Per objective, the bound of its cold-workload validation rows (see
+    :attr:`Evaluation.cold_bounds`), at the ``alphas`` they support; objectives with too few
+    such rows have none."""
     seen = seen_entities(dataset, split)
     found = {}
     for name, pred in predictions.items():
-        cold = cold_warm_groups(dataset.objectives[name], pred.val_rows, seen) == COLD
+        cold = cold_kinds(dataset.objectives[name], pred.val_rows, seen) == COLD_WORKLOAD
         usable = supported_alphas(alphas, int(cold.sum()))
         if usable:
             found[name] = ConformalUpperBound(usable).fit(pred.val_true[cold],
