@@ -167,3 +167,34 @@ def test_a_failing_train_prints_one_line_exits_1_and_marks_the_run(workspace: Pa
     failed = mlflow.search_runs(experiment_names=["cli"], output_format="list",
                                 filter_string="attributes.status = 'FAILED'")
     assert [r.data.tags["error"] for r in failed] == [errors[0][len("error: "):]]
+
+
+def test_train_on_a_cold_both_split_gives_cold_bounds(workspace: Path) -> None:
+    """``split --mode cold-both`` then ``train --splits-dir``: the split file is the library's,
+    and the served model bounds a new workload on a measured platform with the margins of its
+    cold-workload calibration rows (a new platform cannot be asked for: see docs/mlflow.md)."""
+    from pitot_tf.data.cold import make_cold_split
+    from pitot_tf.data.dataset import load_dataset
+    from pitot_tf.data.splits import load_split
+    from pitot_tf.tracking.pyfunc import COLD_BOUND_NOTE
+
+    data, splits = workspace / "data", workspace / "splits-both"
+    result = runner.invoke(app, ["split", "--data-dir", str(data), "--out", str(splits),
+                                 "--levels", "0.8", "--replicates", "1", "--mode", "cold-both"])
+    assert result.exit_code == 0, result.output
+    dataset = load_dataset(data)
+    written = load_split(splits / "0.8" / "0.npz", dataset)
+    expected = make_cold_split(dataset, 0.8, 0, mode="cold-both")
+    for part in ("train", "val", "test"):
+        np.testing.assert_array_equal(written.rows("if2", part), expected.rows("if2", part))
+    result = runner.invoke(app, ["train", "--data-dir", str(data), *FAST, "--experiment", "cli",
+                                 "--splits-dir", str(splits), "--level", "0.8"])
+    assert result.exit_code == 0, result.output
+    run_id = re.search(r"^MLflow: run ([0-9a-f]{32}) ", result.output, re.MULTILINE)
+    assert run_id, result.output
+    model = mlflow.pyfunc.load_model(f"runs:/{run_id.group(1)}/pyfunc-model")
+    features = ";".join(map(str, dataset.workloads.features[3]))
+    answer = model.predict(pd.DataFrame({"workload": ["brand/new"],
+                                         "platform": [dataset.platforms.names[0]],
+                                         "workload_features": [features]}))
+    assert COLD_BOUND_NOTE in answer["note"][0]
