@@ -166,8 +166,8 @@ def metrics(true: np.ndarray, pred: np.ndarray, upper: np.ndarray) -> dict[str, 
         "median": float(np.median(error)),
         "p90": float(np.quantile(error, 0.9)),
         "p99": float(np.quantile(error, 0.99)),
-        f"width_{ALPHA}": bound_width(true, upper),
-        f"coverage_{ALPHA}": coverage(true, upper),
+        f"width_{ALPHA}": float(bound_width(true, upper)),
+        f"coverage_{ALPHA}": float(coverage(true, upper)),
         "rows": float(len(true)),
     }
 
