@@ -101,14 +101,15 @@ def test_a_requeued_trial_ends_its_dead_workers_run(store: str, tmp_path: Path) 
     the run of the dead worker KILLED."""
     import optuna
 
-    from pitot_tf.sweep.worker import end_stale_run
+    from pitot_tf.search.processes import end_dead_runs
+    from pitot_tf.sweep.repair import kill_run
 
     client = MlflowClient()
     experiment_id = client.create_experiment("requeued")
     stale = client.create_run(experiment_id).info.run_id
     study = optuna.create_study()
     study.enqueue_trial({"cell": 0}, user_attrs={"cell": "pitot|0.5|0", "mlflow_run_id": stale})
-    end_stale_run(store, study.ask())  # type: ignore[arg-type]
+    end_dead_runs(store, study.ask(), end=kill_run)  # type: ignore[arg-type]  # as the sweep's on_stale
     assert status(client, stale) == "KILLED"
     assert "stale heartbeat" in client.get_run(stale).data.tags[TAG_ERROR]
 

@@ -45,6 +45,7 @@ from pitot_tf.search.metrics import (
     validation_predictions,
     weighted_loss,
 )
+from pitot_tf.search.processes import trial_run_ids
 from pitot_tf.search.space import suggest_overrides
 from pitot_tf.search.studies import SEARCH_DEFAULTS, StudySpec, metric_name
 from pitot_tf.training import TrainingDiverged, train
@@ -85,12 +86,6 @@ class TrialTracking:
     experiment_id: str
     parent_run_id: str
     study_name: str
-
-
-def trial_run_ids(trial: optuna.Trial | optuna.trial.FrozenTrial) -> list[str]:
-    """The MLflow runs a trial made (one per replicate it trained)."""
-    several, single = trial.user_attrs.get(ATTR_RUN_IDS), trial.user_attrs.get(ATTR_RUN_ID)
-    return str(several).split(",") if several else [str(single)] if single else []
 
 
 class TrialStateTagger:

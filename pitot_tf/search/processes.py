@@ -1,7 +1,8 @@
 """Worker processes, shared by ``pitot-tf search`` and ``pitot-tf sweep``: which process runs a
-trial or a run and whether it still exists (``psutil``), and the runner that starts
-``python -m MODULE JOB_JSON`` once per worker (each with its share of the cores,
-:func:`~pitot_tf.training.runtime.worker_environment`).
+trial or a run and whether it still exists (``psutil``), the runner that starts ``python -m
+pitot_tf.search.processes MODULE JOB_JSON`` once per worker (each with its share of the cores,
+:func:`~pitot_tf.training.runtime.worker_environment`; ``MODULE`` defines ``WorkerJob`` and
+``run_worker``), and the ending of a dead worker's MLflow runs.
 
 A process is named by host, pid and start time, so that a pid reused after a crash is not taken
 for the old process. The runner recovers nothing itself: a dead worker's trial is failed and
@@ -12,21 +13,30 @@ admission lock (:mod:`pitot_tf.search.gate`), by whichever process notices first
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
+import logging
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psutil
 
 from pitot_tf.errors import PitotError
 from pitot_tf.training.runtime import worker_environment
 
+if TYPE_CHECKING:
+    import optuna
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+    from optuna.trial import FrozenTrial
+
 Job = TypeVar("Job", bound="JsonJob")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,15 +90,15 @@ class JsonJob:
         return cls(**json.loads(text))
 
 
-def worker_main(job_type: type[Job], run: Callable[[Job], Any], argv: list[str]) -> int:
-    """``python -m MODULE JOB_JSON``: run the job, print its report as JSON; a user error is
-    one line on stderr and exit status 1."""
+def main(argv: list[str]) -> int:
+    """``python -m pitot_tf.search.processes MODULE JOB_JSON``: ``MODULE.run_worker`` on the
+    job; a user error is one line on stderr and exit status 1."""
+    module = importlib.import_module(argv[0])
     try:
-        report = run(job_type.from_json(argv[0]))
+        module.run_worker(module.WorkerJob.from_json(argv[1]))
     except PitotError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(json.dumps(dataclasses.asdict(report)))
     return 0
 
 
@@ -100,7 +110,8 @@ def run_workers(module: str, jobs: list[JsonJob], run_here: Callable[[], object]
         run_here()
         return []
     environment = worker_environment(len(jobs))
-    processes = [subprocess.Popen([sys.executable, "-m", module, job.to_json()],
+    processes = [subprocess.Popen([sys.executable, "-m", "pitot_tf.search.processes", module,
+                                   job.to_json()],
                                   env=environment) for job in jobs]
     try:
         while any(p.poll() is None for p in processes):
@@ -115,3 +126,31 @@ def run_workers(module: str, jobs: list[JsonJob], run_here: Callable[[], object]
     if crashed:
         run_here()
     return crashed
+
+
+def trial_run_ids(trial: FrozenTrial | optuna.Trial) -> list[str]:
+    """The MLflow runs a search trial or sweep cell made (user attribute ``mlflow_run_id``, or
+    ``mlflow_run_ids`` for a trial that trained several replicates)."""
+    several, single = trial.user_attrs.get("mlflow_run_ids"), trial.user_attrs.get("mlflow_run_id")
+    return str(several).split(",") if several else [str(single)] if single else []
+
+
+def end_dead_runs(tracking_uri: str, trial: FrozenTrial,
+                  end: Callable[[MlflowClient, Run, str], None]) -> None:
+    """``end`` each still RUNNING MLflow run of ``trial`` (re-queued: its worker died), called
+    by the process that re-queued it; the runs are the trial's ``mlflow_run_id(s)``."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    reason = f"its worker died (stale heartbeat); trial {trial.number} re-queued"
+    for run_id in trial_run_ids(trial):
+        try:
+            run = client.get_run(run_id)
+            if run.info.status == "RUNNING":
+                end(client, run, reason)
+        except Exception as error:  # the tracking server: `runs repair` can end it later
+            log.warning("could not end run %s of dead trial %d: %s", run_id, trial.number, error)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

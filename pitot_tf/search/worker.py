@@ -5,18 +5,19 @@ trial at a time under :func:`~pitot_tf.search.gate.optimize_admitted` with the
 :func:`~pitot_tf.search.gate.trial_budget` (an exact total across workers). Trials that raise
 a :class:`~pitot_tf.errors.PitotError` are marked FAIL and the worker goes on; it gives up after
 ``max_failures`` failures of its own. Run in-process by the runner for one worker, or as
-``python -m pitot_tf.search.worker JOB_JSON`` for several.
+``python -m pitot_tf.search.processes pitot_tf.search.worker JOB_JSON`` for several.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import optuna
+from mlflow import MlflowClient
+from mlflow.entities import Run
 
 from pitot_tf.search.algorithms import make_pruner, make_sampler
 from pitot_tf.search.gate import optimize_admitted, storage_lock, trial_budget
@@ -26,11 +27,11 @@ from pitot_tf.search.objective import (
     TrialStateTagger,
     TrialTracking,
     load_tuning_data,
-    trial_run_ids,
 )
-from pitot_tf.search.processes import JsonJob, worker_main
+from pitot_tf.search.processes import JsonJob, end_dead_runs
 from pitot_tf.search.storage import open_storage
 from pitot_tf.search.studies import StudySpec, load_study
+from pitot_tf.tracking.names import TAG_ERROR
 
 log = logging.getLogger(__name__)
 
@@ -54,42 +55,25 @@ class WorkerJob(JsonJob):
     poll_s: float = 1.0
 
 
-@dataclass(frozen=True)
-class WorkerReport:
-    ran: int
-    failed: int
-
-
 def open_study(spec: StudySpec, location: str, worker: int = 0,
                tracking_uri: str | None = None) -> optuna.Study:
     """The existing study at ``location`` with this worker's sampler and the pruner; a dead
     worker's trial that this process re-queues has its MLflow runs ended FAILED."""
     storage = open_storage(location, spec.heartbeat,
-                           partial(end_dead_runs, tracking_uri) if tracking_uri else None)
+                           partial(end_dead_runs, tracking_uri, end=fail_run) if tracking_uri
+                           else None)
     return optuna.load_study(study_name=spec.name, storage=storage,
                              sampler=make_sampler(spec.sampler, worker),
                              pruner=make_pruner(spec.pruner))
 
 
-def end_dead_runs(tracking_uri: str, trial: optuna.trial.FrozenTrial) -> None:
-    """End the MLflow runs of ``trial`` (whose worker died) FAILED, if still RUNNING."""
-    from mlflow import MlflowClient
-
-    from pitot_tf.tracking.names import TAG_ERROR
-
-    client = MlflowClient(tracking_uri)
-    for run_id in trial_run_ids(trial):
-        try:
-            if client.get_run(run_id).info.status == "RUNNING":
-                client.set_tag(run_id, TAG_ERROR,
-                               f"its worker died; trial {trial.number} re-queued")
-                client.set_terminated(run_id, "FAILED")
-        except Exception as error:  # the tracking server: `runs repair` can end it later
-            log.warning("could not end run %s of dead trial %d: %s", run_id, trial.number,
-                        error)
+def fail_run(client: MlflowClient, run: Run, reason: str) -> None:
+    """End a dead trial's run FAILED with ``reason`` as its error tag."""
+    client.set_tag(run.info.run_id, TAG_ERROR, reason)
+    client.set_terminated(run.info.run_id, "FAILED")
 
 
-def run_worker(job: WorkerJob, replicates: list[Replicate] | None = None) -> WorkerReport:
+def run_worker(job: WorkerJob, replicates: list[Replicate] | None = None) -> None:
     """Run admitted trials until the study reaches ``job.target``, the deadline passes or
     this worker has failed ``job.max_failures`` trials."""
     spec = load_study(job.study_file).with_overrides(job.overrides)
@@ -104,17 +88,5 @@ def run_worker(job: WorkerJob, replicates: list[Replicate] | None = None) -> Wor
         storage_lock(job.storage, spec.name),
         [TrialStateTagger(tracking.tracking_uri)] if tracking else [], deadline=job.deadline,
         poll_s=job.poll_s, max_failures=job.max_failures)
-    failed = sum(t.state == optuna.trial.TrialState.FAIL for t in ran)
-    if failed >= job.max_failures:
-        log.warning("worker %d stops after %d failed trials", job.worker, failed)
-    return WorkerReport(len(ran), failed)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m pitot_tf.search.worker JOB_JSON``; prints the report as JSON."""
-    optuna.logging.set_verbosity(optuna.logging.INFO)
-    return worker_main(WorkerJob, run_worker, sys.argv[1:] if argv is None else argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    if sum(t.state == optuna.trial.TrialState.FAIL for t in ran) >= job.max_failures:
+        log.warning("worker %d stops after %d failed trials", job.worker, job.max_failures)

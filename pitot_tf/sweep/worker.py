@@ -5,13 +5,12 @@ Each cell is one admitted trial (:func:`~pitot_tf.search.gate.optimize_admitted`
 it trains. Before training, the worker looks in MLflow for a FINISHED run with the cell's
 ``sweep_key`` and reuses it (a cell handed out again costs a lookup, not a training). A cell that
 raises is marked FAIL and the worker goes on with the next; it stops when no cell is left. Run
-in-process by the runner for one worker, or as ``python -m pitot_tf.sweep.worker JOB_JSON``.
+in-process by the runner for one worker, or by :func:`~pitot_tf.search.processes.run_workers`.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from optuna.trial import TrialState
 
 from pitot_tf.errors import ConfigError
 from pitot_tf.search.gate import optimize_admitted, storage_lock
-from pitot_tf.search.processes import JsonJob, ProcessId, worker_main
+from pitot_tf.search.processes import JsonJob, ProcessId, end_dead_runs
 from pitot_tf.sweep import queue
 from pitot_tf.sweep.cells import Cell
 from pitot_tf.sweep.keys import KeyMaker
@@ -75,13 +74,6 @@ class CellOutcome:
     wall_s: float
 
 
-@dataclass(frozen=True)
-class WorkerReport:
-    trained: int
-    reused: int
-    failed: int
-
-
 class CellRunner:
     """Trains one cell in a tracked run under the sweep's parent, or reuses a finished one."""
 
@@ -126,18 +118,6 @@ class CellRunner:
         return CellOutcome(cell.key, run.run_id, False, time.perf_counter() - started)
 
 
-def end_stale_run(tracking_uri: str, trial: optuna.trial.FrozenTrial) -> None:
-    """The heartbeat re-queued ``trial`` (its worker died): end its run KILLED if still
-    RUNNING (called in the process that re-queued it)."""
-    client, stale = MlflowClient(tracking_uri), trial.user_attrs.get(queue.ATTR_RUN_ID)
-    try:
-        run = client.get_run(str(stale)) if stale else None
-        if run is not None and run.info.status == "RUNNING":
-            kill_run(client, run, "its trial was re-queued after a stale heartbeat")
-    except Exception as error:  # the tracking server: `runs repair` can end it later
-        log.warning("could not end run %s of dead trial %d: %s", stale, trial.number, error)
-
-
 class CellObjective:
     """The Optuna objective: the cell a popped trial carries, trained or reused; returns the
     seconds the cell took (0 when reused)."""
@@ -165,26 +145,14 @@ class CellObjective:
         return outcome.wall_s
 
 
-def run_worker(job: WorkerJob, on_trial: TrialCallback | None = None) -> WorkerReport:
+def run_worker(job: WorkerJob, on_trial: TrialCallback | None = None) -> None:
     """Work on the sweep's cells until none is left; ``on_trial`` runs after every cell."""
     mlflow.set_tracking_uri(job.tracking_uri)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures are logged one line each
     study = queue.open_queue(job.storage, job.sweep_id, create=False,
-                             on_stale=partial(end_stale_run, job.tracking_uri))
+                             on_stale=partial(end_dead_runs, job.tracking_uri, end=kill_run))
     cells = list(study.user_attrs[queue.ATTR_CELLS])
     objective = CellObjective(cells, CellRunner(job, dict(study.user_attrs[queue.ATTR_KEYS])))
     admit = queue.cell_admission(cells, datetime.fromtimestamp(job.since))
-    ran = optimize_admitted(study, objective, admit, storage_lock(job.storage, study.study_name),
-                            [on_trial] if on_trial else [], catch=(Exception,), poll_s=2.0)
-    done = [t for t in ran if t.state == TrialState.COMPLETE]
-    reused = sum(bool(t.user_attrs.get(queue.ATTR_REUSED)) for t in done)
-    return WorkerReport(len(done) - reused, reused, sum(t.state == TrialState.FAIL for t in ran))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m pitot_tf.sweep.worker JOB_JSON``; prints the report as JSON."""
-    return worker_main(WorkerJob, run_worker, sys.argv[1:] if argv is None else argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    optimize_admitted(study, objective, admit, storage_lock(job.storage, study.study_name),
+                      [on_trial] if on_trial else [], catch=(Exception,), poll_s=2.0)
