@@ -63,19 +63,7 @@ def trial_config(trial: optuna.trial.FrozenTrial) -> Config:
     if not isinstance(stored, dict) and not changed:
         raise ConfigError(f"trial {trial.number} has no stored config (user attributes "
                           f"'{CONFIG_ATTR}<key>')")
-    flat = stored if isinstance(stored, dict) else {**Config().flat(), **changed}
-    return Config.from_dict(_nest(flat))
-
-
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for key, value in flat.items():
-        section, _, name = key.partition(".")
-        if name:
-            nested.setdefault(section, {})[name] = value
-        else:
-            nested[section] = value
-    return nested
+    return Config.from_dict(stored if isinstance(stored, dict) else changed)
 
 
 def preset_path(name: str, directory: Path | None = None) -> Path:

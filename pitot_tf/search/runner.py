@@ -29,7 +29,7 @@ from pitot_tf.search.gate import FINISHED
 from pitot_tf.search.objective import load_tuning_data
 from pitot_tf.search.parent_run import log_settings, log_study_result, parent_run
 from pitot_tf.search.processes import run_workers
-from pitot_tf.search.storage import open_storage, redact, storage_location
+from pitot_tf.search.storage import open_storage, redact, set_study_attrs, storage_location
 from pitot_tf.search.studies import StudySpec, load_study
 from pitot_tf.search.worker import WorkerJob, run_worker
 from pitot_tf.tracking.fingerprint import code_version, data_fingerprint
@@ -67,7 +67,7 @@ def ensure_study(spec: StudySpec, location: str) -> optuna.Study:
     with warnings.catch_warnings():  # experimental since Optuna 3.2, stable in use
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(spec.metric_names)  # the dashboard shows val_mape, not Objective 0
-    describe(study, spec.definition())
+    set_study_attrs(study, spec.definition())
     if not study.get_trials(deepcopy=False):
         study.enqueue_trial(spec.default_params(), user_attrs={"origin": f"preset {spec.preset}"},
                             skip_if_exists=True)
@@ -91,9 +91,9 @@ def run_search(
     replicates = load_tuning_data(spec, data_dir, splits_dir)
     optuna_study = ensure_study(spec, location)
     fingerprint = data_fingerprint(replicates[0].dataset)  # of this invocation: the latest
-    describe(optuna_study, {"data_fingerprint": fingerprint["fingerprint"],
-                            "data_dir": str(fingerprint["directory"]),
-                            "code_version": code_version()})
+    set_study_attrs(optuna_study, {"data_fingerprint": fingerprint["fingerprint"],
+                                   "data_dir": str(fingerprint["directory"]),
+                                   "code_version": code_version()})
     job = WorkerJob(
         study_file=str(spec.path), storage=location, target=n_trials,
         overrides=dict(overrides or {}), data_dir=_text(data_dir), splits_dir=_text(splits_dir),
@@ -119,13 +119,6 @@ def run_search(
             log_study_result(parent, optuna_study, spec)
     return summarize(spec, location, optuna_study, n_trials,
                      parent.run_id if parent else None, time.perf_counter() - started)
-
-
-def describe(study: optuna.Study, values: Mapping[str, Any]) -> None:
-    """Store ``values`` as the study's user attributes (those that changed)."""
-    for key, value in values.items():
-        if study.user_attrs.get(key) != value:
-            study.set_user_attr(key, value)
 
 
 def _text(path: PathLike | None) -> str | None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.storages import (
@@ -171,6 +172,13 @@ def open_storage(location: str, heartbeat: Heartbeat | None = None,
     except Exception as error:  # sqlalchemy raises many kinds for a bad URL or server
         first_line = (str(error).strip() or repr(error)).splitlines()[0]
         raise ConfigError(f"storage {redact(location)}: cannot open ({first_line})") from error
+
+
+def set_study_attrs(study: optuna.Study, values: Mapping[str, Any]) -> None:
+    """Store ``values`` as the study's user attributes (those that changed)."""
+    for key, value in values.items():
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
 
 
 def recover_dead_trials(study: optuna.Study) -> None:

@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from pitot_tf.errors import ConfigError
 from pitot_tf.search.gate import Admission, Admit, storage_lock
-from pitot_tf.search.storage import StaleHook, open_storage, redact
+from pitot_tf.search.storage import StaleHook, open_storage, redact, set_study_attrs
 
 DEFAULT_STORAGE = Path("studies") / "sweeps.journal"
 STUDY_PREFIX = "sweep-"
@@ -72,12 +72,8 @@ def queue_lock(location: str, sweep_id: str) -> Iterator[None]:
 def describe(study: optuna.Study, cells: list[str], keys: Mapping[str, str],
              attrs: Mapping[str, Any]) -> None:
     """Record the cell list, their sweep keys and ``attrs`` (parent run id, ...) once."""
-    if ATTR_CELLS not in study.user_attrs:
-        study.set_user_attr(ATTR_CELLS, cells)
-        study.set_user_attr(ATTR_KEYS, dict(keys))
-    for name, value in attrs.items():
-        if study.user_attrs.get(name) != value:
-            study.set_user_attr(name, value)
+    first = {ATTR_CELLS: cells, ATTR_KEYS: dict(keys)} if ATTR_CELLS not in study.user_attrs else {}
+    set_study_attrs(study, {**first, **attrs})
 
 
 def trial_cell(trial: FrozenTrial | optuna.Trial) -> str | None:
