@@ -45,7 +45,7 @@ from pitot_tf.search.metrics import (
     validation_predictions,
     weighted_loss,
 )
-from pitot_tf.search.processes import trial_run_ids
+from pitot_tf.search.processes import ATTR_RUN_ID, ATTR_RUN_IDS, trial_run_ids
 from pitot_tf.search.space import suggest_overrides
 from pitot_tf.search.studies import SEARCH_DEFAULTS, StudySpec, metric_name
 from pitot_tf.training import TrainingDiverged, train
@@ -56,7 +56,6 @@ Values = float | tuple[float, ...]
 #: Prefix of the trial user attributes holding its config (values other than the defaults).
 CONFIG_ATTR = "config."
 TAG_STUDY, TAG_TRIAL, TAG_STATE = "optuna.study", "optuna.trial_number", "optuna.state"
-ATTR_RUN_ID, ATTR_RUN_IDS = "mlflow_run_id", "mlflow_run_ids"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 Job = TypeVar("Job", bound="JsonJob")
+#: User attributes of a trial (search) or cell (sweep): the MLflow run(s) it made.
+ATTR_RUN_ID, ATTR_RUN_IDS = "mlflow_run_id", "mlflow_run_ids"
 log = logging.getLogger(__name__)
 
 
@@ -129,16 +131,15 @@ def run_workers(module: str, jobs: list[JsonJob], run_here: Callable[[], object]
 
 
 def trial_run_ids(trial: FrozenTrial | optuna.Trial) -> list[str]:
-    """The MLflow runs a search trial or sweep cell made (user attribute ``mlflow_run_id``, or
-    ``mlflow_run_ids`` for a trial that trained several replicates)."""
-    several, single = trial.user_attrs.get("mlflow_run_ids"), trial.user_attrs.get("mlflow_run_id")
+    """The MLflow runs a search trial or sweep cell made (one per replicate it trained)."""
+    several, single = trial.user_attrs.get(ATTR_RUN_IDS), trial.user_attrs.get(ATTR_RUN_ID)
     return str(several).split(",") if several else [str(single)] if single else []
 
 
 def end_dead_runs(tracking_uri: str, trial: FrozenTrial,
                   end: Callable[[MlflowClient, Run, str], None]) -> None:
     """``end`` each still RUNNING MLflow run of ``trial`` (re-queued: its worker died), called
-    by the process that re-queued it; the runs are the trial's ``mlflow_run_id(s)``."""
+    by the process that re-queued it."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri)

@@ -29,7 +29,7 @@ from pitot_tf.search.storage import StaleHook, open_storage, redact, set_study_a
 DEFAULT_STORAGE = Path("studies") / "sweeps.journal"
 STUDY_PREFIX = "sweep-"
 CELL_PARAM = ATTR_CELL = "cell"
-ATTR_RUN_ID, ATTR_REUSED, ATTR_ERROR = "mlflow_run_id", "reused", "error"
+ATTR_REUSED, ATTR_ERROR = "reused", "error"
 #: Study user attributes.
 ATTR_CELLS, ATTR_KEYS, ATTR_PARENT = "cells", "sweep_keys", "parent_run_id"
 ATTR_EXPERIMENT_ID = "experiment_id"

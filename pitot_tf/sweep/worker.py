@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 
 from pitot_tf.errors import ConfigError
 from pitot_tf.search.gate import optimize_admitted, storage_lock
-from pitot_tf.search.processes import JsonJob, ProcessId, end_dead_runs
+from pitot_tf.search.processes import ATTR_RUN_ID, JsonJob, ProcessId, end_dead_runs
 from pitot_tf.sweep import queue
 from pitot_tf.sweep.cells import Cell
 from pitot_tf.sweep.keys import KeyMaker
@@ -114,7 +114,7 @@ class CellRunner:
         run = run_training(cell.preset, job.overrides, cell.level, cell.replicate, job.data_dir,
                            job.splits_dir, experiment=job.experiment,
                            parent_run_id=job.parent_run_id, tags=tags, log_model=job.log_model,
-                           on_start=partial(trial.set_user_attr, queue.ATTR_RUN_ID))
+                           on_start=partial(trial.set_user_attr, ATTR_RUN_ID))
         return CellOutcome(cell.key, run.run_id, False, time.perf_counter() - started)
 
 
@@ -140,7 +140,7 @@ class CellObjective:
             trial.set_user_attr(queue.ATTR_ERROR, error_text(error))
             log.warning("cell %s failed: %s", cell, error_text(error))
             raise
-        trial.set_user_attr(queue.ATTR_RUN_ID, outcome.run_id)
+        trial.set_user_attr(ATTR_RUN_ID, outcome.run_id)
         trial.set_user_attr(queue.ATTR_REUSED, outcome.reused)
         return outcome.wall_s
 
