@@ -28,6 +28,22 @@ COLD_DROPOUT = 0.25
 #: ``pitot/cold``'s members: one member's cold-workload MAPE is 1 point behind the trees' on
 #: 2-way rows, three are ahead on every objective and draw (docs/benchmarks.md, "Cold start").
 COLD_MEMBERS = 3
+#: The best trial of the shipped ``pitot`` study (studies/pitot.yaml: level 0.5, replicate 0,
+#: validation loss only; TPE with median pruning), its values as the study recorded them.
+TUNED = {
+    "model.mf_dim": 65, "model.if_dim": 1, "model.if_slope": 0.23331446429628014,
+    "model.learned_features": 7, "model.layers": [253, 253],
+    "objectives.interference_weight": 0.9177439890158751, "training.batch": 1024,
+    "training.learning_rate": 0.000699076440042602,
+    "training.weight_decay": 5.2614544284195e-06,
+}
+#: Where a built-in preset's values came from, for ``pitot-tf presets`` (exported presets carry
+#: their own ``source``).
+SOURCES = {
+    "pitot/tuned": "study pitot (studies/pitot.yaml), trial 22: the best of 45 (18 complete, "
+                   "25 pruned) at commit 34356fe; validation loss 0.00900 against 0.01098 for "
+                   "`pitot` (docs/benchmarks.md, \"Hyperparameter search\")",
+}
 
 
 def _builtin() -> dict[str, dict[str, Any]]:
@@ -69,6 +85,7 @@ def _builtin() -> dict[str, dict[str, Any]]:
             # The most accurate configuration measured so far (docs/benchmarks.md, "Ensembles"):
             # five members with conformal/optimal's quantile heads (CQR); about 5x one run.
             "pitot/best": {"training.ensemble": 5, "model.quantiles": QUANTILES_OPTIMAL},
+            "pitot/tuned": dict(TUNED),
             # Five members sharing their towers' hidden layers (about 2.7x one run's CPU).
             "pitot/shared": {"training.ensemble": 5, "training.ensemble_share": "towers"},
             # Trained for cold start: a share of platforms and workloads dropped each step,
@@ -103,6 +120,20 @@ def _user_presets() -> dict[str, dict[str, Any]]:
                 )
             found[name] = dict(content.get("overrides", {}))
     return found
+
+
+def preset_source(name: str) -> str | None:
+    """Where preset ``name``'s values came from (a study and trial), if known."""
+    if name in SOURCES:
+        return SOURCES[name]
+    path = user_preset_dir() / f"{name}.yaml"
+    if not path.is_file():
+        return None
+    with open(path) as handle:
+        source = (yaml.safe_load(handle) or {}).get("source")
+    if not isinstance(source, dict) or "study" not in source:
+        return None
+    return f"study {source['study']}, trial {source.get('trial', '?')}"
 
 
 def all_presets() -> dict[str, dict[str, Any]]:

@@ -19,7 +19,7 @@ from pitot_tf.config import (
 )
 from pitot_tf.errors import ConfigError
 from pitot_tf.models.registry import CONFIG_KEYS
-from pitot_tf.presets import BUILTIN_PRESETS, all_presets, expand, resolve
+from pitot_tf.presets import BUILTIN_PRESETS, TUNED, all_presets, expand, preset_source, resolve
 
 
 def test_defaults_are_the_papers() -> None:
@@ -195,3 +195,15 @@ def test_cold_preset_is_a_small_override_of_pitot() -> None:
                                                          "training.ensemble"}
     assert cold["training.ensemble"] > 1
     assert 0.0 < cold["model.cold_dropout"] < 1.0
+
+
+def test_tuned_preset_names_its_study_and_trial(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    tuned, pitot = resolve("pitot/tuned").flat(), resolve("pitot").flat()
+    assert {k for k in tuned if tuned[k] != pitot[k]} == set(TUNED)
+    assert "study pitot" in (preset_source("pitot/tuned") or "")
+    assert "trial 22" in (preset_source("pitot/tuned") or "")
+    assert preset_source("pitot") is None
+    (tmp_path / "mine.yaml").write_text(
+        "overrides: {model.mf_dim: 8}\nsource: {study: small, trial: 3}\n")
+    monkeypatch.setenv("PITOT_PRESETS", str(tmp_path))
+    assert preset_source("mine") == "study small, trial 3"

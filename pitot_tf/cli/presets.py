@@ -14,14 +14,18 @@ app.add_typer(presets_app, name="presets")
 
 @presets_app.callback()
 def list_presets(ctx: typer.Context) -> None:
-    """List every preset with the overrides it applies."""
+    """List every preset with the overrides it applies (and, for tuned ones, the study and
+    trial they came from)."""
     if ctx.invoked_subcommand is not None:
         return
-    from pitot_tf.presets import all_presets
+    from pitot_tf.presets import all_presets, preset_source
 
     for name, overrides in all_presets().items():
         changes = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "(the paper's defaults)"
         typer.echo(f"{name:<24} {changes}")
+        source = preset_source(name)
+        if source:
+            typer.echo(f"{'':<24} from {source}")
 
 
 @presets_app.command("show")
