@@ -172,7 +172,8 @@ def test_a_failing_train_prints_one_line_exits_1_and_marks_the_run(workspace: Pa
 def test_train_on_a_cold_both_split_gives_cold_bounds(workspace: Path) -> None:
     """``split --mode cold-both`` then ``train --splits-dir``: the split file is the library's,
     and the served model bounds a new workload on a measured platform with the margins of its
-    cold-workload calibration rows (a new platform cannot be asked for: see docs/mlflow.md)."""
+    cold-workload calibration rows (a new platform cannot be asked for: see docs/mlflow.md); the
+    logged groups table has the bounds calibrated per cold kind."""
     from pitot_tf.data.cold import make_cold_split
     from pitot_tf.data.dataset import load_dataset
     from pitot_tf.data.splits import load_split
@@ -198,3 +199,7 @@ def test_train_on_a_cold_both_split_gives_cold_bounds(workspace: Path) -> None:
                                          "platform": [dataset.platforms.names[0]],
                                          "workload_features": [features]}))
     assert COLD_BOUND_NOTE in answer["note"][0]
+    groups = pd.read_csv(mlflow.artifacts.download_artifacts(
+        run_id=run_id.group(1), artifact_path="conformal_groups.csv"))
+    kinds = set(groups.query("grouping == 'cold' and bound == 'mondrian'")["group"])
+    assert {"cold-workload", "cold-platform", "cold-both"} <= kinds

@@ -20,12 +20,14 @@ from pitot_tf.conformal import DEFAULT_ALPHAS, ConformalUpperBound
 from pitot_tf.conformal.evaluate import (
     ALL_GROUPS,
     BOUNDS_FILE,
+    COLD_GROUPING,
     GROUPS_FILE,
     TABLE_FILE,
     evaluate,
     supported_alphas,
 )
-from pitot_tf.conformal.groups import NO_GROUP, one_hot_kinds, platform_groups
+from pitot_tf.conformal.groups import NO_GROUP, cold_kinds, one_hot_kinds, platform_groups
+from pitot_tf.data.cold import make_cold_split, seen_entities
 from pitot_tf.data.dataset import Axis, Dataset, load_dataset
 from pitot_tf.data.splits import Split, make_split
 from pitot_tf.data.synth import synthesize_dataset
@@ -229,3 +231,24 @@ def test_validation_bound_metrics_are_held_out(two_heads) -> None:  # type: igno
     assert found["val_mf_coverage_0.05"] == pytest.approx(np.mean(pred.val_true[second] <= upper))
     assert found["val_mf_width_0.05"] == pytest.approx(
         np.mean(np.abs(np.expm1(pred.val_true[second] - upper))))
+
+
+def test_a_cold_split_gets_per_kind_mondrian_bounds(data) -> None:  # type: ignore[no-untyped-def]
+    """On a cold-both split the groups table has a ``cold`` grouping whose Mondrian margins are
+    the per-kind quantiles of the validation residuals; a random split has no such grouping."""
+    dataset, _, truth = data
+    split = make_cold_split(dataset, 1.0, 0, mode="cold-both", holdout=0.2)
+    evaluation = evaluate(lookup_model(truth, [0.0]), dataset, split, groupings=[])
+    rows = split.rows("mf", "val")
+    val = residuals(dataset, truth, "mf", rows)
+    kinds = cold_kinds(dataset.objectives["mf"], rows, seen_entities(dataset, split))
+    table = evaluation.groups.query("objective == 'mf' and grouping == @COLD_GROUPING "
+                                    "and alpha == 0.1 and bound == 'mondrian'").set_index("group")
+    assert set(table.index) == {"cold-workload", "cold-platform", "cold-both", ALL_GROUPS}
+    for kind in ("cold-workload", "cold-platform", "cold-both"):
+        own = np.sort(val[kinds == kind])
+        k = math.ceil(0.9 * (len(own) + 1))
+        assert table.loc[kind, "margin"] == pytest.approx(own[k - 1], abs=1e-5)
+    random = evaluate(lookup_model(truth, [0.0]), dataset, make_split(dataset, 0.5, 0),
+                      groupings=[])
+    assert COLD_GROUPING not in set(random.groups.get("grouping", []))

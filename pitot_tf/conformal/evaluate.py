@@ -9,7 +9,10 @@ and the pyfunc model all read them from its :class:`Evaluation`. It produces two
 * ``groups`` -- test coverage and width per platform group (see
   :mod:`pitot_tf.conformal.groups`) for the plain (pooled-margin) bound and the Mondrian bound
   (a margin per group). A group too small to calibrate at some α keeps the pooled margin there
-  (``pooled_fallback``); ``group == "(all)"`` rows aggregate over all test rows.
+  (``pooled_fallback``); ``group == "(all)"`` rows aggregate over all test rows. On a split
+  with rows of entities the training rows never saw (``pitot-tf split --mode cold-*``), the
+  grouping ``cold`` has one group per cold kind (``warm``, ``cold-workload``, ``cold-platform``,
+  ``cold-both``): its ``mondrian`` rows are the bounds calibrated per kind.
 
 An α below ``1/(n + 1)`` for an objective's ``n`` calibration rows cannot be calibrated; it is
 left out for that objective and listed in ``notes``.
@@ -30,6 +33,7 @@ from pitot_tf.conformal import metrics
 from pitot_tf.conformal.calibration import DEFAULT_ALPHAS, ConformalUpperBound, conformal_rank
 from pitot_tf.conformal.groups import (
     COLD_WORKLOAD,
+    WARM,
     available_groupings,
     cold_kinds,
     platform_groups,
@@ -50,6 +54,9 @@ SUMMARY_ALPHAS: tuple[float, ...] = (0.1, 0.05, 0.01)
 ALL_GROUPS = "(all)"
 TABLE_FILE = "conformal.csv"
 GROUPS_FILE = "conformal_groups.csv"
+#: The grouping of the groups table whose groups are the rows' cold kinds
+#: (:func:`~pitot_tf.conformal.groups.cold_kinds`); present when some row is not warm.
+COLD_GROUPING = "cold"
 BOUNDS_FILE = "conformal_bounds.json"
 #: The fixed permutation that cuts validation rows into halves for held-out metrics.
 HALVES_SEED = 20250101
@@ -159,6 +166,7 @@ def evaluate(
     chosen = list(groupings) if groupings is not None else available_groupings(dataset.platforms)
     labels = {g: platform_groups(dataset.platforms, g) for g in chosen}
     tables, group_tables, notes = [], [], []
+    seen = seen_entities(dataset, split)
     bounds: dict[str, ConformalUpperBound] = {}
     predictions: dict[str, ObjectivePredictions] = {}
     for name in [n for n in split.objectives() if n in dataset.objectives]:
@@ -174,8 +182,15 @@ def evaluate(
             notes.append(f"{name}: alpha {dropped} below 1/(n+1) for n={len(pred.val_true)}")
         tables += [_head_table(name, "val", bound, pred.val_true, pred.val_pred),
                    _head_table(name, "test", bound, pred.test_true, pred.test_pred)]
+        objective = dataset.objectives[name]
         for grouping, per_platform in labels.items():
-            group_tables.append(_group_table(dataset, grouping, per_platform, pred, bound))
+            group_tables.append(_group_table(
+                grouping, row_groups(per_platform, objective, pred.val_rows),
+                row_groups(per_platform, objective, pred.test_rows), pred, bound))
+        val_kinds, test_kinds = (cold_kinds(objective, rows, seen)
+                                 for rows in (pred.val_rows, pred.test_rows))
+        if not np.all(val_kinds == WARM) or not np.all(test_kinds == WARM):
+            group_tables.append(_group_table(COLD_GROUPING, val_kinds, test_kinds, pred, bound))
     if not tables:
         raise ConformalError(f"no objective could be evaluated: {'; '.join(notes)}")
     groups = pd.concat(group_tables, ignore_index=True) if group_tables else _empty_groups()
@@ -280,13 +295,11 @@ def _head_table(
 
 
 def _group_table(
-    dataset: Dataset, grouping: str, per_platform: npt.NDArray[np.str_],
+    grouping: str, g_val: npt.NDArray[np.str_], g_test: npt.NDArray[np.str_],
     pred: ObjectivePredictions, plain: ConformalUpperBound,
 ) -> pd.DataFrame:
-    """Per-group test coverage of the plain and the Mondrian bound at every α."""
-    objective = dataset.objectives[pred.objective]
-    g_val = row_groups(per_platform, objective, pred.val_rows)
-    g_test = row_groups(per_platform, objective, pred.test_rows)
+    """Per-group test coverage of the plain and the Mondrian bound at every α, for the group
+    labels ``g_val`` and ``g_test`` of the validation and test rows."""
     frames = []
     for alpha in plain.alphas:
         margin = np.full(len(g_test), float(plain.margin(alpha)))
