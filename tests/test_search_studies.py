@@ -19,10 +19,16 @@ BASELINE_STUDIES = ("baseline-factorization", "baseline-monolith", "baseline-att
 
 def test_shipped_studies_are_the_promised_ones() -> None:
     names = list_studies(SHIPPED_STUDIES)
-    assert {"pitot", "pitot-bounds", *BASELINE_STUDIES} <= set(names)
+    assert {"pitot", "pitot-small", "pitot-bounds", *BASELINE_STUDIES} <= set(names)
 
 
-@pytest.mark.parametrize("name", ["pitot", "pitot-bounds", *BASELINE_STUDIES])
+def test_the_small_data_study_is_the_pitot_study_at_level_0_1() -> None:
+    pitot, small = (load_study(SHIPPED_STUDIES / f"{n}.yaml") for n in ("pitot", "pitot-small"))
+    assert small.level == 0.1 and pitot.level == 0.5
+    assert small.space == pitot.space and small.preset == pitot.preset
+
+
+@pytest.mark.parametrize("name", ["pitot", "pitot-small", "pitot-bounds", *BASELINE_STUDIES])
 def test_shipped_study_first_trial_is_its_preset(name: str) -> None:
     spec = load_study(SHIPPED_STUDIES / f"{name}.yaml")
     config = spec.base_config()
