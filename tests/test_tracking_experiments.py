@@ -9,6 +9,7 @@ from pathlib import Path
 import mlflow
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from mlflow_helpers import private_tracking
 
 from pitot_tf.tracking import names
@@ -60,6 +61,33 @@ def test_an_experiment_created_by_another_worker_meanwhile_is_used(store: Path) 
     assert client.lookups == 2
     tags = MlflowClient().get_experiment(existing).tags
     assert tags[TAG_EXPERIMENT_KIND] == KIND_MODEL_TRAINING
+
+
+class _LateTag(MlflowClient):
+    """A client whose tag insert loses the race to another worker that tagged the experiment
+    after this one looked (the tracking server refuses the duplicate key)."""
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        super().set_experiment_tag(experiment_id, key, value)  # the other worker's insert
+        raise MlflowException("UNIQUE constraint failed: experiment_tags.key")
+
+
+def test_an_experiment_tagged_by_another_worker_meanwhile_is_used(store: Path) -> None:
+    existing = MlflowClient().create_experiment("tag-race")
+    assert experiment_id_for("tag-race", _LateTag()) == existing
+    tags = MlflowClient().get_experiment(existing).tags
+    assert tags[TAG_EXPERIMENT_KIND] == KIND_MODEL_TRAINING
+
+
+class _BrokenTag(MlflowClient):
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        raise MlflowException("PERMISSION_DENIED")
+
+
+def test_a_tag_that_could_not_be_written_is_still_an_error(store: Path) -> None:
+    MlflowClient().create_experiment("denied")
+    with pytest.raises(MlflowException, match="PERMISSION_DENIED"):
+        experiment_id_for("denied", _BrokenTag())
 
 
 def test_a_child_run_stays_in_its_parents_experiment(store: Path) -> None:

@@ -62,10 +62,18 @@ def _marked(experiment_id: str, client: MlflowClient) -> str:
 
 
 def mark_model_training(experiment_id: str, client: MlflowClient | None = None) -> None:
-    """Tag the experiment as model training (not GenAI) unless it already has a kind."""
+    """Tag the experiment as model training (not GenAI) unless it already has a kind.
+
+    Two processes starting at once may both find the tag missing; the tracking server's store
+    then refuses the second insert (a unique-key error), which is fine once the tag is there."""
     client = client or MlflowClient()
-    if TAG_EXPERIMENT_KIND not in client.get_experiment(experiment_id).tags:
+    if TAG_EXPERIMENT_KIND in client.get_experiment(experiment_id).tags:
+        return
+    try:
         client.set_experiment_tag(experiment_id, TAG_EXPERIMENT_KIND, KIND_MODEL_TRAINING)
+    except MlflowException:
+        if TAG_EXPERIMENT_KIND not in client.get_experiment(experiment_id).tags:
+            raise
 
 
 def adopt_project_run(experiment: str | None) -> str | None:
