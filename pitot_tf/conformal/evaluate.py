@@ -195,17 +195,16 @@ def evaluate(
         raise ConformalError(f"no objective could be evaluated: {'; '.join(notes)}")
     groups = pd.concat(group_tables, ignore_index=True) if group_tables else _empty_groups()
     return Evaluation(pd.concat(tables, ignore_index=True), groups, bounds, predictions, notes,
-                      dataset.unit, cold_bounds(dataset, split, predictions, alphas))
+                      dataset.unit, cold_bounds(dataset, seen, predictions, alphas))
 
 
 def cold_bounds(
-    dataset: Dataset, split: Split, predictions: dict[str, ObjectivePredictions],
-    alphas: Sequence[float],
+    dataset: Dataset, seen: dict[str, np.ndarray],
+    predictions: dict[str, ObjectivePredictions], alphas: Sequence[float],
 ) -> dict[str, ConformalUpperBound]:
     """Per objective, the bound of its cold-workload validation rows (see
     :attr:`Evaluation.cold_bounds`), at the ``alphas`` they support; objectives with too few
-    such rows have none."""
-    seen = seen_entities(dataset, split)
+    such rows have none. ``seen``: the training rows' entities (:func:`seen_entities`)."""
     found = {}
     for name, pred in predictions.items():
         cold = cold_kinds(dataset.objectives[name], pred.val_rows, seen) == COLD_WORKLOAD
