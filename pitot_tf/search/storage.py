@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import (
     BaseStorage,
     JournalStorage,
@@ -82,8 +83,18 @@ def _record_owner(storage: BaseStorage, trial_id: int) -> None:
     if trial_id not in owned:
         owned.add(trial_id)
         me = ProcessId.this()
-        storage.set_trial_system_attr(trial_id, OWNER, {
+        _set_unless_finished(storage, trial_id, OWNER, {
             "host": me.host, "pid": me.pid, "started": me.start, "trial_id": trial_id})
+
+
+def _set_unless_finished(storage: BaseStorage, trial_id: int, key: str, value: Any) -> None:
+    """Set a heartbeat attribute; a trial another worker has just failed as stale takes none,
+    and its heartbeat thread (Optuna's, which would die on the error) beats on harmlessly
+    until this worker's own ``tell`` finds the trial finished."""
+    try:
+        storage.set_trial_system_attr(trial_id, key, value)
+    except UpdateFinishedTrialError:
+        pass
 
 
 def _owner_gone(trial: FrozenTrial) -> bool:
@@ -123,7 +134,7 @@ class JournalHeartbeatStorage(JournalStorage, BaseHeartbeat):
 
     def record_heartbeat(self, trial_id: int) -> None:
         _record_owner(self, trial_id)
-        self.set_trial_system_attr(trial_id, BEAT, time.time())
+        _set_unless_finished(self, trial_id, BEAT, time.time())
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         limit = time.time() - self.heartbeat.grace_period
