@@ -37,12 +37,26 @@ TUNED = {
     "training.learning_rate": 0.000699076440042602,
     "training.weight_decay": 5.2614544284195e-06,
 }
+#: The best trial of the ``pitot-small`` study (studies/pitot-small.yaml: the same space at
+#: level 0.1, replicate 0): with a tenth of the matrix it prefers a wider interaction term,
+#: more learned features, a deeper tower and half the steps at four times the learning rate.
+TUNED_SMALL = {
+    "model.mf_dim": 75, "model.if_dim": 5, "model.if_slope": 0.37431245037927097,
+    "model.learned_features": 6, "model.layers": [134, 134, 134],
+    "objectives.interference_weight": 0.5587850535868849, "training.batch": 256,
+    "training.steps": 10000, "training.learning_rate": 0.004853968278148925,
+    "training.weight_decay": 1.5137373519378525e-06,
+}
 #: Where a built-in preset's values came from, for ``pitot-tf presets`` (exported presets carry
 #: their own ``source``).
 SOURCES = {
     "pitot/tuned": "study pitot (studies/pitot.yaml), trial 22: the best of 45 (18 complete, "
                    "25 pruned) at commit 34356fe; validation loss 0.00900 against 0.01098 for "
                    "`pitot` (docs/benchmarks.md, \"Hyperparameter search\")",
+    "pitot/tuned-small": "study pitot-small (studies/pitot-small.yaml, level 0.1), trial 54: "
+                         "the best of 61 (23 complete, 37 pruned, 1 failed) at commit 39d6a7c; "
+                         "validation loss 0.02058 against 0.03480 for `pitot` (docs/benchmarks.md,"
+                         " \"Hyperparameter search\")",
 }
 
 
@@ -86,6 +100,8 @@ def _builtin() -> dict[str, dict[str, Any]]:
             # five members with conformal/optimal's quantile heads (CQR); about 5x one run.
             "pitot/best": {"training.ensemble": 5, "model.quantiles": QUANTILES_OPTIMAL},
             "pitot/tuned": dict(TUNED),
+            # For small data (about a tenth of the matrix observed); see SOURCES.
+            "pitot/tuned-small": dict(TUNED_SMALL),
             # Five members sharing their towers' hidden layers (about 2.7x one run's CPU).
             "pitot/shared": {"training.ensemble": 5, "training.ensemble_share": "towers"},
             # Trained for cold start: a share of platforms and workloads dropped each step,

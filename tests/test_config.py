@@ -19,7 +19,15 @@ from pitot_tf.config import (
 )
 from pitot_tf.errors import ConfigError
 from pitot_tf.models.registry import CONFIG_KEYS
-from pitot_tf.presets import BUILTIN_PRESETS, TUNED, all_presets, expand, preset_source, resolve
+from pitot_tf.presets import (
+    BUILTIN_PRESETS,
+    TUNED,
+    TUNED_SMALL,
+    all_presets,
+    expand,
+    preset_source,
+    resolve,
+)
 
 
 def test_defaults_are_the_papers() -> None:
@@ -202,6 +210,10 @@ def test_tuned_preset_names_its_study_and_trial(tmp_path, monkeypatch) -> None: 
     assert {k for k in tuned if tuned[k] != pitot[k]} == set(TUNED)
     assert "study pitot" in (preset_source("pitot/tuned") or "")
     assert "trial 22" in (preset_source("pitot/tuned") or "")
+    small = resolve("pitot/tuned-small").flat()
+    assert {k for k in small if small[k] != pitot[k]} == set(TUNED_SMALL)
+    assert "study pitot-small" in (preset_source("pitot/tuned-small") or "")
+    assert "trial 54" in (preset_source("pitot/tuned-small") or "")
     assert preset_source("pitot") is None
     (tmp_path / "mine.yaml").write_text(
         "overrides: {model.mf_dim: 8}\nsource: {study: small, trial: 3}\n")
