@@ -4,10 +4,11 @@ on one MLflow tracking store; checks that every trial and every cell ran exactly
     python benchmarks/load.py --storage postgresql://pitot:pitot@127.0.0.1:5432/pitot
         [--data-dir DIR] [--trials 12] [--search-workers 3] [--sweep-workers 2]
         [--presets pitot ...] [--levels 0.3 0.5] [--replicates 0-2] [--steps 200]
-        [--name NAME] [--keep] [--workdir DIR]
+        [--no-xla] [--name NAME] [--keep] [--workdir DIR]
 
 The search runs ``pitot-tf search`` on a small study (``--steps`` training steps per trial,
-learning rate and ``model.mf_dim`` sampled at random, no pruning); the sweep runs
+learning rate and ``model.mf_dim`` sampled at random, no pruning; ``--no-xla`` sets
+``training.jit_compile=false`` for both jobs, as a test with a few steps does); the sweep runs
 ``pitot-tf sweep --no-model`` over presets × levels × replicates with the same steps; both
 queues live in ``--storage``. Synthetic data (24 platforms × 40 workloads) unless
 ``--data-dir``; MLflow wherever ``MLFLOW_TRACKING_URI`` points, else a fresh SQLite store in a
@@ -54,6 +55,7 @@ class Settings:
     levels: tuple[str, ...] = ("0.3", "0.5")
     replicates: str = "0-2"
     steps: int = 200
+    xla: bool = True
 
     @property
     def study(self) -> str:
@@ -69,7 +71,8 @@ class Settings:
 
     def overrides(self) -> dict[str, Any]:
         return {"training.steps": self.steps, "training.val_every": max(1, self.steps // 2),
-                "training.batch": 64, "model.layers": [16]}
+                "training.batch": 64, "model.layers": [16],
+                **({} if self.xla else {"training.jit_compile": False})}
 
 
 @dataclass
@@ -285,6 +288,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
     parser.add_argument("--levels", nargs="+", default=["0.3", "0.5"])
     parser.add_argument("--replicates", default="0-2")
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--no-xla", action="store_true",
+                        help="Train without XLA (compiling costs more than a few steps save).")
     parser.add_argument("--name", default=None, help="Names the study and experiments.")
     parser.add_argument("--keep", action="store_true", help="Keep the studies afterwards.")
     parser.add_argument("--workdir", type=Path, default=None,
@@ -304,7 +309,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
     settings = Settings(args.storage, Path(data_dir).resolve(), workdir,
                         args.name or uuid.uuid4().hex[:8], args.trials, args.search_workers,
                         args.sweep_workers, tuple(args.presets), tuple(args.levels),
-                        args.replicates, args.steps)
+                        args.replicates, args.steps, not args.no_xla)
     return settings, args.keep
 
 

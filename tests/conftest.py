@@ -39,8 +39,11 @@ def synth_dataset(synth_dir: Path):  # type: ignore[no-untyped-def]
 @pytest.fixture()
 def fast_overrides() -> dict[str, object]:
     """Config overrides that make a Pitot training run take a second or two (for another
-    kind, drop the model keys it never reads: ``model_support.resolve_small``)."""
+    kind, drop the model keys it never reads: ``model_support.resolve_small``). The gradient
+    step is not XLA-compiled: compiling costs a few CPU seconds, far more than 60 steps save,
+    and gives the same maths (``test_training.py::test_xla_trains_the_same_model``)."""
     return {
+        "training.jit_compile": False,
         "training.steps": 60,
         "training.val_every": 20,
         "training.batch": 64,

@@ -13,9 +13,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_STUDIES = REPO / "studies"
 
-#: A trial of the tiny study trains for about a second on the synthetic data.
+#: A trial of the tiny study trains for about a second on the synthetic data (without XLA,
+#: whose compiling costs more than 60 steps save; it gives the same maths:
+#: ``test_training.py::test_xla_trains_the_same_model``).
 TINY_OVERRIDES: dict[str, Any] = {
     "training.steps": 60, "training.val_every": 20, "training.batch": 64,
+    "training.jit_compile": False,
 }
 
 

@@ -22,7 +22,10 @@ from pitot_tf.presets import resolve
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_objective
 
+#: Without XLA (``training.jit_compile``, exempt below): compiling would cost more than the
+#: four steps.
 TINY = {"training.steps": 4, "training.val_every": 2, "training.batch": 16,
+        "training.jit_compile": False,
         "training.progress": False, "model.layers": [8], "model.mf_dim": 4,
         "model.monolith_layers": [8], "model.attention_layers": [8],
         "model.output_layers": [4]}

@@ -78,6 +78,7 @@ def test_cold_both_bounds_hold_over_draws(tmp_path_factory: pytest.TempPathFacto
     alpha, covered = 0.1, {"mf": [], "if2": []}
     config = resolve("pitot/cold", {"training.steps": 200, "training.val_every": 100,
                                     "training.batch": 64, "training.progress": False,
+                                    "training.jit_compile": False,
                                     "model.layers": [32], "model.mf_dim": 8,
                                     "training.ensemble": 1})
     for draw in range(10):
@@ -111,6 +112,7 @@ def test_cold_bounds_hold_over_draws_of_workloads(synth_dataset: Dataset) -> Non
     alpha, covered = 0.1, []
     config = resolve("pitot/cold", {"training.steps": 200, "training.val_every": 100,
                                     "training.batch": 64, "training.progress": False,
+                                    "training.jit_compile": False,
                                     "model.layers": [32], "model.mf_dim": 8})
     for draw in range(5):
         split = make_cold_split(synth_dataset, 0.7, draw, mode="cold-workload")

@@ -21,7 +21,7 @@ from pitot_tf.tracking import names
 
 REPO = Path(__file__).resolve().parents[1]
 OVERRIDES = ("training.val_every=50 training.progress=false training.batch=64 "
-             "model.layers=[16],model.mf_dim=8")
+             "model.layers=[16],model.mf_dim=8 training.jit_compile=false")
 STEPS = ("data", "split", "train", "evaluate")
 pytestmark = pytest.mark.slow
 

@@ -36,7 +36,8 @@ from pitot_tf.training.predict import predict_inputs, predict_objective
 from pitot_tf.training.trainer import Trainer, TrainResult
 
 FAST = {"training.steps": 40, "training.val_every": 20, "training.batch": 32,
-        "training.progress": False, "model.layers": [16], "model.mf_dim": 8}
+        "training.progress": False, "training.jit_compile": False,
+        "model.layers": [16], "model.mf_dim": 8}
 MEMBERS = 3
 
 

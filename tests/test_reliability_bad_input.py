@@ -33,7 +33,7 @@ from pitot_tf.data.synth import synthesize_dataset
 EXPERIMENT = "bad-input"
 FAST = ["--steps", "60", "--set", "training.val_every=20", "--set", "training.batch=64",
         "--set", "training.progress=false", "--set", "model.layers=[16]",
-        "--set", "model.mf_dim=8"]
+        "--set", "model.mf_dim=8", "--set", "training.jit_compile=false"]
 
 
 @dataclass(frozen=True)

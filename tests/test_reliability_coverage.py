@@ -46,6 +46,7 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Pool:
     split = make_split(dataset, 0.3, 0)
     config = resolve("pitot", {"training.steps": 300, "training.val_every": 100,
                                "training.batch": 64, "training.progress": False,
+                               "training.jit_compile": False,
                                "model.layers": [32], "model.mf_dim": 8})
     model = train(config, dataset, split).model
     found: Pool = {}

@@ -43,7 +43,8 @@ def test_three_search_and_two_sweep_workers_run_everything_once(
     name = uuid.uuid4().hex[:8]
     command = [sys.executable, str(REPO / "benchmarks" / "load.py"), "--storage", url,
                "--trials", str(TRIALS), "--levels", "0.3", "0.5", "--replicates", "0-1",
-               "--steps", "40", "--name", name, "--keep", "--workdir", str(tmp_path / "load")]
+               "--steps", "40", "--no-xla", "--name", name, "--keep",
+               "--workdir", str(tmp_path / "load")]
     storage = open_storage(url)
     with private_tracking(tmp_path, tmp_path_factory.getbasetemp()) as uri:
         try:

@@ -62,7 +62,13 @@ def test_three_workers_finish_exactly_n_trials(
 def test_trial_of_a_dead_worker_is_retried_once(
     study_file: Path, database: str, data_dir: Path
 ) -> None:
+    # The dead trial's recorded worker is this live process, so only the grace period fails
+    # it: a short one (the tiny study's 15 s allows for a busy worker elsewhere; here one
+    # in-process worker runs its trials one at a time, and none can look silent to it).
+    write_study(study_file.parent, study_file.stem,
+                heartbeat={"interval": 1, "grace_period": 3, "max_retry": 2})
     spec = load_study(study_file)
+    assert spec.heartbeat.grace_period == 3
     study = ensure_study(spec, database)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -28,7 +28,8 @@ from pitot_tf.tracking.requests import BadRequest, Names, co_runner_names
 from pitot_tf.tracking.training import TrainingRun, run_training
 
 FAST = {"training.steps": 100, "training.val_every": 50, "training.batch": 64,
-        "training.progress": False, "model.layers": [16], "model.mf_dim": 8}
+        "training.progress": False, "training.jit_compile": False,
+        "model.layers": [16], "model.mf_dim": 8}
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from pitot_tf.training import train
 def served(synth_dataset: Dataset) -> tuple[PitotRuntimeModel, Dataset]:
     config = resolve("pitot", {"training.steps": 40, "training.val_every": 20,
                                "training.batch": 64, "training.progress": False,
+                               "training.jit_compile": False,
                                "model.layers": [16], "model.mf_dim": 8})
     split = make_split(synth_dataset, 0.5)
     trained = train(config, synth_dataset, split).model
@@ -80,6 +81,7 @@ def test_cold_bound_from_held_out_workloads(synth_dataset: Dataset) -> None:
 
     config = resolve("pitot/cold", {"training.steps": 40, "training.val_every": 20,
                                     "training.batch": 64, "training.progress": False,
+                                    "training.jit_compile": False,
                                     "model.layers": [16], "model.mf_dim": 8})
     split = make_cold_split(synth_dataset, 0.8, mode="cold-workload")
     trained = train(config, synth_dataset, split).model
@@ -100,7 +102,8 @@ def test_cold_bound_from_held_out_workloads(synth_dataset: Dataset) -> None:
 
 
 SMALL = {"training.steps": 20, "training.val_every": 20, "training.batch": 64,
-         "training.progress": False, "model.layers": [16], "model.mf_dim": 8}
+         "training.progress": False, "training.jit_compile": False,
+         "model.layers": [16], "model.mf_dim": 8}
 
 
 def served_on(dataset: Dataset) -> PitotRuntimeModel:

@@ -38,7 +38,8 @@ from pitot_tf.tracking.scoring import (
 from pitot_tf.tracking.training import TrainingRun, run_training
 
 TINY = {"training.steps": 40, "training.val_every": 20, "training.batch": 64,
-        "training.progress": False, "model.layers": [16], "model.mf_dim": 8}
+        "training.progress": False, "training.jit_compile": False,
+        "model.layers": [16], "model.mf_dim": 8}
 #: Nagle's algorithm plus the client's delayed ACK hold an answer at least this long.
 NAGLE_DELAY_S = 0.040
 

@@ -34,7 +34,8 @@ from pitot_tf.training.predict import objective_rows, predict_inputs
 
 PYFUNC_FILE = PACKAGE_ROOT / "tracking" / "pyfunc_model.py"
 SMALL = {"training.steps": 40, "training.val_every": 20, "training.batch": 64,
-         "training.progress": False, "model.layers": [16], "model.mf_dim": 8}
+         "training.progress": False, "training.jit_compile": False,
+         "model.layers": [16], "model.mf_dim": 8}
 
 
 @dataclass

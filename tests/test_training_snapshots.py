@@ -28,7 +28,8 @@ from pitot_tf.training.trainer import Trainer, TrainResult
 CYCLE = 20
 SNAPSHOTS = 3
 FAST = {"training.steps": CYCLE * SNAPSHOTS, "training.val_every": CYCLE,
-        "training.batch": 32, "training.progress": False, "model.layers": [16],
+        "training.batch": 32, "training.progress": False, "training.jit_compile": False,
+        "model.layers": [16],
         "model.mf_dim": 8, "training.learning_rate": 1e-2}
 
 
