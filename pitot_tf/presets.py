@@ -57,6 +57,8 @@ SOURCES = {
                          "the best of 61 (23 complete, 37 pruned, 1 failed) at commit 39d6a7c; "
                          "validation loss 0.02058 against 0.03480 for `pitot` (docs/benchmarks.md,"
                          " \"Hyperparameter search\")",
+    "pitot/best": "pitot/tuned (study pitot, trial 22) with five members and conformal/optimal's"
+                  " quantile heads (docs/benchmarks.md, \"pitot/best\")",
 }
 
 
@@ -97,8 +99,9 @@ def _builtin() -> dict[str, dict[str, Any]]:
             # Five members of the default model, trained in one program (about 5x the cost).
             "pitot/ensemble": {"training.ensemble": 5},
             # The most accurate configuration measured so far (docs/benchmarks.md, "Ensembles"):
-            # five members with conformal/optimal's quantile heads (CQR); about 5x one run.
-            "pitot/best": {"training.ensemble": 5, "model.quantiles": QUANTILES_OPTIMAL},
+            # five members of pitot/tuned with conformal/optimal's quantile heads (CQR); about
+            # 5x one run.
+            "pitot/best": {**TUNED, "training.ensemble": 5, "model.quantiles": QUANTILES_OPTIMAL},
             "pitot/tuned": dict(TUNED),
             # For small data (about a tenth of the matrix observed); see SOURCES.
             "pitot/tuned-small": dict(TUNED_SMALL),

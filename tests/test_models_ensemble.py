@@ -334,8 +334,10 @@ def tracked_best(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingR
 def test_best_preset_is_an_ensemble_with_quantile_heads(tracked_best: TrainingRun) -> None:
     """``pitot/best`` (members and CQR heads) trains, logs and answers through pyfunc like its
     Keras model plus the calibrated margin."""
-    best = resolve("pitot/best")
+    best, tuned = resolve("pitot/best"), resolve("pitot/tuned")
     assert best.training.ensemble == 5
+    assert (best.model.mf_dim, best.model.layers) == (tuned.model.mf_dim, tuned.model.layers)
+    assert best.training.learning_rate == tuned.training.learning_rate
     assert best.model.quantiles == resolve("conformal/optimal").model.quantiles
     assert len(member_models(tracked_best.result.model)) == 2
     assert_pyfunc_answers_like_keras(tracked_best)
