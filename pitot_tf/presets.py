@@ -59,6 +59,8 @@ SOURCES = {
                          " \"Hyperparameter search\")",
     "pitot/best": "pitot/tuned (study pitot, trial 22) with five members and conformal/optimal's"
                   " quantile heads (docs/benchmarks.md, \"pitot/best\")",
+    "pitot/best-small": "pitot/tuned-small (study pitot-small, trial 54) with five members and "
+                        "conformal/optimal's quantile heads (docs/benchmarks.md, \"pitot/best\")",
 }
 
 
@@ -102,6 +104,9 @@ def _builtin() -> dict[str, dict[str, Any]]:
             # five members of pitot/tuned with conformal/optimal's quantile heads (CQR); about
             # 5x one run.
             "pitot/best": {**TUNED, "training.ensemble": 5, "model.quantiles": QUANTILES_OPTIMAL},
+            # The same for small data: five members of pitot/tuned-small with CQR heads.
+            "pitot/best-small": {**TUNED_SMALL, "training.ensemble": 5,
+                                 "model.quantiles": QUANTILES_OPTIMAL},
             "pitot/tuned": dict(TUNED),
             # For small data (about a tenth of the matrix observed); see SOURCES.
             "pitot/tuned-small": dict(TUNED_SMALL),

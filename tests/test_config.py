@@ -214,6 +214,9 @@ def test_tuned_preset_names_its_study_and_trial(tmp_path, monkeypatch) -> None: 
     assert {k for k in small if small[k] != pitot[k]} == set(TUNED_SMALL)
     assert "study pitot-small" in (preset_source("pitot/tuned-small") or "")
     assert "trial 54" in (preset_source("pitot/tuned-small") or "")
+    best_small = resolve("pitot/best-small").flat()
+    assert {k: best_small[k] for k in TUNED_SMALL} == {k: small[k] for k in TUNED_SMALL}
+    assert best_small["training.ensemble"] == 5
     assert preset_source("pitot") is None
     (tmp_path / "mine.yaml").write_text(
         "overrides: {model.mf_dim: 8}\nsource: {study: small, trial: 3}\n")
