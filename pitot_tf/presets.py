@@ -39,7 +39,8 @@ TUNED = {
 }
 #: The best trial of the ``pitot-small`` study (studies/pitot-small.yaml: the same space at
 #: level 0.1, replicate 0): with a tenth of the matrix it prefers a wider interaction term,
-#: more learned features, a deeper tower and half the steps at four times the learning rate.
+#: more learned features, a deeper tower and half the steps at about five times the
+#: learning rate of ``pitot``.
 TUNED_SMALL = {
     "model.mf_dim": 75, "model.if_dim": 5, "model.if_slope": 0.37431245037927097,
     "model.learned_features": 6, "model.layers": [134, 134, 134],
