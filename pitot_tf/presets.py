@@ -109,7 +109,8 @@ def _builtin() -> dict[str, dict[str, Any]]:
             "pitot/best-small": {**TUNED_SMALL, "training.ensemble": 5,
                                  "model.quantiles": QUANTILES_OPTIMAL},
             "pitot/tuned": dict(TUNED),
-            # For small data (about a tenth of the matrix observed); see SOURCES.
+            # For small data (up to about a fifth of the matrix observed; worse than
+            # pitot/tuned from a third on); see SOURCES.
             "pitot/tuned-small": dict(TUNED_SMALL),
             # Five members sharing their towers' hidden layers (about 2.7x one run's CPU).
             "pitot/shared": {"training.ensemble": 5, "training.ensemble_share": "towers"},
