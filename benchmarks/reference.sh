@@ -4,7 +4,7 @@
 #
 #   bash benchmarks/reference.sh [--work DIR] [--preset pitot] [--level 0.5 ...]
 #       [--replicates 5] [--splits ours|reference] [--data-dir DIR] [--ours]
-#       [--repo URL_OR_PATH] [--commit SHA]
+#       [--repo URL_OR_PATH] [--commit SHA] [--steps N]
 #
 # What it does, in WORK (default ./reference-run; each call's files in WORK/run-<date-time>):
 #   1. clones the reference at a pinned commit (b94541c, the commit whose data/ folder is the
@@ -33,9 +33,13 @@
 # data/data.npz and data/if2.npz (the published dataset), copied to RUN/data unless
 # --data-dir names a folder, whose files must then have the same sha256.
 #
+# `--steps N` trains N steps instead of the preset's 20,000, in both implementations: a quick check
+# that everything runs, not a comparison.
+#
 # Needs git, network access to GitHub and the package index (or --repo pointing at a local
-# clone and a reachable package index), Python 3.12 or 3.13 for the reference (PYTHON, default
-# python3.12 if found, else python3), and pitot-tf installed for steps 3 and 5 (PITOT_TF, default
+# clone and a reachable package index), Python 3.10 or later for the reference's environment
+# (PYTHON; default: the first of python3.12, python3.13, python3 that runs; its own pyproject asks
+# for 3.12 or later), and pitot-tf installed for steps 3 and 5 (PITOT_TF, default
 # pitot-tf; PITOT_PYTHON, default python). On two CPU cores one 20,000-step `pitot` replicate of
 # the reference takes about 71-75 s (docs/benchmarks.md), plus its JIT compilation and the
 # one-off install.
@@ -50,11 +54,18 @@ REPLICATES=5
 SPLITS=ours
 DATA_DIR=
 OURS=0
+STEPS=
 JAX_PIP=${JAX_PIP:-"jax==0.5.0 jaxlib==0.5.0"}
 PITOT_TF=${PITOT_TF:-pitot-tf}
 PITOT_PYTHON=${PITOT_PYTHON:-python}
 if [[ -z "${PYTHON:-}" ]]; then
-    PYTHON=$(command -v python3.12 || command -v python3)
+    for candidate in python3.12 python3.13 python3; do
+        if "$candidate" -c 'import sys; assert sys.version_info >= (3, 10)' 2> /dev/null; then
+            PYTHON=$candidate
+            break
+        fi
+    done
+    [[ -n "${PYTHON:-}" ]] || { echo "reference.sh: no Python >= 3.10 found; set PYTHON" >&2; exit 1; }
 fi
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-0}"; }
@@ -70,6 +81,7 @@ while [[ $# -gt 0 ]]; do
         --ours) OURS=1; shift ;;
         --repo) REPO=$2; shift 2 ;;
         --commit) COMMIT=$2; shift 2 ;;
+        --steps) STEPS=$2; shift 2 ;;
         -h|--help) usage 0 ;;
         *) echo "reference.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
@@ -77,6 +89,8 @@ done
 [[ ${#LEVELS[@]} -gt 0 ]] || LEVELS=(0.5)
 [[ "$SPLITS" == ours || "$SPLITS" == reference ]] \
     || { echo "reference.sh: --splits must be 'ours' or 'reference', got '$SPLITS'" >&2; exit 2; }
+[[ -z "$STEPS" || "$STEPS" =~ ^[1-9][0-9]*$ ]] \
+    || { echo "reference.sh: --steps must be a positive integer, got '$STEPS'" >&2; exit 2; }
 [[ "$REPLICATES" =~ ^[1-9][0-9]*$ ]] \
     || { echo "reference.sh: --replicates must be a positive integer, got '$REPLICATES'" >&2; exit 2; }
 
@@ -156,6 +170,7 @@ ls "$SPLIT_DIR"/*/*.npz > /dev/null
 # 4. The reference: train and evaluate on those files, matrix and 2-way objectives only.
 cat > "$RUN/driver.py" <<'EOF'
 """manage.py with the objectives restricted to the data present (mf, if2) and exact presets."""
+import os
 import resource
 import sys
 
@@ -172,6 +187,8 @@ def get_config(name):
     objectives["if2"]["weight"] = 3 * objectives["if2"]["weight"]  # w/3 each -> w on if2
     for dropped in ("if3", "if4"):
         objectives.pop(dropped, None)
+    if os.environ.get("REFERENCE_STEPS"):  # --steps: a quick check, not a comparison
+        cfg["training_args"]["steps"] = int(os.environ["REFERENCE_STEPS"])
     return cfg
 
 
@@ -185,11 +202,11 @@ finally:
 EOF
 echo "== training $PRESET with the reference (JAX on the CPU unless JAX_PIP installed a GPU jax)"
 start=$(date +%s.%N)
-(cd "$REF" && JAX_PLATFORM_NAME=${JAX_PLATFORM_NAME:-cpu} "$RPY" "$RUN/driver.py" train \
+(cd "$REF" && REFERENCE_STEPS=$STEPS JAX_PLATFORM_NAME=${JAX_PLATFORM_NAME:-cpu} "$RPY" "$RUN/driver.py" train \
     -p "$PRESET" -s "$SPLIT_DIR" -o "$RUN/results")
 end=$(date +%s.%N)
 echo "== training wall, whole process: $(awk "BEGIN { printf \"%.1f\", $end - $start }") s"
-(cd "$REF" && JAX_PLATFORM_NAME=cpu "$RPY" "$RUN/driver.py" evaluate \
+(cd "$REF" && REFERENCE_STEPS=$STEPS JAX_PLATFORM_NAME=cpu "$RPY" "$RUN/driver.py" evaluate \
     -p "$RUN/results/$PRESET" -s "$SPLIT_DIR" -o "$RUN/summary.npz")
 
 "$RPY" - "$RUN/summary.npz" "$RUN/results/$PRESET" "$PRESET" <<'EOF'
@@ -234,6 +251,6 @@ if [[ "$OURS" == 1 ]]; then
     for ((r = 0; r < REPLICATES; r++)); do replicate_args+=("$r"); done
     (cd "$ROOT" && "$PITOT_PYTHON" benchmarks/accuracy.py --preset "$PRESET" \
         --splits "$SPLIT_DIR" --data-dir "$DATA_DIR" --levels "${LEVELS[@]}" \
-        --replicates "${replicate_args[@]}" --bounds)
+        --replicates "${replicate_args[@]}" --bounds ${STEPS:+--steps "$STEPS"})
 fi
 echo "== everything is in $RUN"
