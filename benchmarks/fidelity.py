@@ -1,7 +1,7 @@
 """Fidelity variants of Pitot on the real data: interference form, trainable baseline, and
-the rows the baseline is fitted on (issue 13, items 1, 5 and 8).
+the rows the baseline is fitted on (docs/benchmarks.md, "Fidelity switches").
 
-    PITOT_DATA=/work/shared/pitot-data python benchmarks/fidelity.py --level 0.5 \
+    [PITOT_DATA=DIR] python benchmarks/fidelity.py --level 0.5 \
         --replicates 0 1 2 3 4 --out fidelity.jsonl [--variants paper reference ...]
     python benchmarks/fidelity.py --summarize fidelity.jsonl
 
