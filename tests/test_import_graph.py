@@ -115,3 +115,17 @@ def test_an_import_up_the_layers_is_reported(tmp_path: Path) -> None:
         f"{package}/extras/x.py: pkg.extras.x is in no layer (add 'extras' to LAYERS "
         "in tools/check_imports.py)",
     ])
+
+
+def test_peer_folders_may_import_each_other_one_way_only(tmp_path: Path) -> None:
+    package = _package(tmp_path, {
+        "tracking/models.py": "from pkg.serving.pyfunc import MODEL\n",
+        "tracking/names.py": "",
+        "serving/pyfunc.py": "MODEL = 1\n",
+        "serving/scoring.py": "from pkg.tracking.names import NAME\n",
+    })
+    lines = _run(package).stdout.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("folder cycle serving -> tracking -> serving: ")
+    assert "serving/scoring.py:1: import of pkg.tracking.names" in lines[0]
+    assert "tracking/models.py:1: import of pkg.serving.pyfunc" in lines[0]

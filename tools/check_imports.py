@@ -8,8 +8,10 @@ a deferred import hides a cycle from Python's import machinery but not from the 
 still has to know which module needs which. Imports under ``if TYPE_CHECKING:`` are left out
 (they never run). Relative imports are resolved, and ``from package import name`` where the
 package's ``__init__`` re-exports ``name`` from a submodule is an edge to that submodule (the
-module the name really comes from). Only the standard library is used, so CI can run this
-before anything is installed.
+module the name really comes from). Imports by a computed name (``importlib.import_module``)
+are not seen. Besides cycles between modules, a cycle between folders is reported (peers of
+one layer, such as ``tracking`` and ``serving``, may import one another one way only). Only
+the standard library is used, so CI can run this before anything is installed.
 """
 
 from __future__ import annotations
@@ -256,7 +258,30 @@ def violations(root: Path) -> list[str]:
         extra = f" (one of the cycles among {len(component)} modules)" if (
             len(component) > len(cycle) - 1) else ""
         lines.append(f"import cycle {' -> '.join(cycle)}{extra}: {steps}")
+    lines.extend(_folder_cycles(graph))
     return list(dict.fromkeys(lines))
+
+
+def _folder_cycles(graph: Graph) -> list[str]:
+    """Cycles between folders (layer keys) even where no modules form one: ``tracking`` may
+    import ``serving`` or the other way round, not both. Between layers such a cycle needs an
+    upward import, reported above; so in practice this checks the peers of one layer."""
+    adjacency: dict[str, list[str]] = {}
+    example: dict[tuple[str, str], Import] = {}
+    for edge in graph.edges:
+        source, target = graph.layer(edge.source)[0], graph.layer(edge.target)[0]
+        if source != target:
+            adjacency.setdefault(source, []).append(target)
+            example.setdefault((source, target), edge)
+    lines = []
+    for component in strongly_connected(sorted(adjacency), adjacency):
+        if len(component) < 2:
+            continue
+        cycle = shortest_cycle(component[0], set(component), adjacency)
+        steps = "; ".join(example[(a, b)].where() + f" of {example[(a, b)].target}"
+                          for a, b in itertools.pairwise(cycle))
+        lines.append(f"folder cycle {' -> '.join(cycle)}: {steps}")
+    return lines
 
 
 def main(argv: list[str]) -> int:
