@@ -271,29 +271,36 @@ def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:
     return result
 
 
-#: ``model.*`` keys that every kind reads; each kind declares the rest it reads
-#: (:data:`pitot_tf.models.registry.CONFIG_KEYS`).
+#: ``model.*`` keys that every kind reads; each kind reads the rest in :data:`KIND_KEYS`.
 SHARED_MODEL_KEYS = (
     "kind", "activation", "baseline", "baseline_trainable", "baseline_fit", "cold_baseline",
     "quantiles", "loss",
 )
 #: Keys that only mean something with ``model.baseline`` on.
 BASELINE_KEYS = ("baseline_trainable", "baseline_fit", "cold_baseline")
+#: The model kinds and the ``model.*`` keys each reads beyond :data:`SHARED_MODEL_KEYS`;
+#: validation rejects a changed value of any other key (it would be ignored). Pure data, kept
+#: here rather than beside the builders (:data:`pitot_tf.models.registry.KINDS`, which must
+#: name the same kinds) so that resolving a config never imports the models, Keras or
+#: TensorFlow, and config stays below models.
+KIND_KEYS: dict[str, tuple[str, ...]] = {
+    "pitot": (
+        "mf_dim", "if_dim", "if_slope", "interference", "interference_form", "workload_tower",
+        "platform_tower", "learned_features", "layers", "cold_dropout",
+    ),
+    "monolith": ("monolith_layers",),
+    "attention": ("attention_layers", "attention_dim", "value_dim", "output_layers"),
+}
 
 
 def model_kinds() -> tuple[str, ...]:
-    """The model kinds :mod:`pitot_tf.models.registry` knows. Imported when first asked,
-    because the models import this module (config stays below models)."""
-    from pitot_tf.models.registry import KINDS
-
-    return tuple(KINDS)
+    """The model kinds (:data:`KIND_KEYS`)."""
+    return tuple(KIND_KEYS)
 
 
 def kind_keys(kind: str) -> tuple[str, ...]:
-    """The ``model.*`` keys a kind reads beyond :data:`SHARED_MODEL_KEYS` (lazily, as above)."""
-    from pitot_tf.models.registry import CONFIG_KEYS
-
-    return CONFIG_KEYS[kind]
+    """The ``model.*`` keys a kind reads beyond :data:`SHARED_MODEL_KEYS`."""
+    return KIND_KEYS[kind]
 
 
 def keys_read(model: ModelConfig) -> set[str]:

@@ -177,7 +177,7 @@ def test_train_on_a_cold_both_split_gives_cold_bounds(workspace: Path) -> None:
     from pitot_tf.data.cold import make_cold_split
     from pitot_tf.data.dataset import load_dataset
     from pitot_tf.data.splits import load_split
-    from pitot_tf.tracking.pyfunc import COLD_BOUND_NOTE
+    from pitot_tf.serving.pyfunc import COLD_BOUND_NOTE
 
     data, splits = workspace / "data", workspace / "splits-both"
     result = runner.invoke(app, ["split", "--data-dir", str(data), "--out", str(splits),

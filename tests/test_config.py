@@ -8,6 +8,7 @@ import pytest
 
 from pitot_tf.config import (
     BASELINE_KEYS,
+    KIND_KEYS,
     SHARED_MODEL_KEYS,
     Config,
     ModelConfig,
@@ -18,7 +19,6 @@ from pitot_tf.config import (
     with_overrides,
 )
 from pitot_tf.errors import ConfigError
-from pitot_tf.models.registry import CONFIG_KEYS
 from pitot_tf.presets import (
     BUILTIN_PRESETS,
     TUNED,
@@ -173,7 +173,7 @@ def test_every_preset_resolves_and_kind_keys_apply() -> None:
 
 
 def test_every_model_key_is_read_by_some_kind() -> None:
-    declared = set(SHARED_MODEL_KEYS).union(*CONFIG_KEYS.values())
+    declared = set(SHARED_MODEL_KEYS).union(*KIND_KEYS.values())
     assert declared == {f.name for f in dataclasses.fields(ModelConfig)}
     assert set(BASELINE_KEYS) <= set(SHARED_MODEL_KEYS)
 

@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pitot_tf.config import SHARED_MODEL_KEYS, Config, applicable, valid_keys
+from pitot_tf.config import KIND_KEYS, SHARED_MODEL_KEYS, Config, applicable, valid_keys
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import make_split
-from pitot_tf.models.registry import CONFIG_KEYS
 from pitot_tf.presets import resolve
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_objective
@@ -93,14 +92,14 @@ def test_every_key_is_covered() -> None:
 
 def _context(key: str) -> dict[str, Any]:
     """Where ``key`` acts: a run of the first kind (registry order) whose
-    :data:`~pitot_tf.models.registry.CONFIG_KEYS` hold it, a run with its :data:`NEEDS`, or
+    :data:`~pitot_tf.config.KIND_KEYS` hold it, a run with its :data:`NEEDS`, or
     the default run for other keys."""
     if key in NEEDS:
         return dict(NEEDS[key])
     name = key.removeprefix("model.")
     if not key.startswith("model.") or name in SHARED_MODEL_KEYS:
         return {}
-    kind = next(kind for kind, keys in CONFIG_KEYS.items() if name in keys)
+    kind = next(kind for kind, keys in KIND_KEYS.items() if name in keys)
     return {} if kind == Config().model.kind else {"model.kind": kind}
 
 

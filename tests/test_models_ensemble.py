@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from mlflow_helpers import experiment, private_tracking
 from test_models_blocks import _blocks as block_sample
-from test_tracking_pyfunc import assert_pyfunc_answers_like_keras
+from test_serving_pyfunc import assert_pyfunc_answers_like_keras
 
 from pitot_tf.config import Config
 from pitot_tf.data.dataset import Dataset
@@ -29,7 +29,7 @@ from pitot_tf.models.ensemble import (
     shared_member_outputs,
 )
 from pitot_tf.presets import resolve
-from pitot_tf.tracking.serving import KerasPredictor, predictor_for
+from pitot_tf.serving.predictor import KerasPredictor, predictor_for
 from pitot_tf.tracking.training import TrainingRun, run_training
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_inputs, predict_objective

@@ -188,6 +188,37 @@ def test_a_run_that_cannot_be_ended_is_let_go_so_a_worker_can_go_on(
     assert MlflowClient().get_run(later.info.run_id).info.status == "FINISHED"
 
 
+def test_a_run_whose_end_is_refused_is_let_go_with_its_children(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server takes the tags but never the end: the run, and a run started inside it and
+    left active, leave this thread's active runs and stay RUNNING, with the error tagged."""
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    from pitot_tf.tracking import outage
+    from pitot_tf.tracking.runs import tracked_run
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        try:
+            raise requests.exceptions.ConnectionError("[Errno 111] Connection refused")
+        except requests.exceptions.ConnectionError as error:
+            raise MlflowException("API request to http://tracking/ failed") from error
+
+    monkeypatch.setenv(outage.WAIT_ENV, "0.3")
+    monkeypatch.setattr(outage, "RETRY_S", 0.1)
+    with pytest.raises(outage.TrackingError, match="the run is left RUNNING"):
+        with tracked_run("train", experiment=EXPERIMENT) as run:
+            child = mlflow.start_run(nested=True)
+            monkeypatch.setattr(MlflowClient, "set_terminated", refused)
+            raise RuntimeError("the body failed")
+    assert mlflow.active_run() is None
+    monkeypatch.undo()
+    client = MlflowClient()
+    assert [client.get_run(r.info.run_id).info.status for r in (run, child)] == ["RUNNING"] * 2
+    assert client.get_run(run.info.run_id).data.tags["error"] == "RuntimeError: the body failed"
+
+
 def test_a_bad_wait_setting_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from pitot_tf.errors import ConfigError
     from pitot_tf.tracking.outage import WAIT_ENV, wait_seconds

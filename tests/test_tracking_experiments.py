@@ -24,7 +24,7 @@ from pitot_tf.tracking.experiments import (
     where_text,
 )
 from pitot_tf.tracking.fingerprint import code_version, git_commit
-from pitot_tf.tracking.logging import log_params
+from pitot_tf.tracking.run_log import log_params
 from pitot_tf.tracking.runs import tracked_run
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from mlflow_helpers import experiment, private_tracking
 from test_models_ensemble import assert_keras_round_trip, if2_inputs
-from test_tracking_pyfunc import assert_pyfunc_answers_like_keras
+from test_serving_pyfunc import assert_pyfunc_answers_like_keras
 
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import make_split

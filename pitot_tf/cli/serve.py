@@ -26,6 +26,6 @@ def serve(model_uri: str, host: Host = "127.0.0.1", port: Port = 5001, workers: 
     http://HOST:PORT/invocations, as `mlflow models serve --env-manager local` does, but with
     TCP_NODELAY on every worker's connections (no ~40 ms Nagle delay per answer with
     --workers > 1). UVICORN_* variables apply (e.g. UVICORN_ACCESS_LOG=false)."""
-    from pitot_tf.tracking.scoring import serve as run_server
+    from pitot_tf.serving.scoring import serve as run_server
 
     run_server(model_uri, host=host, port=port, workers=workers, timeout=timeout)

@@ -126,10 +126,6 @@ class Attention(SideFeatures):
         return ops.where(has_co_runner, correction, ops.zeros_like(correction))
 
 
-#: The ``model.*`` keys this kind reads beyond those every kind reads (registry).
-CONFIG_KEYS = ("attention_layers", "attention_dim", "value_dim", "output_layers")
-
-
 def build(config: Config, dataset: Dataset, heads: int) -> Attention:
     """The registry's builder (:mod:`pitot_tf.models.registry`)."""
     m = config.model

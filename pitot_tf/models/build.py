@@ -3,14 +3,12 @@
 Every model has the same inputs (``platform`` and ``workload`` indices, and ``interferers``:
 co-runner workload indices padded with ``-1``) and one output, ``log_runtime``
 ``(batch, heads)``: the linear-scaling baseline plus the network's interaction term, whose
-layer the kind's builder in :mod:`pitot_tf.models.registry` makes. With
-``training.ensemble=E > 1`` the output is the mean of E members' outputs
-(:mod:`pitot_tf.models.ensemble`).
+layer the kind's builder in :mod:`pitot_tf.models.registry` makes (one member's parts are
+in :mod:`pitot_tf.models.member`). With ``training.ensemble=E > 1`` the output is the mean of
+E members' outputs (:mod:`pitot_tf.models.ensemble`).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import keras
 import numpy as np
@@ -20,75 +18,14 @@ from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.models.baseline import LinearScaling, fit_linear_scaling
 from pitot_tf.models.cold_baseline import fit_feature_terms
-from pitot_tf.models.cold_dropout import ColdDropout
-from pitot_tf.models.feature_trees import max_nodes
-from pitot_tf.models.registry import KINDS, Interaction
-
-INPUTS = ("platform", "workload", "interferers")
-
-
-def heads(config: Config) -> int:
-    """One output per quantile, or a single point prediction."""
-    return max(1, len(config.model.quantiles))
-
-
-def model_inputs() -> dict[str, keras.KerasTensor]:
-    """The symbolic inputs every model takes (see the module docstring)."""
-    return {
-        "platform": keras.Input(shape=(), dtype="int32", name="platform"),
-        "workload": keras.Input(shape=(), dtype="int32", name="workload"),
-        "interferers": keras.Input(shape=(None,), dtype="int32", name="interferers"),
-    }
-
-
-def interaction_for(config: Config, dataset: Dataset, suffix: str = "") -> Interaction:
-    """A fresh interaction layer of ``model.kind`` (weights drawn from the current Keras
-    seed), its name ending in ``suffix`` (which tells ensemble members apart)."""
-    interaction = KINDS[config.model.kind](config, dataset, heads(config))
-    if suffix:
-        layer: Any = interaction
-        settings = layer.get_config()
-        interaction = type(layer).from_config({**settings, "name": settings["name"] + suffix})
-    interaction.set_features(dataset.platforms.features, dataset.workloads.features)
-    return interaction
-
-
-def baseline_layer(config: Config, dataset: Dataset, name: str = "baseline") -> LinearScaling:
-    """A (not yet fitted) linear-scaling baseline layer."""
-    return LinearScaling(
-        len(dataset.platforms), len(dataset.workloads), dataset.platforms.features.shape[1],
-        dataset.workloads.features.shape[1],
-        trainable_scales=config.model.baseline and config.model.baseline_trainable,
-        cold_scales=config.model.cold_dropout > 0,
-        tree_nodes=(max_nodes(max(len(dataset.platforms), len(dataset.workloads)))
-                    if config.model.cold_baseline != "ridge" else 0),
-        name=name,
-    )
-
-
-def member_output(config: Config, dataset: Dataset, inputs: dict[str, Any],
-                  interaction: Interaction, baseline: LinearScaling, seed: int,
-                  suffix: str = "") -> Any:
-    """Baseline plus interaction for ``inputs``; with ``model.cold_dropout`` both first take
-    the masks of the entities a :class:`ColdDropout` layer (seeded by ``seed``) drops."""
-    platform, workload = inputs["platform"], inputs["workload"]
-    if config.model.cold_dropout <= 0:
-        return [baseline(platform, workload),
-                interaction(platform, workload, inputs["interferers"])]
-    drop = ColdDropout(len(dataset.platforms), len(dataset.workloads),
-                       config.model.cold_dropout, seed, name=f"cold_dropout{suffix}")
-    platform_cold, workload_cold = drop(platform)
-    return [baseline(platform, workload, platform_cold, workload_cold),
-            interaction(platform, workload, inputs["interferers"], platform_cold,
-                        workload_cold)]  # type: ignore[call-arg]
+from pitot_tf.models.ensemble import build_ensemble
+from pitot_tf.models.member import baseline_layer, interaction_for, member_output, model_inputs
 
 
 def build_model(config: Config, dataset: Dataset) -> keras.Model:
     """A fresh (untrained, baseline not yet fitted) model for ``dataset``'s axes; an
     ensemble of ``training.ensemble`` members when that is above 1."""
     if config.training.ensemble > 1:
-        from pitot_tf.models.ensemble import build_ensemble
-
         return build_ensemble(config, dataset)
     keras.utils.set_random_seed(config.seed)
     inputs = model_inputs()

@@ -34,7 +34,7 @@ import numpy as np
 from pitot_tf.config import SEED_LIMIT, Config
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.models.blocks import Block, interaction_on_blocks
-from pitot_tf.models.build import (
+from pitot_tf.models.member import (
     baseline_layer,
     heads,
     interaction_for,

@@ -91,10 +91,6 @@ class Monolith(SideFeatures):
         return prediction + ops.concatenate(corrections, axis=0)
 
 
-#: The ``model.*`` keys this kind reads beyond those every kind reads (registry).
-CONFIG_KEYS = ("monolith_layers",)
-
-
 def build(config: Config, dataset: Dataset, heads: int) -> Monolith:
     """The registry's builder (:mod:`pitot_tf.models.registry`)."""
     return Monolith(

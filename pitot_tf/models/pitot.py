@@ -231,13 +231,6 @@ class PitotInteraction(keras.layers.Layer):
         return {**super().get_config(), **self.settings}
 
 
-#: The ``model.*`` keys this kind reads beyond those every kind reads (registry).
-CONFIG_KEYS = (
-    "mf_dim", "if_dim", "if_slope", "interference", "interference_form", "workload_tower",
-    "platform_tower", "learned_features", "layers", "cold_dropout",
-)
-
-
 def shared_members(config: Config) -> int:
     """How many ensemble members share this layer's towers: ``training.ensemble`` with
     ``training.ensemble_share=towers``, else 1."""

@@ -1,12 +1,12 @@
 """Model kinds: ``model.kind`` → the function that builds its interaction layer.
 
 A kind is one module with an interaction layer and a ``build(config, dataset, heads)``
-function, plus one entry in :data:`KINDS` and one in :data:`CONFIG_KEYS`. The layer takes
-``(platform, workload, interferers)`` and returns ``(batch, heads)`` log runtime (added to the
-linear-scaling baseline), and exposes ``set_features(platform_features, workload_features)`` and
-``row_weights()`` (:mod:`pitot_tf.models.rows`, for cold start). Everything else follows
-from the entry: config validation accepts the name (``config.model_kinds`` asks this module
-when it validates, lazily, because models import config and not the other way round),
+function, plus one entry in :data:`KINDS` and one in :data:`pitot_tf.config.KIND_KEYS` (the
+``model.*`` keys it reads: pure data, so that config validation needs no model). The layer
+takes ``(platform, workload, interferers)`` and returns ``(batch, heads)`` log runtime (added
+to the linear-scaling baseline), and exposes ``set_features(platform_features,
+workload_features)`` and ``row_weights()`` (:mod:`pitot_tf.models.rows`, for cold start).
+Everything else follows from the entries: config validation accepts the name and the keys,
 search spaces accept every ``model.*_layers`` key by its type, and cold start reads the roles
 of row-indexed weights from the layer. A kind with new hyperparameters also adds them to
 :class:`pitot_tf.config.ModelConfig`, where every key is typed and validated.
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pitot_tf.config import Config
+from pitot_tf.config import KIND_KEYS, Config
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.models import attention, monolith, pitot
 from pitot_tf.models.rows import RowWeight
@@ -43,10 +43,6 @@ KINDS: dict[str, Builder] = {
     "attention": attention.build,
 }
 
-#: The ``model.*`` keys each kind reads beyond :data:`pitot_tf.config.SHARED_MODEL_KEYS`;
-#: config validation rejects a changed value of any other key (it would be ignored).
-CONFIG_KEYS: dict[str, tuple[str, ...]] = {
-    "pitot": pitot.CONFIG_KEYS,
-    "monolith": monolith.CONFIG_KEYS,
-    "attention": attention.CONFIG_KEYS,
-}
+if set(KINDS) != set(KIND_KEYS):
+    raise ImportError(f"pitot_tf.models.registry.KINDS {sorted(KINDS)} and "
+                      f"pitot_tf.config.KIND_KEYS {sorted(KIND_KEYS)} must name the same kinds")

@@ -30,7 +30,7 @@ from pitot_tf.tracking.experiments import (
     mark_model_training,
     requested_experiment,
 )
-from pitot_tf.tracking.logging import log_params_to
+from pitot_tf.tracking.run_log import log_params_to
 from pitot_tf.tracking.runs import standard_tags
 
 SCORE_ATTRS = ("best_step", "train_wall_s", "steps_per_s")

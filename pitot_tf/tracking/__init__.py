@@ -1,5 +1,9 @@
 """MLflow tracking for Pitot: runs that log everything needed to trust and reuse a model.
 
+This package holds the run side of MLflow: experiments, runs, their params, metrics and
+artifacts, and the pipeline steps that make them. What a logged model does once it is served
+is in :mod:`pitot_tf.serving`.
+
 Modules (import the one you need; each pulls in MLflow, some also TensorFlow):
 
 * :mod:`~pitot_tf.tracking.training` -- :func:`run_training`, one tracked training run (used by
@@ -10,13 +14,17 @@ Modules (import the one you need; each pulls in MLflow, some also TensorFlow):
   server or the artifact store fails under it).
 * :mod:`~pitot_tf.tracking.experiments` -- experiment ``pitot`` (marked as model training),
   ``mlflow run``'s run continued there, and the terminal's "where is it, how to open it".
-* :mod:`~pitot_tf.tracking.logging` -- params, metrics and artifacts of a run.
+* :mod:`~pitot_tf.tracking.run_log` -- params, metrics and artifacts of a run.
+* :mod:`~pitot_tf.tracking.names` -- the tag, artifact and logged-model names runs share.
 * :mod:`~pitot_tf.tracking.fingerprint` -- data and code fingerprints.
-* :mod:`~pitot_tf.tracking.models` and :mod:`~pitot_tf.tracking.pyfunc` -- the logged Keras
-  model and the ``pyfunc-model`` that answers runtime and bound queries by name.
+* :mod:`~pitot_tf.tracking.models` -- log the trained Keras model and the ``pyfunc-model``
+  (:mod:`pitot_tf.serving`) to a run.
 * :mod:`~pitot_tf.tracking.registry` -- register a run's model and point an alias at it.
+* :mod:`~pitot_tf.tracking.report` -- the plain-text summary of an evaluation.
 * :mod:`~pitot_tf.tracking.steps` and :mod:`~pitot_tf.tracking.workflow` -- the ``data`` and
-  ``split`` steps and the ``main`` multistep pipeline of the MLproject.
+  ``split`` steps and the ``main`` multistep pipeline of the MLproject
+  (:mod:`~pitot_tf.tracking.entry` and :mod:`~pitot_tf.tracking.params`: its entry points'
+  glue).
 
 See ``docs/mlflow.md``.
 """

@@ -25,7 +25,7 @@ from pitot_tf.data.splits import Split, load_split, split_path
 from pitot_tf.errors import ConfigError
 from pitot_tf.tracking import names
 from pitot_tf.tracking.fingerprint import data_fingerprint
-from pitot_tf.tracking.logging import log_evaluation, log_params, run_param, staged_artifacts
+from pitot_tf.tracking.run_log import log_evaluation, log_params, run_param, staged_artifacts
 from pitot_tf.tracking.runs import tracked_run
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -23,9 +23,9 @@ from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 from pitot_tf.conformal.evaluate import Evaluation
 from pitot_tf.data.counts import count_encoding
 from pitot_tf.data.dataset import Dataset
+from pitot_tf.serving.pyfunc import MODEL_FROM_CODE, calibration_state, write_artifacts
 from pitot_tf.tracking.fingerprint import PACKAGE_ROOT
 from pitot_tf.tracking.names import MODEL_NAME, PYFUNC_NAME
-from pitot_tf.tracking.pyfunc import calibration_state, write_artifacts
 from pitot_tf.training.batches import max_interferers
 
 _RUNTIME_PACKAGES = ("keras", "tensorflow-cpu", "tensorflow", "numpy", "pandas", "pyyaml",
@@ -54,7 +54,7 @@ def keras_signature(model: keras.Model, width: int) -> ModelSignature:
 
 
 def pyfunc_signature() -> ModelSignature:
-    """The table the pyfunc takes and returns (see :mod:`pitot_tf.tracking.pyfunc`)."""
+    """The table the pyfunc takes and returns (see :mod:`pitot_tf.serving.pyfunc`)."""
     inputs = Schema([
         ColSpec("string", "workload"), ColSpec("string", "platform"),
         ColSpec(AnyType(), "co_runners", required=False),
@@ -97,6 +97,6 @@ def log_models(model: keras.Model, dataset: Dataset, evaluation: Evaluation) -> 
 
 def _log_pyfunc(artifacts: dict[str, str], requirements: list[str]) -> None:
     mlflow.pyfunc.log_model(
-        name=PYFUNC_NAME, python_model=str(PACKAGE_ROOT / "tracking" / "pyfunc_model.py"),
+        name=PYFUNC_NAME, python_model=str(MODEL_FROM_CODE),
         artifacts=artifacts, code_paths=[str(PACKAGE_ROOT)], signature=pyfunc_signature(),
         pip_requirements=requirements)

@@ -5,7 +5,8 @@ tracking server. When the server cannot be reached (connection refused or timed 
 MLflow's own retries: ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_TIMEOUT``),
 :func:`end_patiently` keeps trying for ``$PITOT_TRACKING_WAIT_S`` seconds (default 60), so
 that a server that comes back soon shows the run FAILED with its ``error`` tag. After that it
-gives up, and the run stays RUNNING until ``pitot-tf runs repair --older-than S`` marks it
+gives up: the run leaves this process's active runs (so that a worker can start its next
+one) and stays RUNNING until ``pitot-tf runs repair --older-than S`` marks it
 KILLED. Either way the user sees one line (:class:`TrackingError`), not a traceback; so does a
 file that cannot be written (the artifact folder gone, read-only or full).
 """
@@ -17,7 +18,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from pitot_tf.errors import ConfigError, PitotError
 
@@ -73,8 +73,8 @@ def end_patiently(end: Callable[[], None], run_id: str, during: BaseException | 
                   ) -> BaseException | None:
     """Call ``end`` (while handling ``during``, if given); while it fails because the server
     is unreachable, try again every :data:`RETRY_S` seconds for :func:`wait_seconds`. Returns
-    None once it succeeded, else the last failure (the run is then dropped from this process's
-    active runs, so that the process can start others)."""
+    None once it succeeded, else the last failure (the caller then lets the run ``run_id``
+    go: :func:`pitot_tf.tracking.runs.tracked_run`)."""
     deadline = time.monotonic() + wait_seconds()
     warned = False
     while True:
@@ -85,38 +85,12 @@ def end_patiently(end: Callable[[], None], run_id: str, during: BaseException | 
             if not is_unreachable(error, during):
                 raise
             if time.monotonic() >= deadline:
-                forget_run(run_id)
                 return error
             if not warned:
                 log.warning("tracking server unreachable; retrying for up to %g s to end "
                             "run %s (set %s to change)", wait_seconds(), run_id, WAIT_ENV)
                 warned = True
         time.sleep(RETRY_S)
-
-
-def _active_runs() -> list[Any]:
-    """This thread's stack of active MLflow runs (MLflow has no public accessor)."""
-    from mlflow.tracking import fluent
-
-    return list(fluent._active_run_stack.get())
-
-
-def is_active(run_id: str) -> bool:
-    """Whether ``run_id`` is still on this thread's stack of active runs."""
-    return any(run.info.run_id == run_id for run in _active_runs())
-
-
-def forget_run(run_id: str) -> None:
-    """Drop ``run_id`` (and runs started inside it) from this thread's active runs without a
-    request to the server, as ``mlflow.end_run`` would after telling it."""
-    from mlflow.tracking import fluent
-
-    stack = fluent._active_run_stack.get()
-    if is_active(run_id):
-        while stack and stack.pop().info.run_id != run_id:
-            pass
-    if os.environ.get("MLFLOW_RUN_ID") == run_id:
-        del os.environ["MLFLOW_RUN_ID"]
 
 
 def tracking_error(error: BaseException | None, text: str, run_id: str,

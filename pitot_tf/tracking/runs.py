@@ -16,6 +16,7 @@ exists (``MLFLOW_RUN_ID``) and is resumed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -39,7 +40,7 @@ from pitot_tf.tracking.names import (
     TAG_SOURCE_VERSION,
     TAG_STOPPED,
 )
-from pitot_tf.tracking.outage import end_patiently, is_active, tracking_error
+from pitot_tf.tracking.outage import end_patiently, tracking_error
 
 MAX_TAG_CHARS = 5000
 
@@ -91,26 +92,27 @@ def tracked_run(
     with neither, the experiment is ``$MLFLOW_EXPERIMENT_NAME`` or ``pitot``. ``nested`` makes
     it a child of the active run, ``parent_run_id`` a child of that run.
     """
+    below = _active_id()  # the run this one is started inside, if any
     _choose_experiment(experiment, experiment_id, parent_run_id if parent_run_id else
-                       _active_id() if nested else None)
+                       below if nested else None)
     all_tags = {**standard_tags(kind), **{k: str(v) for k, v in (tags or {}).items()}}
-    nested = nested or (parent_run_id is not None and _active_id() == parent_run_id)
+    nested = nested or (parent_run_id is not None and below == parent_run_id)
     run = mlflow.start_run(run_name=run_name, nested=nested, parent_run_id=parent_run_id,
                            tags=all_tags)
     mark_model_training(run.info.experiment_id)
     try:
         yield run
     except stop_exceptions as stop:
-        _end(run, RunStatus.KILLED, {TAG_STOPPED: error_text(stop)})
+        _end(run, below, RunStatus.KILLED, {TAG_STOPPED: error_text(stop)})
         raise
     except KeyboardInterrupt:
-        _end(run, RunStatus.KILLED, {TAG_ERROR: "interrupted (KeyboardInterrupt)"})
+        _end(run, below, RunStatus.KILLED, {TAG_ERROR: "interrupted (KeyboardInterrupt)"})
         raise
     except BaseException as error:
         text = error_text(error)
-        _end_or_raise(run, RunStatus.FAILED, {TAG_ERROR: text}, error, text)
+        _end_or_raise(run, below, RunStatus.FAILED, {TAG_ERROR: text}, error, text)
         raise
-    _end_or_raise(run, RunStatus.FINISHED, {})
+    _end_or_raise(run, below, RunStatus.FINISHED, {})
 
 
 def _choose_experiment(name: str | None, experiment_id: str | None, parent: str | None) -> None:
@@ -134,28 +136,50 @@ def _active_id() -> str | None:
     return active.info.run_id if active else None
 
 
-def _end_or_raise(run: mlflow.ActiveRun, status: int, tags: dict[str, str],
+def _end_or_raise(run: mlflow.ActiveRun, below: str | None, status: int, tags: dict[str, str],
                   error: BaseException | None = None, text: str = "") -> None:
     """End ``run``, waiting a while for a tracking server that went away (see
     :mod:`~pitot_tf.tracking.outage`). Raises a one-line TrackingError when the run could not
-    be ended, or when ``error`` (what failed the run) came from the server or the file system."""
+    be ended (it is then let go, :func:`_let_go`), or when ``error`` (what failed the run) came
+    from the server or the file system."""
     run_id = run.info.run_id
-    unended = end_patiently(lambda: _end(run, status, tags), run_id, error)
+    unended = end_patiently(lambda: _end(run, below, status, tags), run_id, error)
+    if unended is not None:
+        _let_go(below)
     problem = tracking_error(error, text, run_id, unended, RunStatus.to_string(status))
     if problem is not None:
         raise problem from (error or unended)
 
 
-def _end(run: mlflow.ActiveRun, status: int, tags: dict[str, str]) -> None:
-    """Set ``tags`` and end ``run`` (and any child left active) with ``status``. May be called
-    again after a request failed: a run no longer active here is ended by its id."""
+def _end(run: mlflow.ActiveRun, below: str | None, status: int, tags: dict[str, str]) -> None:
+    """Set ``tags`` and end ``run`` (and any run started inside it and left active) with
+    ``status``. ``below`` is the run that was active when ``run`` started (None if none): while
+    the active run is another, ``run`` or a run inside it is still active on this thread.
+
+    May be called again after a request failed. ``mlflow.end_run`` takes a run off this
+    thread's active runs before it asks the server to mark it, so after a failed request the
+    run is no longer active here, and the next try ends it by its id."""
     client = mlflow.MlflowClient()
     run_id = run.info.run_id
     for key, value in tags.items():
         client.set_tag(run_id, key, value)
-    if not is_active(run_id):
-        client.set_terminated(run_id, RunStatus.to_string(status))
-        return
-    while (active := mlflow.active_run()) is not None and active.info.run_id != run_id:
+    while _active_id() not in (run_id, below):
         mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
-    mlflow.end_run(RunStatus.to_string(status))
+    if _active_id() == run_id:
+        mlflow.end_run(RunStatus.to_string(status))
+    else:
+        client.set_terminated(run_id, RunStatus.to_string(status))
+
+
+def _let_go(below: str | None) -> None:
+    """Take a run that could not be ended (and any run inside it) off this thread's active
+    runs, so that this process can start others; it stays RUNNING for ``pitot-tf runs
+    repair``. ``mlflow.end_run`` is MLflow's one way to do that: it lets the run go first and
+    then asks the server to mark it, a request that is expected to fail (the server is
+    unreachable) and whose failure changes nothing here. Should it get through, the status it
+    asks for, RUNNING, keeps the run as the error message describes it."""
+    while (active := _active_id()) != below:
+        with contextlib.suppress(Exception):
+            mlflow.end_run(RunStatus.to_string(RunStatus.RUNNING))
+        if _active_id() == active:  # an MLflow that asks the server first kept it: give up
+            break

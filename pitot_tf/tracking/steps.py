@@ -19,7 +19,7 @@ from pitot_tf.data.dataset import Dataset, load_dataset
 from pitot_tf.data.splits import write_splits
 from pitot_tf.tracking import names
 from pitot_tf.tracking.fingerprint import data_fingerprint, file_sha256, shape_text
-from pitot_tf.tracking.logging import log_metrics, log_params
+from pitot_tf.tracking.run_log import log_metrics, log_params
 from pitot_tf.tracking.runs import tracked_run
 
 SOURCE_SYNTHETIC = "synthetic"

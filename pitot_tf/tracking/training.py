@@ -22,7 +22,7 @@ from pitot_tf.data.splits import save_split, split_path
 from pitot_tf.presets import family
 from pitot_tf.tracking import names
 from pitot_tf.tracking.fingerprint import data_fingerprint, shape_text
-from pitot_tf.tracking.logging import (
+from pitot_tf.tracking.run_log import (
     log_config,
     log_evaluation,
     log_metrics,

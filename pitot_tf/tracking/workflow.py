@@ -27,7 +27,7 @@ from pitot_tf.data.splits import split_path
 from pitot_tf.errors import PitotError
 from pitot_tf.tracking import names
 from pitot_tf.tracking.fingerprint import data_fingerprint, source_version
-from pitot_tf.tracking.logging import log_metrics
+from pitot_tf.tracking.run_log import log_metrics
 from pitot_tf.tracking.runs import tracked_run
 
 _log = logging.getLogger(__name__)

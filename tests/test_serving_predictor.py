@@ -24,15 +24,18 @@ from pitot_tf.data.splits import Split, make_split
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.models.cold import extend_model
 from pitot_tf.models.numpy_predictor import NumpyPitot
-from pitot_tf.tracking.fingerprint import PACKAGE_ROOT
+from pitot_tf.serving.predictor import KerasPredictor, predictor_for
+from pitot_tf.serving.pyfunc import (
+    COLD_NOTE,
+    MODEL_FROM_CODE,
+    PitotRuntimeModel,
+    write_artifacts,
+)
+from pitot_tf.serving.request_parsing import BadRequest
 from pitot_tf.tracking.models import pyfunc_signature, pyfunc_state
-from pitot_tf.tracking.pyfunc import COLD_NOTE, PitotRuntimeModel, write_artifacts
-from pitot_tf.tracking.requests import BadRequest
-from pitot_tf.tracking.serving import KerasPredictor, predictor_for
 from pitot_tf.training import train
 from pitot_tf.training.predict import objective_rows, predict_inputs
 
-PYFUNC_FILE = PACKAGE_ROOT / "tracking" / "pyfunc_model.py"
 SMALL = {"training.steps": 40, "training.val_every": 20, "training.batch": 64,
          "training.progress": False, "training.jit_compile": False,
          "model.layers": [16], "model.mf_dim": 8}
@@ -240,8 +243,9 @@ def scoring(served: Served, folder: Path) -> tuple[Any, Any]:
 
     artifacts = write_artifacts(served.model, pyfunc_state(served.dataset, served.evaluation),
                                 folder / "artifacts")
-    mlflow.pyfunc.save_model(folder / "model", python_model=str(PYFUNC_FILE), artifacts=artifacts,
-                             signature=pyfunc_signature(), pip_requirements=["mlflow"])
+    mlflow.pyfunc.save_model(folder / "model", python_model=str(MODEL_FROM_CODE),
+                             artifacts=artifacts, signature=pyfunc_signature(),
+                             pip_requirements=["mlflow"])
     loaded = mlflow.pyfunc.load_model(str(folder / "model"))
     return loaded, loaded.metadata.get_input_schema()
 

@@ -28,7 +28,7 @@ the margins calibrated on the run's cold validation rows (workloads held out of 
 ``split --mode cold-workload`` makes), which hold for new workloads; a run without such rows
 has only margins of measured workloads, and ``note`` warns that the bound may not hold.
 
-Bad requests raise :class:`~pitot_tf.tracking.requests.BadRequest`: one line naming the row,
+Bad requests raise :class:`~pitot_tf.serving.request_parsing.BadRequest`: one line naming the row,
 field and value, which ``mlflow models serve`` returns as HTTP 400 (see docs/mlflow.md).
 
 Answer form: a table (:class:`AnswerTable`, a ``pandas.DataFrame``), which the scoring server
@@ -54,8 +54,9 @@ from pitot_tf.conformal.calibration import ConformalUpperBound
 from pitot_tf.data.counts import CountEncoding
 from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
 from pitot_tf.errors import PitotError
-from pitot_tf.tracking.margins import Margins
-from pitot_tf.tracking.requests import (
+from pitot_tf.serving.margins import Margins
+from pitot_tf.serving.predictor import Predictor, predictor_for
+from pitot_tf.serving.request_parsing import (
     INPUT_COLUMNS,
     BadRequest,
     ModelFailure,
@@ -63,10 +64,12 @@ from pitot_tf.tracking.requests import (
     Request,
     show,
 )
-from pitot_tf.tracking.serving import Predictor, predictor_for
 
 _logger = logging.getLogger(__name__)
 
+#: The file MLflow runs to load the model (MLflow's "model from code":
+#: :mod:`~pitot_tf.serving.pyfunc_model`), found beside this module wherever it is installed.
+MODEL_FROM_CODE = Path(__file__).with_name("pyfunc_model.py")
 KERAS_ARTIFACT = "keras_model"
 CALIBRATION_ARTIFACT = "calibration"
 KERAS_FILE = "model.keras"
@@ -123,7 +126,7 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
 
     Everything that depends only on a platform or a workload (tower outputs, baseline terms,
     margins per objective and alpha) is computed when the model loads; a request is then a few
-    vectorised numpy operations over its rows (see :mod:`pitot_tf.tracking.serving`).
+    vectorised numpy operations over its rows (see :mod:`pitot_tf.serving.predictor`).
     """
 
     def load_context(self, context: Any) -> None:

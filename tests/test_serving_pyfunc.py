@@ -23,8 +23,8 @@ from mlflow_helpers import experiment, free_port, private_tracking, wait_for
 
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import PredictionError
-from pitot_tf.tracking.pyfunc import OUTPUT_COLUMNS
-from pitot_tf.tracking.requests import BadRequest, Names, co_runner_names
+from pitot_tf.serving.pyfunc import OUTPUT_COLUMNS
+from pitot_tf.serving.request_parsing import BadRequest, Names, co_runner_names
 from pitot_tf.tracking.training import TrainingRun, run_training
 
 FAST = {"training.steps": 100, "training.val_every": 50, "training.batch": 64,

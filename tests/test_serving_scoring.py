@@ -28,7 +28,7 @@ from mlflow_helpers import experiment, free_port, private_tracking
 
 import pitot_tf
 from pitot_tf.data.synth import synthesize_dataset
-from pitot_tf.tracking.scoring import (
+from pitot_tf.serving.scoring import (
     ServingError,
     local_model,
     scoring_environment,

@@ -17,14 +17,14 @@ from pitot_tf.data.splits import make_split
 from pitot_tf.errors import PredictionError
 from pitot_tf.models.cold import extend_model
 from pitot_tf.presets import resolve
-from pitot_tf.tracking.models import pyfunc_state
-from pitot_tf.tracking.pyfunc import (
+from pitot_tf.serving.pyfunc import (
     COLD_BOUND_NOTE,
     COLD_NOTE,
     WARM_BOUND_NOTE,
     BadRequest,
     PitotRuntimeModel,
 )
+from pitot_tf.tracking.models import pyfunc_state
 from pitot_tf.training import train
 
 

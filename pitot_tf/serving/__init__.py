@@ -1,0 +1,27 @@
+"""The served product: a logged ``pyfunc-model`` that answers runtime and bound queries by name.
+
+Modules (import the one you need; each pulls in MLflow, some also TensorFlow):
+
+* :mod:`~pitot_tf.serving.pyfunc` -- :class:`PitotRuntimeModel`, the pyfunc itself: the
+  request table in, predicted runtimes and conformal upper bounds in seconds out; and the
+  artifacts and calibration JSON it loads from.
+* :mod:`~pitot_tf.serving.pyfunc_model` -- the file MLflow runs to load it ("model from
+  code"; :mod:`pitot_tf.tracking.models` logs it with every trained model).
+* :mod:`~pitot_tf.serving.request_parsing` -- a request checked and turned into index arrays,
+  or one line naming the row, field and value at fault (HTTP 400 when served).
+* :mod:`~pitot_tf.serving.predictor` -- the log runtimes behind an answer: numpy tables for
+  Pitot, else the Keras model.
+* :mod:`~pitot_tf.serving.margins` -- conformal margins per objective degree and alpha,
+  computed once and looked up.
+* :mod:`~pitot_tf.serving.scoring` -- ``pitot-tf serve``: MLflow's scoring app under uvicorn's
+  worker supervisor, with TCP_NODELAY in every worker.
+
+Training and logging the model live in :mod:`pitot_tf.tracking`; this package only reads
+what a run logged. See ``docs/mlflow.md``.
+"""
+
+import os as _os
+
+# MLflow draws a progress bar for every artifact download (a served model's, here); in logs
+# and tests it is noise.
+_os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
