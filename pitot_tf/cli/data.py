@@ -13,28 +13,40 @@ from pitot_tf.cli.common import DataDir
 
 
 @data_app.command("validate")
-def validate(data_dir: DataDir = None, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Load and check a dataset; print its summary. Exits non-zero on invalid data."""
+def validate(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Load and check a dataset (default: the published one shipped with pitot-tf); print its
+    sizes, runtime range and what the runtimes' unit is. Exits non-zero on invalid data."""
     from pitot_tf.data.dataset import default_data_dir, load_dataset
+    from pitot_tf.data.packaged import SOURCE_COMMIT, SOURCE_REPOSITORY, is_published
+    from pitot_tf.data.unit_evidence import unit_lines
     from pitot_tf.data.units import format_seconds
 
     dataset = load_dataset(default_data_dir(data_dir))
+    published = is_published(dataset.source)
     summary = dataset.summary()
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json.dumps({**summary, "published": published,
+                               "units": unit_lines(dataset, published)}, indent=2))
         return
     typer.echo(f"{dataset.source}: valid (runtimes stored in {dataset.unit})")
+    if published:
+        typer.echo(f"  the published Pitot dataset ({SOURCE_REPOSITORY} at {SOURCE_COMMIT[:7]})")
     typer.echo(
         f"  platforms {summary['platforms']} ({summary['platform_features']} features), "
         f"workloads {summary['workloads']} ({summary['workload_features']} features)"
     )
     for name, info in summary["objectives"].items():  # type: ignore[attr-defined]
         typer.echo(
-            f"  {name:>4}: {info['rows']:>7,} rows, density {info['density']:.1%}, "
-            f"{info['duplicate_rows']} repeated, runtime "
+            f"  {name:>4}: {info['rows']:>7,} runtimes, density {info['density']:.1%}, "
+            f"{info['duplicate_rows']} repeated, "
             + (f"{format_seconds(info['runtime_min_s'])} to {format_seconds(info['runtime_max_s'])}"
                if info["rows"] else "-")
         )
+    for line in unit_lines(dataset, published):
+        typer.echo(f"  {line}")
 
 
 @data_app.command("fetch")
