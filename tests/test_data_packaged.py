@@ -101,8 +101,10 @@ def test_unit_evidence_from_the_data() -> None:
     assert largest == pytest.approx(2.9993416e7) and near == {"mf": 2, "if2": 7} and above == 0
     lines = unit_lines(dataset, published=True)
     assert lines[0].startswith("t is mean wall time in microseconds")
-    assert "reads 5,460 on iwasm-a:hc-11 = 5.46 ms" in lines[1]
-    assert "2.9993e7 = 30 s, is the 30 s timeout: 9 runtimes" in lines[2]
+    text = "\n".join(lines)
+    assert "reads 5,460 on iwasm-a:hc-11 = 5.46 ms (0.12 GFLOP/s)" in text
+    assert "as seconds it would take 91 min; as nanoseconds it would run at 123 GFLOP/s" in text
+    assert "2.9993e7 = 30 s, is the 30 s timeout: 9 runtimes" in text
 
 
 def test_unit_line_of_another_dataset(synth_dataset) -> None:  # type: ignore[no-untyped-def]
