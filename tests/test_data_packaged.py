@@ -109,8 +109,8 @@ def test_unit_evidence_from_the_data() -> None:
 
 def test_unit_line_of_another_dataset(synth_dataset) -> None:  # type: ignore[no-untyped-def]
     assert unit_lines(synth_dataset, published=False) == [
-        "t is mean wall time in nanoseconds (the dataset's recorded unit); commands show "
-        "seconds or milliseconds"]
+        "runtimes t are in nanoseconds (recorded in data.npz); commands show seconds or "
+        "milliseconds"]
 
 
 def test_validate_with_nothing_set_reports_the_published_data(

@@ -52,10 +52,15 @@ def validate(
 @data_app.command("fetch")
 def fetch(
     out: Annotated[Path, typer.Option(help="Folder to write the files to.")] = Path("data"),
-    base_url: Annotated[Optional[str], typer.Option(help="Mirror (else $PITOT_DATA_URL).")] = None,  # noqa: UP045
-    files: Annotated[Optional[list[str]], typer.Option("--file", help="Only these files.")] = None,  # noqa: UP045
+    base_url: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        help="Mirror to download from (default: $PITOT_DATA_URL, else the pinned commit on "
+             "GitHub).")] = None,
+    files: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--file", help="Only this file (repeatable; default: every published file).")] = None,
 ) -> None:
-    """Download the published dataset, verifying every file's git blob hash."""
+    """Download the published dataset (every file of the pinned commit, also the 3- and 4-way
+    files and the unfiltered feature tables the package does not ship), verifying each
+    file's git blob hash."""
     from pitot_tf.data.fetch import ALL_FILES, fetch_dataset
 
     for path in fetch_dataset(out, base_url, files or ALL_FILES):
@@ -65,13 +70,16 @@ def fetch(
 @data_app.command("synth")
 def synth(
     out: Annotated[Path, typer.Option(help="Folder to write the dataset to.")],
-    platforms: int = 24,
-    workloads: int = 40,
-    interference: Annotated[Optional[list[int]], typer.Option(help="Degrees K (repeat).")] = None,  # noqa: UP045
-    seed: int = 0,
-    noise: float = 0.05,
+    platforms: Annotated[int, typer.Option(help="Number of platforms.")] = 24,
+    workloads: Annotated[int, typer.Option(help="Number of workloads.")] = 40,
+    interference: Annotated[Optional[list[int]], typer.Option(  # noqa: UP045
+        help="Interference degree K to write as ifK.npz (repeatable; default: 2).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    noise: Annotated[float, typer.Option(
+        help="Measurement noise: standard deviation of the log runtime.")] = 0.05,
 ) -> None:
-    """Write a synthetic dataset (and its ground truth) in the Pitot format."""
+    """Write a synthetic dataset (and its ground truth) in the Pitot format, runtimes in
+    nanoseconds (recorded in data.npz). Used only where named: --data-dir OUT."""
     from pitot_tf.data.synth import synthesize_dataset
 
     path = synthesize_dataset(out, platforms, workloads, interference or [2], seed, noise)

@@ -59,8 +59,8 @@ def unit_lines(dataset: Dataset, published: bool) -> list[str]:
     """What ``t`` is, for people; for the published data, with the evidence for its unit."""
     unit = UNIT_WORDS.get(dataset.unit, dataset.unit)
     if not published:
-        return [f"t is mean wall time in {unit} (the dataset's recorded unit); "
-                "commands show seconds or milliseconds"]
+        return [f"runtimes t are in {unit} (recorded in data.npz); commands show seconds or "
+                "milliseconds"]
     lines = [f"t is mean wall time in {unit} (the files do not say so; the evidence:)"]
     workload, platform, flops = GEMM_CELL
     stored = cell_runtime(dataset, workload, platform)
