@@ -40,6 +40,24 @@ OPTIMIZERS = ("adamax", "adamw", "adam")
 ENSEMBLE_SHARES = ("none", "towers")
 
 
+#: The ``dataclasses.field`` metadata key holding what a config key means
+#: (:mod:`pitot_tf.config_reference` turns it into docs/config.md).
+HELP = "help"
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    return "One of " + ", ".join(f"`{choice}`" for choice in choices)
+
+
+def setting(default: Any, meaning: str) -> Any:
+    """A config field with its default and what it means, declared in one place; a list
+    default is copied for every instance."""
+    if isinstance(default, list):
+        items = list(default)
+        return field(default_factory=lambda: list(items), metadata={HELP: meaning})
+    return field(default=default, metadata={HELP: meaning})
+
+
 @dataclass
 class ObjectivesConfig:
     """Which observation tables to fit and how much each counts in the loss.
@@ -50,9 +68,12 @@ class ObjectivesConfig:
     the reference's weights.
     """
 
-    include: list[str] = field(default_factory=list)
-    matrix_weight: float = 1.0
-    interference_weight: float = 0.5
+    include: list[str] = setting(
+        [], "Objectives to load and fit (`mf`, `if2`, ...); empty: every one the dataset has.")
+    matrix_weight: float = setting(1.0, "Loss weight of the matrix objective `mf` (alone).")
+    interference_weight: float = setting(
+        0.5, "Total loss weight of the interference objectives, shared equally among the "
+        "K-way objectives present (the paper's 0.5).")
 
 
 @dataclass
@@ -78,29 +99,60 @@ class ModelConfig:
     lower cross-validated error; :mod:`pitot_tf.models.cold_baseline`).
     """
 
-    kind: str = "pitot"
-    mf_dim: int = 32
-    if_dim: int = 2
-    if_slope: float = 0.1
-    interference: str = "model"
-    interference_form: str = "paper"
-    workload_tower: str = "hybrid"
-    platform_tower: str = "hybrid"
-    learned_features: int = 1
-    layers: list[int] = field(default_factory=lambda: [128, 128])
-    activation: str = "gelu"
-    baseline: bool = True
-    baseline_trainable: bool = True
-    baseline_fit: str = "train"
-    quantiles: list[float] = field(default_factory=list)
-    loss: str = "squared"
-    monolith_layers: list[int] = field(default_factory=lambda: [256, 256])
-    attention_layers: list[int] = field(default_factory=lambda: [256, 256])
-    attention_dim: int = 8
-    value_dim: int = 8
-    output_layers: list[int] = field(default_factory=lambda: [32])
-    cold_dropout: float = 0.0
-    cold_baseline: str = "ridge"
+    kind: str = setting(
+        "pitot", "The network: `pitot` (two towers and an interference term), or the "
+        "baselines `monolith` (one MLP on both axes' features) and `attention` (the "
+        "reference's attention baseline).")
+    mf_dim: int = setting(32, "Embedding size of workloads and platforms (per output head).")
+    if_dim: int = setting(2, "Number of interference types k: susceptibility/pressure pairs "
+                             "per platform.")
+    if_slope: float = setting(0.1, "Negative slope of the leaky ReLU that rectifies the "
+                                   "interference pressure, in [0, 1].")
+    interference: str = setting(
+        "model", _one_of(INTERFERENCE_MODES) + ": `model` adds the interference "
+        "term; `ignore` leaves it out (co-running rows are predicted as if alone).")
+    interference_form: str = setting(
+        "paper", _one_of(INTERFERENCE_FORMS) + ": `paper` (pressure from the "
+        "co-runners' embeddings and the platform) or `reference` (the reference code's "
+        "maths).")
+    workload_tower: str = setting(
+        "hybrid", _one_of(TOWER_KINDS) + ": `hybrid` (an MLP on side features plus "
+        "learned free features) or `embedding` (a free table, no side information).")
+    platform_tower: str = setting("hybrid", "As `model.workload_tower`, for platforms.")
+    learned_features: int = setting(
+        1, "Learned free features appended to each row's side features in a hybrid tower.")
+    layers: list[int] = setting([128, 128], "Hidden layer widths of each Pitot tower.")
+    activation: str = setting("gelu", "Activation of every hidden layer (a Keras name).")
+    baseline: bool = setting(
+        True, "Add the linear-scaling baseline (false: no baseline and no intercept).")
+    baseline_trainable: bool = setting(
+        True, "Train the baseline with the rest of the model, starting from its "
+        "least-squares fit (false: keep the fit frozen).")
+    baseline_fit: str = setting(
+        "train", _one_of(BASELINE_FITS) + ": the matrix rows of the baseline's "
+        "least-squares fit (`train` keeps validation rows unseen for calibration; "
+        "`train+val` is the reference's).")
+    quantiles: list[float] = setting(
+        [], "Quantiles in (0, 1), one output head each, trained with the pinball loss (for "
+        "conformalized quantile regression); empty: one head, `model.loss`.")
+    loss: str = setting(
+        "squared", _one_of(LOSSES) + ": squared error of the log runtime (the "
+        "paper's), or `percent`, |predicted / actual - 1|.")
+    monolith_layers: list[int] = setting([256, 256], "Hidden layer widths of `monolith`.")
+    attention_layers: list[int] = setting(
+        [256, 256], "Hidden layer widths of the query and key/value MLPs of `attention`.")
+    attention_dim: int = setting(8, "Query/key size of `attention`.")
+    value_dim: int = setting(8, "Value size of `attention`.")
+    output_layers: list[int] = setting([32], "Hidden layer widths of `attention`'s output "
+                                             "MLP.")
+    cold_dropout: float = setting(
+        0.0, "Share of platforms and of workloads treated as never measured at each training "
+        "step, in [0, 1), so that the model learns to predict them from their features "
+        "(Pitot only; 0, the paper's, turns it off).")
+    cold_baseline: str = setting(
+        "ridge", _one_of(COLD_BASELINES) + ": what gives a platform or workload "
+        "never measured its baseline term from its features: a ridge regression, extremely "
+        "randomized trees, or per axis the one with the lower cross-validated error.")
 
 
 @dataclass
@@ -121,20 +173,31 @@ class TrainingConfig:
     the validation loss of their mean choose.
     """
 
-    steps: int = 20_000
-    val_every: int = 200
-    batch: int = 512
-    optimizer: str = "adamax"
-    learning_rate: float = 1e-3
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    weight_decay: float = 1e-4
-    jit_compile: bool = True
-    progress: bool = True
-    ensemble: int = 1
-    ensemble_share: str = "none"
-    snapshots: int = 0
-    snapshot_members: int = 0
+    steps: int = setting(20_000, "Gradient steps.")
+    val_every: int = setting(
+        200, "Steps between validation passes (the weights with the best validation loss "
+        "are kept).")
+    batch: int = setting(512, "Rows per objective in each gradient step.")
+    optimizer: str = setting("adamax", _one_of(OPTIMIZERS) + " (Keras optimizers).")
+    learning_rate: float = setting(1e-3, "Learning rate (the peak, with a cosine schedule).")
+    beta_1: float = setting(0.9, "The optimizer's first-moment decay, in [0, 1).")
+    beta_2: float = setting(0.999, "The optimizer's second-moment decay, in [0, 1).")
+    weight_decay: float = setting(1e-4, "Decoupled weight decay (0: none).")
+    jit_compile: bool = setting(True, "Compile the training step with XLA.")
+    progress: bool = setting(True, "Show a progress bar while training.")
+    ensemble: int = setting(
+        1, "Members trained together (own seeds and batches, same split); the prediction is "
+        "the mean of their log runtimes. 1: a single model.")
+    ensemble_share: str = setting(
+        "none", _one_of(ENSEMBLE_SHARES) + ": what ensemble members share; "
+        "`towers` (Pitot with hybrid towers) shares the towers' hidden layers, a cheaper "
+        "ensemble.")
+    snapshots: int = setting(
+        0, "0: constant learning rate; M >= 1: cosine learning rate over M equal cycles; "
+        "M >= 2 also predicts the mean of the last snapshots, one per cycle.")
+    snapshot_members: int = setting(
+        0, "How many of the last snapshots form the snapshot ensemble (0: the validation "
+        "loss of their mean chooses).")
 
 
 @dataclass
@@ -144,7 +207,7 @@ class Config:
     objectives: ObjectivesConfig = field(default_factory=ObjectivesConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
-    seed: int = 42
+    seed: int = setting(42, "Random seed of the model and training, in [0, 2**24).")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -7,17 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from pitot_tf.data.packaged import PUBLISHED_DIR
+
 REPO = Path(__file__).resolve().parents[1]
-REAL_DATA = Path(os.environ.get("PITOT_DATA") or REPO.parent / "shared" / "pitot-data").resolve()
+#: ``$PITOT_DATA`` when set, else the published dataset shipped in the package.
+REAL_DATA = Path(os.environ.get("PITOT_DATA") or PUBLISHED_DIR).resolve()
 
 
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
-    """The published dataset; CI always has it, so a skip there is a failure of set-up."""
+    """The published dataset ($PITOT_DATA, else the packaged copy): its absence is a broken
+    checkout or install, so the test fails rather than skips."""
     if not (REAL_DATA / "data.npz").is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"real data missing at {REAL_DATA}")
-        pytest.skip(f"real data not found at {REAL_DATA}")
+        pytest.fail(f"real data missing at {REAL_DATA}")
     return REAL_DATA
 
 

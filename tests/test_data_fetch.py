@@ -1,13 +1,12 @@
 """Tests of the dataset download: hash verification, skipping, corruption and offline errors.
 
-A local ``ThreadingHTTPServer`` serves links to the real files (from ``../shared/pitot-data``
-or ``$PITOT_DATA``) out of a temporary folder, so no test touches the network or the repo.
+A local ``ThreadingHTTPServer`` serves links to the published files shipped in the package
+(``data.npz`` and ``if2.npz``) out of a temporary folder, so no test touches the network.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,20 +17,12 @@ from typing import Any
 import pytest
 
 from pitot_tf.data import fetch
+from pitot_tf.data.packaged import DATA_FILES as PACKAGED_FILES
+from pitot_tf.data.packaged import PUBLISHED_DIR, SOURCE_COMMIT
 from pitot_tf.errors import DataError
 
-SERVED = ("data.npz", "if2.npz", "_opcodes.npz", "_platforms.npz")
-
-
-def _real_data_dir() -> Path:
-    """The folder of the real dataset; skips the test when it is not there."""
-    env = os.environ.get("PITOT_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[1].parent / "shared" / "pitot-data")
-    for folder in candidates:
-        if all((folder / name).is_file() for name in SERVED):
-            return folder
-    pytest.skip("real Pitot data not found (../shared/pitot-data or $PITOT_DATA)")
+#: The published files the package ships (the feature tables before filtering are not).
+SERVED = PACKAGED_FILES
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -53,15 +44,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list
 
     Yields the server's root URL and the list of request paths it has seen.
     """
-    real = _real_data_dir()
+    real = PUBLISHED_DIR
     root = tmp_path_factory.mktemp("srv")
     (root / "good").mkdir()
     (root / "bad").mkdir()
     for name in SERVED:
         (root / "good" / name).symlink_to(real / name)
-    corrupted = bytearray((real / "_platforms.npz").read_bytes())
+    corrupted = bytearray((real / "if2.npz").read_bytes())
     corrupted[len(corrupted) // 2] ^= 0xFF
-    (root / "bad" / "_platforms.npz").write_bytes(bytes(corrupted))
+    (root / "bad" / "if2.npz").write_bytes(bytes(corrupted))
     seen: list[str] = []
     handler = type("Handler", (_Handler,), {"requests": seen})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
@@ -83,11 +74,12 @@ def test_git_blob_sha1_matches_git_hash_object(tmp_path: Path) -> None:
     assert fetch.file_blob_sha1(path) == "ce013625030ba8dba906f756967f9e9ca394464a"
 
 
-def test_real_files_match_pinned_hashes() -> None:
-    """The local copy of the dataset is exactly what the pinned commit holds."""
-    real = _real_data_dir()
+def test_packaged_files_match_pinned_hashes() -> None:
+    """The packaged copy of the dataset is exactly what the pinned commit holds (its git blob
+    hashes), and the commit is the one the package names."""
+    assert fetch.COMMIT == SOURCE_COMMIT
     for name in SERVED:
-        assert fetch.file_blob_sha1(real / name) == fetch.BLOB_SHA1[name], name
+        assert fetch.file_blob_sha1(PUBLISHED_DIR / name) == fetch.BLOB_SHA1[name], name
 
 
 def test_fetch_verifies_then_skips(server: tuple[str, list[str]], tmp_path: Path) -> None:
@@ -112,19 +104,18 @@ def test_invalid_present_file_is_downloaded_again(
     """A present file with the wrong content is replaced; the base URL comes from the env."""
     url, _ = server
     monkeypatch.setenv("PITOT_DATA_URL", f"{url}/good/")
-    (tmp_path / "_platforms.npz").write_bytes(b"not the real file")
-    (path,) = fetch.fetch_dataset(tmp_path, files=["_platforms.npz"], progress=False)
-    assert fetch.file_blob_sha1(path) == fetch.BLOB_SHA1["_platforms.npz"]
+    (tmp_path / "data.npz").write_bytes(b"not the real file")
+    (path,) = fetch.fetch_dataset(tmp_path, files=["data.npz"], progress=False)
+    assert fetch.file_blob_sha1(path) == fetch.BLOB_SHA1["data.npz"]
 
 
 def test_corrupted_download_is_rejected(server: tuple[str, list[str]], tmp_path: Path) -> None:
     """A served file with one flipped byte raises, and leaves neither the file nor a temp."""
     url, _ = server
     with pytest.raises(DataError) as info:
-        fetch.fetch_dataset(tmp_path, base_url=f"{url}/bad", files=["_platforms.npz"],
-                            progress=False)
+        fetch.fetch_dataset(tmp_path, base_url=f"{url}/bad", files=["if2.npz"], progress=False)
     message = str(info.value)
-    assert "_platforms.npz" in message and fetch.BLOB_SHA1["_platforms.npz"] in message
+    assert "if2.npz" in message and fetch.BLOB_SHA1["if2.npz"] in message
     assert list(tmp_path.iterdir()) == []
 
 

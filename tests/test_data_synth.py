@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +9,6 @@ import pytest
 
 from pitot_tf.data.synth import SynthSpec, synthesize_dataset
 from pitot_tf.errors import ConfigError
-
-
-def _real_data_dir() -> Path | None:
-    """The real dataset folder (``$PITOT_DATA`` or ``../shared/pitot-data``), if present."""
-    env = os.environ.get("PITOT_DATA")
-    for folder in [Path(env)] if env else []:
-        if (folder / "data.npz").is_file():
-            return folder
-    folder = Path(__file__).resolve().parents[1].parent / "shared" / "pitot-data"
-    return folder if (folder / "data.npz").is_file() else None
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:
@@ -53,12 +42,10 @@ def test_files_and_keys(synth: Path) -> None:
     assert {"uarch=skylake", "runtime=wasm3-i", "cpufreq"} <= set(data["f_platform"])
 
 
-def test_matches_real_format(synth: Path) -> None:
+def test_matches_real_format(synth: Path, real_data_dir: Path) -> None:
     """Same keys and dtype kinds (and dimensions) as the real data.npz and if2.npz, plus the
     runtime unit, which the published data does not record."""
-    real = _real_data_dir()
-    if real is None:
-        pytest.skip("real Pitot data not found (../shared/pitot-data or $PITOT_DATA)")
+    real = real_data_dir
     for name in ("data.npz", "if2.npz"):
         ours, theirs = _load(synth / name), _load(real / name)
         assert set(ours) - {"unit"} == set(theirs), name

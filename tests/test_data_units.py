@@ -36,7 +36,7 @@ def test_conversions() -> None:
 
 @pytest.mark.parametrize(("seconds", "text"), [
     (29.993, "30 s"), (5.4598e-3, "5.46 ms"), (0.99971, "1 s"), (1.317e-3, "1.32 ms"),
-    (8.5e-7, "850 ns"), (4.2e-5, "42 µs"), (0.0, "0 ns"), (125.0, "125 s"),
+    (8.5e-4, "0.85 ms"), (4.2e-5, "0.042 ms"), (0.0, "0 ms"), (125.0, "125 s"),
 ])
 def test_format_seconds(seconds: float, text: str) -> None:
     assert format_seconds(seconds) == text

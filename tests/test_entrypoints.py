@@ -53,7 +53,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def pipeline_params(root: Path) -> dict[str, str]:
-    return {"data_out": str(root / "data"), "splits_dir": str(root / "splits"),
+    return {"source": "synthetic", "data_out": str(root / "data"),
+            "splits_dir": str(root / "splits"),
             "steps": "100", "overrides": OVERRIDES}
 
 

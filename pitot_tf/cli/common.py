@@ -9,7 +9,8 @@ import typer
 
 DataDir = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option("--data-dir", help="Dataset folder (default: $PITOT_DATA, else ./data)."),
+    typer.Option("--data-dir", help="Dataset folder (default: $PITOT_DATA, else the published "
+                 "dataset built into pitot-tf)."),
 ]
 SplitsDir = Annotated[
     Optional[Path],  # noqa: UP045

@@ -1,6 +1,10 @@
-"""``pitot-tf presets [show NAME]``: list presets or print one resolved config."""
+"""``pitot-tf presets [show NAME | keys]``: list presets, print one resolved config, or print
+the config key reference."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -34,3 +38,20 @@ def show(name: str) -> None:
     from pitot_tf.presets import resolve
 
     typer.echo(resolve(name).to_json())
+
+
+@presets_app.command("keys")
+def keys(
+    out: Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer needs Optional
+        help="Write the reference to this file (docs/config.md) instead of printing it.")] = None,
+) -> None:
+    """Print every config key with its type, default and meaning (markdown; the source of
+    docs/config.md)."""
+    from pitot_tf.config_reference import config_reference
+
+    text = config_reference()
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {out}")

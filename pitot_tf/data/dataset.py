@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pitot_tf.data.packaged import published_data_dir
 from pitot_tf.data.units import (
     DEFAULT_UNIT,
     UNIT_KEY,
@@ -29,6 +30,8 @@ from pitot_tf.data.units import (
 )
 from pitot_tf.errors import DataError
 
+#: The environment variable naming the default data directory.
+DATA_ENV = "PITOT_DATA"
 MATRIX_FILE = "data.npz"
 MATRIX_OBJECTIVE = "mf"
 AXES = ("platform", "workload")
@@ -38,10 +41,13 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def default_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The data directory: the argument, else ``$PITOT_DATA``, else ``./data``."""
+    """The data directory: the argument (``--data-dir``), else ``$PITOT_DATA``, else the
+    published dataset shipped in the package (:mod:`pitot_tf.data.packaged`), so that every
+    command works offline on the data the results are measured on."""
     if data_dir:
         return Path(data_dir)
-    return Path(os.environ.get("PITOT_DATA") or "data")
+    env = os.environ.get(DATA_ENV)
+    return Path(env) if env else published_data_dir()
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def export_raw(
     data_dir: str | os.PathLike[str] | None, out: str | os.PathLike[str]
 ) -> dict[str, Path]:
     """Write ``runs.csv``, ``workloads.csv`` and ``platforms.csv`` for the dataset in
-    ``data_dir`` (default ``$PITOT_DATA``, else ``./data``) to ``out``; returns their paths."""
+    ``data_dir`` (default ``$PITOT_DATA``, else the packaged published data) to ``out``;
+    returns their paths."""
     dataset = load_dataset(data_dir)
     bad = [str(n) for n in dataset.workloads.names if SEPARATOR in str(n)]
     if bad:

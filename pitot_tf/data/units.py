@@ -65,9 +65,9 @@ def log_to_seconds(log_runtime: npt.ArrayLike, unit: str) -> np.ndarray:
 
 
 def format_seconds(seconds: float) -> str:
-    """A duration for people: ``5.46 ms``, ``30 s``, ``1.32 ms``, ``850 ns``."""
+    """A duration for people, in seconds or milliseconds only (the house rule: no µs or ns
+    that a reader could mistake for the stored unit): ``5.46 ms``, ``30 s``, ``0.85 ms``."""
     rounded = float(f"{seconds:.3g}")  # so that 0.9997 s reads "1 s", not "1e+03 ms"
-    for scale, suffix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
-        if abs(rounded) >= scale:
-            return f"{rounded / scale:.3g} {suffix}"
-    return f"{rounded / 1e-9:.3g} ns"
+    if abs(rounded) >= 1.0:
+        return f"{rounded:.3g} s"
+    return f"{rounded / 1e-3:.3g} ms"

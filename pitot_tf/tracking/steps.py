@@ -1,8 +1,9 @@
 """The ``data`` and ``split`` steps of the pipeline as tracked runs.
 
-``data`` validates a data directory, or fetches the published dataset, or synthesizes one,
-and logs where it is and its fingerprint (the ``train`` step and the pipeline's reuse check
-compare against it). ``split`` writes split files and logs what it wrote.
+``data`` takes the published dataset shipped in the package (``published``, the default), a
+data directory, a fresh download of it (``fetch``) or a synthetic one, validates it and logs
+where it is and its fingerprint (the ``train`` step and the pipeline's reuse check compare
+against it). ``split`` writes split files and logs what it wrote.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from pathlib import Path
 import mlflow
 
 from pitot_tf.data.dataset import Dataset, load_dataset
+from pitot_tf.data.packaged import PUBLISHED, published_data_dir
 from pitot_tf.data.splits import write_splits
 from pitot_tf.tracking import names
 from pitot_tf.tracking.fingerprint import data_fingerprint, file_sha256, shape_text
 from pitot_tf.tracking.run_log import log_metrics, log_params
 from pitot_tf.tracking.runs import tracked_run
 
+SOURCE_PUBLISHED = PUBLISHED
 SOURCE_SYNTHETIC = "synthetic"
 SOURCE_FETCH = "fetch"
 SUMMARY_FILE = "data_summary.json"
@@ -41,9 +44,11 @@ class SynthOptions:
 def obtain_dataset(
     source: str, out: str | os.PathLike[str] | None, synth: SynthOptions = SynthOptions()
 ) -> Path:
-    """The data directory for ``source``: a path (used as is), ``fetch`` (download into
-    ``out``, default ``data``) or ``synthetic`` (write into ``out``, default
-    ``data/synthetic``)."""
+    """The data directory for ``source``: ``published`` (the dataset shipped in the package;
+    ``out`` is not used), a path (used as is), ``fetch`` (download into ``out``, default
+    ``data``) or ``synthetic`` (write into ``out``, default ``data/synthetic``)."""
+    if source == SOURCE_PUBLISHED:
+        return published_data_dir()
     if source == SOURCE_SYNTHETIC:
         from pitot_tf.data.synth import synthesize_dataset
 

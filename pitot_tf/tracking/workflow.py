@@ -48,7 +48,7 @@ class StepRun:
 class PipelineSpec:
     """Parameters of the whole pipeline (the ``main`` entry point's)."""
 
-    source: str = "synthetic"
+    source: str = "published"
     data_out: str = ""
     splits_dir: str = "splits"
     split_seed: int = 42
