@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "preprocess",
     "presets",
     "split",
+    "pipeline",
     "train",
     "evaluate",
     "predict",
