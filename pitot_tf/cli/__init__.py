@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from pitot_tf.cli.app import app, register_commands
@@ -39,11 +38,15 @@ def run_args(args: list[str], debug: bool = False) -> int:
     register_commands()
     try:
         code = app(args=args, prog_name="pitot-tf", standalone_mode=False)
-    except click.ClickException as error:
-        error.show()
+    except typer.TyperException as error:  # a usage error: typer's click says what and where
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"Error: {error.format_message()}", err=True)
         _fail_project_run(error.format_message())
         return error.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("Aborted!", err=True)
         return 1
     except PitotError as error:

@@ -13,7 +13,10 @@ from pitot_tf.cli.common import DataDir
 
 
 @data_app.command("validate")
-def validate(data_dir: DataDir = None, as_json: bool = typer.Option(False, "--json")) -> None:
+def validate(
+    data_dir: DataDir = None,
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
     """Load and check a dataset; print its summary. Exits non-zero on invalid data."""
     from pitot_tf.data.dataset import default_data_dir, load_dataset
     from pitot_tf.data.units import format_seconds
@@ -40,8 +43,13 @@ def validate(data_dir: DataDir = None, as_json: bool = typer.Option(False, "--js
 @data_app.command("fetch")
 def fetch(
     out: Annotated[Path, typer.Option(help="Folder to write the files to.")] = Path("data"),
-    base_url: Annotated[Optional[str], typer.Option(help="Mirror (else $PITOT_DATA_URL).")] = None,  # noqa: UP045
-    files: Annotated[Optional[list[str]], typer.Option("--file", help="Only these files.")] = None,  # noqa: UP045
+    base_url: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        show_default=False,
+        help="Mirror to download from (default: $PITOT_DATA_URL, else the published "
+             "repository).")] = None,
+    files: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--file", show_default=False,
+        help="Only this file, repeatable (default: every file of the dataset).")] = None,
 ) -> None:
     """Download the published dataset, verifying every file's git blob hash."""
     from pitot_tf.data.fetch import ALL_FILES, fetch_dataset
@@ -53,11 +61,13 @@ def fetch(
 @data_app.command("synth")
 def synth(
     out: Annotated[Path, typer.Option(help="Folder to write the dataset to.")],
-    platforms: int = 24,
-    workloads: int = 40,
-    interference: Annotated[Optional[list[int]], typer.Option(help="Degrees K (repeat).")] = None,  # noqa: UP045
-    seed: int = 0,
-    noise: float = 0.05,
+    platforms: Annotated[int, typer.Option(help="Number of platforms.")] = 24,
+    workloads: Annotated[int, typer.Option(help="Number of workloads.")] = 40,
+    interference: Annotated[Optional[list[int]], typer.Option(  # noqa: UP045
+        show_default=False,
+        help="Interference degrees K (ifK.npz), repeatable (default: 2).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    noise: Annotated[float, typer.Option(help="Noise: sd of each log runtime.")] = 0.05,
 ) -> None:
     """Write a synthetic dataset (and its ground truth) in the Pitot format."""
     from pitot_tf.data.synth import synthesize_dataset
