@@ -10,6 +10,7 @@ even when the command failed before it resumed that run.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -63,12 +64,21 @@ def run_args(args: list[str], debug: bool = False) -> int:
 
 
 def _fail_project_run(error: BaseException | str) -> None:
+    """Mark the ``mlflow run`` run FAILED; a store that cannot be reached must not hide the
+    error being reported."""
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        return
     from pitot_tf.tracking.runs import fail_project_run
 
-    fail_project_run(error)
+    try:
+        fail_project_run(error)
+    except Exception:  # noqa: BLE001 - the tracking store is gone: report the first error
+        pass
 
 
 def _is_pipeline_step() -> bool:
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        return False
     from pitot_tf.tracking.experiments import project_run_is_pipeline_step
 
     return project_run_is_pipeline_step()
