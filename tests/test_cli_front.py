@@ -158,3 +158,18 @@ def test_help_succeeds_and_leaves_the_run_alone(
     assert run_command("split", ["--help"]) == 0
     assert "--replicates" in capsys.readouterr().out
     assert mlflow.MlflowClient().get_run(tracked).info.status == "RUNNING"
+
+
+def test_a_pipeline_step_leaves_printing_its_error_to_the_pipeline(
+    store: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The step's run ends (and MLflow unsets ``MLFLOW_RUN_ID``) before the error reaches
+    the front end; the pipeline prints it once, as ``step data failed: ...``."""
+    run = mlflow.MlflowClient().create_run(store, tags={
+        "mlflow.parentRunId": "0" * 32, "mlflow.project.entryPoint": "data"})
+    monkeypatch.setenv("MLFLOW_RUN_ID", run.info.run_id)
+    assert run_command("data log", ["--source", "/no/such/folder"]) == 1
+    assert "error:" not in capsys.readouterr().err
+    stored = mlflow.MlflowClient().get_run(run.info.run_id)
+    assert stored.info.status == "FAILED"
+    assert "data directory not found" in stored.data.tags["error"]

@@ -170,7 +170,7 @@ def test_without_an_experiment_name_the_run_continues_in_pitot(workspace: Path) 
     assert "MLflow: run" not in done.stdout or moved.info.run_id in done.stdout
 
 
-def test_split_entry_point_writes_and_records_the_files(workspace: Path) -> None:
+def test_split_entry_point_writes_and_records_the_files(first: Run, workspace: Path) -> None:
     out = workspace / "splits-entry"
     done = mlflow_run("split", {"data_dir": str(workspace / "data"), "out": str(out),
                                 "levels": "0.3,0.6", "replicates": "0-1", "seed": "7"},
@@ -184,7 +184,7 @@ def test_split_entry_point_writes_and_records_the_files(workspace: Path) -> None
     assert sorted(manifest) == ["0.3/0.npz", "0.3/1.npz", "0.6/0.npz", "0.6/1.npz"]
 
 
-def test_preprocess_entry_point_records_the_new_dataset(workspace: Path) -> None:
+def test_preprocess_entry_point_records_the_new_dataset(first: Run, workspace: Path) -> None:
     from pitot_tf.data.export import export_raw
 
     raw = export_raw(workspace / "data", workspace / "raw")
@@ -200,7 +200,7 @@ def test_preprocess_entry_point_records_the_new_dataset(workspace: Path) -> None
     assert {"preprocess_summary.json", "encoders.json"} <= artifacts
 
 
-def test_search_entry_point_runs_trials_as_nested_runs(workspace: Path) -> None:
+def test_search_entry_point_runs_trials_as_nested_runs(first: Run, workspace: Path) -> None:
     from search_support import write_study
 
     study = write_study(workspace / "studies")
@@ -216,7 +216,7 @@ def test_search_entry_point_runs_trials_as_nested_runs(workspace: Path) -> None:
     assert len(trials) >= 2
 
 
-def test_sweep_entry_point_trains_each_cell_once(workspace: Path) -> None:
+def test_sweep_entry_point_trains_each_cell_once(first: Run, workspace: Path) -> None:
     params = {"presets": "pitot", "levels": "0.5", "replicates": "0",
               "set": f"training.steps=60 {OVERRIDES}", "log_model": "false",
               "storage": str(workspace / "sweeps.journal"),

@@ -37,6 +37,7 @@ def run_command(command: str, argv: Sequence[str]) -> int:
 def run_args(args: list[str], debug: bool = False) -> int:
     """Run the app on ``args``; return the exit code (see the module doc for errors)."""
     register_commands()
+    project_run = os.environ.get("MLFLOW_RUN_ID")  # ending that run unsets the variable
     try:
         code = app(args=args, prog_name="pitot-tf", standalone_mode=False)
     except typer.TyperException as error:  # a usage error: typer's click says what and where
@@ -53,7 +54,7 @@ def run_args(args: list[str], debug: bool = False) -> int:
     except PitotError as error:
         if debug:
             raise
-        if not _is_pipeline_step():  # the pipeline prints its step's error once
+        if not _is_pipeline_step(project_run):  # the pipeline prints its step's error once
             typer.secho(f"error: {error}", err=True, fg="red")
         _fail_project_run(error)
         return 1
@@ -76,9 +77,14 @@ def _fail_project_run(error: BaseException | str) -> None:
         pass
 
 
-def _is_pipeline_step() -> bool:
-    if not os.environ.get("MLFLOW_RUN_ID"):
+def _is_pipeline_step(run_id: str | None) -> bool:
+    """Whether ``run_id`` (``mlflow run``'s) is a step of the ``main`` pipeline; False when
+    there is none or the tracking store cannot be read (then the error is printed here)."""
+    if not run_id:
         return False
-    from pitot_tf.tracking.experiments import project_run_is_pipeline_step
+    from pitot_tf.tracking.experiments import is_pipeline_step
 
-    return project_run_is_pipeline_step()
+    try:
+        return is_pipeline_step(run_id)
+    except Exception:  # noqa: BLE001
+        return False

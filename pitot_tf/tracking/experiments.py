@@ -132,16 +132,6 @@ def where_text(run_id: str) -> str:
             f"open it: {ui_command()}  then {ui_url(run.info.experiment_id, run_id)}")
 
 
-def project_run_is_pipeline_step() -> bool:
-    """Whether this process runs a step of the ``main`` pipeline (whose run prints the step's
-    error itself); False outside ``mlflow run`` or when the tracking store cannot be read."""
-    run_id = os.environ.get("MLFLOW_RUN_ID")
-    try:
-        return bool(run_id) and is_pipeline_step(str(run_id))
-    except Exception:  # noqa: BLE001 - the store is not reachable: print the error here
-        return False
-
-
 def is_pipeline_step(run_id: str) -> bool:
     """Whether the run is a step of the ``main`` pipeline (a child of its run)."""
     tags = MlflowClient().get_run(run_id).data.tags
