@@ -55,6 +55,12 @@ def test_every_option_says_what_it_does_and_its_default() -> None:
     assert no_default == []
 
 
+def test_every_argument_says_what_it_is() -> None:
+    bare = [f"{path} {p.name}" for path, command in tree() for p in command.params
+            if p.param_type_name == "argument" and not (getattr(p, "help", "") or "").strip()]
+    assert bare == []
+
+
 def test_the_walk_sees_the_whole_tree() -> None:
     """The checks above would pass on an empty tree: make sure they see nested commands."""
     names = {path for path, _ in tree()}
