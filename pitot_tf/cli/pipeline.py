@@ -41,8 +41,8 @@ def log(
 def pipeline(
     source: Source = "synthetic",
     data_out: Annotated[str, typer.Option(
-        help="Folder the data step fetches or synthesizes into; default: data for fetch, "
-             "data/synthetic for synthetic.")] = DEFAULT,
+        help="Folder the data step fetches or synthesizes into; the word default means data "
+             "for fetch, data/synthetic for synthetic.")] = DEFAULT,
     splits_dir: Annotated[str, typer.Option(
         help="Folder the split step writes and training reads.")] = "splits",
     split_seed: Annotated[int, typer.Option(help="Seed of the split.")] = 42,
