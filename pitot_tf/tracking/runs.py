@@ -174,4 +174,3 @@ def _end(run: mlflow.ActiveRun, status: int, tags: dict[str, str]) -> None:
     while (active := mlflow.active_run()) is not None and active.info.run_id != run_id:
         mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
     mlflow.end_run(RunStatus.to_string(status))
-
