@@ -9,7 +9,7 @@ on one MLflow tracking store; checks that every trial and every cell ran exactly
 The search runs ``pitot-tf search`` on a small study (``--steps`` training steps per trial,
 learning rate and ``model.mf_dim`` sampled at random, no pruning; ``--no-xla`` sets
 ``training.jit_compile=false`` for both jobs, as a test with a few steps does); the sweep runs
-``pitot-tf sweep --no-model`` over presets × levels × replicates with the same steps; both
+``pitot-tf sweep --log-model false`` over presets × levels × replicates, the same steps; both
 queues live in ``--storage``. Synthetic data (24 platforms × 40 workloads) unless
 ``--data-dir``; MLflow wherever ``MLFLOW_TRACKING_URI`` points, else a fresh SQLite store in a
 temporary folder. Both jobs' studies are deleted afterwards unless ``--keep``.
@@ -152,11 +152,11 @@ def start_jobs(settings: Settings) -> list[Job]:
         "--data-dir", str(settings.data_dir), "--experiment", settings.search_experiment],
         settings)
     sweep = launch("sweep", [
-        "sweep", "--presets", *settings.presets, "--levels", *settings.levels,
-        "--replicates", settings.replicates, "--set", *sweep_sets,
+        "sweep", "--presets", ",".join(settings.presets), "--levels", ",".join(settings.levels),
+        "--replicates", settings.replicates, "--set", " ".join(sweep_sets),
         "--data-dir", str(settings.data_dir), "--storage", settings.storage,
         "--workers", str(settings.sweep_workers), "--experiment", settings.sweep_experiment,
-        "--no-model", "--no-progress"], settings)
+        "--log-model", "false", "--no-progress"], settings)
     return [search, sweep]
 
 

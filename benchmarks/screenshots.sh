@@ -15,9 +15,9 @@ export MLFLOW_TRACKING_URI=sqlite:///$WORK/mlflow.db PITOT_DATA=$DATA PYTHONPATH
 python -c "import mlflow; mlflow.MlflowClient().create_experiment('pitot', artifact_location='file://$WORK/artifacts/pitot')"
 mlflow run "$REPO" -e main --env-manager local -P source="$DATA" -P steps=2000 -P splits_dir="$WORK/splits"
 for preset in components/ignore embedding/16; do
-  pitot-tf train --preset $preset --steps 2000 --splits-dir "$WORK/splits" --no-model
+  pitot-tf train --preset $preset --steps 2000 --splits-dir "$WORK/splits" --log-model false
 done
-pitot-tf train --preset pitot --steps 2000 --set seed=1 --no-model
+pitot-tf train --preset pitot --steps 2000 --set seed=1 --log-model false
 PITOT_STUDIES=$REPO/studies pitot-tf search --study pitot --n-trials 3 --storage "$WORK/pitot.journal" \
   --set training.steps=600 --set training.val_every=200
 

@@ -143,7 +143,8 @@ def server_command(server: str, model: Path, port: int, workers: int) -> list[st
     """``mlflow models serve`` or ``pitot-tf serve`` of ``model`` on loopback."""
     if server == "pitot":
         return [sys.executable, "-c", "from pitot_tf.cli import main; main()", "serve",
-                str(model), "--host", HOST, "--port", str(port), "--workers", str(workers)]
+                "--model-uri", str(model), "--host", HOST, "--port", str(port),
+                "--workers", str(workers)]
     return [sys.executable, "-m", "mlflow", "models", "serve", "-m", str(model),
             "--env-manager", "local", "-h", HOST, "-p", str(port), "-w", str(workers)]
 

@@ -1,45 +1,10 @@
-"""MLflow entry point ``split``: write split files ``<out>/<level>/<replicate>.npz`` for the
-given levels (comma-separated), replicates and seed, and log a manifest (see docs/mlflow.md).
-An empty ``levels`` means every default level (0.1, ..., 0.9).
-"""
+"""MLflow entry point ``split``: ``pitot-tf split``, given the MLproject's parameters as
+its options (write split files and record them; see docs/mlflow.md)."""
 
-from __future__ import annotations
-
-import argparse
 import sys
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this project's pitot_tf
+from pitot_tf.cli import run_command  # noqa: E402
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default="")
-    parser.add_argument("--out", default="splits")
-    parser.add_argument("--levels", default="")
-    parser.add_argument("--replicates", default="5")
-    parser.add_argument("--seed", default="42")
-    return parser.parse_args(argv)
-
-
-def split(args: argparse.Namespace) -> None:
-    from pitot_tf.data.splits import DEFAULT_LEVELS
-    from pitot_tf.tracking.experiments import adopt_project_run
-    from pitot_tf.tracking.params import float_list, integer, optional
-    from pitot_tf.tracking.steps import run_split_step
-
-    adopt_project_run(None)
-
-    levels = float_list(args.levels, "levels") or list(DEFAULT_LEVELS)
-    run_id, written = run_split_step(optional(args.data_dir), args.out, levels,
-                                     integer(args.replicates, "replicates"),
-                                     integer(args.seed, "seed"))
-    print(f"run {run_id}: wrote {len(written)} split files under {args.out}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    from pitot_tf.tracking.entry import run_main
-
-    args = parse_args(argv)
-    return run_main(lambda: split(args), vars(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+sys.exit(run_command("split", sys.argv[1:]))

@@ -126,7 +126,7 @@ def test_evaluate_a_model_file_matches_the_training_run(
 ) -> None:
     run_id = trained[0]
     out = workspace / "evaluation"
-    result = runner.invoke(app, ["evaluate", "--model", f"runs:/{run_id}/model", "--data-dir",
+    result = runner.invoke(app, ["evaluate", "--model-uri", f"runs:/{run_id}/model", "--data-dir",
                                  str(workspace / "data"), "--level", "0.5", "--out", str(out)])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "conformal.csv")
@@ -137,7 +137,7 @@ def test_evaluate_a_model_file_matches_the_training_run(
 
 
 def test_evaluate_a_run_logs_a_child_run(trained: tuple[str, str]) -> None:
-    result = runner.invoke(app, ["evaluate", "--run", trained[0], "--grouping", "uarch"])
+    result = runner.invoke(app, ["evaluate", "--run-id", trained[0], "--groupings", "uarch"])
     assert result.exit_code == 0, result.output
     child_id = re.search(r"^MLflow: run ([0-9a-f]{32}) ", result.output, re.MULTILINE)
     assert child_id, result.output
@@ -181,7 +181,7 @@ def test_train_on_a_cold_both_split_gives_cold_bounds(workspace: Path) -> None:
 
     data, splits = workspace / "data", workspace / "splits-both"
     result = runner.invoke(app, ["split", "--data-dir", str(data), "--out", str(splits),
-                                 "--levels", "0.8", "--replicates", "1", "--mode", "cold-both"])
+                                 "--levels", "0.8", "--replicates", "0", "--mode", "cold-both"])
     assert result.exit_code == 0, result.output
     dataset = load_dataset(data)
     written = load_split(splits / "0.8" / "0.npz", dataset)

@@ -1,4 +1,5 @@
-"""``mlflow run . -e main|evaluate|train --env-manager local`` against a private store.
+"""``mlflow run . -e <every entry point> --env-manager local`` against a private store, with
+the parameters as docs/mlflow.md spells them (each is the ``pitot-tf`` option of that name).
 
 The pipeline runs every step as a child ``mlflow run``; its second run must reuse them all.
 """
@@ -21,7 +22,7 @@ from pitot_tf.tracking import names
 
 REPO = Path(__file__).resolve().parents[1]
 OVERRIDES = ("training.val_every=50 training.progress=false training.batch=64 "
-             "model.layers=[16],model.mf_dim=8 training.jit_compile=false")
+             "model.layers=[16] model.mf_dim=8 training.jit_compile=false")
 STEPS = ("data", "split", "train", "evaluate")
 pytestmark = pytest.mark.slow
 
@@ -55,7 +56,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def pipeline_params(root: Path) -> dict[str, str]:
     return {"source": "synthetic", "data_out": str(root / "data"),
             "splits_dir": str(root / "splits"),
-            "steps": "100", "overrides": OVERRIDES}
+            "steps": "100", "set": OVERRIDES}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def test_the_train_step_logs_params_metrics_artifacts_and_tags(first: Run, works
     client = mlflow.MlflowClient()
     train = client.get_run(first.data.tags["pitot.step.train"])
     assert train.info.run_name == "pitot L0.5 r0"
-    assert train.data.params["overrides"] == shlex.quote(OVERRIDES)  # as mlflow run logs it
+    assert train.data.params["set"] == shlex.quote(OVERRIDES)  # as mlflow run logs it
     params = train.data.params
     assert params["model.layers"] == "[16]" and params["training.steps"] == "100"
     assert train.data.params[names.PARAM_SPLIT_FILE] == str(workspace / "splits" / "0.5" / "0.npz")
@@ -126,7 +127,7 @@ def test_a_second_main_reuses_every_step(first: Run, workspace: Path) -> None:
 
 def test_evaluate_entry_point_logs_a_child_of_the_train_run(first: Run, workspace: Path) -> None:
     train_id = first.data.tags["pitot.step.train"]
-    done = mlflow_run("evaluate", {"run_id": train_id, "groupings": "runtime"}, workspace)
+    done = mlflow_run("evaluate", {"run_id": train_id, "groupings": "runtime,uarch"}, workspace)
     assert done.returncode == 0, done.stderr[-3000:]
     run = latest_run("evaluate")
     assert run.info.status == "FINISHED"
@@ -143,15 +144,14 @@ def test_a_bad_train_parameter_fails_the_run_with_the_error(workspace: Path) -> 
     assert run.data.tags["error"].startswith("unknown preset 'no-such'")
 
 
-def test_a_missing_data_folder_names_the_parameter_as_passed(workspace: Path) -> None:
+def test_a_missing_data_folder_is_one_error_line_naming_it(workspace: Path) -> None:
     missing = workspace / "no-such-folder"
     done = mlflow_run("main", {**pipeline_params(workspace), "source": str(missing)}, workspace)
     assert done.returncode != 0
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error: step")]
-    assert len(errors) == 1, done.stderr[-3000:]
-    assert "data directory not found" in errors[0]
-    assert errors[0].endswith(f"(you passed -P source={missing})")
-    assert "--data-dir" not in errors[0]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, done.stderr[-3000:]  # the step's error, printed by the pipeline
+    assert errors[0].startswith("error: step data failed: ")
+    assert "data directory not found" in errors[0] and str(missing) in errors[0]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert latest_run("main").info.status == "FAILED"
 
@@ -169,3 +169,63 @@ def test_without_an_experiment_name_the_run_continues_in_pitot(workspace: Path) 
     assert moved.info.experiment_id == pitot.experiment_id
     assert moved.info.status == "FINISHED" and moved.data.params["source"] == "synthetic"
     assert "MLflow: run" not in done.stdout or moved.info.run_id in done.stdout
+
+
+def test_split_entry_point_writes_and_records_the_files(first: Run, workspace: Path) -> None:
+    out = workspace / "splits-entry"
+    done = mlflow_run("split", {"data_dir": str(workspace / "data"), "out": str(out),
+                                "levels": "0.3,0.6", "replicates": "0-1", "seed": "7"},
+                      workspace)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.npz")) == [
+        "0.3/0.npz", "0.3/1.npz", "0.6/0.npz", "0.6/1.npz"]
+    run = latest_run("split")
+    assert run.info.status == "FINISHED" and run.data.params["levels"] == "0.3,0.6"
+    manifest = mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/splits.json")
+    assert sorted(manifest) == ["0.3/0.npz", "0.3/1.npz", "0.6/0.npz", "0.6/1.npz"]
+
+
+def test_preprocess_entry_point_records_the_new_dataset(first: Run, workspace: Path) -> None:
+    from pitot_tf.data.export import export_raw
+
+    raw = export_raw(workspace / "data", workspace / "raw")
+    done = mlflow_run("preprocess", {"runs": str(raw["runs"]), "out": str(workspace / "mine"),
+                                     "workloads": str(raw["workloads"]),
+                                     "platforms": str(raw["platforms"])}, workspace)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (workspace / "mine" / "data.npz").is_file()
+    run = latest_run("preprocess")
+    assert run.info.status == "FINISHED" and run.data.metrics["runs_kept"] > 0
+    assert run.data.params["append_to"] == "default"  # the documented "none"
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"preprocess_summary.json", "encoders.json"} <= artifacts
+
+
+def test_search_entry_point_runs_trials_as_nested_runs(first: Run, workspace: Path) -> None:
+    from search_support import write_study
+
+    study = write_study(workspace / "studies")
+    done = mlflow_run("search", {"study": str(study), "n_trials": "2",
+                                 "storage": str(workspace / "tiny.journal"),
+                                 "data_dir": str(workspace / "data")}, workspace)
+    assert done.returncode == 0, done.stderr[-3000:]
+    parent = latest_run("search")
+    assert parent.info.status == "FINISHED"
+    trials = mlflow.search_runs(
+        experiment_names=["entry"], output_format="list",
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert len(trials) >= 2
+
+
+def test_sweep_entry_point_trains_each_cell_once(first: Run, workspace: Path) -> None:
+    params = {"presets": "pitot", "levels": "0.5", "replicates": "0",
+              "set": f"training.steps=60 {OVERRIDES}", "log_model": "false",
+              "storage": str(workspace / "sweeps.journal"),
+              "data_dir": str(workspace / "data"), "experiment": "entry"}
+    done = mlflow_run("sweep", params, workspace)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "1/1 cells done" in done.stdout
+    assert latest_run("sweep").info.status == "FINISHED"
+    again = mlflow_run("sweep", params, workspace)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "this run trained 0" in again.stdout

@@ -19,7 +19,7 @@ from pitot_tf.tracking import names
 
 REPO = Path(__file__).resolve().parents[1]
 OVERRIDES = ("training.val_every=25 training.progress=false training.batch=64 "
-             "model.layers=[16],model.mf_dim=8 training.jit_compile=false")
+             "model.layers=[16] model.mf_dim=8 training.jit_compile=false")
 pytestmark = pytest.mark.slow
 
 
@@ -38,7 +38,7 @@ def test_main_without_pitot_data_runs_on_the_published_data(workspace: Path) -> 
     env["PATH"] = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
     command = [sys.executable, "-m", "mlflow", "run", str(REPO), "-e", "main",
                "--env-manager", "local", "--experiment-name", "published",
-               "-P", "steps=50", "-P", f"overrides={OVERRIDES}",
+               "-P", "steps=50", "-P", f"set={OVERRIDES}",
                "-P", f"splits_dir={workspace / 'splits'}"]
     done = subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True,
                           timeout=900)

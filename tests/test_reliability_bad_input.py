@@ -277,7 +277,7 @@ def test_evaluate_rejects_a_model_file_from_another_dataset(
 
     model_file = world.root / "model.keras"
     load_keras_model(f"runs:/{trained}/model").save(model_file)
-    outcome = pitot("evaluate", "--model", str(model_file), "--data-dir", str(other_data),
+    outcome = pitot("evaluate", "--model-uri", str(model_file), "--data-dir", str(other_data),
                     "--out", str(world.root / "evaluation"))
     ours, theirs = (load_dataset(d).summary() for d in (world.data, other_data))
     assert theirs["workload_features"] == ours["workload_features"] - 1  # type: ignore[operator]
@@ -290,7 +290,7 @@ def test_evaluate_rejects_a_model_file_from_another_dataset(
 
 def test_evaluating_a_run_on_another_dataset_fails_its_run(trained: str, other_data: Path
                                                            ) -> None:
-    outcome = pitot("evaluate", "--run", trained, "--data-dir", str(other_data))
+    outcome = pitot("evaluate", "--run-id", trained, "--data-dir", str(other_data))
     assert_one_line_error(outcome, "it comes from another dataset")
     [evaluation] = mlflow.search_runs(
         experiment_names=[EXPERIMENT], output_format="list",

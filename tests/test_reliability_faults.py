@@ -142,7 +142,7 @@ def test_an_artifact_folder_gone_fails_the_run_with_one_line(world: World) -> No
     mlflow.create_experiment("vanishing", artifact_location=folder.as_uri())
     folder.write_text("a file where the artifact folder was")  # unwritable, even for root
     outcome = pitot("train", "--data-dir", str(world.data), "--experiment", "vanishing",
-                    *ENDLESS, "--steps", "40", "--no-model")
+                    *ENDLESS, "--steps", "40", "--log-model", "false")
     assert outcome.code == 1
     [line] = error_lines(outcome.err)
     [run] = mlflow.search_runs(experiment_names=["vanishing"], output_format="list")

@@ -93,8 +93,8 @@ def test_two_worker_groups_share_only_the_database_and_the_server(
     storage = open_storage(url)
     before = set(optuna.get_all_study_names(storage))
     try:
-        run_both([(["sweep", "--presets", "pitot", "--levels", "0.3", "0.5", "0.7",
-                    "--replicates", "0-1", "--set", *settings, "--data-dir", "data",
+        run_both([(["sweep", "--presets", "pitot", "--levels", "0.3,0.5,0.7",
+                    "--replicates", "0-1", "--set", " ".join(settings), "--data-dir", "data",
                     "--storage", url, "--experiment", f"{name}-sweep", "--no-progress"],
                    folder, env) for folder, env in groups])
         run_both([(["search", "--study", f"{name}.yaml", "--n-trials", "6", "--storage", url,

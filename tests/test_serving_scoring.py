@@ -151,7 +151,8 @@ def test_two_workers_answer_as_mlflow_does_without_a_nagle_wait(
 
     port, log = free_port(), tmp_path / "serve.log"
     command = [sys.executable, "-c", "from pitot_tf.cli import main; main()", "serve",
-               f"runs:/{trained.run_id}/pyfunc-model", "--port", str(port), "--workers", "2"]
+               "--model-uri", f"runs:/{trained.run_id}/pyfunc-model", "--port", str(port),
+               "--workers", "2"]
     source = str(Path(pitot_tf.__file__).parents[1])  # this checkout, from any folder
     path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
     server = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT,

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from pitot_tf.cli.sweep import MULTI_VALUE_OPTIONS, spread_values
 from pitot_tf.data.splits import save_split, split_path
 from pitot_tf.errors import ConfigError, DataError
 from pitot_tf.search.processes import ProcessId
@@ -125,15 +124,3 @@ def test_a_reused_pid_with_another_start_time_is_dead() -> None:
     assert tagged_process({"pitot.host": me.host}) is None
 
 
-def test_spread_values_lets_options_take_several_values() -> None:
-    args = ["--presets", "pitot", "baseline/*", "--levels", "0.1", "0.5", "--workers", "2",
-            "--set", "a=1", "b=2"]
-    assert spread_values(args, MULTI_VALUE_OPTIONS, {"summary"}) == [
-        "--presets", "pitot", "--presets", "baseline/*", "--levels", "0.1", "--levels", "0.5",
-        "--workers", "2", "--set", "a=1", "--set", "b=2"]
-    assert spread_values(["summary", "--sweep", "x"], MULTI_VALUE_OPTIONS, {"summary"}) == [
-        "summary", "--sweep", "x"]
-    assert spread_values(["--presets", "pitot", "figures"], MULTI_VALUE_OPTIONS,
-                         {"figures"}) == ["--presets", "pitot", "figures"]
-    assert spread_values(["--replicates"], MULTI_VALUE_OPTIONS, set()) == ["--replicates"]
-    assert spread_values([], MULTI_VALUE_OPTIONS, set()) == []

@@ -60,8 +60,8 @@ def test_a_killed_sweep_resumes_where_it_stopped(world: tuple[Path, str], tmp_pa
     journal = tmp_path / "sweeps.journal"
     settings = [f"{k}={v}".replace(" ", "") for k, v in OVERRIDES.items()]
     command = [str(PITOT_TF), "sweep", "--presets", "pitot", "--levels", "0.5",
-               "--replicates", "0", "1", "--set", *settings, "--data-dir", str(data),
-               "--storage", str(journal), "--no-model", "--no-progress"]
+               "--replicates", "0,1", "--set", " ".join(settings), "--data-dir", str(data),
+               "--storage", str(journal), "--log-model", "false", "--no-progress"]
     process = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, "MLFLOW_TRACKING_URI": uri})

@@ -4,7 +4,6 @@ runs, figures draw."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,9 +55,9 @@ def invoke(*args: str) -> Result:
 
 
 def sweep_args(world: World) -> list[str]:
-    return ["sweep", "--presets", "pitot", "baseline/monolith", "--levels", "0.3", "0.6",
-            "--replicates", "0-1", "--set", *FAST, "--data-dir", str(world.data),
-            "--storage", str(world.journal), "--no-model", "--no-progress"]
+    return ["sweep", "--presets", "pitot,baseline/monolith", "--levels", "0.3,0.6",
+            "--replicates", "0-1", "--set", " ".join(FAST), "--data-dir", str(world.data),
+            "--storage", str(world.journal), "--log-model", "false", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
@@ -113,15 +112,14 @@ def test_a_rerun_trains_nothing(world: World, first: Result) -> None:
 
 
 def test_the_entry_point_resumes_the_same_sweep(world: World, first: Result) -> None:
-    spec = importlib.util.spec_from_file_location("sweep_entry", REPO / "entrypoints/sweep.py")
-    assert spec is not None and spec.loader is not None
-    entry = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(entry)
+    """The MLflow entry point's spelling (``-P presets=... -P set=...``) is the same sweep."""
+    from pitot_tf.cli import run_command
+
     before = len(all_runs(world.client))
-    status = entry.main(["--presets", "pitot,baseline/monolith", "--levels", "0.3 0.6",
-                         "--replicates", "0-1", "--overrides", " ".join(FAST),
-                         "--data-dir", str(world.data), "--storage", str(world.journal),
-                         "--model", "false"])
+    status = run_command("sweep", [
+        "--presets", "pitot,baseline/monolith", "--levels", "0.3,0.6", "--replicates", "0-1",
+        "--set", " ".join(FAST), "--data-dir", str(world.data), "--storage", str(world.journal),
+        "--splits-dir", "default", "--log-model", "false", "--no-progress"])
     assert status == 0
     assert len(all_runs(world.client)) == before
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pitot_tf.tracking.entry import user_message
 from pitot_tf.tracking.report import headline_from_metrics, low_coverage_lines
 
 
@@ -31,13 +30,3 @@ def test_headline_reads_the_test_metrics() -> None:
                "test_if2_mape": 0.3, "val_mf_mape": 9.0}
     assert headline_from_metrics(metrics) == (
         "test at alpha=0.05: if2 MAPE 0.300; mf MAPE 0.200, coverage 0.950, width 0.500")
-
-
-def test_errors_under_mlflow_run_name_the_parameter_as_passed() -> None:
-    message = ("/no/such: data directory not found; pass --data-dir or set PITOT_DATA")
-    text = user_message(message, {"source": "/no/such", "preset": "pitot"},
-                        {"--data-dir": "source"})
-    assert text == ("/no/such: data directory not found; pass -P source or set PITOT_DATA "
-                    "(you passed -P source=/no/such)")
-    bad = user_message("parameter level must be a number, got 'abc'", {"level": "abc"})
-    assert bad.endswith("(you passed -P level=abc)")

@@ -10,7 +10,6 @@ import pytest
 from mlflow_helpers import experiment, private_tracking
 
 from pitot_tf.errors import ConfigError
-from pitot_tf.tracking.entry import run_main
 from pitot_tf.tracking.fingerprint import code_version, data_fingerprint, shape_text
 from pitot_tf.tracking.names import TAG_CODE_VERSION, TAG_ERROR, TAG_KIND, TAG_STOPPED
 from pitot_tf.tracking.runs import error_text, run_label, tracked_run
@@ -88,21 +87,6 @@ def test_a_run_created_by_mlflow_run_is_resumed(client, monkeypatch) -> None:  #
     stored = client.get_run(created.info.run_id)
     assert stored.info.status == "FINISHED" and stored.info.run_name == "pitot L0.5 r0"
     assert client.get_experiment_by_name("ignored-name") is None
-
-
-def test_run_main_fails_a_run_it_never_started(client, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    experiment = client.get_experiment_by_name("runs")
-    created = client.create_run(experiment.experiment_id)
-    monkeypatch.setenv("MLFLOW_RUN_ID", created.info.run_id)
-
-    def body() -> None:
-        raise ConfigError("parameter level must be a number, got 'x'")
-
-    assert run_main(body) == 1
-    assert capsys.readouterr().err.strip() == "error: parameter level must be a number, got 'x'"
-    stored = client.get_run(created.info.run_id)
-    assert stored.info.status == "FAILED"
-    assert stored.data.tags[TAG_ERROR] == "parameter level must be a number, got 'x'"
 
 
 def test_labels_and_error_text_are_one_line() -> None:

@@ -59,6 +59,7 @@ COMMAND_MODULES = (
     "preprocess",
     "presets",
     "split",
+    "pipeline",
     "train",
     "evaluate",
     "predict",

@@ -53,10 +53,12 @@ def validate(
 def fetch(
     out: Annotated[Path, typer.Option(help="Folder to write the files to.")] = Path("data"),
     base_url: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        help="Mirror to download from (default: $PITOT_DATA_URL, else the pinned commit on "
-             "GitHub).")] = None,
+        show_default=False,
+        help="Mirror to download from (default: $PITOT_DATA_URL, else the published "
+             "repository).")] = None,
     files: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--file", help="Only this file (repeatable; default: every published file).")] = None,
+        "--file", show_default=False,
+        help="Only this file, repeatable (default: every file of the dataset).")] = None,
 ) -> None:
     """Download the published dataset (every file of the pinned commit, also the 3- and 4-way
     files and the unfiltered feature tables the package does not ship), verifying each
@@ -73,10 +75,10 @@ def synth(
     platforms: Annotated[int, typer.Option(help="Number of platforms.")] = 24,
     workloads: Annotated[int, typer.Option(help="Number of workloads.")] = 40,
     interference: Annotated[Optional[list[int]], typer.Option(  # noqa: UP045
-        help="Interference degree K to write as ifK.npz (repeatable; default: 2).")] = None,
+        show_default=False,
+        help="Interference degrees K (ifK.npz), repeatable (default: 2).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    noise: Annotated[float, typer.Option(
-        help="Measurement noise: standard deviation of the log runtime.")] = 0.05,
+    noise: Annotated[float, typer.Option(help="Noise: sd of each log runtime.")] = 0.05,
 ) -> None:
     """Write a synthetic dataset (and its ground truth) in the Pitot format, runtimes in
     nanoseconds (recorded in data.npz). Used only where named: --data-dir OUT."""

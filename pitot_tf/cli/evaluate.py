@@ -1,56 +1,69 @@
 """``pitot-tf evaluate``: the conformal table of a model file (untracked), or of a finished
-training run (``--run``, logged as a child run like the MLflow ``evaluate`` entry point)."""
+training run (``--run-id``, logged as a child run; also the MLflow ``evaluate`` entry point)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pitot_tf.cli.app import app
-from pitot_tf.cli.common import DataDir, SplitsDir
+from pitot_tf.cli.common import DataDir, OptionalStr, SplitsDir, Words, items, not_default
 
 if TYPE_CHECKING:
     from pitot_tf.conformal.evaluate import Evaluation
 
-OptionalStr = Optional[str]  # noqa: UP045 - typer needs Optional on Python 3.10
-Model = Annotated[OptionalStr, typer.Option(help=".keras file or model URI (runs:/ID/model).")]
-Run = Annotated[OptionalStr, typer.Option(help="Training run id (or model URI): log to MLflow.")]
-Level = Annotated[float, typer.Option(help="Data level of the split (with --model).")]
-Replicate = Annotated[int, typer.Option(help="Replicate of the split (with --model).")]
-Groupings = Annotated[
-    Optional[list[str]],  # noqa: UP045
-    typer.Option("--grouping", help="Platform grouping for per-group coverage (repeatable)."),
-]
-Out = Annotated[Path, typer.Option(help="Folder for the tables (with --model).")]
+ModelUri = Annotated[OptionalStr, typer.Option(
+    "--model-uri", show_default=False,
+    help="Untracked: a .keras file or Keras model URI, runs:/<run id>/model (default: none; "
+         "give this or --run-id).")]
+RunId = Annotated[OptionalStr, typer.Option(
+    "--run-id", show_default=False,
+    help="Tracked: a training run id (or runs:/, models:/ URI); logs a child run (default: "
+         "none; give this or --model-uri).")]
+Level = Annotated[float, typer.Option(help="Data level of the split (with --model-uri).")]
+Replicate = Annotated[int, typer.Option(help="Replicate of the split (with --model-uri).")]
+Groupings = Annotated[Words, typer.Option(
+    "--groupings", callback=not_default, show_default=False,
+    help="Platform groupings for per-group coverage, repeatable or comma-separated: "
+         "runtime,uarch (default: every grouping the data has).")]
+Out = Annotated[Path, typer.Option(help="Folder for the tables (with --model-uri).")]
 
 
 @app.command("evaluate")
 def evaluate(
-    model: Model = None, run: Run = None, data_dir: DataDir = None, splits_dir: SplitsDir = None,
-    level: Level = 0.5, replicate: Replicate = 0, grouping: Groupings = None,
-    out: Out = Path("results/evaluation"),
+    model_uri: ModelUri = None, run_id: RunId = None, data_dir: DataDir = None,
+    splits_dir: SplitsDir = None, level: Level = 0.5, replicate: Replicate = 0,
+    groupings: Groupings = None, out: Out = Path("results/evaluation"),
 ) -> None:
     """Calibrate on the validation split, evaluate on test; print the summary (alpha = 0.1,
-    0.05, 0.01) and write the full table."""
+    0.05, 0.01) and write the full table. With --run-id the data and split default to the
+    training run's, and the result is a child run of it (the MLflow evaluate entry point)."""
     from pitot_tf.errors import ConfigError
     from pitot_tf.tracking.report import summary_text
 
-    if (model is None) == (run is None):
-        raise ConfigError("give exactly one of --model PATH_OR_URI and --run RUN_ID")
-    if run is not None:
-        from pitot_tf.tracking.evaluation import evaluate_run
+    if (model_uri is None) == (run_id is None):
+        raise ConfigError("give exactly one of --model-uri PATH_OR_URI and --run-id RUN_ID")
+    names = items(groupings) or None
+    if run_id is not None:
+        from pitot_tf.tracking.evaluation import evaluate_run, experiment_of
+        from pitot_tf.tracking.experiments import (
+            adopt_project_run,
+            is_pipeline_step,
+            where_text,
+        )
 
-        result = evaluate_run(run, data_dir, splits_dir, grouping)
-        from pitot_tf.tracking.experiments import where_text
-
-        typer.echo(f"evaluated training run {result.evaluated_run_id}")
+        adopt_project_run(experiment_of(run_id))  # beside the training run, not in Default
+        result = evaluate_run(run_id, data_dir, splits_dir, names)
+        typer.echo(f"evaluate: run {result.run_id} re-evaluated training run "
+                   f"{result.evaluated_run_id} from its logged model")
         typer.echo(summary_text(result.evaluation))
-        typer.echo(where_text(result.run_id))
+        if not is_pipeline_step(result.run_id):
+            typer.echo(where_text(result.run_id))
         return
-    assert model is not None
-    evaluation = evaluate_model(model, data_dir, splits_dir, level, replicate, grouping)
+    assert model_uri is not None
+    evaluation = evaluate_model(model_uri, data_dir, splits_dir, level, replicate, names)
     typer.echo(summary_text(evaluation))
     written = evaluation.save(out)
     typer.echo(f"wrote {', '.join(str(p) for p in written)}")

@@ -10,26 +10,30 @@ from typing import Annotated, Optional
 import typer
 
 from pitot_tf.cli.app import app
+from pitot_tf.cli.common import ModelUri, items
 from pitot_tf.errors import PredictionError
 
-ModelUri = Annotated[str, typer.Option(help="runs:/<id>/pyfunc-model or models:/<name>@<alias>.")]
 Workload = Annotated[str, typer.Option(help="Workload name.")]
 Platform = Annotated[str, typer.Option(help="Platform name.")]
 With = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option("--with", help="Co-running workload (repeatable)."),
+    typer.Option("--with", show_default=False,
+                 help="Co-running workloads, repeatable or comma-separated (default: none, it "
+                      "runs alone)."),
 ]
 Alpha = Annotated[float, typer.Option(help="Miscoverage: the bound holds w.p. 1 - alpha.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the answer as JSON (seconds).")]
 Features = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option(help="File with the workload's encoded features (cold start)."),
+    typer.Option(show_default=False,
+                 help="File with the workload's encoded features, cold start (default: none)."),
 ]
 
 Counts = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option(help="JSON file with the workload's raw opcode counts, e.g. "
-                      '{"x20": 1523, "x41": 87} (cold start).'),
+    typer.Option(show_default=False,
+                 help="JSON file with the workload's raw opcode counts, e.g. "
+                      '{"x20": 1523, "x41": 87}, cold start (default: none).'),
 ]
 
 
@@ -82,7 +86,7 @@ def predict(
 
     model = mlflow.pyfunc.load_model(model_uri)
     request = pd.DataFrame({"workload": [workload], "platform": [platform],
-                            "co_runners": [";".join(with_ or [])], "alpha": [alpha],
+                            "co_runners": [";".join(items(with_))], "alpha": [alpha],
                             "workload_features": [_read_features(workload_features)],
                             "opcode_counts": [_read_counts(opcode_counts)]})
     answer = model.predict(request).iloc[0].to_dict()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from pitot_tf.cli.app import data_app
-from pitot_tf.cli.common import DataDir
-
-OptionalPath = Optional[Path]  # noqa: UP045 - typer needs Optional on Python 3.10
+from pitot_tf.cli.common import DataDir, OptionalPath, not_default
 
 
 @data_app.command("preprocess")
@@ -20,18 +18,29 @@ def preprocess(
                                             "[,interferers,status,count].")],
     out: Annotated[Path, typer.Option(help="Folder to write the dataset to.")],
     workloads: Annotated[OptionalPath, typer.Option(
-        help="Workload features CSV (name + kind:column headers).")] = None,
+        callback=not_default, show_default=False,
+        help="Workload features CSV, name + kind:column headers (default: none).")] = None,
     platforms: Annotated[OptionalPath, typer.Option(
-        help="Platform features CSV (name + kind:column headers).")] = None,
+        callback=not_default, show_default=False,
+        help="Platform features CSV, name + kind:column headers (default: none).")] = None,
     append_to: Annotated[OptionalPath, typer.Option(
-        help="Existing dataset to extend; old indices stay, new names are appended.")] = None,
+        callback=not_default, show_default=False,
+        help="Existing dataset to extend; old indices stay, new names are appended "
+             "(default: none, a new dataset).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a dataset already in --out.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Aggregate raw runs (drop failed ones, average repeats) into data.npz + ifK.npz."""
+    """Aggregate raw runs (drop failed ones, average repeats) into data.npz + ifK.npz.
+    Under `mlflow run` the counts, summary and encoders are recorded in the run."""
     from pitot_tf.data.preprocess import preprocess as run_preprocess
+    from pitot_tf.tracking.experiments import adopt_project_run
 
+    under_project = adopt_project_run(None) is not None
     summary = run_preprocess(runs, workloads, platforms, out, append_to, overwrite)
+    if under_project:
+        from pitot_tf.tracking.steps import log_preprocess_step
+
+        log_preprocess_step(summary)
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
     else:

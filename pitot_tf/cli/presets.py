@@ -33,7 +33,9 @@ def list_presets(ctx: typer.Context) -> None:
 
 
 @presets_app.command("show")
-def show(name: str) -> None:
+def show(name: Annotated[str, typer.Argument(
+        help="Preset name, e.g. pitot or baseline/monolith (`pitot-tf presets` lists them).")],
+) -> None:
     """Print the resolved config of preset NAME as JSON."""
     from pitot_tf.presets import resolve
 

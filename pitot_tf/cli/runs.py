@@ -14,7 +14,9 @@ def repair(
     experiment: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         help="Experiment name (repeatable; default: all).")] = None,
     older_than: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        help="Also kill runs RUNNING this many seconds with no metric for as long.")] = None,
+        show_default=False,
+        help="Also kill runs RUNNING this many seconds with no metric for as long "
+             "(default: only runs whose process is gone).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Only list what would be marked.")] = False,
 ) -> None:
     """Mark RUNNING runs KILLED when their process on this host is gone (sweep runs record

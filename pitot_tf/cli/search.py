@@ -8,18 +8,27 @@ from typing import Annotated, Optional
 import typer
 
 from pitot_tf.cli.app import app
-from pitot_tf.cli.common import DataDir, Overrides, SplitsDir
+from pitot_tf.cli.common import (
+    DataDir,
+    Experiment,
+    OptionalStr,
+    Overrides,
+    SplitsDir,
+    not_default,
+    overrides_of,
+)
 
 search_app = typer.Typer(
     help="Tune a preset with an Optuna study (studies/<name>.yaml); see docs/search.md.",
     invoke_without_command=True)
 app.add_typer(search_app, name="search")
 
-OptionalStr = Optional[str]  # noqa: UP045 - typer needs Optional on Python 3.10
-Study = Annotated[OptionalStr, typer.Option("--study", help="Study name (studies/NAME.yaml) or "
-                                                              "a study YAML file.")]
+Study = Annotated[OptionalStr, typer.Option(
+    "--study", show_default=False,
+    help="Study name (studies/NAME.yaml) or a study YAML file (default: none, required).")]
 Storage = Annotated[OptionalStr, typer.Option(
-    "--storage", help="Journal file path or database URL (default studies/<study>.journal).")]
+    "--storage", callback=not_default, show_default=False,
+    help="Journal file path or database URL (default: studies/<study>.journal).")]
 
 
 @search_app.callback()
@@ -30,13 +39,12 @@ def search(
                                                              "have in total.")] = 20,
     storage: Storage = None,
     workers: Annotated[int, typer.Option(help="Worker processes on this machine.")] = 1,
-    timeout: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        help="Start no trial after this many seconds.")] = None,
+    timeout: Annotated[float, typer.Option(
+        help="Start no trial after this many seconds; 0: no limit.")] = 0,
     overrides: Overrides = None,
     data_dir: DataDir = None,
     splits_dir: SplitsDir = None,
-    experiment: Annotated[OptionalStr, typer.Option(
-        help="MLflow experiment (default pitot, like training runs).")] = None,
+    experiment: Experiment = None,
 ) -> None:
     """Run a study until it has --n-trials finished trials (with --workers processes)."""
     if ctx.invoked_subcommand is not None:
@@ -45,14 +53,17 @@ def search(
 
     if study is None:
         raise ConfigError("name the study to run with --study (`pitot-tf search list`)")
-    from pitot_tf.config import parse_overrides
+    if timeout < 0:
+        raise ConfigError(f"--timeout must be >= 0 seconds (0: no limit), got {timeout:g}")
     from pitot_tf.search.studies import load_study
+    from pitot_tf.tracking.experiments import adopt_project_run
 
-    values = parse_overrides(overrides or [])
+    values = overrides_of(overrides)
     load_study(study).with_overrides(values)  # a bad study file fails before TensorFlow loads
+    adopt_project_run(experiment)  # under `mlflow run`: the study's parent run
     from pitot_tf.search.runner import result_text, run_search
 
-    result = run_search(study, n_trials, storage, workers, timeout, values, data_dir,
+    result = run_search(study, n_trials, storage, workers, timeout or None, values, data_dir,
                         splits_dir, experiment=experiment)
     typer.echo(result_text(result))
 
@@ -61,9 +72,12 @@ def search(
 def export(
     study: Study = None,
     out: Annotated[OptionalStr, typer.Option(
-        "--out", help="Preset name to write (studies/presets/NAME.yaml).")] = None,
+        "--out", show_default=False,
+        help="Preset name to write, studies/presets/NAME.yaml (default: none, required).")
+    ] = None,
     storage: Storage = None,
     trial: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        show_default=False,
         help="Trial number (default: the best; required with several objectives).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing preset file.")] = False,
 ) -> None:

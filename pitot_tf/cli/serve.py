@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from pitot_tf.cli.app import app
+from pitot_tf.cli.common import ModelUri
 
 Host = Annotated[str, typer.Option("--host", "-h", help="Address to listen on (loopback).")]
 Port = Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")]
@@ -14,15 +15,16 @@ Workers = Annotated[int, typer.Option("--workers", "-w", help="Worker processes 
                                       "per free core; each loads the model).")]
 Timeout = Annotated[
     Optional[int],  # noqa: UP045 - typer needs Optional on Python 3.10
-    typer.Option("--timeout", "-t", help="Seconds before a request is answered 504 (default: "
-                 "$MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT, else 60)."),
+    typer.Option("--timeout", "-t", show_default=False,
+                 help="Seconds before a request is answered 504 (default: "
+                      "$MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT, else 60)."),
 ]
 
 
 @app.command("serve")
-def serve(model_uri: str, host: Host = "127.0.0.1", port: Port = 5001, workers: Workers = 1,
+def serve(model_uri: ModelUri, host: Host = "127.0.0.1", port: Port = 5001, workers: Workers = 1,
           timeout: Timeout = None) -> None:
-    """Serve MODEL_URI (runs:/<id>/pyfunc-model, models:/<name>@<alias> or a folder) at
+    """Serve --model-uri (runs:/<id>/pyfunc-model, models:/<name>@<alias> or a folder) at
     http://HOST:PORT/invocations, as `mlflow models serve --env-manager local` does, but with
     TCP_NODELAY on every worker's connections (no ~40 ms Nagle delay per answer with
     --workers > 1). UVICORN_* variables apply (e.g. UVICORN_ACCESS_LOG=false)."""

@@ -1,99 +1,79 @@
-"""``pitot-tf sweep [summary | figures]``: the paper's experiments as one resumable sweep."""
+"""``pitot-tf sweep [summary | figures]``: the paper's experiments as one resumable sweep
+(``pitot-tf sweep`` is also the MLflow ``sweep`` entry point)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
 
 from pitot_tf.cli.app import app
-from pitot_tf.cli.common import DataDir, Overrides, SplitsDir
-
-#: Options that take several values after one flag: ``--presets pitot 'baseline/*'``.
-MULTI_VALUE_OPTIONS = ("--presets", "--levels", "--replicates", "--set")
-
-
-def spread_values(args: list[str], options: Iterable[str], stop: Iterable[str]) -> list[str]:
-    """``--presets a b`` → ``--presets a --presets b`` (click options take one value each);
-    values run until the next option or a sub-command name in ``stop``. A flag given no
-    value is kept as is, for click to report."""
-    wanted, commands = set(options), set(stop)
-    spread: list[str] = []
-    current: str | None = None
-    given = 0
-    for arg in args:
-        if current is not None and arg not in wanted and not arg.startswith("-") \
-                and arg not in commands:
-            spread += [current, arg]
-            given += 1
-            continue
-        if current is not None and given == 0:
-            spread.append(current)
-        current, given = (arg, 0) if arg in wanted else (None, 0)
-        if current is None:
-            spread.append(arg)
-    if current is not None and given == 0:
-        spread.append(current)
-    return spread
-
-
-class SpreadGroup(TyperGroup):
-    """The ``sweep`` group, accepting several values after ``--presets``, ``--levels``,
-    ``--replicates`` and ``--set``."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, spread_values(args, MULTI_VALUE_OPTIONS, self.commands))
-
+from pitot_tf.cli.common import (
+    DataDir,
+    Levels,
+    LogModel,
+    OptionalStr,
+    Overrides,
+    Replicates,
+    SplitsDir,
+    Switch,
+    Words,
+    items,
+    not_default,
+    overrides_of,
+)
 
 sweep_app = typer.Typer(
-    cls=SpreadGroup, invoke_without_command=True, no_args_is_help=True,
+    invoke_without_command=True, no_args_is_help=True,
     help="Train every preset × level × replicate (resumable, several workers); "
          "see docs/sweeps.md.")
 app.add_typer(sweep_app, name="sweep")
 
-OptionalStr = Optional[str]  # noqa: UP045 - typer needs Optional on Python 3.10
-Words = Optional[list[str]]  # noqa: UP045
-Experiment = Annotated[OptionalStr, typer.Option(help="MLflow experiment (default: sweep).")]
+Experiment = Annotated[OptionalStr, typer.Option(
+    show_default=False, help="MLflow experiment (default: sweep).")]
 SweepId = Annotated[OptionalStr, typer.Option(
-    "--sweep", help="Sweep id, sweep-<id> or parent run id (default: the newest sweep).")]
+    "--sweep", show_default=False,
+    help="Sweep id, sweep-<id> or parent run id (default: the newest sweep).")]
 
 
 @sweep_app.callback()
 def sweep(
     ctx: typer.Context,
     presets: Annotated[Words, typer.Option(
-        help="Presets or globs, e.g. --presets pitot 'baseline/*'.")] = None,
-    levels: Annotated[Words, typer.Option(help="Data levels (default 0.1 … 0.9).")] = None,
-    replicates: Annotated[Words, typer.Option(help="Replicates: 0-4 or 0 1 2 (default 0-4).")
-                          ] = None,
+        show_default=False,
+        help="Presets or globs, repeatable or comma-separated: pitot,'baseline/*' "
+             "(default: none, required).")] = None,
+    levels: Levels = None,
+    replicates: Replicates = None,
     overrides: Overrides = None,
     data_dir: DataDir = None,
     splits_dir: SplitsDir = None,
     experiment: Experiment = None,
     workers: Annotated[int, typer.Option(help="Worker processes on this machine.")] = 1,
     storage: Annotated[OptionalStr, typer.Option(
-        help="Journal file or database URL (default studies/sweeps.journal).")] = None,
-    log_model: Annotated[bool, typer.Option("--log-model/--no-model",
-                                            help="Log each run's models.")] = True,
+        callback=not_default, show_default=False,
+        help="Journal file or database URL (default: studies/sweeps.journal).")] = None,
+    log_model: LogModel = Switch.true,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train and evaluate every cell once; run again to resume or to add workers."""
     if ctx.invoked_subcommand is not None:
         return
-    if not presets:
+    names = items(presets)
+    if not names:
         raise typer.BadParameter("name the presets to sweep", param_hint="--presets")
     import optuna
 
-    from pitot_tf.config import parse_overrides
     from pitot_tf.sweep.runner import run_sweep
+    from pitot_tf.tracking.experiments import adopt_project_run
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    result = run_sweep(presets, levels, replicates, parse_overrides(overrides or []),
-                       data_dir=data_dir, splits_dir=splits_dir, experiment=experiment,
-                       workers=workers, storage=storage, log_model=log_model, progress=progress)
+    adopt_project_run(experiment or "sweep")  # under `mlflow run`: the sweep's parent run
+    result = run_sweep(names, items(levels) or None, items(replicates) or None,
+                       overrides_of(overrides), data_dir=data_dir, splits_dir=splits_dir,
+                       experiment=experiment, workers=workers, storage=storage,
+                       log_model=log_model is Switch.true, progress=progress)
     typer.echo(f"sweep {result.sweep_id} ({result.study} in {result.storage}): "
                f"{result.done}/{result.cells} cells done; this run trained {result.trained}, "
                f"reused {result.reused}, {len(result.failed)} failed, {result.wall_s:.0f} s")
@@ -109,9 +89,11 @@ def sweep(
 def summary(
     sweep_id: SweepId = None,
     experiment: Annotated[OptionalStr, typer.Option(
-        help="Gather every sweep cell run of this experiment instead.")] = None,
+        show_default=False,
+        help="Gather every sweep cell run of this experiment instead (default: the sweep's "
+             "own runs).")] = None,
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        help="CSV file to write (default: print).")] = None,
+        show_default=False, help="CSV file to write (default: print).")] = None,
 ) -> None:
     """Mean ± 2 standard errors over replicates per preset × level × objective × α."""
     from pitot_tf.sweep.summary import sweep_summary
@@ -131,8 +113,8 @@ def figures(
     experiment: Experiment = None,
     out: Annotated[Path, typer.Option(help="Folder for the PNG files.")] = Path("docs/figures"),
     run: Annotated[OptionalStr, typer.Option(
-        "--run", help="Training run to analyse (default: the sweep's pitot run near 0.5).")
-    ] = None,
+        "--run-id", show_default=False,
+        help="Training run to analyse (default: the sweep's pitot run near 0.5).")] = None,
     analysis: Annotated[bool, typer.Option(help="Draw the model analysis figures.")] = True,
 ) -> None:
     """Draw the paper's figures from a sweep into --out and log them to its parent run."""

@@ -80,6 +80,13 @@ def _model_run_id(rest: str) -> str:
     return str(run_id)
 
 
+def experiment_of(ref: str) -> str:
+    """The name of the experiment holding the training run behind ``ref``."""
+    client = mlflow.MlflowClient()
+    run = client.get_run(resolve_run_id(ref))
+    return str(client.get_experiment(run.info.experiment_id).name)
+
+
 def load_keras_model(ref: str | os.PathLike[str]) -> keras.Model:
     """A Keras model from a ``.keras`` file or an MLflow model URI of the Keras flavour."""
     import pitot_tf.models  # noqa: F401  (registers the custom layers)

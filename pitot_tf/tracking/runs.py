@@ -61,6 +61,21 @@ def error_text(error: BaseException) -> str:
     return message[:MAX_TAG_CHARS]
 
 
+def fail_project_run(error: BaseException | str) -> None:
+    """Under ``mlflow run``, mark the project's run FAILED with ``error`` in its ``error`` tag
+    (a command may fail before it resumes that run: a bad option, an unknown preset). A run
+    already FAILED or KILLED keeps its own record; outside ``mlflow run`` this does nothing."""
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if not run_id:
+        return
+    client = mlflow.MlflowClient()
+    if client.get_run(run_id).info.status in ("FAILED", "KILLED"):
+        return
+    message = error if isinstance(error, str) else error_text(error)
+    client.set_tag(run_id, TAG_ERROR, " ".join(message.split()))
+    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+
+
 def standard_tags(kind: str) -> dict[str, str]:
     """Tags every run carries: its kind and the code version (package, source hash, git)."""
     import pitot_tf

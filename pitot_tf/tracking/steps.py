@@ -1,4 +1,4 @@
-"""The ``data`` and ``split`` steps of the pipeline as tracked runs.
+"""The ``data`` and ``split`` steps of the pipeline (and ``data preprocess``) as tracked runs.
 
 ``data`` takes the published dataset shipped in the package (``published``, the default), a
 data directory, a fresh download of it (``fetch``) or a synthetic one, validates it and logs
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import mlflow
 
 from pitot_tf.data.dataset import Dataset, load_dataset
 from pitot_tf.data.packaged import PUBLISHED, published_data_dir
-from pitot_tf.data.splits import write_splits
+from pitot_tf.data.preprocess import ENCODERS_FILE, PreprocessSummary
 from pitot_tf.tracking import names
 from pitot_tf.tracking.fingerprint import data_fingerprint, file_sha256, shape_text
 from pitot_tf.tracking.run_log import log_metrics, log_params
@@ -29,6 +29,7 @@ SOURCE_SYNTHETIC = "synthetic"
 SOURCE_FETCH = "fetch"
 SUMMARY_FILE = "data_summary.json"
 MANIFEST_FILE = "splits.json"
+PREPROCESS_SUMMARY_FILE = "preprocess_summary.json"
 
 
 @dataclass(frozen=True)
@@ -84,17 +85,37 @@ def run_data_step(
 
 def run_split_step(
     data_dir: str | os.PathLike[str] | None, out: str | os.PathLike[str],
-    levels: Sequence[float], replicates: int, seed: int, experiment: str | None = None,
+    write: Callable[[Dataset], list[Path]], experiment: str | None = None,
 ) -> tuple[str, list[Path]]:
-    """Write ``out/<level>/<replicate>.npz`` in a ``split`` run; log the data fingerprint
-    and a manifest of the files (path and SHA-256). Returns the run id and the files."""
+    """Load the data and ``write`` split files under ``out`` in a ``split`` run; log the data
+    fingerprint and a manifest of the files (path and SHA-256). Returns the run id and the
+    files."""
     with tracked_run(names.KIND_SPLIT, f"split {Path(out).name}", experiment) as run:
         dataset = load_dataset(data_dir)
         fingerprint = data_fingerprint(dataset)
-        written = write_splits(dataset, out, list(levels), range(replicates), seed)
+        written = write(dataset)
         log_params({names.PARAM_DATA_DIR: fingerprint["directory"],
                     names.PARAM_DATA_FINGERPRINT: fingerprint["fingerprint"],
                     "split.dir": str(Path(out).resolve())})
         manifest = {str(p.relative_to(out)): file_sha256(p) for p in written}
         mlflow.log_text(json.dumps(manifest, indent=2), MANIFEST_FILE)
     return run.info.run_id, written
+
+
+def log_preprocess_step(summary: PreprocessSummary, experiment: str | None = None) -> str:
+    """Record a finished ``data preprocess`` in a ``data`` run: the summary counts as metrics,
+    the summary and the encoders as artifacts, the new dataset's directory and fingerprint as
+    parameters (as the ``data`` step logs them). Returns the run id."""
+    with tracked_run(names.KIND_DATA, f"preprocess {Path(summary.out).name}", experiment) as run:
+        fingerprint = data_fingerprint(load_dataset(summary.out))
+        log_params({names.PARAM_DATA_DIR: fingerprint["directory"],
+                    names.PARAM_DATA_FINGERPRINT: fingerprint["fingerprint"],
+                    names.PARAM_DATA_SHAPE: shape_text(fingerprint)})
+        metrics = {"runs_read": summary.runs_read, "runs_kept": summary.runs_kept,
+                   "platforms": summary.platforms, "workloads": summary.workloads}
+        metrics.update({f"dropped_{status}": n for status, n in summary.dropped.items()})
+        metrics.update({f"rows_{name}": info["rows"] for name, info in summary.objectives.items()})
+        log_metrics({k: float(v) for k, v in metrics.items()})
+        mlflow.log_dict(summary.to_dict(), PREPROCESS_SUMMARY_FILE)
+        mlflow.log_artifact(str(Path(summary.out) / ENCODERS_FILE))
+    return run.info.run_id

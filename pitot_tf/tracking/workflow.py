@@ -46,14 +46,16 @@ class StepRun:
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """Parameters of the whole pipeline (the ``main`` entry point's)."""
+    """Parameters of the whole pipeline (the ``main`` entry point's, as ``pitot-tf pipeline``
+    reads them). ``data_out`` ``default`` (the CLI's sentinel) lets the ``data`` step choose;
+    ``overrides`` are ``key=value`` pairs; ``steps`` 0 keeps the preset's ``training.steps``."""
 
     source: str = "published"
-    data_out: str = ""
+    data_out: str = "default"
     splits_dir: str = "splits"
     split_seed: int = 42
     preset: str = "pitot"
-    overrides: str = ""
+    overrides: tuple[str, ...] = ()
     level: float = 0.5
     replicate: int = 0
     steps: int = 0
@@ -62,21 +64,23 @@ class PipelineSpec:
 
 
 def run_pipeline(spec: PipelineSpec, project_uri: str | Path) -> dict[str, StepRun]:
-    """Run (or reuse) each step; return ``{step: StepRun}``. The pipeline run gets tags
+    """Run (or reuse) each step; return ``{step: StepRun}``. Each step gets its MLproject
+    parameters (spelled as the CLI options they become). The pipeline run gets tags
     ``pitot.step.<step>`` (the run id) and ``pitot.reused.<step>`` (true/false)."""
     label = f"pipeline {spec.preset} L{spec.level:g} r{spec.replicate}"
+    splits_dir = str(Path(spec.splits_dir).resolve())
     with tracked_run(names.KIND_PIPELINE, label, spec.experiment) as run:
         step = _Stepper(str(project_uri), run.info.experiment_id, spec.env_manager)
         data = step("data", {"source": spec.source, "out": spec.data_out}, _data_is_unchanged)
         data_dir = data.data.params[names.PARAM_DATA_DIR]
         fingerprint = data.data.params[names.PARAM_DATA_FINGERPRINT]
-        step("split", {"data_dir": data_dir, "out": str(Path(spec.splits_dir).resolve()),
-                       "levels": f"{spec.level:g}", "replicates": spec.replicate + 1,
-                       "seed": spec.split_seed}, _split_file_exists(spec))
+        step("split", {"data_dir": data_dir, "out": splits_dir, "levels": f"{spec.level:g}",
+                       "replicates": spec.replicate, "seed": spec.split_seed},
+             _split_file_exists(spec))
         train = step("train", {
-            "preset": spec.preset, "overrides": spec.overrides, "level": f"{spec.level:g}",
-            "replicate": spec.replicate, "steps": spec.steps or "preset", "data_dir": data_dir,
-            "splits_dir": str(Path(spec.splits_dir).resolve()),
+            "preset": spec.preset, "set": " ".join(spec.overrides), "level": f"{spec.level:g}",
+            "replicate": spec.replicate, "steps": spec.steps, "data_dir": data_dir,
+            "splits_dir": splits_dir,
         }, lambda r: r.data.params.get(names.PARAM_DATA_FINGERPRINT) == fingerprint)
         step("evaluate", {"run_id": train.info.run_id}, lambda r: True)
         mlflow.set_tags({**{TAG_STEP + k: v for k, v in step.run_ids.items()},
