@@ -22,6 +22,7 @@ from pitot_tf.models.baseline import LinearScaling, fit_linear_scaling
 from pitot_tf.models.cold_baseline import fit_feature_terms
 from pitot_tf.models.cold_dropout import ColdDropout
 from pitot_tf.models.feature_trees import max_nodes
+from pitot_tf.models.parts import BASELINE, COLD_DROPOUT, model_parts
 from pitot_tf.models.registry import KINDS, Interaction
 
 INPUTS = ("platform", "workload", "interferers")
@@ -53,7 +54,7 @@ def interaction_for(config: Config, dataset: Dataset, suffix: str = "") -> Inter
     return interaction
 
 
-def baseline_layer(config: Config, dataset: Dataset, name: str = "baseline") -> LinearScaling:
+def baseline_layer(config: Config, dataset: Dataset, name: str = BASELINE) -> LinearScaling:
     """A (not yet fitted) linear-scaling baseline layer."""
     return LinearScaling(
         len(dataset.platforms), len(dataset.workloads), dataset.platforms.features.shape[1],
@@ -76,7 +77,7 @@ def member_output(config: Config, dataset: Dataset, inputs: dict[str, Any],
         return [baseline(platform, workload),
                 interaction(platform, workload, inputs["interferers"])]
     drop = ColdDropout(len(dataset.platforms), len(dataset.workloads),
-                       config.model.cold_dropout, seed, name=f"cold_dropout{suffix}")
+                       config.model.cold_dropout, seed, name=COLD_DROPOUT + suffix)
     platform_cold, workload_cold = drop(platform)
     return [baseline(platform, workload, platform_cold, workload_cold),
             interaction(platform, workload, inputs["interferers"], platform_cold,
@@ -119,7 +120,7 @@ def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Sp
     mf = dataset.objectives["mf"]
     rows = baseline_rows(config, split)
     # One layer, or one per ensemble member: each starts from the same fit.
-    layers = [layer for layer in model.layers if isinstance(layer, LinearScaling)]
+    layers = model_parts(model).baselines
     shape = (len(dataset.platforms), len(dataset.workloads))
     if not (config.model.baseline and len(rows)):
         for layer in layers:
