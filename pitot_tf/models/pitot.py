@@ -42,7 +42,8 @@ from pitot_tf.models.towers import Tower
 
 @keras.saving.register_keras_serializable(package="pitot_tf")
 class PitotInteraction(keras.layers.Layer):
-    """Everything but the baseline: ``(platform, workload, interferers) → (batch, heads)``.
+    """Everything but the baseline: ``(platform, workload, interferers) → (batch, members ·
+    heads)``.
 
     ``interferers`` is ``(batch, J)`` with ``-1`` where a row has fewer than ``J`` co-runners.
     """
