@@ -93,3 +93,12 @@ def test_a_model_without_the_parts_is_refused() -> None:
         model_parts(headless)
     error = MissingPart("x")
     assert isinstance(error, PitotError) and isinstance(error, ValueError)
+
+
+def test_an_ensemble_member_without_its_baseline_is_refused(synth_dataset: Dataset) -> None:
+    model = _model(synth_dataset, "pitot")
+    first = keras.layers.Identity(name="member_0")(model.output)
+    second = keras.layers.Identity(name="member_1")(model.output)
+    odd = keras.Model(model.input, [first, second], name="odd")
+    with pytest.raises(MissingPart, match="'odd' has no baseline layer 'baseline_1' for member 1"):
+        model_parts(odd)
