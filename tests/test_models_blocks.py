@@ -12,8 +12,9 @@ from model_support import resolve_small
 
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.models import build_model
-from pitot_tf.models.blocks import Block, concatenated, model_parts, predict_blocks
+from pitot_tf.models.blocks import Block, concatenated, predict_blocks
 from pitot_tf.models.ensemble import member_models
+from pitot_tf.models.parts import MissingPart
 
 PRESETS = ["pitot", "baseline/monolith", "baseline/attention", "baseline/factorization",
            "pitot/ensemble"]
@@ -92,5 +93,5 @@ def test_co_runners_change_the_co_runner_blocks_only(synth_dataset: Dataset,
 
 def test_a_whole_ensemble_is_not_one_model(synth_dataset: Dataset) -> None:
     model = _model(synth_dataset, "pitot/ensemble")
-    with pytest.raises(ValueError, match="not one baseline plus one interaction layer"):
-        model_parts(model)
+    with pytest.raises(MissingPart, match="not one baseline plus one interaction layer"):
+        predict_blocks(model, _blocks(synth_dataset))

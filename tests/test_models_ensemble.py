@@ -28,8 +28,9 @@ from pitot_tf.models.ensemble import (
     member_seed,
     shared_member_outputs,
 )
+from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.presets import resolve
-from pitot_tf.serving.predictor import KerasPredictor, predictor_for
+from pitot_tf.serving.predictor import predictor_for
 from pitot_tf.tracking.training import TrainingRun, run_training
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_inputs, predict_objective
@@ -173,10 +174,10 @@ def test_neutralize_unseen_reaches_every_member(synth_dataset: Dataset) -> None:
         np.testing.assert_allclose(learned[0], learned[1:].mean(axis=0), rtol=1e-5, atol=1e-6)
 
 
-def test_serving_falls_back_to_keras(trained: TrainResult, synth_dataset: Dataset) -> None:
-    """The numpy fast path reproduces one Pitot model; an ensemble is served by Keras."""
+def test_serving_takes_the_numpy_path(trained: TrainResult, synth_dataset: Dataset) -> None:
+    """The numpy fast path reproduces an ensemble as it does one Pitot model."""
     predictor = predictor_for(trained.model)
-    assert isinstance(predictor, KerasPredictor)
+    assert isinstance(predictor, NumpyPitot)
     inputs = if2_inputs(synth_dataset)
     np.testing.assert_allclose(
         predictor.predict(inputs["platform"], inputs["workload"], inputs["interferers"]),
@@ -299,7 +300,7 @@ def test_shared_keras_file_round_trip(shared: TrainResult, synth_dataset: Datase
                                       tmp_path: Path) -> None:
     loaded = assert_keras_round_trip(shared.model, if2_inputs(synth_dataset),
                                      tmp_path / "shared.keras")
-    assert isinstance(predictor_for(loaded), KerasPredictor)
+    assert isinstance(predictor_for(loaded), NumpyPitot)
 
 
 def test_shared_extend_model_keeps_old_rows(shared: TrainResult,

@@ -75,20 +75,6 @@ def test_no_corunner_is_the_same_in_both_forms() -> None:
     np.testing.assert_allclose(paper, reference)
 
 
-def test_the_numpy_predictor_leaves_the_reference_form_to_keras(synth_dataset) -> None:  # type: ignore[no-untyped-def]
-    """The serving fast path implements the paper form only; it must not serve the other."""
-    from pitot_tf.models import build_model
-    from pitot_tf.models.numpy_predictor import NumpyPitot
-    from pitot_tf.presets import resolve
-
-    small = {"model.layers": [8], "model.mf_dim": 4}
-    paper = build_model(resolve("pitot", small), synth_dataset)
-    reference = build_model(
-        resolve("pitot", {**small, "model.interference_form": "reference"}), synth_dataset)
-    assert NumpyPitot.from_model(paper) is not None
-    assert NumpyPitot.from_model(reference) is None
-
-
 @pytest.mark.parametrize("form", ["paper", "reference"])
 def test_shared_tower_members_are_single_layers_on_their_columns(form: str) -> None:
     """Member ``e`` of a layer with ``members=3`` (shared hidden layers, one block of the

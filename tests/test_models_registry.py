@@ -16,6 +16,7 @@ from pitot_tf.data.dataset import Dataset
 from pitot_tf.errors import ConfigError
 from pitot_tf.models import build_model
 from pitot_tf.models.cold import extend_model, neutralize_unseen
+from pitot_tf.models.parts import model_parts
 from pitot_tf.models.registry import KINDS
 from pitot_tf.models.rows import model_row_weights
 from pitot_tf.presets import resolve
@@ -69,6 +70,9 @@ class _Undeclared(keras.layers.Layer):
         self.platforms = platforms
         self.table = self.add_weight(shape=(platforms, 2), name="table")
 
+    def row_weights(self) -> list[Any]:
+        return []  # forgets its table
+
     def call(self, platform: Any) -> Any:
         return keras.ops.take(self.table, platform, axis=0)
 
@@ -79,9 +83,9 @@ class _Undeclared(keras.layers.Layer):
 def test_an_undeclared_row_weight_is_an_error(synth_dataset: Dataset) -> None:
     model = build_model(resolve_small("pitot", SMALL), synth_dataset)
     platform = keras.Input(shape=(), dtype="int32", name="platform")
-    hidden = keras.Model(platform, _Undeclared(len(synth_dataset.platforms))(platform))
-    # Give it the baseline layer that extend_model reads first.
-    outputs = [hidden.output, model.get_layer("baseline")(platform, platform)]
+    # One baseline plus one interaction layer, as every model is.
+    outputs = [_Undeclared(len(synth_dataset.platforms))(platform),
+               model_parts(model).baseline(platform, platform)]
     odd = keras.Model(platform, outputs)
     with pytest.raises(ValueError, match="no layer declares it"):
         extend_model(odd, platform_features=synth_dataset.platforms.features[:1])
@@ -91,7 +95,7 @@ def test_neutralize_sets_unseen_free_rows_to_the_seen_mean(synth_dataset: Datase
     model = build_model(resolve_small("features/blackbox", SMALL), synth_dataset)
     seen = {"platform": np.arange(len(synth_dataset.platforms)) % 2 == 0,
             "workload": np.ones(len(synth_dataset.workloads), bool)}
-    table = model.get_layer("pitot").platform_tower.table
+    table = model_parts(model).pitot().platform_tower.table
     before = np.array(table.numpy())
     neutralize_unseen(model, seen)
     after = table.numpy()

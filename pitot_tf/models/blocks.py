@@ -23,8 +23,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from pitot_tf.models.baseline import LinearScaling
-from pitot_tf.models.cold_dropout import ColdDropout
+from pitot_tf.models.parts import model_parts
 
 
 @dataclass(frozen=True)
@@ -73,39 +72,20 @@ def interaction_on_blocks(layer: Any, blocks: list[Block], training: bool | None
     return layer(*concatenated(blocks), training=training)
 
 
-def cold_masks(model: keras.Model, platform: Any, training: bool | None) -> tuple[Any, ...]:
-    """The platform and workload masks of ``model``'s :class:`ColdDropout` layer for this
-    pass (all zero outside training), or ``()`` for a model without one."""
-    drops = [layer for layer in model.layers if isinstance(layer, ColdDropout)]
-    return tuple(drops[0](platform, training=training)) if drops else ()
-
-
-def model_parts(model: keras.Model) -> tuple[LinearScaling, Any]:
-    """The linear-scaling baseline and the interaction layer of a single model (or of one
-    ensemble member, :func:`pitot_tf.models.ensemble.member_models`), whose output is their
-    sum (:func:`pitot_tf.models.build.build_model`)."""
-    baselines = [layer for layer in model.layers if isinstance(layer, LinearScaling)]
-    interactions = [
-        layer for layer in model.layers
-        if hasattr(layer, "row_weights") and not isinstance(layer, LinearScaling)
-    ]
-    if len(baselines) != 1 or len(interactions) != 1:
-        raise ValueError(
-            f"model {model.name!r} is not one baseline plus one interaction layer "
-            f"({len(baselines)} baselines, {len(interactions)} interaction layers)"
-        )
-    if getattr(interactions[0], "members", 1) > 1:
-        raise ValueError(f"model {model.name!r} is a member of an ensemble with shared towers "
-                         "(see pitot_tf.models.ensemble.shared_member_outputs)")
-    return baselines[0], interactions[0]
+def cold_masks(drop: Any, platform: Any, training: bool | None) -> tuple[Any, ...]:
+    """The platform and workload masks of a model's :class:`ColdDropout` layer ``drop`` for
+    this pass (all zero outside training), or ``()`` for a model without one (None)."""
+    return tuple(drop(platform, training=training)) if drop is not None else ()
 
 
 def predict_blocks(model: keras.Model, blocks: list[Block], training: bool | None = None) -> Any:
     """``model``'s output on ``blocks``, ``(Σ rows, heads)`` in block order: equal to
-    ``model(inputs)`` on the concatenated blocks, but each layer sees the blocks."""
-    baseline, interaction = model_parts(model)
+    ``model(inputs)`` on the concatenated blocks, but each layer sees the blocks. ``model`` is
+    a single model or one member of an ensemble
+    (:func:`pitot_tf.models.ensemble.member_models`), the sum of its baseline and interaction."""
+    member = model_parts(model).single()
     platform = ops.concatenate([block.platform for block in blocks], axis=0)
     workload = ops.concatenate([block.workload for block in blocks], axis=0)
-    cold = cold_masks(model, platform, training)
-    return ops.add(baseline(platform, workload, *cold),
-                   interaction_on_blocks(interaction, blocks, training, cold))
+    cold = cold_masks(member.cold_dropout, platform, training)
+    return ops.add(member.baseline(platform, workload, *cold),
+                   interaction_on_blocks(member.interaction, blocks, training, cold))

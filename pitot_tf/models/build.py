@@ -16,10 +16,11 @@ import numpy as np
 from pitot_tf.config import Config
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
-from pitot_tf.models.baseline import LinearScaling, fit_linear_scaling
+from pitot_tf.models.baseline import fit_linear_scaling
 from pitot_tf.models.cold_baseline import fit_feature_terms
 from pitot_tf.models.ensemble import build_ensemble
 from pitot_tf.models.member import baseline_layer, interaction_for, member_output, model_inputs
+from pitot_tf.models.parts import model_parts
 
 
 def build_model(config: Config, dataset: Dataset) -> keras.Model:
@@ -56,7 +57,7 @@ def fit_baseline(model: keras.Model, config: Config, dataset: Dataset, split: Sp
     mf = dataset.objectives["mf"]
     rows = baseline_rows(config, split)
     # One layer, or one per ensemble member: each starts from the same fit.
-    layers = [layer for layer in model.layers if isinstance(layer, LinearScaling)]
+    layers = model_parts(model).baselines
     shape = (len(dataset.platforms), len(dataset.workloads))
     if not (config.model.baseline and len(rows)):
         for layer in layers:

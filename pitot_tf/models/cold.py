@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from pitot_tf.errors import PredictionError
+from pitot_tf.models.parts import model_parts
 from pitot_tf.models.rows import RowWeight, model_row_weights
 
 
@@ -59,7 +60,7 @@ def extend_model(
         "platform": np.zeros((0, 0)) if platform_features is None else platform_features,
         "workload": np.zeros((0, 0)) if workload_features is None else workload_features,
     }
-    baseline = model.get_layer("baseline")
+    baseline = model_parts(model).baseline
     for axis, dim in zip(("platform", "workload"), baseline.feature_dims, strict=True):
         if len(new[axis]) and new[axis].shape[1] != dim:
             raise PredictionError(f"a new {axis} needs {dim} features, got {new[axis].shape[1]}")

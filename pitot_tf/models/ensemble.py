@@ -41,8 +41,7 @@ from pitot_tf.models.member import (
     member_output,
     model_inputs,
 )
-
-MEMBER_PREFIX = "member_"
+from pitot_tf.models.parts import BASELINE, HEAD_PREFIX, MEMBER_PREFIX, member_suffix, model_parts
 
 
 @keras.saving.register_keras_serializable(package="pitot_tf")
@@ -82,10 +81,10 @@ def build_ensemble(config: Config, dataset: Dataset) -> keras.Model:
     inputs = model_inputs()
     members = []
     for member in range(count):
-        suffix = f"_{member}" if member else ""
+        suffix = member_suffix(member)
         keras.utils.set_random_seed(member_seed(config.seed, member))
         interaction = interaction_for(config, dataset, suffix)
-        baseline = baseline_layer(config, dataset, f"baseline{suffix}")
+        baseline = baseline_layer(config, dataset, BASELINE + suffix)
         members.append(keras.layers.Add(name=f"{MEMBER_PREFIX}{member}")(member_output(
             config, dataset, inputs, interaction, baseline, member_seed(config.seed, member),
             suffix)))
@@ -101,9 +100,8 @@ def build_shared_ensemble(config: Config, dataset: Dataset) -> keras.Model:
     shared = interaction(inputs["platform"], inputs["workload"], inputs["interferers"])
     members = []
     for member in range(config.training.ensemble):
-        suffix = f"_{member}" if member else ""
-        baseline = baseline_layer(config, dataset, f"baseline{suffix}")
-        head = MemberSlice(member, heads(config), name=f"head_{member}")(shared)
+        baseline = baseline_layer(config, dataset, BASELINE + member_suffix(member))
+        head = MemberSlice(member, heads(config), name=f"{HEAD_PREFIX}{member}")(shared)
         members.append(keras.layers.Add(name=f"{MEMBER_PREFIX}{member}")(
             [baseline(inputs["platform"], inputs["workload"]), head]))
     output = keras.layers.Average(name="log_runtime")(members)
@@ -114,32 +112,28 @@ def shared_member_outputs(model: keras.Model, blocks: list[Block],
                           training: bool | None = None) -> list[Any]:
     """Each member's output ``(Σ rows, heads)`` on ``blocks`` (in block order) for a model of
     :func:`build_shared_ensemble`: the shared interaction runs once."""
-    slices = [model.get_layer(f"head_{e}") for e in range(len(member_names(model)))]
-    interaction = model.get_layer("pitot")
-    shared = interaction_on_blocks(interaction, blocks, training)
+    parts = model_parts(model)
+    shared = interaction_on_blocks(parts.interaction, blocks, training)
     platform = keras.ops.concatenate([block.platform for block in blocks], axis=0)
     workload = keras.ops.concatenate([block.workload for block in blocks], axis=0)
-    baselines = [model.get_layer(f"baseline_{e}" if e else "baseline")
-                 for e in range(len(slices))]
-    return [keras.ops.add(base(platform, workload), head(shared))
-            for base, head in zip(baselines, slices, strict=True)]
+    return [keras.ops.add(member.baseline(platform, workload), member.head(shared))
+            for member in parts.members]
 
 
 def is_shared(model: keras.Model) -> bool:
     """Whether ``model`` is an ensemble with shared towers (:func:`build_shared_ensemble`)."""
-    return any(isinstance(layer, MemberSlice) for layer in model.layers)
+    return model_parts(model).shared
 
 
 def member_names(model: keras.Model) -> list[str]:
     """Names of the members' output layers in member order; ``[]`` for a single model."""
-    names = [layer.name for layer in model.layers if layer.name.startswith(MEMBER_PREFIX)]
-    return sorted(names, key=lambda name: int(name[len(MEMBER_PREFIX):]))
+    return list(model_parts(model).member_names)
 
 
 def member_models(model: keras.Model) -> list[keras.Model]:
     """One Keras model per member (sharing ``model``'s layers and weights, so training one
     trains the ensemble); ``[model]`` for a single model."""
-    names = member_names(model)
-    if not names:
+    outputs = model_parts(model).outputs
+    if not outputs:
         return [model]
-    return [keras.Model(model.input, model.get_layer(name).output, name=name) for name in names]
+    return [keras.Model(model.input, layer.output, name=layer.name) for layer in outputs]

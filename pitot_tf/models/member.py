@@ -16,6 +16,7 @@ from pitot_tf.data.dataset import Dataset
 from pitot_tf.models.baseline import LinearScaling
 from pitot_tf.models.cold_dropout import ColdDropout
 from pitot_tf.models.feature_trees import max_nodes
+from pitot_tf.models.parts import BASELINE, COLD_DROPOUT
 from pitot_tf.models.registry import KINDS, Interaction
 
 INPUTS = ("platform", "workload", "interferers")
@@ -48,7 +49,7 @@ def interaction_for(config: Config, dataset: Dataset, suffix: str = "") -> Inter
     return interaction
 
 
-def baseline_layer(config: Config, dataset: Dataset, name: str = "baseline") -> LinearScaling:
+def baseline_layer(config: Config, dataset: Dataset, name: str = BASELINE) -> LinearScaling:
     """A (not yet fitted) linear-scaling baseline layer."""
     return LinearScaling(
         len(dataset.platforms), len(dataset.workloads), dataset.platforms.features.shape[1],
@@ -71,7 +72,7 @@ def member_output(config: Config, dataset: Dataset, inputs: dict[str, Any],
         return [baseline(platform, workload),
                 interaction(platform, workload, inputs["interferers"])]
     drop = ColdDropout(len(dataset.platforms), len(dataset.workloads),
-                       config.model.cold_dropout, seed, name=f"cold_dropout{suffix}")
+                       config.model.cold_dropout, seed, name=COLD_DROPOUT + suffix)
     platform_cold, workload_cold = drop(platform)
     return [baseline(platform, workload, platform_cold, workload_cold),
             interaction(platform, workload, inputs["interferers"], platform_cold,

@@ -2,13 +2,17 @@
 
 The Keras model runs both towers (an MLP over every platform and every workload) on each call,
 although their outputs only change when the weights do. :meth:`NumpyPitot.from_model` runs them
-once and keeps, per platform, ``x_p``, ``Vs`` and ``Vg`` and its baseline term ``a_p``, and per
-workload its embedding ``x_w`` and baseline term ``b_w``. :meth:`NumpyPitot.predict` then
-gathers those rows and evaluates the equation of :mod:`pitot_tf.models.pitot`::
+once and keeps every member's tables (:class:`~pitot_tf.models.interference.PitotTables`:
+``x_w``, ``x_p``, ``Vs``, ``Vg``) and baseline terms ``a_p``, ``b_w`` and offset.
+:meth:`NumpyPitot.predict` then evaluates, per member ``e``, the equation of
+:mod:`pitot_tf.models.pitot`::
 
-    log t = (a_p + b_w + offset) + <x_w, x_p> + Σ_k <x_w, Vs_p,k> · leaky_relu(<Σ_i x_i, Vg_p,k>)
+    log t_e = (a_p + b_w + offset) + pitot_term_e(p, w, i)
 
-in float32 and in the Keras model's order of operations, so both agree to float32 rounding.
+with the very function the Keras layer calls (:func:`~pitot_tf.models.interference.pitot_term`,
+here on numpy arrays), and averages the members as the Keras ensemble does; in float32 and in
+the Keras model's order of operations, so both agree to float32 rounding. Both interference
+forms, quantile heads, cold-dropout biases and ensembles (shared towers or not) are served.
 
 A new workload known only by its features (cold start) gets a row of its own from
 :meth:`NumpyPitot.with_workloads`, exactly as :func:`pitot_tf.models.cold.extend_model` would
@@ -18,106 +22,100 @@ predict), but only its own tower output is computed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import keras
 import numpy as np
 
 from pitot_tf.errors import PredictionError
 from pitot_tf.models.baseline import LinearScaling
+from pitot_tf.models.interference import NUMPY_OPS, Equation, PitotTables, pitot_term
+from pitot_tf.models.parts import MissingPart, model_parts
 from pitot_tf.models.pitot import PitotInteraction
-from pitot_tf.models.towers import Tower
 
 
 @dataclass(frozen=True)
-class WorkloadTower:
-    """What embedding a new workload needs: the Keras tower (its MLP, or its free table) and
-    the baseline layer, whose predictor from features gives ``b_w``."""
+class NewWorkloads:
+    """What embedding a new workload needs: each Pitot layer (one, or one per member of an
+    ensemble without shared towers), whose workload tower and layout give its rows of ``x_w``,
+    and every member's baseline layer, whose predictor from features gives ``b_w``."""
 
-    tower: Tower
-    baseline_layer: LinearScaling
+    layers: tuple[PitotInteraction, ...]
+    baselines: tuple[LinearScaling, ...]
     feature_dim: int
 
-    def embed(self, features: np.ndarray) -> np.ndarray:
-        """``(n, out_dim)`` tower output of ``n`` new workloads, as :func:`extend_model` gives
-        them: side features, and free features at their neutral value (the mean of the trained
-        rows, or zeros after cold dropout: :meth:`~pitot_tf.models.rows.RowWeight.neutral_row`)."""
-        tower = self.tower
-        neutral = tower.neutral_free()
-        if tower.kind != "hybrid" and neutral is not None:
-            return np.repeat(neutral[None], len(features), axis=0)
-        x = features.astype(np.float32)
-        if neutral is not None:
-            x = np.concatenate([x, np.repeat(neutral[None], len(features), axis=0)], axis=1)
-        for dense in [*tower.hidden, tower.head]:
-            x = dense(x)
-        return np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float32)
+    def tables(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``x_w (n, E, H, d)`` and the bias ``(n, E, H)`` (None without) of ``n`` new
+        workloads, members side by side as in :meth:`NumpyPitot.from_model`."""
+        rows = [layer.tower_layout.workload(layer.workload_tower.embed_new(features), NUMPY_OPS)
+                for layer in self.layers]
+        biases = [bias for _, bias in rows if bias is not None]
+        return (np.concatenate([x_w for x_w, _ in rows], axis=1),
+                np.concatenate(biases, axis=1) if biases else None)
 
     def baseline(self, features: np.ndarray) -> np.ndarray:
-        """``(n,)`` baseline term ``b_w`` of new workloads, from their features."""
-        return self.baseline_layer.feature_term("workload", features.astype(np.float32))
+        """``(E, n)`` baseline term ``b_w`` of new workloads per member, from their features."""
+        return np.stack([base.feature_term("workload", features) for base in self.baselines])
 
 
 @dataclass(frozen=True)
 class NumpyPitot:
-    """Per-platform and per-workload tables of a trained Pitot model (float32); read-only, so
-    one instance serves concurrent requests."""
+    """Every member's tables and baseline terms of a trained Pitot model (float32, members
+    side by side on the tables' member axis ``E``); read-only, so one instance serves
+    concurrent requests."""
 
-    platform_scale: np.ndarray  # (P,)  a_p
-    workload_scale: np.ndarray  # (W,)  b_w
-    offset: np.float32
-    x_w: np.ndarray  # (W, heads, d)
-    x_p: np.ndarray  # (P, d)
-    v_s: np.ndarray  # (P, k, d)
-    v_g: np.ndarray  # (P, k, d)
-    if_slope: np.float32
-    interference: bool
-    new_workloads: WorkloadTower
+    tables: PitotTables
+    equation: Equation
+    platform_scale: np.ndarray  # (E, P)  a_p
+    workload_scale: np.ndarray  # (E, W)  b_w
+    offset: np.ndarray  # (E,)
+    new_workloads: NewWorkloads
 
     @classmethod
     def from_model(cls, model: keras.Model) -> NumpyPitot | None:
         """Tables of a model built by :func:`pitot_tf.models.build_model` with Pitot as its
         interaction; None for any other model (the caller then asks the Keras model)."""
-        pitot = [layer for layer in model.layers if isinstance(layer, PitotInteraction)]
-        baseline = [layer for layer in model.layers if isinstance(layer, LinearScaling)]
-        if len(pitot) != 1 or len(baseline) != 1 or pitot[0].reference_form or pitot[0].bias:
-            return None  # the reference form and cold-dropout biases: the Keras model
-        layer, base = pitot[0], baseline[0]
-        workload, x_p, v_s, v_g = (np.asarray(keras.ops.convert_to_numpy(t), dtype=np.float32)
-                                   for t in layer.embeddings())
+        try:
+            parts = model_parts(model)
+        except MissingPart:
+            return None
+        layers = parts.interactions
+        if not all(isinstance(layer, PitotInteraction) for layer in layers):
+            return None
+        tables = [layer.tables().map(_numpy) for layer in layers]
+        base = parts.baselines
         return cls(
-            platform_scale=np.asarray(base.platform_scale.numpy(), dtype=np.float32),
-            workload_scale=np.asarray(base.workload_scale.numpy(), dtype=np.float32),
-            offset=np.float32(base.offset.numpy()), x_w=workload, x_p=x_p, v_s=v_s, v_g=v_g,
-            if_slope=np.float32(layer.if_slope), interference=bool(layer.model_interference),
-            new_workloads=WorkloadTower(layer.workload_tower, base, int(base.feature_dims[1])),
+            tables=_side_by_side(tables), equation=layers[0].equation,
+            platform_scale=np.stack([_numpy(b.platform_scale) for b in base]),
+            workload_scale=np.stack([_numpy(b.workload_scale) for b in base]),
+            offset=np.stack([_numpy(b.offset) for b in base]),
+            new_workloads=NewWorkloads(tuple(layers), base, int(base[0].feature_dims[1])),
         )
 
     @property
     def workloads(self) -> int:
-        return int(self.x_w.shape[0])
+        return int(self.tables.x_w.shape[0])
 
     @property
-    def heads(self) -> int:
-        return int(self.x_w.shape[1])
+    def platforms(self) -> int:
+        return int(self.tables.x_p.shape[0])
 
     def predict(self, platform: np.ndarray, workload: np.ndarray,
                 interferers: np.ndarray) -> np.ndarray:
         """``(n, heads)`` float32 log runtime; ``interferers`` is ``(n, J)`` workload indices,
         ``-1`` for an empty slot (as the Keras model's input)."""
-        base = (self.platform_scale[platform] + self.workload_scale[workload]) + self.offset
-        x_w = self.x_w[workload]
-        x_p = self.x_p[platform]
-        interaction = np.sum(x_w * x_p[:, None, :], axis=-1)
-        if self.interference:
-            susceptibility = np.einsum("bhd,bkd->bhk", x_w, self.v_s[platform])
-            # pressure is linear in the co-runners' embeddings: sum them first, contract once.
-            present = (interferers >= 0).astype(np.float32)
-            x_i = self.x_w[np.maximum(interferers, 0)] * present[:, :, None, None]
-            pressure = np.einsum("bhd,bkd->bhk", np.sum(x_i, axis=1), self.v_g[platform])
-            rectified = np.maximum(pressure * self.if_slope, pressure)  # leaky ReLU, slope < 1
-            interaction = interaction + np.sum(susceptibility * rectified, axis=-1)
-        return np.asarray(base[:, None] + interaction, dtype=np.float32)
+        members, heads = self.tables.x_w.shape[1:3]
+        term = pitot_term(self.tables, self.equation, platform, workload, interferers, NUMPY_OPS)
+        term = term.reshape(len(term), members, heads)
+        # As LinearScaling, then the Add of baseline and interaction, then Average.
+        base = (self.platform_scale[:, platform] + self.workload_scale[:, workload])
+        base = base + self.offset[:, None]
+        total = base[0][:, None] + term[:, 0]
+        if members == 1:
+            return np.asarray(total, dtype=np.float32)
+        for e in range(1, members):
+            total = total + (base[e][:, None] + term[:, e])
+        return np.asarray(total / members, dtype=np.float32)
 
     def with_workloads(self, features: np.ndarray) -> NumpyPitot:
         """A copy with one new workload row per row of ``features`` (indices from
@@ -127,9 +125,22 @@ class NumpyPitot:
         if features.ndim != 2 or features.shape[1] != dim:
             got = features.shape[1] if features.ndim == 2 else features.shape
             raise PredictionError(f"a new workload needs {dim} features, got {got}")
-        embedded = self.new_workloads.embed(features).reshape(len(features), *self.x_w.shape[1:])
-        return replace(
-            self, x_w=np.concatenate([self.x_w, embedded]),
-            workload_scale=np.concatenate([self.workload_scale,
-                                           self.new_workloads.baseline(features)]))
+        x_w, bias = self.new_workloads.tables(features)
+        tables = replace(self.tables, x_w=np.concatenate([self.tables.x_w, x_w]))
+        if bias is not None:
+            tables = replace(tables, workload_bias=np.concatenate([tables.workload_bias, bias]))
+        scale = np.concatenate([self.workload_scale, self.new_workloads.baseline(features)],
+                               axis=1)
+        return replace(self, tables=tables, workload_scale=scale)
 
+
+def _numpy(value: object) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
+
+
+def _side_by_side(tables: list[PitotTables]) -> PitotTables:
+    """The members of several layers' tables on one member axis (axis 1 of every table)."""
+    names = [field.name for field in fields(PitotTables)]
+    return PitotTables(**{
+        name: None if getattr(tables[0], name) is None
+        else np.concatenate([getattr(t, name) for t in tables], axis=1) for name in names})

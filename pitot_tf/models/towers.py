@@ -108,6 +108,22 @@ class Tower(keras.layers.Layer):
         free = [row for row in self.row_weights("workload") if row.role == "free"]
         return free[0].neutral_row(np.asarray(free[0].weight.numpy())) if free else None
 
+    def embed_new(self, features: np.ndarray) -> np.ndarray:
+        """``(n, out_dim)`` float32 embedding of ``n`` rows known only by their ``features``
+        (cold start), as :func:`pitot_tf.models.cold.extend_model` gives them: their free part
+        at its neutral value (:meth:`neutral_free`)."""
+        neutral = self.neutral_free()
+        if self.kind != "hybrid" and neutral is not None:
+            return np.repeat(neutral[None], len(features), axis=0).astype(np.float32)
+        x = np.asarray(features, dtype=np.float32)
+        if self.standardize:
+            x = (x - self.feature_mean.numpy()) / self.feature_scale.numpy()
+        if neutral is not None:
+            x = np.concatenate([x, np.repeat(neutral[None], len(features), axis=0)], axis=1)
+        for dense in [*self.hidden, self.head]:
+            x = dense(x)
+        return np.asarray(ops.convert_to_numpy(x), dtype=np.float32)
+
     def inputs(self, cold: Any = None) -> Any:
         """The MLP's input for every row: side features and learned features side by side
         (zeros for the learned features of ``cold`` rows, a ``(rows,)`` 0/1 mask)."""

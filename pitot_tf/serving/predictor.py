@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from pitot_tf.models.numpy_predictor import NumpyPitot
+from pitot_tf.models.parts import model_parts
 from pitot_tf.training.predict import predict_inputs
 
 _logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class KerasPredictor:
 
     @property
     def workloads(self) -> int:
-        return int(self.model.get_layer("baseline").workloads)
+        return int(model_parts(self.model).baseline.workloads)
 
     def predict(self, platform: np.ndarray, workload: np.ndarray,
                 interferers: np.ndarray) -> np.ndarray:
@@ -73,7 +74,7 @@ def sample_rows(platforms: int, workloads: int, seed: int = 0) -> dict[str, np.n
 
 def largest_difference(model: keras.Model, tables: NumpyPitot) -> float:
     """max |numpy - Keras| log runtime over :func:`sample_rows`."""
-    rows = sample_rows(len(tables.x_p), tables.workloads)
+    rows = sample_rows(tables.platforms, tables.workloads)
     expected = predict_inputs(model, rows)
     found = tables.predict(rows["platform"], rows["workload"], rows["interferers"])
     return float(np.max(np.abs(found.astype(np.float64) - expected)))

@@ -54,6 +54,7 @@ from pitot_tf.conformal.calibration import ConformalUpperBound
 from pitot_tf.data.counts import CountEncoding
 from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
 from pitot_tf.errors import PitotError
+from pitot_tf.models.parts import MissingPart, model_parts
 from pitot_tf.serving.margins import Margins
 from pitot_tf.serving.predictor import Predictor, predictor_for
 from pitot_tf.serving.request_parsing import (
@@ -256,8 +257,8 @@ def _text(values: Any) -> pd.Series:
 def _workload_feature_dim(model: Any) -> int | None:
     """How many features a new workload needs (the baseline layer records it), if known."""
     try:
-        return int(model.get_layer("baseline").feature_dims[1])
-    except (ValueError, AttributeError):
+        return int(model_parts(model).baseline.feature_dims[1])
+    except (MissingPart, AttributeError):
         return None
 
 

@@ -1,6 +1,6 @@
 """Looking inside a trained Pitot model: embeddings, interference strength, error by group.
 
-* t-SNE of the tower outputs (``model.get_layer("pitot").embeddings()``): workloads coloured
+* t-SNE of the tower outputs (``model_parts(model).pitot().embeddings()``): workloads coloured
   by suite (the name's prefix before ``/``), platforms by WebAssembly runtime (``runtime=``
   feature, else the name's prefix before ``:``) and by CPU micro-architecture (``uarch=``).
 * Interference strength per platform against the measured slowdown. Ignoring the rectifier,
@@ -17,8 +17,6 @@ Every ``*_plot`` function draws from arrays or tables, so it can be tested on sy
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +27,7 @@ from pitot_tf.conformal.groups import available_groupings, platform_groups
 from pitot_tf.data.dataset import Axis, Dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.errors import ConfigError
+from pitot_tf.models.parts import MissingPart, model_parts
 from pitot_tf.training.predict import predict_objective
 
 FloatArray = npt.NDArray[np.float64]
@@ -39,10 +38,9 @@ def model_embeddings(model: keras.Model) -> dict[str, FloatArray]:
     """``workload (W, d)`` (first head), ``platform (P, d)``, ``susceptibility`` and
     ``pressure`` ``(P, k, d)`` of a Pitot model; ConfigError for another model kind."""
     try:
-        layer: Any = model.get_layer("pitot")
-    except ValueError:
-        raise ConfigError(f"model '{model.name}' is not a Pitot model (no 'pitot' layer); "
-                          "analysis needs a run of a pitot preset") from None
+        layer = model_parts(model).pitot()
+    except MissingPart as error:
+        raise ConfigError(f"{error}; analysis needs a run of a pitot preset") from None
     workload, platform, v_s, v_g = (np.asarray(keras.ops.convert_to_numpy(x), np.float64)
                                     for x in layer.embeddings())
     return {"workload": workload[:, 0, :], "platform": platform,

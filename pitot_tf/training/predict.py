@@ -7,6 +7,7 @@ import numpy as np
 
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.errors import PredictionError
+from pitot_tf.models.parts import MissingPart, model_parts
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
 
 
@@ -41,8 +42,8 @@ def check_model_fits(model: keras.Model, dataset: Dataset) -> None:
     workloads, with as many features each (its ``baseline`` layer records them). Without this
     a model from another dataset fails deep inside TensorFlow, or silently mixes up rows."""
     try:
-        baseline = model.get_layer("baseline")
-    except ValueError:
+        baseline = model_parts(model).baseline
+    except MissingPart:
         return
     built = (baseline.platforms, baseline.feature_dims[0], baseline.workloads,
              baseline.feature_dims[1])

@@ -43,8 +43,7 @@ from keras import ops
 from pitot_tf.config import Config
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.models import build_model
-from pitot_tf.models.blocks import model_parts
-from pitot_tf.models.ensemble import member_models
+from pitot_tf.models.parts import model_parts
 
 
 @keras.saving.register_keras_serializable(package="pitot_tf")
@@ -95,9 +94,10 @@ def snapshot_ensemble(model: keras.Model, snapshots: list[list[np.ndarray]], con
     ensemble = build_model(
         dataclasses.replace(config, training=dataclasses.replace(
             config.training, ensemble=len(snapshots), snapshots=0)), dataset)
-    single = model_parts(model)
-    for member, weights in zip(member_models(ensemble), snapshots, strict=True):
+    single = model_parts(model).single()
+    for member, weights in zip(model_parts(ensemble).members, snapshots, strict=True):
         model.set_weights(weights)
-        for source, target in zip(single, model_parts(member), strict=True):
+        for source, target in ((single.baseline, member.baseline),
+                               (single.interaction, member.interaction)):
             target.set_weights(source.get_weights())
     return ensemble

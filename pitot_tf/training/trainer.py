@@ -38,7 +38,6 @@ from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.errors import PitotError
 from pitot_tf.models import build_model, fit_baseline
-from pitot_tf.models.baseline import LinearScaling
 from pitot_tf.models.blocks import Block, predict_blocks
 from pitot_tf.models.cold import neutralize_unseen
 from pitot_tf.models.ensemble import (
@@ -47,6 +46,7 @@ from pitot_tf.models.ensemble import (
     member_seed,
     shared_member_outputs,
 )
+from pitot_tf.models.parts import model_parts
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
 from pitot_tf.training.losses import row_loss
 from pitot_tf.training.runtime import configure_threads
@@ -363,8 +363,8 @@ class Trainer:
         neutralize_unseen(self.model, seen)
         features = {"platform": self.dataset.platforms.features,
                     "workload": self.dataset.workloads.features}
-        for layer in self.model.layers:  # one baseline, or one per ensemble member
-            if isinstance(layer, LinearScaling) and layer.trainable_scales:
+        for layer in model_parts(self.model).baselines:  # one per ensemble member
+            if layer.trainable_scales:
                 layer.restore_unfitted(seen, features)
 
 
