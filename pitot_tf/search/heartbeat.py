@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -52,7 +53,7 @@ class JournalHeartbeatStorage(JournalStorage, BaseHeartbeat):
                                         "trial_id": trial_id})
         self._set(trial_id, BEAT, time.time())
 
-    def _set(self, trial_id: int, key: str, value: object) -> None:
+    def _set(self, trial_id: int, key: str, value: Any) -> None:
         """A trial that another worker has just failed as stale takes no beat; Optuna's beat
         thread would die on the error, and this worker's own ``tell`` will find it finished."""
         try:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -78,6 +79,11 @@ def worker_rank() -> tuple[int, int]:
         return int(rank), max(1, int(count))
     except ValueError:
         return 0, 1
+
+
+def override_text(key: str, value: Any) -> str:
+    """``key=value`` as ``--set`` reads it back in a copy (YAML; JSON is YAML)."""
+    return f"{key}={value if isinstance(value, str) else json.dumps(value)}"
 
 
 def spawn_copies(args: Sequence[str], workers: int, env: Mapping[str, str] | None = None,

@@ -14,18 +14,17 @@ MLflow parent run. A dead worker's trial is failed and retried by the storage's 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.study import MaxTrialsCallback
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from pitot_tf.errors import ConfigError, PitotError
 from pitot_tf.redaction import redact
@@ -45,7 +44,7 @@ from pitot_tf.search.parent_run import (
     log_study_result,
     parent_run,
 )
-from pitot_tf.search.processes import spawn_copies, worker_rank
+from pitot_tf.search.processes import override_text, spawn_copies, worker_rank
 from pitot_tf.search.storage import open_storage, set_study_attrs, storage_location
 from pitot_tf.search.studies import StudySpec, load_study
 from pitot_tf.tracking.fingerprint import code_version, data_fingerprint
@@ -105,8 +104,9 @@ def optimize(spec: StudySpec, location: str, n_trials: int, replicates: list[Rep
     if _count(study, FINISHED) >= n_trials:
         return
     failures = _count(study, (TrialState.FAIL,)) + (max_failures or max(3, n_trials))
-    callbacks = [MaxTrialsCallback(n_trials, states=FINISHED),
-                 MaxTrialsCallback(failures, states=(TrialState.FAIL,))]
+    callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
+        MaxTrialsCallback(n_trials, states=FINISHED),
+        MaxTrialsCallback(failures, states=(TrialState.FAIL,))]
     if tracking is not None:
         callbacks.append(TrialStateTagger(tracking.tracking_uri))
     study.optimize(TrialObjective(spec, replicates, tracking), timeout=timeout,
@@ -177,11 +177,6 @@ def copy_args(spec: StudySpec, location: str, n_trials: int, timeout: float | No
         if value is not None:
             args += [option, str(value)]
     return args
-
-
-def override_text(key: str, value: Any) -> str:
-    """``key=value`` as ``--set`` reads it back (YAML; JSON is YAML)."""
-    return f"{key}={value if isinstance(value, str) else json.dumps(value)}"
 
 
 def _tracking(parent: ParentRun | None, spec: StudySpec) -> TrialTracking | None:

@@ -17,7 +17,9 @@ TAG_SWEEP_ID = "pitot.sweep.id"
 #: ``pitot.in_sweep.<sweep id>`` = cell key: the run is that sweep's cell (trained or reused).
 TAG_IN_SWEEP_PREFIX = "pitot.in_sweep."
 TAG_CELL = "pitot.sweep.cell"
-TAG_TRIAL = "pitot.sweep.trial"
+#: On a cell run: when its worker last showed life (seconds since the epoch, renewed by a
+#: thread while it trains); a RUNNING claim silent for longer than ``stale_after`` is dead.
+TAG_HEARTBEAT = "pitot.sweep.heartbeat"
 #: "true" when the run logged its model (a sweep that wants models reuses only those).
 TAG_HAS_MODEL = "pitot.sweep.model"
 #: The process that ran it: a RUNNING run whose process is gone was killed.
