@@ -54,7 +54,7 @@ def sweep(args: argparse.Namespace) -> None:
         words(args.presets), words(args.levels) or None, words(args.replicates) or None,
         parse_overrides(split_overrides(args.overrides)), data_dir=optional(args.data_dir),
         splits_dir=optional(args.splits_dir), experiment=optional(args.experiment),
-        workers=integer(args.workers, "workers"), storage=optional(args.storage),
+        workers=integer(args.workers, "workers"),
         log_model=flag(args.model, "model"), progress=False)
     print(f"sweep {result.sweep_id}: {result.done}/{result.cells} cells done; trained "
           f"{result.trained}, reused {result.reused}; parent run {result.parent_run_id}")

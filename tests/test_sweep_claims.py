@@ -90,7 +90,7 @@ def test_two_workers_claiming_at_once_agree_on_one_winner(client: MlflowClient) 
         key = f"{round_}" * 32
         winners: list[str] = []
 
-        def worker(key: str = key) -> None:
+        def worker(key: str = key, winners: list[str] = winners) -> None:
             run_id = client.create_run(experiment_id, tags={
                 TAG_SWEEP_KEY: key, TAG_HEARTBEAT: f"{time.time():.1f}",
                 **process_tags(ProcessId.this())}).info.run_id
