@@ -14,15 +14,10 @@ import pytest
 from mlflow import MlflowClient
 from mlflow_helpers import private_tracking
 
-from pitot_tf.search.processes import ProcessId
 from pitot_tf.sweep.claims import CellTaken, ClaimBeat, Claims
-from pitot_tf.sweep.tags import (
-    TAG_HAS_MODEL,
-    TAG_HEARTBEAT,
-    TAG_REPAIRED,
-    TAG_SWEEP_KEY,
-    process_tags,
-)
+from pitot_tf.sweep.tags import TAG_HAS_MODEL, TAG_HEARTBEAT, TAG_SWEEP_KEY
+from pitot_tf.tracking.liveness import ProcessId, process_tags
+from pitot_tf.tracking.repair import TAG_REPAIRED
 
 KEY = "k" * 32
 

@@ -18,7 +18,8 @@ from mlflow.entities import Run
 from mlflow_helpers import private_tracking
 
 from pitot_tf.sweep.runner import run_sweep
-from pitot_tf.sweep.tags import TAG_CELL, TAG_REPAIRED, TAG_SWEEP_KEY
+from pitot_tf.sweep.tags import TAG_CELL, TAG_SWEEP_KEY
+from pitot_tf.tracking.repair import TAG_REPAIRED
 
 pytestmark = pytest.mark.slow
 OVERRIDES = {"training.steps": 40, "training.val_every": 20, "training.batch": 64,

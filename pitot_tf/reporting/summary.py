@@ -23,10 +23,10 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
 from pitot_tf.errors import ConfigError
-from pitot_tf.sweep.lookup import all_runs, finished_cells
-from pitot_tf.sweep.repair import experiment_ids
+from pitot_tf.sweep.lookup import finished_cells
 from pitot_tf.sweep.tags import KIND_SWEEP, TAG_CELL, TAG_SWEEP_ID, TAG_SWEEP_KEY
 from pitot_tf.tracking import names
+from pitot_tf.tracking.repair import all_runs, experiment_ids
 
 SUMMARY_FILE = "summary.csv"
 RUNS_FILE = "summary_runs.csv"

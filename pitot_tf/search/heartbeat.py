@@ -27,7 +27,7 @@ from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from pitot_tf.search.processes import ProcessId
+from pitot_tf.tracking.liveness import ProcessId
 
 #: Trial system attributes: the worker process running it, and its last beat.
 OWNER, BEAT = "pitot_worker", "pitot_heartbeat"

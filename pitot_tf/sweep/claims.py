@@ -11,7 +11,7 @@ clocks that agree to better than ``settle_s``.)
 
 A RUNNING claim is dead when its process on this host is gone, or when its heartbeat is older
 than ``stale_after`` seconds (a lost machine); whoever sees a dead claim ends it KILLED
-(:func:`~pitot_tf.sweep.repair.kill_run`) and the cell is free again.
+(:func:`~pitot_tf.tracking.repair.kill_run`) and the cell is free again.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
-from pitot_tf.sweep.lookup import all_runs
-from pitot_tf.sweep.repair import kill_run
-from pitot_tf.sweep.tags import TAG_HAS_MODEL, TAG_HEARTBEAT, TAG_SWEEP_KEY, tagged_process
+from pitot_tf.sweep.tags import TAG_HAS_MODEL, TAG_HEARTBEAT, TAG_SWEEP_KEY
+from pitot_tf.tracking.liveness import tagged_process
+from pitot_tf.tracking.repair import all_runs, kill_run
 
 #: How long a live worker may go without renewing its claim (default of ``--stale-after``).
 STALE_AFTER_S = 180.0

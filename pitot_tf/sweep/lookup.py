@@ -4,27 +4,11 @@ reused)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
 from pitot_tf.sweep.tags import in_sweep_tag
-
-PAGE = 1000
-
-
-def all_runs(client: MlflowClient, experiment_ids: list[str], query: str,
-             order_by: list[str] | None = None) -> Iterator[Run]:
-    """Every run matching ``query`` (all pages)."""
-    token: str | None = None
-    while True:
-        page = client.search_runs(experiment_ids, query, max_results=PAGE,
-                                  order_by=order_by, page_token=token)
-        yield from page
-        token = page.token
-        if not token:
-            return
+from pitot_tf.tracking.repair import all_runs
 
 
 def sweep_cell_runs(client: MlflowClient, experiment_ids: list[str], sweep_id: str,

@@ -19,8 +19,8 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.entities import Param, RunStatus
 
-from pitot_tf.search.processes import ProcessId
-from pitot_tf.sweep.tags import KIND_SWEEP, TAG_SWEEP_ID, process_tags
+from pitot_tf.sweep.tags import KIND_SWEEP, TAG_SWEEP_ID
+from pitot_tf.tracking.liveness import ProcessId, process_tags
 from pitot_tf.tracking.names import TAG_ERROR, TAG_KIND, TAG_RUN_NAME
 from pitot_tf.tracking.runs import MAX_TAG_CHARS, standard_tags
 

@@ -27,17 +27,18 @@ from tqdm import tqdm
 
 from pitot_tf.data.dataset import default_data_dir
 from pitot_tf.errors import ConfigError
-from pitot_tf.search.processes import ProcessId, override_text, spawn_copies, worker_rank
+from pitot_tf.search.processes import override_text, spawn_copies, worker_rank
 from pitot_tf.sweep import parent
 from pitot_tf.sweep.cells import Cell, SweepPlan, make_plan
 from pitot_tf.sweep.claims import STALE_AFTER_S
 from pitot_tf.sweep.keys import KeyMaker, sweep_id
 from pitot_tf.sweep.lookup import finished_cells, sweep_cell_runs
-from pitot_tf.sweep.repair import repair_runs
 from pitot_tf.sweep.tags import TAG_SWEEP_ID
 from pitot_tf.sweep.worker import CellRunner, SweepJob
 from pitot_tf.tracking.experiments import experiment_id_for
+from pitot_tf.tracking.liveness import ProcessId
 from pitot_tf.tracking.names import TAG_ERROR
+from pitot_tf.tracking.repair import repair_runs
 
 DEFAULT_EXPERIMENT = "sweep"
 POLL_S = 2.0

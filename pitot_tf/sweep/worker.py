@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 from mlflow import MlflowClient
 
-from pitot_tf.search.processes import ProcessId
 from pitot_tf.sweep.cells import Cell
 from pitot_tf.sweep.claims import CellTaken, ClaimBeat, Claims
 from pitot_tf.sweep.tags import (
@@ -29,8 +28,8 @@ from pitot_tf.sweep.tags import (
     TAG_SWEEP_ID,
     TAG_SWEEP_KEY,
     in_sweep_tag,
-    process_tags,
 )
+from pitot_tf.tracking.liveness import ProcessId, process_tags
 from pitot_tf.tracking.runs import error_text
 
 log = logging.getLogger(__name__)
