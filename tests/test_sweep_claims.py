@@ -115,3 +115,28 @@ def test_the_claim_beat_renews_the_heartbeat_until_stopped(client: MlflowClient)
     assert time.time() - renewed < 5
     time.sleep(0.2)
     assert float(client.get_run(run_id).data.tags[TAG_HEARTBEAT]) == renewed
+
+
+def test_a_worker_that_loses_its_claim_deletes_its_run_before_training(
+    client: MlflowClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pitot_tf.sweep.cells import Cell
+    from pitot_tf.sweep.worker import CellRunner, SweepJob
+
+    experiment_id = client.create_experiment("lost")
+    job = SweepJob("s" * 12, "lost", experiment_id, client.create_run(experiment_id).info.run_id,
+                   {"pitot|0.5|0": KEY}, data_dir="/nonexistent", log_model=False)
+
+    def lose(self: Claims, sweep_key: str, run_id: str) -> None:
+        raise CellTaken(run_id, "the-winner")
+
+    monkeypatch.setattr(Claims, "check", lose)
+    runner = CellRunner(job, client)
+    assert runner.attempt(Cell.from_key("pitot|0.5|0")) == "busy"
+    assert not client.search_runs([experiment_id], f"tags.`{TAG_SWEEP_KEY}` = '{KEY}'")
+
+    other = claim(client, experiment_id)  # a live claim of another worker: left to it
+    assert runner.attempt(Cell.from_key("pitot|0.5|0")) == "busy"
+    client.set_terminated(other, "FINISHED")
+    assert runner.attempt(Cell.from_key("pitot|0.5|0")) == "done"
+    assert client.get_run(other).data.tags["pitot.in_sweep." + "s" * 12] == "pitot|0.5|0"
