@@ -34,6 +34,8 @@ OWNER, BEAT = "pitot_worker", "pitot_heartbeat"
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
+# Checked against Optuna 5.0.0 (private: optuna.storages._heartbeat, _get_stale_trial_ids,
+# FrozenTrial._trial_id); re-check them when Optuna is upgraded.
 class JournalHeartbeatStorage(JournalStorage, BaseHeartbeat):
     """``JournalStorage(JournalFileBackend(path))`` whose trials beat every ``interval`` s; a
     trial silent for ``grace_period`` s, or whose local worker process is gone, is stale and
