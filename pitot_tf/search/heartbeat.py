@@ -10,7 +10,7 @@ grace period.
 
 Checked against Optuna 5.0.0: ``BaseHeartbeat`` lives in the private module
 ``optuna.storages._heartbeat``, its abstract method ``_get_stale_trial_ids`` is private, and a
-stale trial is named by ``FrozenTrial._trial_id``. Nothing else in pitot-tf touches private
+stale trial is named by ``FrozenTrial._trial_id``. Keep it the only module that touches private
 attributes of Optuna or MLflow.
 """
 
