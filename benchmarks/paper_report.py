@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from mlflow.entities import Run
 
-from pitot_tf.sweep.summary import sweep_summary
+from pitot_tf.reporting.summary import sweep_summary
 from pitot_tf.tracking.names import TAG_PRESET
 
 #: The paper's published numbers (MLSys 2025), read off its text and figures; "if" there is the

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from pitot_tf.cli.app import app, register_commands
 from pitot_tf.errors import ConfigError
-from pitot_tf.sweep.repair import repair_runs
-from pitot_tf.sweep.tags import TAG_HOST, TAG_PID, TAG_REPAIRED
+from pitot_tf.tracking.liveness import TAG_HOST, TAG_PID
 from pitot_tf.tracking.names import TAG_ERROR
+from pitot_tf.tracking.repair import TAG_REPAIRED, repair_runs
 
 HOUR_MS = 3_600_000
 
@@ -97,20 +97,19 @@ def test_older_than_also_kills_long_silent_runs(store: str) -> None:
 
 
 def test_a_requeued_trial_ends_its_dead_workers_run(store: str, tmp_path: Path) -> None:
-    """When the heartbeat re-queues a stale sweep trial, the process that re-queued it marks
-    the run of the dead worker KILLED."""
+    """When the heartbeat re-queues a stale search trial, the process that re-queued it marks
+    the run of the dead worker FAILED."""
     import optuna
 
-    from pitot_tf.search.processes import end_dead_runs
-    from pitot_tf.sweep.repair import kill_run
+    from pitot_tf.search.objective import fail_dead_trial_runs
 
     client = MlflowClient()
     experiment_id = client.create_experiment("requeued")
     stale = client.create_run(experiment_id).info.run_id
     study = optuna.create_study()
-    study.enqueue_trial({"cell": 0}, user_attrs={"cell": "pitot|0.5|0", "mlflow_run_id": stale})
-    end_dead_runs(store, study.ask(), end=kill_run)  # type: ignore[arg-type]  # as the sweep's on_stale
-    assert status(client, stale) == "KILLED"
+    study.enqueue_trial({"x": 0}, user_attrs={"mlflow_run_id": stale})
+    fail_dead_trial_runs(study.ask())  # type: ignore[arg-type]  # as the search's on_stale
+    assert status(client, stale) == "FAILED"
     assert "stale heartbeat" in client.get_run(stale).data.tags[TAG_ERROR]
 
 

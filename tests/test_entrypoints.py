@@ -220,7 +220,6 @@ def test_search_entry_point_runs_trials_as_nested_runs(first: Run, workspace: Pa
 def test_sweep_entry_point_trains_each_cell_once(first: Run, workspace: Path) -> None:
     params = {"presets": "pitot", "levels": "0.5", "replicates": "0",
               "set": f"training.steps=60 {OVERRIDES}", "log_model": "false",
-              "storage": str(workspace / "sweeps.journal"),
               "data_dir": str(workspace / "data"), "experiment": "entry"}
     done = mlflow_run("sweep", params, workspace)
     assert done.returncode == 0, done.stderr[-3000:]

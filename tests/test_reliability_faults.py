@@ -303,7 +303,7 @@ def test_a_tracking_server_going_away_fails_the_run_not_hangs(
     assert runs[failed_id].info.status == "FAILED"
     assert "API request to" in runs[failed_id].data.tags["error"]
     assert runs[left_id].info.status == "RUNNING"
-    from pitot_tf.sweep.repair import repair_runs
+    from pitot_tf.tracking.repair import repair_runs
 
     repaired = repair_runs(older_than=1, client=MlflowClient(server.uri),
                            ids=[runs[left_id].info.experiment_id])

@@ -1,12 +1,12 @@
 """Load: a search with 3 worker processes on one PostgreSQL study and a sweep with 2 worker
 processes, at once, on one MLflow tracking store (``benchmarks/load.py`` at a small size).
-Every trial and every cell runs exactly once and nothing is lost; the throughput it prints is
+Every trial and every cell runs exactly once and nothing is lost (the study may finish up to 2
+trials more than asked); the throughput it prints is
 recorded in docs/reliability.md."""
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import uuid
@@ -57,14 +57,13 @@ def test_three_search_and_two_sweep_workers_run_everything_once(
             search_runs, sweep_runs = (experiment_runs(client, f"load-{name}-{kind}")
                                        for kind in ("search", "sweep"))
         finally:
-            log = tmp_path / "load" / "sweep.log"
-            queues = re.findall(r"\((sweep-[0-9a-f]+) in ", log.read_text()) if log.exists() else []
-            for study in {f"load-{name}", *queues} & set(optuna.get_all_study_names(storage)):
-                optuna.delete_study(study_name=study, storage=storage)
+            if f"load-{name}" in optuna.get_all_study_names(storage):
+                optuna.delete_study(study_name=f"load-{name}", storage=storage)
 
     assert report["exactly_once"] and report["problems"] == []
     assert report["trials_per_min"] > 0 and report["cells_per_min"] > 0
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * TRIALS
+    assert {t.state for t in trials} == {TrialState.COMPLETE}
+    assert TRIALS <= len(trials) <= TRIALS + 3 - 1  # 3 workers may finish 2 more
     per_trial = Counter(r.data.tags["optuna.trial_number"] for r in search_runs
                         if "optuna.trial_number" in r.data.tags)
     assert per_trial == Counter(str(t.number) for t in trials)

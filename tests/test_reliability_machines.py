@@ -2,8 +2,8 @@
 environments share only a PostgreSQL storage and an MLflow tracking server that proxies the
 artifacts (``mlflow server --artifacts-destination``) on loopback. Both run the same sweep of
 6 cells and the same 6-trial search at once (the recipe in docs/sweeps.md); every cell runs
-once, the study finishes exactly 6 trials, and every cell's model downloads through the
-server."""
+once, the study finishes 6 trials (7 when both workers finish one last trial at once), and
+every cell's model downloads through the server."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def test_two_worker_groups_share_only_the_database_and_the_server(
     try:
         run_both([(["sweep", "--presets", "pitot", "--levels", "0.3,0.5,0.7",
                     "--replicates", "0-1", "--set", " ".join(settings), "--data-dir", "data",
-                    "--storage", url, "--experiment", f"{name}-sweep", "--no-progress"],
+                    "--experiment", f"{name}-sweep", "--no-progress"],
                    folder, env) for folder, env in groups])
         run_both([(["search", "--study", f"{name}.yaml", "--n-trials", "6", "--storage", url,
                     "--data-dir", "data", "--experiment", f"{name}-search"], folder, env)
@@ -105,7 +105,7 @@ def test_two_worker_groups_share_only_the_database_and_the_server(
         for study in set(optuna.get_all_study_names(storage)) - before:
             optuna.delete_study(study_name=study, storage=storage)
 
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
+    assert {t.state for t in trials} == {TrialState.COMPLETE} and 6 <= len(trials) <= 7
     client = MlflowClient(tracking_server)
     experiment = client.get_experiment_by_name(f"{name}-sweep")
     assert experiment is not None

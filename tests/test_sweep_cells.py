@@ -11,10 +11,9 @@ import pytest
 
 from pitot_tf.data.splits import save_split, split_path
 from pitot_tf.errors import ConfigError, DataError
-from pitot_tf.search.processes import ProcessId
 from pitot_tf.sweep.cells import Cell, make_plan, parse_levels, parse_replicates
 from pitot_tf.sweep.keys import KeyMaker, config_hash, split_identity, sweep_id
-from pitot_tf.sweep.tags import process_tags, tagged_process
+from pitot_tf.tracking.liveness import ProcessId, process_tags, tagged_process
 
 
 def test_replicates_accept_ranges_lists_and_commas() -> None:

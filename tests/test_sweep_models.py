@@ -10,7 +10,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow_helpers import private_tracking
 
-from pitot_tf.sweep.report import sweep_figures
+from pitot_tf.reporting.report import sweep_figures
 from pitot_tf.sweep.runner import run_sweep
 from pitot_tf.sweep.tags import TAG_HAS_MODEL, TAG_SWEEP_KEY
 
@@ -30,9 +30,7 @@ def data(tmp_path: Path) -> Iterator[Path]:
 
 def test_models_are_analysed_and_reused_by_a_sweep_without_models(data: Path,
                                                                   tmp_path: Path) -> None:
-    journal = str(tmp_path / "sweeps.journal")
-    first = run_sweep(["pitot"], ["0.5"], ["0"], OVERRIDES, data_dir=data, storage=journal,
-                      progress=False)
+    first = run_sweep(["pitot"], ["0.5"], ["0"], OVERRIDES, data_dir=data, progress=False)
     assert (first.done, first.trained) == (1, 1)
     client = MlflowClient()
     experiment = client.get_experiment_by_name("sweep")
@@ -47,7 +45,7 @@ def test_models_are_analysed_and_reused_by_a_sweep_without_models(data: Path,
     assert {"tsne_workloads_suite.png", "tsne_platforms_runtime.png", "tsne_platforms_uarch.png",
             "interference_norm.png", "error_by_platform_group.png", "mape_vs_level.png"} <= names
 
-    second = run_sweep(["pitot"], ["0.5"], ["0"], OVERRIDES, data_dir=data, storage=journal,
+    second = run_sweep(["pitot"], ["0.5"], ["0"], OVERRIDES, data_dir=data,
                        log_model=False, progress=False)
     assert second.sweep_id != first.sweep_id
     assert (second.done, second.trained, second.reused) == (1, 0, 1)

@@ -1,5 +1,6 @@
-"""A sweep killed (SIGKILL) while training resumes: the stale run is marked KILLED, its cell
-trained again, every cell ends with exactly one FINISHED run."""
+"""A sweep worker killed (SIGKILL) while training: its cell is trained again, by a live copy of
+the same invocation or by the next invocation; the dead claim is marked KILLED and every cell
+ends with exactly one FINISHED run."""
 
 from __future__ import annotations
 
@@ -15,11 +16,10 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run
 from mlflow_helpers import private_tracking
-from optuna.trial import TrialState
 
-from pitot_tf.sweep import queue
 from pitot_tf.sweep.runner import run_sweep
-from pitot_tf.sweep.tags import TAG_CELL, TAG_REPAIRED, TAG_SWEEP_KEY
+from pitot_tf.sweep.tags import TAG_CELL, TAG_SWEEP_KEY
+from pitot_tf.tracking.repair import TAG_REPAIRED
 
 pytestmark = pytest.mark.slow
 OVERRIDES = {"training.steps": 40, "training.val_every": 20, "training.batch": 64,
@@ -54,14 +54,17 @@ def wait_for_second_cell(client: MlflowClient, process: subprocess.Popen[bytes])
     raise AssertionError("the second cell never started")
 
 
+def sweep_command(data: Path) -> list[str]:
+    settings = [f"{k}={v}".replace(" ", "") for k, v in OVERRIDES.items()]
+    return [str(PITOT_TF), "sweep", "--presets", "pitot", "--levels", "0.5",
+            "--replicates", "0,1", "--set", " ".join(settings), "--data-dir", str(data),
+            "--log-model", "false", "--no-progress"]
+
+
 def test_a_killed_sweep_resumes_where_it_stopped(world: tuple[Path, str], tmp_path: Path
                                                  ) -> None:
     data, uri = world
-    journal = tmp_path / "sweeps.journal"
-    settings = [f"{k}={v}".replace(" ", "") for k, v in OVERRIDES.items()]
-    command = [str(PITOT_TF), "sweep", "--presets", "pitot", "--levels", "0.5",
-               "--replicates", "0,1", "--set", " ".join(settings), "--data-dir", str(data),
-               "--storage", str(journal), "--log-model", "false", "--no-progress"]
+    command = sweep_command(data)
     process = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, "MLFLOW_TRACKING_URI": uri})
@@ -74,15 +77,35 @@ def test_a_killed_sweep_resumes_where_it_stopped(world: tuple[Path, str], tmp_pa
     assert client.get_run(stale.info.run_id).info.status == "RUNNING"
 
     result = run_sweep(["pitot"], ["0.5"], ["0", "1"], OVERRIDES, data_dir=data,
-                       storage=str(journal), log_model=False, progress=False)
+                       log_model=False, progress=False)
     assert (result.done, result.cells, result.trained, result.failed) == (2, 2, 1, {})
     killed = client.get_run(stale.info.run_id)
     assert killed.info.status == "KILLED"
     assert killed.data.tags[TAG_REPAIRED] == "true"
     finished = [r for r in cell_runs(client) if r.info.status == "FINISHED"]
     assert sorted(r.data.tags[TAG_CELL] for r in finished) == ["pitot|0.5|0", "pitot|0.5|1"]
-    study = queue.open_queue(str(journal), result.sweep_id, create=False)
-    stale_cell = stale.data.tags[TAG_CELL]
-    states = [t.state for t in study.get_trials() if queue.trial_cell(t) == stale_cell]
-    assert states == [TrialState.FAIL, TrialState.COMPLETE]
     assert client.get_run(result.parent_run_id).info.status == "FINISHED"
+
+
+def test_a_live_copy_trains_the_cell_of_a_killed_copy(world: tuple[Path, str],
+                                                       tmp_path: Path) -> None:
+    """``--workers 2``: one copy is killed mid-cell; the other, still walking the cells, finds
+    the dead claim (its process is gone), ends it KILLED and trains the cell itself."""
+    data, uri = world
+    command = [*sweep_command(data), "--levels", "0.3", "--workers", "2"]
+    process = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    client = MlflowClient(uri)
+    deadline = time.time() + 240
+    while not [r for r in cell_runs(client) if r.info.status == "RUNNING"]:
+        assert time.time() < deadline and process.poll() is None, "no cell ever started"
+        time.sleep(0.2)
+    victim = next(r for r in cell_runs(client) if r.info.status == "RUNNING")
+    os.kill(int(victim.data.tags["pitot.pid"]), signal.SIGKILL)
+    assert process.wait(timeout=300) == 0
+    killed = client.get_run(victim.info.run_id)
+    assert killed.info.status == "KILLED" and "is gone" in killed.data.tags["error"]
+    finished = [r for r in cell_runs(client) if r.info.status == "FINISHED"]
+    assert sorted(r.data.tags[TAG_CELL] for r in finished) == sorted(
+        f"pitot|{level}|{replicate}" for level in ("0.3", "0.5") for replicate in (0, 1))

@@ -14,11 +14,9 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Run, ViewType
 from mlflow_helpers import private_tracking
-from optuna.trial import TrialState
 from typer.testing import CliRunner, Result
 
 from pitot_tf.cli.app import app, register_commands
-from pitot_tf.sweep import queue
 from pitot_tf.sweep.tags import TAG_SWEEP_ID, TAG_SWEEP_KEY, in_sweep_tag
 from pitot_tf.tracking import names
 
@@ -34,19 +32,18 @@ FAST = ["training.steps=40", "training.val_every=20", "training.batch=64",
 class World:
     root: Path
     data: Path
-    journal: Path
     client: MlflowClient
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """Synthetic data, a private tracking store and journal; the folder is the cwd."""
+    """Synthetic data and a private tracking store; the folder is the cwd."""
     from pitot_tf.data.synth import synthesize_dataset
 
     root = tmp_path_factory.mktemp("sweep")
     data = synthesize_dataset(root / "data", platforms=24, workloads=40, seed=3)
     with private_tracking(root, root.parent) as uri:
-        yield World(root, data, root / "sweeps.journal", MlflowClient(uri))
+        yield World(root, data, MlflowClient(uri))
 
 
 def invoke(*args: str) -> Result:
@@ -57,7 +54,7 @@ def invoke(*args: str) -> Result:
 def sweep_args(world: World) -> list[str]:
     return ["sweep", "--presets", "pitot,baseline/monolith", "--levels", "0.3,0.6",
             "--replicates", "0-1", "--set", " ".join(FAST), "--data-dir", str(world.data),
-            "--storage", str(world.journal), "--log-model", "false", "--no-progress"]
+            "--log-model", "false", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +62,10 @@ def first(world: World) -> Result:
     return invoke(*sweep_args(world), "--workers", "2")
 
 
-def all_runs(client: MlflowClient) -> list[Run]:
+def all_runs(client: MlflowClient, view: int = ViewType.ACTIVE_ONLY) -> list[Run]:
+    """Every run (deleted ones too with ``ViewType.ALL``: a claim that lost is deleted)."""
     ids = [e.experiment_id for e in client.search_experiments()]
-    return list(client.search_runs(ids, "", run_view_type=ViewType.ALL, max_results=1000))
+    return list(client.search_runs(ids, "", run_view_type=view, max_results=1000))
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +91,8 @@ def test_two_workers_train_every_cell_once_under_the_parent(world: World, first:
                            for lv in ("0.3", "0.6") for r in (0, 1))
     assert {r.data.tags[names.TAG_PARENT] for r in runs} == {parent.info.run_id}
     assert len({r.data.tags[TAG_SWEEP_KEY] for r in runs}) == 8
-    study = queue.open_queue(str(world.journal), sweep_id, create=False)
-    complete = [str(queue.trial_cell(t))
-                for t in study.get_trials(states=(TrialState.COMPLETE,))]
-    assert sorted(complete) == cells
+    hosts = {r.data.tags["pitot.pid"] for r in runs}
+    assert len(hosts) == 2, "both worker copies trained cells"
     assert world.client.get_run(parent.info.run_id).info.status == "FINISHED"
     table = pd.read_csv(world.client.download_artifacts(parent.info.run_id, "cells.csv",
                                                         str(world.root)))
@@ -104,11 +100,11 @@ def test_two_workers_train_every_cell_once_under_the_parent(world: World, first:
 
 
 def test_a_rerun_trains_nothing(world: World, first: Result) -> None:
-    before = len(all_runs(world.client))
+    before = len(all_runs(world.client, ViewType.ALL))
     again = invoke(*sweep_args(world))
     assert again.exit_code == 0, again.output
     assert "8/8 cells done; this run trained 0, reused 0, 0 failed" in again.output
-    assert len(all_runs(world.client)) == before
+    assert len(all_runs(world.client, ViewType.ALL)) == before
 
 
 def test_the_entry_point_resumes_the_same_sweep(world: World, first: Result) -> None:
@@ -118,7 +114,7 @@ def test_the_entry_point_resumes_the_same_sweep(world: World, first: Result) -> 
     before = len(all_runs(world.client))
     status = run_command("sweep", [
         "--presets", "pitot,baseline/monolith", "--levels", "0.3,0.6", "--replicates", "0-1",
-        "--set", " ".join(FAST), "--data-dir", str(world.data), "--storage", str(world.journal),
+        "--set", " ".join(FAST), "--data-dir", str(world.data),
         "--splits-dir", "default", "--log-model", "false", "--no-progress"])
     assert status == 0
     assert len(all_runs(world.client)) == before
@@ -126,7 +122,7 @@ def test_the_entry_point_resumes_the_same_sweep(world: World, first: Result) -> 
 
 def test_the_summary_is_recomputed_from_the_runs(world: World, first: Result,
                                                  parent: Run) -> None:
-    result = invoke("sweep", "summary", "--out", str(world.root / "summary.csv"))
+    result = invoke("sweep", "summary", "--out", str(world.root / "summary.csv"), "--log")
     assert result.exit_code == 0, result.output
     table = pd.read_csv(world.root / "summary.csv")
     keys = ["preset", "level", "objective", "alpha"]
@@ -149,9 +145,9 @@ def test_the_summary_is_recomputed_from_the_runs(world: World, first: Result,
 
 
 def test_other_alphas_come_from_the_conformal_tables(world: World, first: Result) -> None:
-    from pitot_tf.sweep.summary import sweep_summary
+    from pitot_tf.reporting.summary import sweep_summary
 
-    table = sweep_summary(log=False).table
+    table = sweep_summary().table
     runs = [r for r in cell_runs(world) if r.data.tags[names.TAG_PRESET] == "baseline/monolith"
             and r.data.tags[names.TAG_LEVEL] == "0.3"]
     widths = []
@@ -170,7 +166,7 @@ def test_other_alphas_come_from_the_conformal_tables(world: World, first: Result
 def test_figures_draw_from_the_sweep_and_go_to_the_parent(world: World, first: Result,
                                                           parent: Run) -> None:
     out = world.root / "figures"
-    result = invoke("sweep", "figures", "--out", str(out))
+    result = invoke("sweep", "figures", "--out", str(out), "--log")
     assert result.exit_code == 0, result.output
     assert "analysis skipped" in result.output  # the sweep logged no models
     drawn = sorted(p.name for p in out.iterdir())

@@ -45,7 +45,9 @@ def show(name: Annotated[str, typer.Argument(
 @presets_app.command("keys")
 def keys(
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045 - typer needs Optional
-        help="Write the reference to this file (docs/config.md) instead of printing it.")] = None,
+        show_default=False,
+        help="Write the reference to this file, e.g. docs/config.md (default: print it).")
+    ] = None,
 ) -> None:
     """Print every config key with its type, default and meaning (markdown; the source of
     docs/config.md)."""

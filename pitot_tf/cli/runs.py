@@ -24,7 +24,7 @@ def repair(
 
     Killed runs get the reason in their error tag; a sweep never reuses them.
     """
-    from pitot_tf.sweep.repair import repair_runs
+    from pitot_tf.tracking.repair import repair_runs
 
     found = repair_runs(experiment, older_than, dry_run)
     verb = "would mark" if dry_run else "marked"

@@ -20,7 +20,6 @@ from pitot_tf.cli.common import (
     Switch,
     Words,
     items,
-    not_default,
     overrides_of,
 )
 
@@ -51,11 +50,11 @@ def sweep(
     splits_dir: SplitsDir = None,
     experiment: Experiment = None,
     workers: Annotated[int, typer.Option(help="Worker processes on this machine.")] = 1,
-    storage: Annotated[OptionalStr, typer.Option(
-        callback=not_default, show_default=False,
-        help="Journal file or database URL (default: studies/sweeps.journal).")] = None,
     log_model: LogModel = Switch.true,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    stale_after: Annotated[float, typer.Option(
+        help="Seconds without a heartbeat after which a cell's worker counts as dead.")
+    ] = 180.0,
 ) -> None:
     """Train and evaluate every cell once; run again to resume or to add workers."""
     if ctx.invoked_subcommand is not None:
@@ -63,18 +62,16 @@ def sweep(
     names = items(presets)
     if not names:
         raise typer.BadParameter("name the presets to sweep", param_hint="--presets")
-    import optuna
-
     from pitot_tf.sweep.runner import run_sweep
     from pitot_tf.tracking.experiments import adopt_project_run
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     adopt_project_run(experiment or "sweep")  # under `mlflow run`: the sweep's parent run
     result = run_sweep(names, items(levels) or None, items(replicates) or None,
                        overrides_of(overrides), data_dir=data_dir, splits_dir=splits_dir,
-                       experiment=experiment, workers=workers, storage=storage,
-                       log_model=log_model is Switch.true, progress=progress)
-    typer.echo(f"sweep {result.sweep_id} ({result.study} in {result.storage}): "
+                       experiment=experiment, workers=workers,
+                       log_model=log_model is Switch.true, progress=progress,
+                       stale_after=stale_after)
+    typer.echo(f"sweep {result.sweep_id}: "
                f"{result.done}/{result.cells} cells done; this run trained {result.trained}, "
                f"reused {result.reused}, {len(result.failed)} failed, {result.wall_s:.0f} s")
     typer.echo(f"MLflow parent run {result.parent_run_id} (experiment {result.experiment})")
@@ -94,16 +91,18 @@ def summary(
              "own runs).")] = None,
     out: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         show_default=False, help="CSV file to write (default: print).")] = None,
+    log: Annotated[bool, typer.Option(help="Also log the tables to the sweep's parent run.")
+                   ] = False,
 ) -> None:
     """Mean ± 2 standard errors over replicates per preset × level × objective × α."""
-    from pitot_tf.sweep.summary import sweep_summary
+    from pitot_tf.reporting.summary import sweep_summary
 
-    result = sweep_summary(sweep_id, experiment, out)
+    result = sweep_summary(sweep_id, experiment, out, log=log)
     if out is None:
         typer.echo(result.table.to_csv(index=False), nl=False)
     else:
         typer.echo(f"wrote {out} ({len(result.table)} rows from {len(result.runs)} runs)")
-    if result.parent_run_id:
+    if log and result.parent_run_id:
         typer.echo(f"logged summary.csv to parent run {result.parent_run_id}", err=True)
 
 
@@ -111,16 +110,18 @@ def summary(
 def figures(
     sweep_id: SweepId = None,
     experiment: Experiment = None,
-    out: Annotated[Path, typer.Option(help="Folder for the PNG files.")] = Path("docs/figures"),
+    out: Annotated[Path, typer.Option(help="Folder for the PNG files.")] = Path("figures"),
     run: Annotated[OptionalStr, typer.Option(
         "--run-id", show_default=False,
         help="Training run to analyse (default: the sweep's pitot run near 0.5).")] = None,
     analysis: Annotated[bool, typer.Option(help="Draw the model analysis figures.")] = True,
+    log: Annotated[bool, typer.Option(help="Also log the figures to the sweep's parent run.")
+                   ] = False,
 ) -> None:
-    """Draw the paper's figures from a sweep into --out and log them to its parent run."""
-    from pitot_tf.sweep.report import sweep_figures
+    """Draw the paper's figures from a sweep into --out (and, with --log, its parent run)."""
+    from pitot_tf.reporting.report import sweep_figures
 
-    report = sweep_figures(sweep_id, experiment, out, run, analysis)
+    report = sweep_figures(sweep_id, experiment, out, run, analysis, log)
     for path in report.paths:
         typer.echo(str(path))
     for note in report.notes:

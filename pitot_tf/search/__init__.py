@@ -2,10 +2,10 @@
 
 Modules (import the one you need; most pull in Optuna, some TensorFlow and MLflow):
 :mod:`~pitot_tf.search.studies` (study files), :mod:`~pitot_tf.search.space` and
-:mod:`~pitot_tf.search.algorithms` (what a study samples, and how), the machinery shared with
-sweeps (:mod:`~pitot_tf.search.storage`, :mod:`~pitot_tf.search.gate`,
-:mod:`~pitot_tf.search.processes`), the trial (:mod:`~pitot_tf.search.metrics`,
-:mod:`~pitot_tf.search.objective`), :mod:`~pitot_tf.search.parent_run`,
-:mod:`~pitot_tf.search.worker` and :mod:`~pitot_tf.search.runner` (:func:`run_search`),
+:mod:`~pitot_tf.search.algorithms` (what a study samples, and how),
+:mod:`~pitot_tf.search.storage` and :mod:`~pitot_tf.search.heartbeat` (where trials live, and
+how a dead worker's trial is found), :mod:`~pitot_tf.search.processes` (``--workers``), the
+trial (:mod:`~pitot_tf.search.metrics`, :mod:`~pitot_tf.search.objective`),
+:mod:`~pitot_tf.search.parent_run`, :mod:`~pitot_tf.search.runner` (:func:`run_search`),
 :mod:`~pitot_tf.search.export` and :mod:`~pitot_tf.search.dashboard`.
 """

@@ -19,9 +19,10 @@ from optuna.trial import TrialState
 from pitot_tf.config import Config
 from pitot_tf.errors import ConfigError
 from pitot_tf.presets import BUILTIN_PRESETS, user_preset_dir
+from pitot_tf.redaction import redact
 from pitot_tf.search.objective import ATTR_RUN_ID, CONFIG_ATTR
 from pitot_tf.search.parent_run import trial_metrics
-from pitot_tf.search.storage import open_storage, redact, storage_location
+from pitot_tf.search.storage import open_storage, storage_location
 from pitot_tf.search.studies import StudySpec, load_study
 
 #: Run-time switches that say nothing about the model; never exported.

@@ -20,6 +20,7 @@ trial's run ends KILLED with a ``stopped`` tag, a failed one FAILED with an ``er
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import socket
@@ -45,7 +46,6 @@ from pitot_tf.search.metrics import (
     validation_predictions,
     weighted_loss,
 )
-from pitot_tf.search.processes import ATTR_RUN_ID, ATTR_RUN_IDS, trial_run_ids
 from pitot_tf.search.space import suggest_overrides
 from pitot_tf.search.studies import SEARCH_DEFAULTS, StudySpec, metric_name
 from pitot_tf.training import TrainingDiverged, train
@@ -56,6 +56,9 @@ Values = float | tuple[float, ...]
 #: Prefix of the trial user attributes holding its config (values other than the defaults).
 CONFIG_ATTR = "config."
 TAG_STUDY, TAG_TRIAL, TAG_STATE = "optuna.study", "optuna.trial_number", "optuna.state"
+#: Trial user attributes: the MLflow run(s) it trained (one per replicate).
+ATTR_RUN_ID, ATTR_RUN_IDS = "mlflow_run_id", "mlflow_run_ids"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,30 @@ class TrialTracking:
     experiment_id: str
     parent_run_id: str
     study_name: str
+
+
+def trial_run_ids(trial: optuna.trial.FrozenTrial | optuna.Trial) -> list[str]:
+    """The MLflow runs a trial made (one per replicate it trained)."""
+    several, single = trial.user_attrs.get(ATTR_RUN_IDS), trial.user_attrs.get(ATTR_RUN_ID)
+    return str(several).split(",") if several else [str(single)] if single else []
+
+
+def fail_dead_trial_runs(trial: optuna.trial.FrozenTrial) -> None:
+    """End each still RUNNING MLflow run of a trial whose worker died FAILED (called by the
+    process that re-queued it; the tracking store is this process's)."""
+    from mlflow import MlflowClient
+
+    from pitot_tf.tracking.names import TAG_ERROR
+
+    client = MlflowClient()
+    for run_id in trial_run_ids(trial):
+        try:
+            if client.get_run(run_id).info.status == "RUNNING":
+                client.set_tag(run_id, TAG_ERROR, f"its worker died (stale heartbeat); "
+                                                  f"trial {trial.number} re-queued")
+                client.set_terminated(run_id, "FAILED")
+        except Exception as error:  # the tracking server: `runs repair` can end it later
+            log.warning("could not end run %s of dead trial %d: %s", run_id, trial.number, error)
 
 
 class TrialStateTagger:

@@ -61,6 +61,13 @@ def parent_run(spec: StudySpec, experiment: str | None = None) -> Iterator[Paren
         yield ParentRun(run.info.run_id, run.info.experiment_id, tracking_uri)
 
 
+def existing_parent(run_id: str) -> ParentRun:
+    """The parent run a ``--workers`` copy nests its trials under (its coordinator's)."""
+    tracking_uri = mlflow.get_tracking_uri()
+    run = MlflowClient(tracking_uri).get_run(run_id)
+    return ParentRun(run_id, run.info.experiment_id, tracking_uri)
+
+
 def log_settings(run: ParentRun, spec: StudySpec, settings: Mapping[str, Any]) -> None:
     """Search settings as params (named like the MLproject's ``search`` parameters, so that
 ``mlflow run`` does not log them twice) and the study file as an artifact."""

@@ -1,40 +1,58 @@
-"""``pitot-tf search``: create or resume a study, run workers, summarize into MLflow.
+"""``pitot-tf search``: create or resume a study, run it in one or more workers, summarize.
 
-``run_search`` validates the study file and the data, creates the study in its storage (or
-loads it), enqueues the preset's own configuration as the first trial of a new study, opens
-the MLflow parent run and runs ``workers`` workers against the same storage: in-process for
-one, else as subprocesses (``python -m pitot_tf.search.worker``; one last in-process worker
-finishes what dead ones left). ``n_trials`` is the study's
-target of finished (COMPLETE or PRUNED) trials, counted over every invocation and machine;
-run again with a larger number to extend a study. If a worker process dies, its running trial
-is failed and re-queued once with the same parameters by the storage's heartbeat, and its MLflow
-run ended FAILED by the process that re-queued it.
+Each worker is the optuna-examples habit: load the study from the shared storage and call
+``study.optimize(objective, callbacks=[MaxTrialsCallback(n_trials, states=(COMPLETE,
+PRUNED))])``. ``n_trials`` is the study's total of finished trials over every invocation and
+machine; as each worker checks it only after a trial ends, K workers may finish up to K - 1
+more. Workers are processes the user starts (the same command on any machine with the same
+``--storage``) or, with ``workers`` > 1, copies of the same command
+(:func:`~pitot_tf.search.processes.spawn_copies`) whose trials nest under this invocation's
+MLflow parent run. A dead worker's trial is failed and retried by the storage's heartbeat
+(:mod:`~pitot_tf.search.storage`), whose process also ends the dead trial's MLflow runs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.study import MaxTrialsCallback
+from optuna.trial import FrozenTrial, TrialState
 
 from pitot_tf.errors import ConfigError, PitotError
-from pitot_tf.search.gate import FINISHED
-from pitot_tf.search.objective import load_tuning_data
-from pitot_tf.search.parent_run import log_settings, log_study_result, parent_run
-from pitot_tf.search.processes import run_workers
-from pitot_tf.search.storage import open_storage, redact, set_study_attrs, storage_location
+from pitot_tf.redaction import redact
+from pitot_tf.search.algorithms import make_pruner, make_sampler
+from pitot_tf.search.objective import (
+    Replicate,
+    TrialObjective,
+    TrialStateTagger,
+    TrialTracking,
+    fail_dead_trial_runs,
+    load_tuning_data,
+)
+from pitot_tf.search.parent_run import (
+    ParentRun,
+    existing_parent,
+    log_settings,
+    log_study_result,
+    parent_run,
+)
+from pitot_tf.search.processes import override_text, spawn_copies, worker_rank
+from pitot_tf.search.storage import open_storage, set_study_attrs, storage_location
 from pitot_tf.search.studies import StudySpec, load_study
-from pitot_tf.search.worker import WorkerJob, run_worker
 from pitot_tf.tracking.fingerprint import code_version, data_fingerprint
 
 PathLike = str | Path
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+#: Set for ``--workers`` copies: the parent run to nest trials under ("-": untracked).
+PARENT_VARIABLE = "PITOT_SEARCH_PARENT"
 
 
 @dataclass(frozen=True)
@@ -57,8 +75,8 @@ class SearchResult:
 
 def ensure_study(spec: StudySpec, location: str) -> optuna.Study:
     """Create (or load) the study; a new study gets the preset's values as trial 0."""
-    storage = open_storage(location, spec.heartbeat)
-    study = optuna.create_study(storage=storage, study_name=spec.name, load_if_exists=True,
+    study = optuna.create_study(storage=open_storage(location, spec.heartbeat),
+                                study_name=spec.name, load_if_exists=True,
                                 directions=spec.directions)
     if len(study.directions) != len(spec.directions):
         raise ConfigError(f"study '{spec.name}' in {redact(location)} has "
@@ -72,6 +90,27 @@ def ensure_study(spec: StudySpec, location: str) -> optuna.Study:
         study.enqueue_trial(spec.default_params(), user_attrs={"origin": f"preset {spec.preset}"},
                             skip_if_exists=True)
     return study
+
+
+def optimize(spec: StudySpec, location: str, n_trials: int, replicates: list[Replicate],
+             tracking: TrialTracking | None = None, timeout: float | None = None,
+             max_failures: int | None = None, worker: int = 0) -> None:
+    """One worker: trials until the study has ``n_trials`` finished, ``timeout`` s pass or
+    ``max_failures`` more trials have FAILED (a user error fails the trial, not the worker)."""
+    storage = open_storage(location, spec.heartbeat, fail_dead_trial_runs if tracking else None)
+    study = optuna.load_study(study_name=spec.name, storage=storage,
+                              sampler=make_sampler(spec.sampler, worker),
+                              pruner=make_pruner(spec.pruner))
+    if _count(study, FINISHED) >= n_trials:
+        return
+    failures = _count(study, (TrialState.FAIL,)) + (max_failures or max(3, n_trials))
+    callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] = [
+        MaxTrialsCallback(n_trials, states=FINISHED),
+        MaxTrialsCallback(failures, states=(TrialState.FAIL,))]
+    if tracking is not None:
+        callbacks.append(TrialStateTagger(tracking.tracking_uri))
+    study.optimize(TrialObjective(spec, replicates, tracking), timeout=timeout,
+                   callbacks=callbacks, catch=(PitotError,), gc_after_trial=True)
 
 
 def run_search(
@@ -94,35 +133,56 @@ def run_search(
     set_study_attrs(optuna_study, {"data_fingerprint": fingerprint["fingerprint"],
                                    "data_dir": str(fingerprint["directory"]),
                                    "code_version": code_version()})
-    job = WorkerJob(
-        study_file=str(spec.path), storage=location, target=n_trials,
-        overrides=dict(overrides or {}), data_dir=_text(data_dir), splits_dir=_text(splits_dir),
-        deadline=time.time() + timeout if timeout else None,
-        max_failures=max_failures or max(3, n_trials))
     started = time.perf_counter()
+    given_parent = os.environ.get(PARENT_VARIABLE)
+    if given_parent:  # a copy started by another invocation's --workers
+        parent = None if given_parent == "-" else existing_parent(given_parent)
+        optimize(spec, location, n_trials, replicates, _tracking(parent, spec), timeout,
+                 max_failures, worker_rank()[0])
+        return summarize(spec, location, optuna_study, n_trials, given_parent,
+                         time.perf_counter() - started)
     with parent_run(spec, experiment) if track else contextlib.nullcontext() as parent:
         if parent:
-            job = replace(job, tracking_uri=parent.tracking_uri,
-                          experiment_id=parent.experiment_id, parent_run_id=parent.run_id)
             log_settings(parent, spec, {
                 "study": spec.name, "storage": redact(location), "n_trials": n_trials,
                 "workers": workers, "timeout": timeout, "overrides": dict(overrides or {}),
                 "level": spec.level, "replicates": list(spec.replicates)})
-        jobs = [replace(job, worker=index) for index in range(workers)]
-        crashed = run_workers("pitot_tf.search.worker", list(jobs),
-                              lambda: run_worker(job, replicates))
-        finished = _count(optuna_study, FINISHED)
-        if crashed and finished < n_trials:
-            raise PitotError(f"search workers failed ({'; '.join(crashed)}); the study has "
-                             f"{finished} of {n_trials} finished trials")
+        if workers == 1:
+            optimize(spec, location, n_trials, replicates, _tracking(parent, spec), timeout,
+                     max_failures)
+        else:
+            args = copy_args(spec, location, n_trials, timeout, overrides, data_dir, splits_dir)
+            codes = spawn_copies(args, workers, {PARENT_VARIABLE: parent.run_id if parent
+                                                 else "-"})
+            finished = _count(optuna_study, FINISHED)
+            if any(codes) and finished < n_trials:
+                raise PitotError(f"search workers exited with {codes}; the study has "
+                                 f"{finished} of {n_trials} finished trials")
         if parent:
             log_study_result(parent, optuna_study, spec)
     return summarize(spec, location, optuna_study, n_trials,
                      parent.run_id if parent else None, time.perf_counter() - started)
 
 
-def _text(path: PathLike | None) -> str | None:
-    return None if path is None else str(path)
+def copy_args(spec: StudySpec, location: str, n_trials: int, timeout: float | None,
+              overrides: Mapping[str, Any] | None, data_dir: PathLike | None,
+              splits_dir: PathLike | None) -> list[str]:
+    """``pitot-tf`` arguments of one worker copy of this search."""
+    args = ["search", "--study", str(spec.path), "--n-trials", str(n_trials),
+            "--storage", location]
+    for item in (overrides or {}).items():
+        args += ["--set", override_text(*item)]
+    for option, value in (("--timeout", timeout), ("--data-dir", data_dir),
+                          ("--splits-dir", splits_dir)):
+        if value is not None:
+            args += [option, str(value)]
+    return args
+
+
+def _tracking(parent: ParentRun | None, spec: StudySpec) -> TrialTracking | None:
+    if parent is None:
+        return None
+    return TrialTracking(parent.tracking_uri, parent.experiment_id, parent.run_id, spec.name)
 
 
 def _count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
@@ -156,7 +216,7 @@ def result_text(result: SearchResult) -> str:
     if result.pareto_trials:
         lines.append(f"Pareto front of {', '.join(result.metric_names)}: trials "
                      f"{result.pareto_trials}")
-    if result.parent_run_id:
+    if result.parent_run_id and result.parent_run_id != "-":
         from pitot_tf.tracking.experiments import where_text
 
         lines.append(where_text(result.parent_run_id))

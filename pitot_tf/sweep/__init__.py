@@ -1,12 +1,10 @@
 """Sweeps: every (preset × level × replicate) cell trained once, resumably, on many workers.
 
-``pitot-tf sweep`` reproduces the paper's experiments (see ``docs/sweeps.md``). Modules
-(import the one you need; most pull in MLflow or Optuna, the workers also TensorFlow):
-:mod:`~pitot_tf.sweep.cells` (the cells), :mod:`~pitot_tf.sweep.keys` and
-:mod:`~pitot_tf.sweep.tags` (what makes a run reusable; the sweep id), the study that hands out
-the cells (:mod:`~pitot_tf.sweep.queue`, on the search machinery), :mod:`~pitot_tf.sweep.lookup`
+``pitot-tf sweep`` reproduces the paper's experiments (see ``docs/sweeps.md``); MLflow is the
+record and the only thing workers share. Modules: :mod:`~pitot_tf.sweep.cells` (the cells),
+:mod:`~pitot_tf.sweep.keys` and :mod:`~pitot_tf.sweep.tags` (what makes a run reusable; the
+sweep id), :mod:`~pitot_tf.sweep.lookup`, :mod:`~pitot_tf.sweep.claims` (who trains a cell)
 and :mod:`~pitot_tf.sweep.parent` (MLflow), :mod:`~pitot_tf.sweep.worker` and
-:mod:`~pitot_tf.sweep.runner` (:func:`run_sweep`), :mod:`~pitot_tf.sweep.repair` (runs left
-RUNNING), :mod:`~pitot_tf.sweep.summary`, :mod:`~pitot_tf.sweep.figures`,
-:mod:`~pitot_tf.sweep.analysis` and :mod:`~pitot_tf.sweep.report` (tables and figures).
+:mod:`~pitot_tf.sweep.runner` (:func:`run_sweep`). Runs left RUNNING by dead processes:
+:mod:`pitot_tf.tracking.repair`. Tables and figures are in :mod:`pitot_tf.reporting`.
 """

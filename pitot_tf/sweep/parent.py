@@ -1,36 +1,48 @@
 """The sweep's MLflow parent run: one per sweep, shared by every invocation and worker.
 
-The first process that creates the sweep's study creates the parent (or, under ``mlflow run``,
-uses the project's run) and records its id in the study. Every later invocation, on any
-machine, nests its cells under that same run, marks it RUNNING while it works (with its host
-and pid, so ``pitot-tf runs repair`` can tell when it died) and ends it FINISHED when every
-cell is done, FAILED when some cell failed, KILLED when interrupted.
+The parent is the run of kind ``sweep`` tagged with the sweep id in the sweep's experiment.
+The first invocation creates it (or, under ``mlflow run``, tags the project's run); if two
+start at once, the earliest run wins as for cells (:mod:`~pitot_tf.sweep.claims`) and the
+other deletes its own. Every invocation, on any machine, nests its cells under that run, marks
+it RUNNING while it works (with its host and pid, so ``pitot-tf runs repair`` can tell when it
+died) and ends it FINISHED when every cell is done, FAILED when some cell failed and nothing
+else works on it, KILLED when interrupted.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Param, RunStatus
-from mlflow.exceptions import MlflowException
 
-from pitot_tf.errors import ConfigError
-from pitot_tf.search.processes import ProcessId
-from pitot_tf.sweep.tags import KIND_SWEEP, TAG_SWEEP_ID, process_tags
-from pitot_tf.tracking.names import TAG_ERROR, TAG_RUN_NAME
+from pitot_tf.sweep.tags import KIND_SWEEP, TAG_SWEEP_ID
+from pitot_tf.tracking.liveness import ProcessId, process_tags
+from pitot_tf.tracking.names import TAG_ERROR, TAG_KIND, TAG_RUN_NAME
 from pitot_tf.tracking.runs import MAX_TAG_CHARS, standard_tags
 
 DEFINITION_FILE = "sweep.json"
 CELLS_FILE = "cells.csv"
 
 
-def create_parent(client: MlflowClient, experiment_id: str, sweep_id: str,
-                  settings: Mapping[str, Any], project_run: str | None = None) -> str:
-    """Create the parent run (or adopt ``project_run``): tags, ``sweep.*`` params and the
-    definition as ``sweep.json``. Returns its id."""
+def parents(client: MlflowClient, experiment_id: str, sweep_id: str) -> list[str]:
+    """Ids of the runs that stand for sweep ``sweep_id``, oldest first."""
+    query = f"tags.`{TAG_KIND}` = '{KIND_SWEEP}' and tags.`{TAG_SWEEP_ID}` = '{sweep_id}'"
+    runs = client.search_runs([experiment_id], query, max_results=100)
+    return [r.info.run_id for r in sorted(runs, key=lambda r: (r.info.start_time or 0,
+                                                               r.info.run_id))]
+
+
+def ensure_parent(client: MlflowClient, experiment_id: str, sweep_id: str,
+                  settings: Mapping[str, Any], project_run: str | None = None,
+                  settle_s: float = 1.0) -> str:
+    """The sweep's parent run, created (or ``project_run`` adopted) if it has none yet."""
+    found = parents(client, experiment_id, sweep_id)
+    if found:
+        return found[0]
     tags = {**standard_tags(KIND_SWEEP), TAG_SWEEP_ID: sweep_id}
     if project_run:
         run_id = project_run
@@ -40,20 +52,16 @@ def create_parent(client: MlflowClient, experiment_id: str, sweep_id: str,
         tags[TAG_RUN_NAME] = f"sweep {sweep_id}"
         run_id = client.create_run(experiment_id, tags=tags,
                                    run_name=f"sweep {sweep_id}").info.run_id
-    params = [Param(f"sweep.{k}", _text(v)[:6000]) for k, v in settings.items()]
-    client.log_batch(run_id, params=params)
+    time.sleep(settle_s)
+    winner = parents(client, experiment_id, sweep_id)[0]
+    if winner != run_id:
+        if not project_run:
+            client.delete_run(run_id)
+        return winner
+    client.log_batch(run_id, params=[Param(f"sweep.{k}", _text(v)[:6000])
+                                     for k, v in settings.items()])
     client.log_text(run_id, json.dumps(dict(settings), indent=2, default=str), DEFINITION_FILE)
     return run_id
-
-
-def check_parent(client: MlflowClient, run_id: str, sweep_id: str, tracking_uri: str) -> None:
-    """ConfigError unless the recorded parent run exists in this tracking store."""
-    try:
-        client.get_run(run_id)
-    except MlflowException:
-        raise ConfigError(f"sweep {sweep_id}: its parent run {run_id} is not in {tracking_uri}; "
-                          "use the tracking store the sweep started with, or another "
-                          "--storage") from None
 
 
 def mark_running(client: MlflowClient, run_id: str, process: ProcessId) -> None:

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from pitot_tf.sweep import analysis, figures
-from pitot_tf.sweep.summary import summarize
+from pitot_tf.reporting import analysis, figures
+from pitot_tf.reporting.summary import summarize
 
 PRESETS = ["pitot", "baseline/factorization", "baseline/monolith", "baseline/attention",
            "conformal/naive", "conformal/optimal", "components/ignore", "features/blackbox",

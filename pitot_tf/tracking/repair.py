@@ -1,4 +1,4 @@
-"""Mark runs left RUNNING by dead processes KILLED (``pitot-tf runs repair``; sweeps at start).
+"""Mark runs left RUNNING by dead processes KILLED (``pitot-tf runs repair``; sweeps too).
 
 A run is stale when
 
@@ -14,6 +14,7 @@ that never became READY are marked FAILED. A sweep never reuses a KILLED run.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import mlflow
@@ -21,9 +22,24 @@ from mlflow import MlflowClient
 from mlflow.entities import LoggedModelStatus, Run, RunStatus
 
 from pitot_tf.errors import ConfigError
-from pitot_tf.sweep.lookup import all_runs
-from pitot_tf.sweep.tags import TAG_REPAIRED, tagged_process
+from pitot_tf.tracking.liveness import tagged_process
 from pitot_tf.tracking.names import TAG_ERROR
+
+TAG_REPAIRED = "pitot.repaired"
+PAGE = 1000
+
+
+def all_runs(client: MlflowClient, experiment_ids: list[str], query: str,
+             order_by: list[str] | None = None) -> Iterator[Run]:
+    """Every run matching ``query`` (all pages)."""
+    token: str | None = None
+    while True:
+        page = client.search_runs(experiment_ids, query, max_results=PAGE,
+                                  order_by=order_by, page_token=token)
+        yield from page
+        token = page.token
+        if not token:
+            return
 
 
 @dataclass(frozen=True)

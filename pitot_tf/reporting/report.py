@@ -1,8 +1,9 @@
 """``pitot-tf sweep figures``: the summary figures of a sweep and the analysis of one of its
-Pitot runs, saved as PNG files and logged to the sweep's parent run under ``figures/``.
+Pitot runs, saved as PNG files (default folder ``./figures``) and, when asked, logged to the
+sweep's parent run under ``figures/``.
 
 The analysis needs a logged model: by default the sweep's ``pitot`` run nearest level 0.5
-(lowest replicate) that logged one; a sweep run with ``--no-model`` has none, and the
+(lowest replicate) that logged one; a sweep run with ``--log-model false`` has none, and the
 analysis is skipped with a note (or name a run with ``--run``).
 """
 
@@ -16,8 +17,8 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
-from pitot_tf.sweep.figures import REFERENCE, TIGHTNESS_LEVEL, save_figures, summary_figures
-from pitot_tf.sweep.summary import sweep_summary
+from pitot_tf.reporting.figures import REFERENCE, TIGHTNESS_LEVEL, save_figures, summary_figures
+from pitot_tf.reporting.summary import sweep_summary
 from pitot_tf.sweep.tags import TAG_HAS_MODEL
 from pitot_tf.tracking import names
 
@@ -51,7 +52,7 @@ def pick_analysis_run(runs: Mapping[str, Run], preset: str = REFERENCE,
 
 def run_analysis_figures(run_id: str) -> dict[str, Figure]:
     """Analysis figures of a training run's logged model, on its data and split."""
-    from pitot_tf.sweep.analysis import analysis_figures
+    from pitot_tf.reporting.analysis import analysis_figures
     from pitot_tf.tracking.evaluation import load_run_inputs
 
     inputs = load_run_inputs(run_id)
@@ -59,8 +60,8 @@ def run_analysis_figures(run_id: str) -> dict[str, Figure]:
 
 
 def sweep_figures(sweep: str | None = None, experiment: str | None = None,
-                  out: str | Path = Path("docs") / "figures", run_id: str | None = None,
-                  analysis: bool = True, log: bool = True) -> FigureReport:
+                  out: str | Path = Path("figures"), run_id: str | None = None,
+                  analysis: bool = True, log: bool = False) -> FigureReport:
     """Draw, save into ``out`` and (``log``) attach to the parent run every figure the
     sweep's presets allow, plus the analysis of ``run_id`` (default: see the module)."""
     summary = sweep_summary(sweep, experiment, log=False)
@@ -69,7 +70,7 @@ def sweep_figures(sweep: str | None = None, experiment: str | None = None,
     chosen = run_id or (pick_analysis_run(summary.runs) if analysis else None)
     if analysis and chosen is None:
         notes.append(f"no {REFERENCE} run with a logged model: analysis skipped "
-                     "(sweep without --no-model, or give --run)")
+                     "(sweep with --log-model true, or give --run-id)")
     elif analysis and chosen is not None:
         figures.update(run_analysis_figures(chosen))
     paths = save_figures(figures, out)

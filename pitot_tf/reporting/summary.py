@@ -23,10 +23,10 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
 from pitot_tf.errors import ConfigError
-from pitot_tf.sweep.lookup import experiment_cells, finished_cells
-from pitot_tf.sweep.repair import experiment_ids
-from pitot_tf.sweep.tags import KIND_SWEEP, TAG_SWEEP_ID
+from pitot_tf.sweep.lookup import finished_cells
+from pitot_tf.sweep.tags import KIND_SWEEP, TAG_CELL, TAG_SWEEP_ID, TAG_SWEEP_KEY
 from pitot_tf.tracking import names
+from pitot_tf.tracking.repair import all_runs, experiment_ids
 
 SUMMARY_FILE = "summary.csv"
 RUNS_FILE = "summary_runs.csv"
@@ -46,6 +46,18 @@ class SweepRuns:
     runs: dict[str, Run]
     parent_run_id: str | None = None
     sweep_id: str | None = None
+
+
+def experiment_cells(client: MlflowClient, experiment_ids: list[str]) -> dict[str, Run]:
+    """``{cell key: newest FINISHED run}`` over every sweep cell run in the experiments."""
+    query = f"tags.`{TAG_SWEEP_KEY}` LIKE '%' and attributes.status = 'FINISHED'"
+    found: dict[str, Run] = {}
+    for run in all_runs(client, experiment_ids, query, ["attributes.start_time DESC"]):
+        tags = run.data.tags
+        cell = tags.get(TAG_CELL) or "|".join(
+            tags.get(k, "") for k in (names.TAG_PRESET, names.TAG_LEVEL, names.TAG_REPLICATE))
+        found.setdefault(cell, run)
+    return found
 
 
 def find_parent(client: MlflowClient, sweep: str | None,
@@ -164,7 +176,7 @@ class SweepSummary:
 
 
 def sweep_summary(sweep: str | None = None, experiment: str | None = None,
-                  out: str | Path | None = None, log: bool = True,
+                  out: str | Path | None = None, log: bool = False,
                   all_alphas: bool = True) -> SweepSummary:
     """Gather and summarize; write ``out`` (CSV) if given and, when the runs belong to one
     sweep and ``log``, log ``summary.csv`` and ``summary_runs.csv`` to its parent run."""

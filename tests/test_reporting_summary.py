@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from mlflow_helpers import private_tracking
 
 from pitot_tf.errors import ConfigError
-from pitot_tf.sweep.summary import (
+from pitot_tf.reporting.summary import (
     METRICS,
     metric_rows,
     per_run_table,
@@ -108,7 +108,7 @@ def test_per_run_rows_add_the_artifacts_other_alphas(client: MlflowClient, sweep
 
 def test_summary_is_mean_and_two_standard_errors(client: MlflowClient, sweep: str,
                                                  tmp_path: Path) -> None:
-    result = sweep_summary(sweep, out=tmp_path / "summary.csv")
+    result = sweep_summary(sweep, out=tmp_path / "summary.csv", log=True)
     table = result.table
     assert len(table) == 2 * 1 * 1 * 4  # presets × levels × objectives × α
     row = table[(table["preset"] == "pitot") & np.isclose(table["alpha"], 0.1)].iloc[0]

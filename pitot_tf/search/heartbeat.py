@@ -1,0 +1,90 @@
+"""A journal file with a heartbeat: the one place that reaches into Optuna's internals.
+
+Optuna's ``RDBStorage`` has a heartbeat (``heartbeat_interval``, ``grace_period``) and fails a
+dead worker's trial before the next one starts; its ``JournalStorage`` has none, so a journal
+study whose worker was killed would keep a RUNNING trial for ever. This class gives the journal
+the same protocol Optuna's optimize loop already drives (``BaseHeartbeat``): each beat appends
+the time to the trial as a system attribute, and the first beat also records the worker's
+process, so that a trial whose worker on this host is gone is stale at once, not after the
+grace period.
+
+Checked against Optuna 5.0.0: ``BaseHeartbeat`` lives in the private module
+``optuna.storages._heartbeat``, its abstract method ``_get_stale_trial_ids`` is private, and a
+stale trial is named by ``FrozenTrial._trial_id``. Keep it the only module that touches private
+attributes of Optuna or MLflow.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import JournalStorage
+from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
+
+from pitot_tf.tracking.liveness import ProcessId
+
+#: Trial system attributes: the worker process running it, and its last beat.
+OWNER, BEAT = "pitot_worker", "pitot_heartbeat"
+StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+# Checked against Optuna 5.0.0 (private: optuna.storages._heartbeat, _get_stale_trial_ids,
+# FrozenTrial._trial_id); re-check them when Optuna is upgraded.
+class JournalHeartbeatStorage(JournalStorage, BaseHeartbeat):
+    """``JournalStorage(JournalFileBackend(path))`` whose trials beat every ``interval`` s; a
+    trial silent for ``grace_period`` s, or whose local worker process is gone, is stale and
+    Optuna passes it to ``on_stale`` (e.g. ``RetryHeartbeatStaleTrialCallback``)."""
+
+    def __init__(self, path: str, interval: int, grace_period: int,
+                 on_stale: StaleCallback | None = None) -> None:
+        super().__init__(JournalFileBackend(path))
+        self.interval, self.grace_period, self.on_stale = interval, grace_period, on_stale
+        self.owned: set[int] = set()
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        if trial_id not in self.owned:  # a retry inherits its predecessor's attributes
+            self.owned.add(trial_id)
+            me = ProcessId.this()
+            self._set(trial_id, OWNER, {"host": me.host, "pid": me.pid, "started": me.start,
+                                        "trial_id": trial_id})
+        self._set(trial_id, BEAT, time.time())
+
+    def _set(self, trial_id: int, key: str, value: Any) -> None:
+        """A trial that another worker has just failed as stale takes no beat; Optuna's beat
+        thread would die on the error, and this worker's own ``tell`` will find it finished."""
+        try:
+            self.set_trial_system_attr(trial_id, key, value)
+        except UpdateFinishedTrialError:
+            pass
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        limit = time.time() - self.grace_period
+        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        return [t._trial_id for t in running if _last_sign(t) < limit or _owner_gone(t)]
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self.interval
+
+    def get_heartbeat_stale_trial_callback(self) -> StaleCallback | None:
+        return self.on_stale
+
+
+def _last_sign(trial: FrozenTrial) -> float:
+    """When the trial last showed life: its last beat, or its start (before the first beat)."""
+    started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
+    return max(float(trial.system_attrs.get(BEAT, 0.0)), started)
+
+
+def _owner_gone(trial: FrozenTrial) -> bool:
+    """Whether the worker recorded for this very trial ran on this host and has exited."""
+    owner = trial.system_attrs.get(OWNER)
+    if not isinstance(owner, dict) or owner.get("trial_id") != trial._trial_id:
+        return False
+    process = ProcessId.parse(owner.get("host"), owner.get("pid"), owner.get("started"))
+    return process is not None and process.is_gone()
