@@ -299,6 +299,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
     workdir = work_folder(args.workdir, "pitot-load-")
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir}/mlflow.db"
+        from mlflow import MlflowClient
+
+        # Create the new store here, once: two jobs creating it at once race in its schema
+        # migrations ("duplicate column name").
+        MlflowClient().search_experiments()
     data_dir = args.data_dir
     if data_dir is None:
         from pitot_tf.data.synth import synthesize_dataset
