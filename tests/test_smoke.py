@@ -29,7 +29,9 @@ from mlflow_helpers import empty_store, free_port, wait_for
 from optuna.trial import TrialState
 from search_support import make_data, write_study
 
-pytestmark = pytest.mark.slow
+from pitot_tf.tracking import names
+
+pytestmark = pytest.mark.smoke
 
 REPO = Path(__file__).resolve().parents[1]
 PITOT_TF = Path(sys.executable).with_name("pitot-tf")
@@ -61,7 +63,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     source = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PYTHONPATH": source,
            "PATH": f"{PITOT_TF.parent}{os.pathsep}{os.environ['PATH']}"}
-    for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME"):
+    # No PITOT_DATA: train, evaluate and serve use the published data built into the package.
+    for name in ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "PITOT_DATA"):
         env.pop(name, None)
     yield World(root, make_data(root / "data"), env)
 
@@ -80,8 +83,8 @@ def sets(*overrides: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def trained(world: World) -> str:
-    """``pitot-tf train``: the run id it prints."""
-    done = pitot_tf(world, "train", "--data-dir", str(world.data), "--experiment", "smoke",
+    """``pitot-tf train`` on the default data (the built-in published dataset): its run id."""
+    done = pitot_tf(world, "train", "--experiment", "smoke",
                     *sets(*FAST, *SMALL_MODEL))
     match = re.search(r"^MLflow: run ([0-9a-f]{32}) ", done.stdout, re.MULTILINE)
     assert match, done.stdout
@@ -92,6 +95,7 @@ def test_train_logs_a_finished_run_with_test_scores(world: World, trained: str) 
     run = world.client.get_run(trained)
     assert run.info.status == "FINISHED"
     assert run.data.params["training.steps"] == "40"
+    assert run.data.params[names.PARAM_DATA_SHAPE].startswith("231x249; mf=53637"), run.data.params
     for objective in ("mf", "if2"):
         assert 0 < run.data.metrics[f"test_{objective}_mape"] < 10
         assert 0 <= run.data.metrics[f"test_{objective}_coverage_0.05"] <= 1
@@ -99,8 +103,7 @@ def test_train_logs_a_finished_run_with_test_scores(world: World, trained: str) 
 
 def test_evaluate_a_logged_model_writes_its_tables(world: World, trained: str) -> None:
     out = world.root / "evaluation"
-    pitot_tf(world, "evaluate", "--model", f"runs:/{trained}/model", "--data-dir",
-             str(world.data), "--out", str(out))
+    pitot_tf(world, "evaluate", "--model-uri", f"runs:/{trained}/model", "--out", str(out))
     table = pd.read_csv(out / "conformal.csv")
     assert set(table["objective"]) == {"mf", "if2"} and set(table["split"]) == {"val", "test"}
     chosen = table.query("split == 'test' and alpha == 0.05 and chosen")
@@ -111,12 +114,13 @@ def test_evaluate_a_logged_model_writes_its_tables(world: World, trained: str) -
 
 def test_serve_answers_one_request(world: World, trained: str) -> None:
     from pitot_tf.data.dataset import load_dataset
+    from pitot_tf.data.packaged import PUBLISHED_DIR
 
-    dataset = load_dataset(world.data)
+    dataset = load_dataset(PUBLISHED_DIR)
     port, log = free_port(), world.root / "serve.log"
     server = subprocess.Popen(
-        [str(PITOT_TF), "serve", f"runs:/{trained}/pyfunc-model", "--host", "127.0.0.1",
-         "--port", str(port)],
+        [str(PITOT_TF), "serve", "--model-uri", f"runs:/{trained}/pyfunc-model",
+         "--host", "127.0.0.1", "--port", str(port)],
         cwd=world.root, env=world.env, stdout=log.open("w"), stderr=subprocess.STDOUT,
         start_new_session=True)
     try:
@@ -143,17 +147,19 @@ def test_search_two_trials_with_two_workers(world: World) -> None:
     journal = world.root / "search.journal"
     done = pitot_tf(world, "search", "--study", str(study), "--n-trials", "2", "--workers", "2",
                     "--storage", str(journal), "--data-dir", str(world.data))
-    assert "2/2 finished" in done.stdout, done.stdout
     trials = optuna.load_study(
         study_name="tiny", storage=optuna.storages.JournalStorage(
             optuna.storages.journal.JournalFileBackend(str(journal)))).get_trials()
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    # Two workers may finish one trial more than asked (MaxTrialsCallback), never fewer.
+    assert len(trials) in (2, 3), done.stdout
+    assert all(t.state == TrialState.COMPLETE for t in trials), done.stdout
+    assert f"{len(trials)}/2 finished" in done.stdout, done.stdout
 
 
 def test_sweep_two_cells_with_two_workers(world: World) -> None:
     pitot_tf(world, "sweep", "--presets", "pitot", "--levels", "0.5", "--replicates", "0-1",
              "--workers", "2", "--experiment", "smoke-sweep", "--data-dir", str(world.data),
-             "--storage", str(world.root / "sweeps.journal"), "--no-model", "--no-progress",
+             "--log-model", "false", "--no-progress",
              *sets(*FAST))
     experiment = world.client.get_experiment_by_name("smoke-sweep")
     assert experiment is not None
