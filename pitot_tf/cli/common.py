@@ -53,15 +53,13 @@ def storage_option(ctx: typer.Context, param: typer.CallbackParam, value: str | 
     ``$PITOT_STORAGE`` if set, else the study's own default (None). A password given on the
     command line works but is warned about: other users see it in the process list, and
     under ``mlflow run`` MLflow has already logged it as a param."""
-    import click
-
     from pitot_tf.db_drivers import STORAGE_VARIABLE
     from pitot_tf.redaction import has_secret
 
     if value is None or value == DEFAULT:
         return os.environ.get(STORAGE_VARIABLE) or None
-    source = ctx.get_parameter_source(param.name or "")
-    if has_secret(value) and source is click.core.ParameterSource.COMMANDLINE:
+    source = ctx.get_parameter_source(param.name or "")  # typer's own click: compare by name
+    if has_secret(value) and getattr(source, "name", "") == "COMMANDLINE":
         typer.echo(f"warning: --storage holds a password, which other users can see in the "
                    f"process list (and `mlflow run` logs as a param); set ${STORAGE_VARIABLE} "
                    f"instead", err=True)
