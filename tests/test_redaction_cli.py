@@ -109,3 +109,19 @@ def test_the_dashboard_without_its_extra_says_what_to_install(
     monkeypatch.setitem(sys.modules, "optuna_dashboard", None)
     with pytest.raises(ConfigError, match=r"pip install 'pitot-tf\[dashboard\]'"):
         serve_dashboard(str(tmp_path / "x.journal"))
+
+
+def test_params_are_logged_redacted(tmp_path: Path) -> None:
+    from mlflow_helpers import private_tracking
+
+    from pitot_tf.tracking.run_log import log_params_to
+
+    with private_tracking(tmp_path, tmp_path):
+        client = mlflow.MlflowClient()
+        run = client.create_run("0")
+        log_params_to(client, run.info.run_id, {"storage": URL, "steps": 60})
+        log_params_to(client, run.info.run_id, {"storage": URL})  # the same value: no tag
+        logged = client.get_run(run.info.run_id).data
+    assert logged.params == {"storage": "postgresql://pitot:***@127.0.0.1:5432/pitot",
+                             "steps": "60"}
+    assert not [v for v in logged.tags.values() if SECRET in v]
