@@ -16,44 +16,33 @@ the mean of |exp(log t - log t̂) - 1| over test rows.
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
+from common import (
+    ALPHA,
+    add_data_options,
+    bound_metrics,
+    emit,
+    experiment,
+    mape_scores,
+    overrides_of,
+)
 
-from pitot_tf.config import parse_overrides
-from pitot_tf.conformal.evaluate import evaluate
 from pitot_tf.training import train
-from pitot_tf.training.experiment import prepare
-from pitot_tf.training.predict import predict_objective
-
-ALPHA = 0.05
 
 
-def test_scores(
+def run_scores(
     preset: str, level: float, replicate: int, args: argparse.Namespace
 ) -> dict[str, float]:
     """Test MAPE per objective (and bound width/coverage with ``--bounds``) of one run, and
     its training wall time ``wall_s``."""
-    experiment = prepare(
-        preset,
-        {"training.progress": False, **parse_overrides(args.set)},
-        level,
-        replicate,
-        args.data_dir,
-        args.splits,
-        args.steps,
-    )
-    result = train(experiment.config, experiment.dataset, experiment.split)
-    scores = {}
-    for objective in experiment.split.objectives():
-        rows = experiment.split.rows(objective, "test")
-        log_true, log_pred = predict_objective(result.model, experiment.dataset, objective, rows)
-        scores[objective] = float(np.mean(np.abs(np.exp(log_true - log_pred[:, 0]) - 1)))
+    run = experiment(preset, overrides_of(args), level, replicate, args.data_dir, args.splits,
+                     args.steps)
+    result = train(run.config, run.dataset, run.split)
+    scores = mape_scores(result.model, run)
     if args.bounds:
-        found = evaluate(result.model, experiment.dataset, experiment.split, [ALPHA]).metrics(
-            [ALPHA]
-        )
-        for objective in experiment.split.objectives():
+        found = bound_metrics(result.model, run, [ALPHA])
+        for objective in run.split.objectives():
             for what in ("width", "coverage"):
                 key = f"test_{objective}_{what}_{ALPHA:g}"
                 if key in found:
@@ -71,25 +60,22 @@ def main() -> None:
     parser.add_argument("--preset", default="pitot")
     parser.add_argument("--levels", type=float, nargs="+", default=[0.5])
     parser.add_argument("--replicates", type=int, nargs="+", default=[0])
-    parser.add_argument("--splits", default=None)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    add_data_options(parser, splits=True)
     parser.add_argument("--bounds", action="store_true")
     args = parser.parse_args()
     summary: dict[str, dict[str, float]] = {}
     for level in args.levels:
         runs = []
         for replicate in args.replicates:
-            run = test_scores(args.preset, level, replicate, args)
-            runs.append(run)
+            scores = run_scores(args.preset, level, replicate, args)
+            runs.append(scores)
             print(
                 f"{args.preset} level {level:g} replicate {replicate}: "
-                + ", ".join(_text(k, v) for k, v in run.items()),
+                + ", ".join(_text(k, v) for k, v in scores.items()),
                 flush=True,
             )
         summary[f"{level:g}"] = {k: float(np.mean([run[k] for run in runs])) for k in runs[0]}
-    print(json.dumps(summary))
+    emit(summary)
 
 
 if __name__ == "__main__":

@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from common import ALPHA, QUIET, add_data_options, emit, overrides_of
 from sklearn.ensemble import HistGradientBoostingRegressor
 
-from pitot_tf.config import parse_overrides
 from pitot_tf.conformal import ConformalUpperBound
 from pitot_tf.conformal.groups import COLD, COLD_KINDS, cold_kinds, cold_warm_groups
 from pitot_tf.conformal.metrics import bound_width, coverage, mape
@@ -50,7 +49,6 @@ from pitot_tf.presets import resolve
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_objective
 
-ALPHA = 0.05
 Parts = dict[str, dict[str, np.ndarray]]
 
 
@@ -82,7 +80,7 @@ def gbt_predictions(dataset: Dataset, split: Split, seed: int) -> Parts:
 def pitot_predictions(dataset: Dataset, split: Split, preset: str, steps: int | None,
                       partitions: tuple[str, ...] = ("val", "test"),
                       extra: dict[str, object] | None = None) -> Parts:
-    overrides: dict[str, object] = {"training.progress": False, **(extra or {})}
+    overrides: dict[str, object] = {**QUIET, **(extra or {})}
     if steps:
         overrides["training.steps"] = steps
     model = train(resolve(preset, overrides), dataset, split).model
@@ -228,10 +226,9 @@ def print_kind_table(summary: dict[str, dict[str, dict[str, float]]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", default=None)
+    add_data_options(parser)
     parser.add_argument("--mode", choices=COLD_MODES, default="cold-workload")
     parser.add_argument("--holdout", type=float, default=0.2)
-    parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--from-draw", type=int, default=0,
                         help="first draw (another process can run the earlier ones)")
@@ -239,10 +236,8 @@ def main() -> None:
     parser.add_argument("--warm", action="store_true")
     parser.add_argument("--no-clip", action="store_true")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/pitot-cold-start"))
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override for the Pitot methods (exploring)")
     args = parser.parse_args()
-    extra = parse_overrides(args.set)
+    extra = overrides_of(args, quiet=False)  # for the Pitot methods (exploring)
     tag = "".join(f"-{k}={v}" for k, v in sorted(extra.items()))
     dataset = load_dataset(args.data_dir)
     runs: dict[str, list[dict[str, dict[str, float]]]] = {m: [] for m in args.methods}
@@ -273,7 +268,7 @@ def main() -> None:
                           for m in args.methods if m != "gbt"}
         print("warm rows (random split, level 0.5, replicate 0):")
         print_table(output["warm"])  # type: ignore[arg-type]
-    print(json.dumps(output))
+    emit(output)
 
 
 if __name__ == "__main__":

@@ -11,46 +11,39 @@ compilation and training) and training-loop time, with the load average before a
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import time
 
-from pitot_tf.training import train
-from pitot_tf.training.experiment import prepare
+from common import add_data_options, emit, experiment, load_average, stopwatch, train_run
 
 
 def timed(preset: str, overrides: dict[str, object], args: argparse.Namespace) -> dict[str, float]:
     """``total_s`` (prepare, build and train) and ``loop_s`` (training steps) of one run."""
-    started = time.perf_counter()
-    experiment = prepare(preset, {"training.progress": False, **overrides}, args.level, 0,
-                         args.data_dir, None, args.steps)
-    result = train(experiment.config, experiment.dataset, experiment.split)
-    return {"total_s": time.perf_counter() - started, "loop_s": result.wall_s,
+    with stopwatch() as timing:
+        run = experiment(preset, overrides, args.level, 0, args.data_dir, steps=args.steps)
+        result, _ = train_run(run)
+    return {"total_s": timing.wall_s, "loop_s": result.wall_s,
             "best_val_loss": result.best_val_loss}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--level", type=float, default=0.5)
-    parser.add_argument("--data-dir", default=None)
+    add_data_options(parser, steps=2000, overrides=False)
     args = parser.parse_args()
-    load_before = os.getloadavg()
+    load_before = load_average()
     together = timed("pitot", {"training.ensemble": args.members}, args)
     print(f"one program, {args.members} members: {together}", flush=True)
     alone = []
     for member in range(args.members):
         alone.append(timed("pitot", {"seed": 42 + member}, args))
         print(f"single model {member}: {alone[-1]}", flush=True)
-    summary = {
+    emit({
         "members": args.members, "steps": args.steps,
         "one_program_total_s": together["total_s"], "one_program_loop_s": together["loop_s"],
         "in_a_row_total_s": sum(run["total_s"] for run in alone),
         "in_a_row_loop_s": sum(run["loop_s"] for run in alone),
-        "load_before": load_before, "load_after": os.getloadavg(),
-    }
-    print(json.dumps(summary))
+        "load_before": load_before, "load_after": load_average(),
+    })
 
 
 if __name__ == "__main__":

@@ -14,16 +14,13 @@ The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
+from common import add_data_options, emit, experiment, overrides_of, train_run
 
-from pitot_tf.config import parse_overrides
 from pitot_tf.conformal.calibration import conformal_rank
 from pitot_tf.conformal.metrics import bound_width, coverage
 from pitot_tf.models.ensemble import member_models
-from pitot_tf.training import train
-from pitot_tf.training.experiment import prepare
 from pitot_tf.training.predict import objective_rows, predict_rows
 
 
@@ -35,25 +32,20 @@ def quantile(scores: np.ndarray, alpha: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--level", type=float, default=0.5)
     parser.add_argument("--replicate", type=int, default=0)
     parser.add_argument("--alpha", type=float, default=0.05)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    add_data_options(parser, steps=20_000)
     args = parser.parse_args()
-    overrides = {"training.progress": False, "training.ensemble": args.members,
-                 **parse_overrides(args.set)}
-    experiment = prepare("pitot", overrides, args.level, args.replicate, args.data_dir, None,
-                         args.steps)
-    result = train(experiment.config, experiment.dataset, experiment.split)
+    run = experiment("pitot", overrides_of(args, {"training.ensemble": args.members}),
+                     args.level, args.replicate, args.data_dir, steps=args.steps)
+    result, _ = train_run(run)
     members = member_models(result.model)
     summary: dict[str, dict[str, float]] = {}
-    for objective in experiment.split.objectives():
+    for objective in run.split.objectives():
         parts = {}
         for part in ("val", "test"):
-            rows = objective_rows(experiment.dataset, objective,
-                                  experiment.split.rows(objective, part))
+            rows = objective_rows(run.dataset, objective, run.split.rows(objective, part))
             each = np.stack([predict_rows(m, rows)[:, 0] for m in members]).astype(np.float64)
             parts[part] = (rows.log_runtime.astype(np.float64), each.mean(0), each.std(0) + 1e-6)
         (vt, vm, vs), (tt, tm, ts) = parts["val"], parts["test"]
@@ -66,7 +58,7 @@ def main() -> None:
             "normalised_coverage": float(coverage(tt, normalised)),
         }
         print(objective, summary[objective], flush=True)
-    print(json.dumps(summary))
+    emit(summary)
 
 
 if __name__ == "__main__":

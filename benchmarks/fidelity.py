@@ -1,8 +1,8 @@
 """Fidelity variants of Pitot on the real data: interference form, trainable baseline, and
 the rows the baseline is fitted on (docs/benchmarks.md, "Fidelity switches").
 
-    [PITOT_DATA=DIR] python benchmarks/fidelity.py --level 0.5 \
-        --replicates 0 1 2 3 4 --out fidelity.jsonl [--variants paper reference ...]
+    python benchmarks/fidelity.py --level 0.5 --replicates 0 1 2 3 4 --out fidelity.jsonl \
+        [--variants paper reference ...] [--data-dir DIR] [--steps N]
     python benchmarks/fidelity.py --summarize fidelity.jsonl
 
 Each run trains ``pitot`` with one variant's overrides on the made split of
@@ -16,12 +16,19 @@ prints mean ± 2 standard errors per variant.
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import (
+    add_data_options,
+    bound_metrics,
+    emit,
+    experiment,
+    read_jsonl,
+    stopwatch,
+    train_run,
+)
 
 #: Measured at commit 709f15d, when the baseline was frozen by default; the overrides spell
 #: that out so that the variants mean the same at any later default.
@@ -38,23 +45,20 @@ METRICS = ("test_mf_mape", "test_if2_mape", "test_mf_coverage_0.05", "test_if2_c
            "test_mf_width_0.05", "test_if2_width_0.05")
 
 
-def run(variant: str, level: float, replicate: int, steps: int | None) -> dict[str, Any]:
-    from pitot_tf.conformal.evaluate import evaluate
-    from pitot_tf.training import train
-    from pitot_tf.training.experiment import prepare
-
-    overrides = {**VARIANTS[variant], "training.progress": False}
-    experiment = prepare("pitot", overrides, level, replicate, steps=steps)
-    started = time.perf_counter()
-    result = train(experiment.config, experiment.dataset, experiment.split)
-    metrics = evaluate(result.model, experiment.dataset, experiment.split).metrics()
+def run(variant: str, level: float, replicate: int, steps: int | None,
+        data_dir: str | None = None) -> dict[str, Any]:
+    """One variant's run: its test metrics and wall time (training and calibration)."""
+    made = experiment("pitot", VARIANTS[variant], level, replicate, data_dir, steps=steps)
+    with stopwatch() as timing:
+        result, _ = train_run(made)
+        metrics = bound_metrics(result.model, made)
     return {"variant": variant, "level": level, "replicate": replicate,
-            "wall_s": round(time.perf_counter() - started, 1),
+            "wall_s": round(timing.wall_s, 1),
             **{k: metrics[k] for k in METRICS if k in metrics}}
 
 
 def summarize(path: Path) -> None:
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = read_jsonl(path)
     print(f"{'variant':20s} n  " + "  ".join(f"{m[5:]:>22s}" for m in METRICS))
     for variant in VARIANTS:
         rows = [r for r in records if r["variant"] == variant]
@@ -73,7 +77,7 @@ def main() -> None:
     parser.add_argument("--level", type=float, default=0.5)
     parser.add_argument("--replicates", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--steps", type=int, default=None)
+    add_data_options(parser, overrides=False)
     parser.add_argument("--out", type=Path, default=Path("fidelity.jsonl"))
     parser.add_argument("--summarize", type=Path, default=None)
     args = parser.parse_args()
@@ -82,10 +86,7 @@ def main() -> None:
         return
     for replicate in args.replicates:
         for variant in args.variants:
-            record = run(variant, args.level, replicate, args.steps)
-            print(json.dumps(record), flush=True)
-            with open(args.out, "a") as handle:
-                handle.write(json.dumps(record) + "\n")
+            emit(run(variant, args.level, replicate, args.steps, args.data_dir), args.out)
     summarize(args.out)
 
 

@@ -28,7 +28,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -37,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from common import PITOT_TF, add_data_options, emit, work_folder
 
-PITOT_TF = Path(sys.executable).with_name("pitot-tf")
 JOB_TIMEOUT_S = 1800.0
 
 
@@ -284,14 +283,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
                         or os.environ.get("PITOT_TEST_POSTGRES_URL"),
                         help="Database URL of the study (default $PITOT_STORAGE, else "
                              "$PITOT_TEST_POSTGRES_URL; a URL with a password belongs there).")
-    parser.add_argument("--data-dir", type=Path, default=None)
+    add_data_options(parser, data_help="dataset folder (default: a small synthetic one)",
+                     steps=200, overrides=False)
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--search-workers", type=int, default=3)
     parser.add_argument("--sweep-workers", type=int, default=2)
     parser.add_argument("--presets", nargs="+", default=["pitot"])
     parser.add_argument("--levels", nargs="+", default=["0.3", "0.5"])
     parser.add_argument("--replicates", default="0-2")
-    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--no-xla", action="store_true",
                         help="Train without XLA (compiling costs more than a few steps save).")
     parser.add_argument("--name", default=None, help="Names the study and experiments.")
@@ -301,10 +300,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
     args = parser.parse_args(argv)
     if not args.storage:
         parser.error("--storage (or $PITOT_STORAGE, $PITOT_TEST_POSTGRES_URL) is required")
-    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="pitot-load-"))).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = work_folder(args.workdir, "pitot-load-")
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir}/mlflow.db"
+        from mlflow import MlflowClient
+
+        # Create the new store here, once: two jobs creating it at once race in its schema
+        # migrations ("duplicate column name").
+        MlflowClient().search_experiments()
     data_dir = args.data_dir
     if data_dir is None:
         from pitot_tf.data.synth import synthesize_dataset
@@ -327,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"both at once: {report.wall_s:.0f} s; exactly once: {report.exactly_once}")
     for problem in report.problems:
         print(f"problem: {problem}")
-    print(json.dumps(asdict(report)))
+    emit(asdict(report))
     return 0 if report.exactly_once else 1
 
 

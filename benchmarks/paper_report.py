@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from common import ALPHA
 from mlflow.entities import Run
 
 from pitot_tf.reporting.summary import sweep_summary
@@ -29,7 +30,6 @@ REFERENCE_MAPE = {("mf", 0.1): 0.1270, ("mf", 0.5): 0.0590, ("mf", 0.9): 0.0510,
                   ("if2", 0.1): 0.1464, ("if2", 0.5): 0.0761, ("if2", 0.9): 0.0721}
 REFERENCE_OPTIMAL = {"mape": {"mf": 0.0529, "if2": 0.0706}, "width": {"mf": 0.1009, "if2": 0.1290}}
 OBJECTIVES = ("mf", "if2")
-ALPHA = 0.05
 LEVEL = 0.5
 
 

@@ -16,28 +16,33 @@ last line is one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import optuna
 import yaml
+from common import (
+    ALPHA,
+    REPO,
+    add_data_options,
+    bound_metrics,
+    emit,
+    experiment,
+    overrides_of,
+    work_folder,
+)
 
-from pitot_tf.config import Config, parse_overrides
-from pitot_tf.conformal.evaluate import evaluate
+from pitot_tf.config import Config
 from pitot_tf.redaction import redact
 from pitot_tf.search.export import trial_config
 from pitot_tf.search.runner import run_search
 from pitot_tf.search.storage import open_storage
 from pitot_tf.search.studies import load_study
 from pitot_tf.training import train
-from pitot_tf.training.experiment import prepare
 
-STUDY = Path(__file__).resolve().parents[1] / "studies" / "pitot.yaml"
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "pitot-data"
-ALPHA = 0.05
+STUDY = REPO / "studies" / "pitot.yaml"
+REAL_DATA = REPO.parent / "shared" / "pitot-data"
 
 
 def study_file(pruner: str, folder: Path) -> Path:
@@ -54,29 +59,29 @@ def study_file(pruner: str, folder: Path) -> Path:
 
 def test_scores(config: Config, level: float, replicate: int, data_dir: str) -> dict[str, float]:
     """Retrain ``config`` and return its test MAPE and width at α = 0.05 per objective."""
-    experiment = prepare("pitot", {}, level, replicate, data_dir)
-    result = train(config, experiment.dataset, experiment.split)
-    metrics = evaluate(result.model, experiment.dataset, experiment.split).metrics((ALPHA,))
+    run = experiment("pitot", {}, level, replicate, data_dir)
+    result = train(config, run.dataset, run.split)
+    metrics = bound_metrics(result.model, run, (ALPHA,))
     return {key.removeprefix("test_"): round(value, 5) for key, value in metrics.items()
             if key.startswith("test_") and ("mape" in key or "width" in key)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", default=os.environ.get("PITOT_DATA") or str(REAL_DATA))
+    add_data_options(parser, data_dir=os.environ.get("PITOT_DATA") or str(REAL_DATA),
+                     steps=False)
     parser.add_argument("--n-trials", type=int, default=30)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--pruner", choices=["study", "none"], default="study")
     parser.add_argument("--storage", default=None)
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--no-test", dest="test", action="store_false")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="pitot-search-"))
+    folder = work_folder(None, "pitot-search-")
     path = study_file(args.pruner, folder)
     spec = load_study(path)
     storage = args.storage or str(folder / f"{spec.name}.journal")
     result = run_search(path, args.n_trials, storage, args.workers,
-                        overrides=parse_overrides(args.overrides), data_dir=args.data_dir)
+                        overrides=overrides_of(args, quiet=False), data_dir=args.data_dir)
     study = optuna.load_study(study_name=spec.name, storage=open_storage(storage))
     trials = study.get_trials()
     for trial in trials:
@@ -99,7 +104,7 @@ def main() -> None:
             summary[f"{name}_test"] = test_scores(trial_config(trial), spec.level, replicate,
                                                   args.data_dir)
             print(f"{name} (trial {trial.number}) on test: {summary[f'{name}_test']}", flush=True)
-    print(json.dumps(summary))
+    emit(summary)
 
 
 if __name__ == "__main__":

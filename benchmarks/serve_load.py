@@ -46,7 +46,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import add_data_options, checkout_env, emit, load_average, work_folder
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 300.0
@@ -156,12 +156,8 @@ class Server:
         self.port, self.workers = free_port(), workers
         self.is_uvicorn = server == "pitot"
         command = server_command(server, model, self.port, workers)
-        source = str(Path(__file__).resolve().parents[1])  # this checkout's pitot_tf
-        path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-               "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": path}
         self.log = log
-        self.process = subprocess.Popen(command, env=env, stdout=log.open("w"),
+        self.process = subprocess.Popen(command, env=checkout_env(), stdout=log.open("w"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_until_up()
 
@@ -456,7 +452,7 @@ def run(settings: Settings) -> dict[str, Any]:
     local = mlflow.pyfunc.load_model(str(model_dir))
     one_row = [(rows, body_of(rows)) for rows in ([requests.row()] for _ in range(10_000))]
     report: dict[str, Any] = {"server": settings.server, "workers": settings.workers,
-                              "cpus": os.cpu_count(), "load_average": os.getloadavg()}
+                              "cpus": os.cpu_count(), "load_average": load_average()}
     with serving(settings, model_dir) as server:
         run_phase("warm-up", server, one_row[:100], 2)
         batches = [requests.rows(settings.batch_rows) for _ in range(settings.batches)]
@@ -467,12 +463,12 @@ def run(settings: Settings) -> dict[str, Any]:
                         settings.batch_clients) for form in FORMS),
         ]
         for phase in phases:
-            print(json.dumps(phase.summary()), flush=True)
+            emit(phase.summary())
         report["phases"] = [phase.summary() for phase in phases]
         report["mixed"] = mixed(server, local, requests, settings.mixed)
         report["errors"] = examples_of_errors(server.port, requests)
     report["breakdown"] = breakdown(local, requests, settings.batch_rows)
-    report["load_average_after"] = os.getloadavg()
+    report["load_average_after"] = load_average()
     report["problems"] = [p for phase in phases for p in phase.problems[:5]]
     report["problems"] += report["mixed"]["problems"]
     return report
@@ -480,21 +476,19 @@ def run(settings: Settings) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("PITOT_DATA", "data")))
+    add_data_options(parser, steps=200, overrides=False)
     parser.add_argument("--model", type=Path, help="a pyfunc-model folder (skips training)")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--server", choices=("mlflow", "pitot"), default="mlflow",
                         help="mlflow models serve, or pitot-tf serve (TCP_NODELAY)")
-    for name, default in (("steps", 200), ("workers", 1), ("one", 1000), ("eight", 2000),
+    for name, default in (("workers", 1), ("one", 1000), ("eight", 2000),
                           ("batches", 40), ("batch-clients", 2), ("mixed", 3000), ("seed", 0)):
         parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args(argv)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="pitot-serve-load-"))
-    workdir.mkdir(parents=True, exist_ok=True)
     settings = Settings(
-        data_dir=args.data_dir.resolve(), workdir=workdir.resolve(),
+        data_dir=Path(args.data_dir or os.environ.get("PITOT_DATA") or "data").resolve(),
+        workdir=work_folder(args.workdir, "pitot-serve-load-"),
         model=args.model.resolve() if args.model else None, server=args.server,
         steps=args.steps,
         workers=args.workers, one=args.one, eight=args.eight, batches=args.batches,
@@ -510,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not settings.keep:
             shutil.rmtree(settings.workdir, ignore_errors=True)
-    print(json.dumps(report))
+    emit(report)
     return 1 if report["problems"] else 0
 
 

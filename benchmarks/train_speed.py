@@ -19,12 +19,10 @@ steps and cpu_ms_per_step. On a shared machine that is the figure to compare two
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import time
 
-from pitot_tf.training import runtime, train
-from pitot_tf.training.experiment import prepare
+from common import add_data_options, emit, experiment, peak_rss_mb, stopwatch, train_run
+
+from pitot_tf.training import runtime
 from pitot_tf.training.trainer import Trainer
 
 DEFAULT_STEPS = 20_000
@@ -34,8 +32,7 @@ ROUNDS = 3
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    add_data_options(parser, steps=DEFAULT_STEPS, overrides=False)
     parser.add_argument("--preset", default="pitot")
     parser.add_argument("--inter-op", type=int, default=None,
                         help="inter-op threads (default: pitot_tf.training.runtime's choice)")
@@ -44,38 +41,25 @@ def main() -> None:
     args = parser.parse_args()
     if args.inter_op is not None:
         runtime.INTER_OP_THREADS = args.inter_op
-    experiment = prepare(
-        args.preset,
-        {"training.progress": False},
-        level=0.5,
-        replicate=0,
-        data_dir=args.data_dir,
-        steps=args.steps,
-    )
+    run = experiment(args.preset, level=0.5, replicate=0, data_dir=args.data_dir,
+                     steps=args.steps)
     if args.per_step:
-        per_step(args.preset, Trainer(experiment.config, experiment.dataset, experiment.split),
-                 args.per_step)
+        per_step(args.preset, Trainer(run.config, run.dataset, run.split), args.per_step)
         return
-    cpu_started = time.process_time()
-    result = train(experiment.config, experiment.dataset, experiment.split)
-    cpu_s = time.process_time() - cpu_started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result, timing = train_run(run)
+    peak_mb = peak_rss_mb()
     print(
         f"{args.preset}: {args.steps} steps in {result.wall_s:.1f} s "
-        f"({result.steps_per_s:.0f} steps/s, {cpu_s:.1f} s CPU), peak RSS {peak_mb:.0f} MB"
+        f"({result.steps_per_s:.0f} steps/s, {timing.cpu_s:.1f} s CPU), peak RSS {peak_mb:.0f} MB"
     )
-    print(
-        json.dumps(
-            {
-                "preset": args.preset,
-                "steps": args.steps,
-                "wall_s": round(result.wall_s, 2),
-                "cpu_s": round(cpu_s, 1),
-                "steps_per_s": round(result.steps_per_s, 1),
-                "peak_rss_mb": round(peak_mb, 1),
-            }
-        )
-    )
+    emit({
+        "preset": args.preset,
+        "steps": args.steps,
+        "wall_s": round(result.wall_s, 2),
+        "cpu_s": round(timing.cpu_s, 1),
+        "steps_per_s": round(result.steps_per_s, 1),
+        "peak_rss_mb": round(peak_mb, 1),
+    })
 
 
 def per_step(preset: str, trainer: Trainer, steps: int) -> None:
@@ -86,11 +70,11 @@ def per_step(preset: str, trainer: Trainer, steps: int) -> None:
     trainer._steps(tf.constant(0), tf.constant(WARM_UP_STEPS)).numpy()
     rounds = []
     for i in range(ROUNDS):
-        started = time.process_time()
-        trainer._steps(tf.constant(WARM_UP_STEPS + i * steps), tf.constant(steps)).numpy()
-        rounds.append(round((time.process_time() - started) / steps * 1e3, 2))
+        with stopwatch() as timing:
+            trainer._steps(tf.constant(WARM_UP_STEPS + i * steps), tf.constant(steps)).numpy()
+        rounds.append(round(timing.cpu_s / steps * 1e3, 2))
     print(f"{preset}: CPU ms per step {rounds}")
-    print(json.dumps({"preset": preset, "steps": steps, "cpu_ms_per_step": rounds}))
+    emit({"preset": preset, "steps": steps, "cpu_ms_per_step": rounds})
 
 
 if __name__ == "__main__":

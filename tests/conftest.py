@@ -23,6 +23,24 @@ def real_data_dir() -> Path:
     return REAL_DATA
 
 
+#: The published repository's unfiltered feature tables (``_opcodes.npz``, ``_platforms.npz``)
+#: are not packaged: ``$PITOT_DATA`` or a ``shared/pitot-data`` folder beside the checkout.
+FULL_DATA = [Path(p) for p in (os.environ.get("PITOT_DATA"), REPO.parent / "shared" / "pitot-data")
+             if p]
+
+
+@pytest.fixture(scope="session")
+def raw_tables_dir() -> Path:
+    """A folder with the published unfiltered feature tables; skipped where none is at hand
+    (they are downloaded by ``pitot-tf data fetch``), a failure in CI, which always has them."""
+    for folder in FULL_DATA:
+        if (folder / "_opcodes.npz").is_file():
+            return folder.resolve()
+    if os.environ.get("CI"):
+        pytest.fail("the unfiltered tables (_opcodes.npz) are missing: set PITOT_DATA")
+    pytest.skip("the unfiltered tables (_opcodes.npz) are not here (pitot-tf data fetch)")
+
+
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic dataset with matrix and 2-way interference objectives."""

@@ -1,20 +1,18 @@
 """Cold dropout (``model.cold_dropout``, preset ``pitot/cold``): per-entity masks drawn in
-training only, dropped entities computed exactly as cold ones, and a model that predicts
-workloads it never saw from their features."""
+training only, and dropped entities computed exactly as cold ones. How well such a model
+predicts workloads it never saw is measured by ``benchmarks/convergence.py``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pitot_tf.data.cold import make_cold_split
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import make_split
 from pitot_tf.models import build_model, fit_baseline
 from pitot_tf.models.cold import extend_model
 from pitot_tf.models.cold_dropout import ColdDropout
 from pitot_tf.presets import resolve
-from pitot_tf.training import train
 from pitot_tf.training.batches import Rows
 from pitot_tf.training.predict import predict_rows
 
@@ -85,78 +83,6 @@ def test_a_dropped_entity_is_computed_as_a_cold_one(
     np.testing.assert_allclose(dropped, new + out_of_fold, rtol=1e-5, atol=1e-5)
     warm = predict_rows(model, _rows(synth_dataset, 3))
     assert np.abs(warm - dropped).min() > 0.1
-
-
-@pytest.mark.slow
-def test_cold_workloads_near_the_noise_floor(synth_cold) -> None:  # type: ignore[no-untyped-def]
-    """With features that mostly determine the truth, ``pitot/cold`` predicts workloads it
-    never saw within a small factor of the observation noise (measured: 0.166 against a floor
-    of 0.039; the synthetic parameters have per-workload residuals that no feature explains;
-    there `model.cold_baseline=select` takes the ridge regression on both axes),
-    and at least as well as ``pitot`` (0.172)."""
-    scores = synth_cold
-    assert scores["pitot/cold"] < 5 * scores["floor"]
-    assert scores["pitot/cold"] < 1.02 * scores["pitot"]
-
-
-STEPS = {"training.steps": 1500, "training.val_every": 100, "training.batch": 128,
-         "training.progress": False, "training.learning_rate": 3e-3, "model.layers": [64, 64],
-         "model.mf_dim": 8}
-
-
-@pytest.fixture(scope="module")
-def synth_cold(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
-    """Cold-workload test MAPE of ``pitot`` and ``pitot/cold`` on a synthetic dataset, and the
-    noise floor: the MAPE of the noise-free truth itself."""
-    from pitot_tf.data.dataset import load_dataset
-    from pitot_tf.data.synth import synthesize_dataset
-    from pitot_tf.training.predict import predict_objective
-
-    out = synthesize_dataset(tmp_path_factory.mktemp("cold"), platforms=24, workloads=60, seed=3)
-    dataset = load_dataset(out)
-    split = make_cold_split(dataset, 1.0, mode="cold-workload", seed=1)
-    rows = split.rows("mf", "test")
-    truth = np.load(out / "truth.npz")["mf_log_t"][rows]
-    log_t = dataset.objectives["mf"].log_runtime[rows]
-    scores = {"floor": float(np.mean(np.abs(np.expm1(log_t - truth))))}
-    for preset in ("pitot", "pitot/cold"):
-        model = train(resolve(preset, STEPS), dataset, split).model
-        _, log_pred = predict_objective(model, dataset, "mf", rows)
-        scores[preset] = float(np.mean(np.abs(np.expm1(log_t - log_pred[:, 0]))))
-    return scores
-
-
-@pytest.mark.slow
-def test_cold_workloads_on_cold_platforms_near_the_noise_floor(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    """A workload never measured on a platform never measured (``cold-both``): with features
-    that mostly determine the truth, ``pitot/cold`` (one member) predicts it within a small
-    factor of the observation noise (measured: 0.174 against a floor of 0.044; ``pitot``
-    0.171; the same model's cold-workload rows 0.144, cold-platform rows 0.139)."""
-    from pitot_tf.conformal.groups import COLD_BOTH, cold_kinds
-    from pitot_tf.data.cold import seen_entities
-    from pitot_tf.data.dataset import load_dataset
-    from pitot_tf.data.synth import synthesize_dataset
-    from pitot_tf.training.predict import predict_objective
-
-    out = synthesize_dataset(tmp_path_factory.mktemp("both"), platforms=60, workloads=60, seed=3)
-    dataset = load_dataset(out)
-    split = make_cold_split(dataset, 1.0, mode="cold-both", seed=1)
-    rows = split.rows("mf", "test")
-    rows = rows[cold_kinds(dataset.objectives["mf"], rows,
-                           seen_entities(dataset, split)) == COLD_BOTH]
-    truth = np.load(out / "truth.npz")["mf_log_t"][rows]
-    log_t = dataset.objectives["mf"].log_runtime[rows]
-    floor = float(np.mean(np.abs(np.expm1(log_t - truth))))
-    scores = {}
-    for preset in ("pitot", "pitot/cold"):
-        model = train(resolve(preset, {**STEPS, **ONE_MEMBER}), dataset, split).model
-        _, log_pred = predict_objective(model, dataset, "mf", rows)
-        scores[preset] = float(np.mean(np.abs(np.expm1(log_t - log_pred[:, 0]))))
-    assert len(rows) >= 50
-    assert scores["pitot/cold"] < 5 * floor, (scores, floor)
-    assert scores["pitot/cold"] < 1.05 * scores["pitot"], scores
 
 
 def test_training_blocks_draw_the_masks(synth_dataset: Dataset,

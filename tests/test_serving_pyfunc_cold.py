@@ -121,23 +121,23 @@ def real_served(real_data_dir: Path) -> tuple[PitotRuntimeModel, Dataset]:
     return served_on(dataset), dataset
 
 
-def real_opcode_counts(real_data_dir: Path, workload: int) -> dict[str, int]:
+def real_opcode_counts(raw_tables_dir: Path, workload: int) -> dict[str, int]:
     """A published workload's raw opcode counts (``exp(feature) - 1``, rounded, from the
     unfiltered table), the zero ones left out."""
-    with np.load(real_data_dir / "_opcodes.npz") as table:
+    with np.load(raw_tables_dir / "_opcodes.npz") as table:
         labels, data = table["labels"], table["data"][workload].astype(np.float64)
     return {str(label): int(c) for label, c in zip(labels, np.round(np.expm1(data)),
                                                   strict=True) if c}
 
 
 def test_new_workload_from_real_opcode_counts(
-    real_served: tuple[PitotRuntimeModel, Dataset], real_data_dir: Path
+    real_served: tuple[PitotRuntimeModel, Dataset], raw_tables_dir: Path
 ) -> None:
     """A real workload's raw counts, sent for a new name, encode to its published features
     and get the same cold-start answer as those features."""
     model, dataset = real_served
     w, platform = 17, dataset.platforms.names[5]
-    counts = real_opcode_counts(real_data_dir, w)
+    counts = real_opcode_counts(raw_tables_dir, w)
     features = ";".join(map(str, dataset.workloads.features[w].tolist()))
     request = pd.DataFrame({
         "workload": ["brand/new", "brand/new"], "platform": [platform, platform],

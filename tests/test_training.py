@@ -1,45 +1,18 @@
-"""The trainer: learns synthetic structure, keeps the best weights, is deterministic."""
+"""The trainer: keeps the best weights, is deterministic, and every preset builds and each
+distinct graph trains. That training converges is measured by ``benchmarks/convergence.py``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from model_support import resolve_small
 
-from pitot_tf.data.dataset import Dataset, load_dataset
+from pitot_tf.config import Config
+from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import make_split
 from pitot_tf.presets import BUILTIN_PRESETS, resolve
 from pitot_tf.training import TrainingDiverged, train
 from pitot_tf.training.predict import predict_objective
-
-
-def _mape(log_true: np.ndarray, log_pred: np.ndarray) -> float:
-    return float(np.mean(np.abs(np.exp(log_true - log_pred[:, 0]) - 1)))
-
-
-def test_reaches_noise_floor(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from pitot_tf.data.synth import synthesize_dataset
-
-    dataset = load_dataset(
-        synthesize_dataset(tmp_path, platforms=60, workloads=80, noise=0.05, seed=3)
-    )
-    split = make_split(dataset, 0.8)
-    config = resolve(
-        "pitot",
-        {
-            "training.steps": 3000,
-            "training.val_every": 500,
-            "training.batch": 256,
-            "training.progress": False,
-            "training.learning_rate": 3e-3,
-        },
-    )
-    result = train(config, dataset, split)
-    floor = 0.05 * np.sqrt(2 / np.pi)  # mean |exp(e) - 1| ~ E|e| for e ~ N(0, 0.05^2)
-    for objective in ("mf", "if2"):
-        log_true, log_pred = predict_objective(
-            result.model, dataset, objective, split.rows(objective, "test")
-        )
-        assert _mape(log_true, log_pred) < 2.5 * floor, objective
 
 
 def test_best_weights_and_history(
@@ -110,37 +83,92 @@ def test_divergence_is_reported(synth_dataset: Dataset, fast_overrides: dict[str
         train(config, synth_dataset, make_split(synth_dataset, 0.5))
 
 
-#: Presets that differ from ``pitot`` only by a size or a weight (``learned/0`` drops a
-#: layer and ``interference/1`` has a size-one axis, so they stay): the same graph at other
-#: sizes, which XLA compiling (a few CPU seconds each) tells nothing that ``pitot`` does not,
-#: so they train without it; every other preset trains as shipped, XLA-compiled.
-SAME_GRAPH_AS_PITOT = {
-    *(f"embedding/{dim}" for dim in (4, 8, 16, 64, 128)),
-    *(f"learned/{n}" for n in (1, 2, 8, 16)),
-    *(f"interference/{k}" for k in (4, 8, 16)),
-    *(f"weight/{w}" for w in (0.1, 0.2, 1.0, 2.0)),
+#: How a config value bears on the graph a preset trains (:func:`graph_of`). Sizes, rates
+#: and run lengths change numbers, not the graph. A count of 0 removes a part (``learned/0``
+#: drops a layer, an objective weight of 0 an objective); a value of 1 degenerates one
+#: (``interference/1`` a size-one axis, ``components/notrectified`` an ``if_slope`` of 1 a
+#: linear term, an ensemble of 1 a single model); a list matters by being empty or not. Any
+#: key not named here counts with its exact value, so a new key can add graphs, never hide one.
+NUMBERS_ONLY = {
+    "model.mf_dim", "model.attention_dim", "model.value_dim", "training.steps",
+    "training.val_every", "training.batch", "training.learning_rate", "training.beta_1",
+    "training.beta_2", "training.progress", "training.jit_compile", "seed",
 }
+ZERO_OR_NOT = {
+    "model.learned_features", "objectives.interference_weight", "objectives.matrix_weight",
+    "model.cold_dropout", "training.weight_decay", "training.snapshots",
+    "training.snapshot_members",
+}
+ONE_OR_NOT = {"model.if_dim", "model.if_slope", "training.ensemble"}
 
 
-def test_same_graph_presets_differ_from_pitot_only_by_numbers() -> None:
-    sizes = {"model.mf_dim", "model.learned_features", "model.if_dim"}
-    pitot = resolve("pitot").flat()
-    for preset in SAME_GRAPH_AS_PITOT:
-        changed = {k: v for k, v in resolve(preset).flat().items() if pitot[k] != v}
-        assert set(changed) <= {*sizes, "objectives.interference_weight"}, (preset, changed)
-        assert all(changed[k] > 1 for k in sizes & set(changed)), (preset, changed)
+def graph_of(config: Config) -> tuple[tuple[str, object], ...]:
+    """What of ``config`` decides the graph it trains (see :data:`NUMBERS_ONLY`)."""
+
+    def shape(key: str, value: object) -> object:
+        if isinstance(value, list):
+            return bool(value)
+        if key in ZERO_OR_NOT:
+            return value != 0
+        if key in ONE_OR_NOT:
+            return value == 1
+        return value
+
+    return tuple(sorted((k, shape(k, v)) for k, v in config.flat().items()
+                        if k not in NUMBERS_ONLY))
+
+
+def one_preset_per_graph() -> list[str]:
+    """The first preset (``pitot`` first) of each distinct :func:`graph_of`."""
+    graphs: dict[tuple[tuple[str, object], ...], str] = {}
+    for preset in sorted(BUILTIN_PRESETS, key=lambda name: (name != "pitot", name)):
+        graphs.setdefault(graph_of(resolve(preset)), preset)
+    return sorted(graphs.values())
+
+
+def test_graphs_tell_structure_from_size() -> None:
+    pitot = graph_of(resolve("pitot"))
+    for same in ("embedding/128", "embedding/4", "interference/16", "learned/16", "weight/2.0"):
+        assert graph_of(resolve(same)) == pitot, same
+    for other in ("learned/0", "interference/1", "components/notrectified", "components/discard",
+                  "components/nobaseline", "conformal/naive", "pitot/ensemble", "pitot/shared",
+                  "pitot/cold", "features/blackbox", "baseline/monolith"):
+        assert graph_of(resolve(other)) != pitot, other
+    assert graph_of(resolve("conformal/naive")) == graph_of(resolve("conformal/optimal"))
+    assert graph_of(resolve("pitot", {"training.ensemble": 2})) == graph_of(
+        resolve("pitot/ensemble"))
 
 
 @pytest.mark.parametrize("preset", sorted(BUILTIN_PRESETS))
-def test_every_preset_trains(synth_dataset: Dataset, preset: str) -> None:
-    overrides = {
-        "training.steps": 4,
-        "training.val_every": 2,
-        "training.batch": 16,
-        "training.progress": False,
-        **({"training.jit_compile": False} if preset in SAME_GRAPH_AS_PITOT else {}),
-    }
-    result = train(resolve(preset, overrides), synth_dataset, make_split(synth_dataset, 0.5))
+def test_every_preset_builds(synth_dataset: Dataset, preset: str) -> None:
+    """As shipped: the model builds for the data, its baseline fits and one forward pass
+    gives a finite prediction per head."""
+    from pitot_tf.training import Trainer
+
+    config = resolve(preset, {"training.progress": False})
+    split = make_split(synth_dataset, 0.5)
+    model = Trainer(config, synth_dataset, split).model
+    for objective in ("mf", "if2"):
+        rows = split.rows(objective, "test")[:8]
+        _, log_pred = predict_objective(model, synth_dataset, objective, rows)
+        assert log_pred.shape == (len(rows), max(1, len(config.model.quantiles)))
+        assert np.all(np.isfinite(log_pred)), objective
+
+
+#: Smaller than shipped, the same graph (:func:`graph_of`): a few training steps of each graph.
+SMALL = {"model.layers": [16], "model.mf_dim": 8, "model.monolith_layers": [16],
+         "model.attention_layers": [16], "model.output_layers": [8]}
+
+
+@pytest.mark.parametrize("preset", one_preset_per_graph())
+def test_each_graph_trains(synth_dataset: Dataset, preset: str) -> None:
+    """One preset per distinct graph trains (XLA-compiled, as shipped) to a finite loss."""
+    shipped = resolve(preset)
+    run = {"training.steps": 4, "training.val_every": 2, "training.batch": 16,
+           "training.progress": False, "training.ensemble": min(shipped.training.ensemble, 2)}
+    config = resolve_small(preset, SMALL, run)
+    assert graph_of(config) == graph_of(shipped)
+    result = train(config, synth_dataset, make_split(synth_dataset, 0.5))
     assert len(result.history) == 2 and np.isfinite(result.best_val_loss)
 
 
