@@ -2,7 +2,7 @@
 on one MLflow tracking store; checks that every trial and every cell ran exactly once (and that
 the study finished its N trials, up to workers - 1 more).
 
-    python benchmarks/load.py --storage postgresql://pitot:pitot@127.0.0.1:5432/pitot
+    PITOT_STORAGE=postgresql://pitot:pitot@127.0.0.1:5432/pitot python benchmarks/load.py
         [--data-dir DIR] [--trials 12] [--search-workers 3] [--sweep-workers 2]
         [--presets pitot ...] [--levels 0.3 0.5] [--replicates 0-2] [--steps 200]
         [--no-xla] [--name NAME] [--keep] [--workdir DIR]
@@ -122,9 +122,12 @@ def write_study(settings: Settings) -> Path:
 
 
 def launch(name: str, args: list[str], settings: Settings) -> Job:
+    """Start ``pitot-tf ARGS``; the storage URL (it may hold a password) goes to it through
+    ``$PITOT_STORAGE``, never on its command line."""
     log = settings.workdir / f"{name}.log"
     process = subprocess.Popen([str(PITOT_TF), *args], cwd=settings.workdir, text=True,
-                               stdout=log.open("w"), stderr=subprocess.STDOUT)
+                               stdout=log.open("w"), stderr=subprocess.STDOUT,
+                               env={**os.environ, "PITOT_STORAGE": settings.storage})
     return Job(name, process, log, time.perf_counter())
 
 
@@ -147,7 +150,7 @@ def start_jobs(settings: Settings) -> list[Job]:
                   for k, v in sweep_overrides(settings).items()]
     search = launch("search", [
         "search", "--study", str(study), "--n-trials", str(settings.trials),
-        "--storage", settings.storage, "--workers", str(settings.search_workers),
+        "--workers", str(settings.search_workers),
         "--data-dir", str(settings.data_dir), "--experiment", settings.search_experiment],
         settings)
     sweep = launch("sweep", [
@@ -276,8 +279,10 @@ def run_load(settings: Settings, keep: bool = False) -> Report:
 def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--storage", default=os.environ.get("PITOT_TEST_POSTGRES_URL"),
-                        help="Database URL for both queues (default $PITOT_TEST_POSTGRES_URL).")
+    parser.add_argument("--storage", default=os.environ.get("PITOT_STORAGE")
+                        or os.environ.get("PITOT_TEST_POSTGRES_URL"),
+                        help="Database URL of the study (default $PITOT_STORAGE, else "
+                             "$PITOT_TEST_POSTGRES_URL; a URL with a password belongs there).")
     add_data_options(parser, data_help="dataset folder (default: a small synthetic one)",
                      steps=200, overrides=False)
     parser.add_argument("--trials", type=int, default=12)
@@ -294,7 +299,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, bool]:
                         help="Folder for the study file, logs and data (default: a new one).")
     args = parser.parse_args(argv)
     if not args.storage:
-        parser.error("--storage (or $PITOT_TEST_POSTGRES_URL) is required")
+        parser.error("--storage (or $PITOT_STORAGE, $PITOT_TEST_POSTGRES_URL) is required")
     workdir = work_folder(args.workdir, "pitot-load-")
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir}/mlflow.db"

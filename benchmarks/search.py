@@ -34,6 +34,7 @@ from common import (
 )
 
 from pitot_tf.config import Config
+from pitot_tf.redaction import redact
 from pitot_tf.search.export import trial_config
 from pitot_tf.search.runner import run_search
 from pitot_tf.search.storage import open_storage
@@ -96,7 +97,7 @@ def main() -> None:
         "best_trial": study.best_trial.number, "best_params": study.best_trial.params,
     }
     print(f"{result.finished}/{args.n_trials} trials in {result.wall_s:.0f} s "
-          f"(storage {storage}); best trial {study.best_trial.number}: {study.best_value}")
+          f"(storage {redact(storage)}); best trial {study.best_trial.number}: {study.best_value}")
     if args.test:
         replicate = spec.replicates[0]
         for name, trial in (("default", trials[0]), ("best", study.best_trial)):

@@ -32,7 +32,8 @@ from pathlib import Path
 #: They are one layer, below ``data``, so that resolving a preset never needs the data layer,
 #: Keras or TensorFlow. The package's own ``__init__`` (``""``) is there too.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("", "errors", "tensorflow_import", "config", "config_reference", "presets", "redaction"),
+    ("", "errors", "tensorflow_import", "config", "config_reference", "presets", "redaction",
+     "db_drivers"),
     ("data",),
     ("models",),
     ("training",),

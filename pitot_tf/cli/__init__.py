@@ -5,7 +5,9 @@ to the same commands through :func:`run_command`.
 Errors that the user caused (:class:`pitot_tf.errors.PitotError`) print as one line and exit
 1; usage errors (a bad option or value) are click's own message and exit 2. Under ``mlflow
 run`` (``MLFLOW_RUN_ID`` set) any failure also marks the project's run FAILED with the error,
-even when the command failed before it resumed that run.
+even when the command failed before it resumed that run. Error lines are redacted
+(:func:`pitot_tf.redaction.redact`), and a database ``$MLFLOW_TRACKING_URI`` whose driver is
+missing is such a one-line error (:func:`pitot_tf.db_drivers.prepare_tracking_uri`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from collections.abc import Sequence
 import typer
 
 from pitot_tf.cli.app import app, register_commands
+from pitot_tf.db_drivers import prepare_tracking_uri
 from pitot_tf.errors import PitotError
+from pitot_tf.redaction import redact
 
 
 def main() -> None:
@@ -39,14 +43,15 @@ def run_args(args: list[str], debug: bool = False) -> int:
     register_commands()
     project_run = os.environ.get("MLFLOW_RUN_ID")  # ending that run unsets the variable
     try:
+        prepare_tracking_uri()  # a database URL: an installed driver, or one line
         code = app(args=args, prog_name="pitot-tf", standalone_mode=False)
     except typer.TyperException as error:  # a usage error: typer's click says what and where
         show = getattr(error, "show", None)
         if callable(show):
             show()
         else:
-            typer.echo(f"Error: {error.format_message()}", err=True)
-        _fail_project_run(error.format_message())
+            typer.echo(redact(f"Error: {error.format_message()}"), err=True)
+        _fail_project_run(redact(error.format_message()))
         return error.exit_code
     except typer.Abort:
         typer.echo("Aborted!", err=True)
@@ -55,7 +60,7 @@ def run_args(args: list[str], debug: bool = False) -> int:
         if debug:
             raise
         if not _is_pipeline_step(project_run):  # the pipeline prints its step's error once
-            typer.secho(f"error: {error}", err=True, fg="red")
+            typer.secho(redact(f"error: {error}"), err=True, fg="red")
         _fail_project_run(error)
         return 1
     except Exception as error:

@@ -15,6 +15,7 @@ entry point, which hands its parameters to these commands) reads them the same w
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from enum import Enum
@@ -44,6 +45,25 @@ def not_default(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return None if [str(v).strip() for v in value] == [DEFAULT] else value
     return None if value is not None and str(value) == DEFAULT else value
+
+
+def storage_option(ctx: typer.Context, param: typer.CallbackParam, value: str | None
+                   ) -> str | None:
+    """Typer callback for ``--storage``: :data:`DEFAULT` or nothing means
+    ``$PITOT_STORAGE`` if set, else the study's own default (None). A password given on the
+    command line works but is warned about: other users see it in the process list, and
+    under ``mlflow run`` MLflow has already logged it as a param."""
+    from pitot_tf.db_drivers import STORAGE_VARIABLE
+    from pitot_tf.redaction import has_secret
+
+    if value is None or value == DEFAULT:
+        return os.environ.get(STORAGE_VARIABLE) or None
+    source = ctx.get_parameter_source(param.name or "")  # typer's own click: compare by name
+    if has_secret(value) and getattr(source, "name", "") == "COMMANDLINE":
+        typer.echo(f"warning: --storage holds a password, which other users can see in the "
+                   f"process list (and `mlflow run` logs as a param); set ${STORAGE_VARIABLE} "
+                   f"instead", err=True)
+    return value
 
 
 def items(values: Iterable[str] | None) -> list[str]:

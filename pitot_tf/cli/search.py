@@ -14,9 +14,10 @@ from pitot_tf.cli.common import (
     OptionalStr,
     Overrides,
     SplitsDir,
-    not_default,
     overrides_of,
+    storage_option,
 )
+from pitot_tf.db_drivers import STORAGE_VARIABLE
 
 search_app = typer.Typer(
     help="Tune a preset with an Optuna study (studies/<name>.yaml); see docs/search.md.",
@@ -27,8 +28,11 @@ Study = Annotated[OptionalStr, typer.Option(
     "--study", show_default=False,
     help="Study name (studies/NAME.yaml) or a study YAML file (default: none, required).")]
 Storage = Annotated[OptionalStr, typer.Option(
-    "--storage", callback=not_default, show_default=False,
-    help="Journal file path or database URL (default: studies/<study>.journal).")]
+    "--storage", callback=storage_option, envvar=STORAGE_VARIABLE, show_default=False,
+    help=f"Journal file path or database URL without a password (default: "
+         f"${STORAGE_VARIABLE}, else studies/<study>.journal). Put a URL with a password in "
+         f"${STORAGE_VARIABLE}: a command line is visible to other users and `mlflow run` "
+         f"logs it.")]
 
 
 @search_app.callback()
@@ -111,9 +115,10 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
     """Serve optuna-dashboard for a study's storage until interrupted."""
+    from pitot_tf.redaction import redact
     from pitot_tf.search.dashboard import dashboard_storage, serve_dashboard
 
     location = dashboard_storage(Path(study) if study and study.endswith(".yaml") else study,
                                  storage)
-    typer.echo(f"optuna-dashboard on http://{host}:{port} for {location}", err=True)
+    typer.echo(f"optuna-dashboard on http://{host}:{port} for {redact(location)}", err=True)
     serve_dashboard(location, host, port)

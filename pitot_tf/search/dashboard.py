@@ -25,7 +25,12 @@ def dashboard_storage(study: str | Path | None, storage: str | None) -> str:
 
 
 def serve_dashboard(location: str, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve optuna-dashboard for ``location`` until interrupted (blocks)."""
-    from optuna_dashboard import run_server
+    """Serve optuna-dashboard for ``location`` until interrupted (blocks). It is an extra
+    (``pitot-tf[dashboard]``): without it, one line says what to install."""
+    try:
+        from optuna_dashboard import run_server
+    except ImportError:
+        raise ConfigError("pitot-tf dashboard needs optuna-dashboard, which is not installed: "
+                          "pip install 'pitot-tf[dashboard]'") from None
 
     run_server(open_storage(location), host=host, port=port)

@@ -8,9 +8,10 @@ the time to the trial as a system attribute, and the first beat also records the
 process, so that a trial whose worker on this host is gone is stale at once, not after the
 grace period.
 
-Checked against Optuna 5.0.0: ``BaseHeartbeat`` lives in the private module
-``optuna.storages._heartbeat``, its abstract method ``_get_stale_trial_ids`` is private, and a
-stale trial is named by ``FrozenTrial._trial_id``. Keep it the only module that touches private
+Checked against Optuna 5.0.0 and 5.1.0 (pyproject pins ``optuna>=5.0,<5.2``):
+``BaseHeartbeat`` lives in the private module ``optuna.storages._heartbeat``, its abstract
+method ``_get_stale_trial_ids`` is private, and a stale trial is named by
+``FrozenTrial._trial_id``. Keep it the only module that touches private
 attributes of Optuna or MLflow.
 """
 
@@ -34,8 +35,8 @@ OWNER, BEAT = "pitot_worker", "pitot_heartbeat"
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
-# Checked against Optuna 5.0.0 (private: optuna.storages._heartbeat, _get_stale_trial_ids,
-# FrozenTrial._trial_id); re-check them when Optuna is upgraded.
+# Checked against Optuna 5.0.0 and 5.1.0 (private: optuna.storages._heartbeat, _get_stale_trial_ids,
+# FrozenTrial._trial_id); re-check them, then widen the pin, when Optuna is upgraded.
 class JournalHeartbeatStorage(JournalStorage, BaseHeartbeat):
     """``JournalStorage(JournalFileBackend(path))`` whose trials beat every ``interval`` s; a
     trial silent for ``grace_period`` s, or whose local worker process is gone, is stale and

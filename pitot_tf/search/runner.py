@@ -26,8 +26,9 @@ import optuna
 from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 
+from pitot_tf.db_drivers import STORAGE_VARIABLE
 from pitot_tf.errors import ConfigError, PitotError
-from pitot_tf.redaction import redact
+from pitot_tf.redaction import MASK, redact
 from pitot_tf.search.algorithms import make_pruner, make_sampler
 from pitot_tf.search.objective import (
     Replicate,
@@ -151,9 +152,9 @@ def run_search(
             optimize(spec, location, n_trials, replicates, _tracking(parent, spec), timeout,
                      max_failures)
         else:
-            args = copy_args(spec, location, n_trials, timeout, overrides, data_dir, splits_dir)
+            args = copy_args(spec, n_trials, timeout, overrides, data_dir, splits_dir)
             codes = spawn_copies(args, workers, {PARENT_VARIABLE: parent.run_id if parent
-                                                 else "-"})
+                                                 else "-", STORAGE_VARIABLE: location})
             finished = _count(optuna_study, FINISHED)
             if any(codes) and finished < n_trials:
                 raise PitotError(f"search workers exited with {codes}; the study has "
@@ -164,12 +165,12 @@ def run_search(
                      parent.run_id if parent else None, time.perf_counter() - started)
 
 
-def copy_args(spec: StudySpec, location: str, n_trials: int, timeout: float | None,
+def copy_args(spec: StudySpec, n_trials: int, timeout: float | None,
               overrides: Mapping[str, Any] | None, data_dir: PathLike | None,
               splits_dir: PathLike | None) -> list[str]:
-    """``pitot-tf`` arguments of one worker copy of this search."""
-    args = ["search", "--study", str(spec.path), "--n-trials", str(n_trials),
-            "--storage", location]
+    """``pitot-tf`` arguments of one worker copy of this search; the storage is not among
+    them (it may hold a password): the copies read it from ``$PITOT_STORAGE``."""
+    args = ["search", "--study", str(spec.path), "--n-trials", str(n_trials)]
     for item in (overrides or {}).items():
         args += ["--set", override_text(*item)]
     for option, value in (("--timeout", timeout), ("--data-dir", data_dir),
@@ -220,5 +221,6 @@ def result_text(result: SearchResult) -> str:
         from pitot_tf.tracking.experiments import where_text
 
         lines.append(where_text(result.parent_run_id))
-    lines.append(f"dashboard: pitot-tf dashboard --storage {result.storage}")
+    storage = f'"${STORAGE_VARIABLE}"' if MASK in result.storage else result.storage
+    lines.append(f"dashboard: pitot-tf dashboard --storage {storage}")
     return "\n".join(lines)

@@ -14,7 +14,6 @@ whose FAIL the storage accepted, which then calls ``on_stale`` (e.g. end its MLf
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ import optuna
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial
 
+from pitot_tf.db_drivers import installed_url, require_driver
 from pitot_tf.errors import ConfigError
 from pitot_tf.redaction import redact
 from pitot_tf.search.heartbeat import JournalHeartbeatStorage, StaleCallback
@@ -42,13 +42,8 @@ def storage_location(spec: StudySpec, storage: str | None = None) -> str:
 
 
 def database_url(location: str) -> str:
-    """``location`` with a PostgreSQL driver that is installed: SQLAlchemy 2.1 maps plain
-    ``postgresql://`` to psycopg 3, while the ``postgres`` extra installs psycopg2."""
-    scheme, sep, rest = location.partition("://")
-    if (scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg") is None
-            and importlib.util.find_spec("psycopg2")):
-        return f"postgresql+psycopg2{sep}{rest}"
-    return f"postgresql{sep}{rest}" if scheme == "postgres" else location
+    """``location`` with a database driver that is installed (:func:`installed_url`)."""
+    return installed_url(location)
 
 
 def retry_stale(heartbeat: Heartbeat, on_stale: StaleHook | None = None) -> StaleCallback:
@@ -74,12 +69,14 @@ def open_storage(location: str, heartbeat: Heartbeat | None = None,
     if not is_url(location):
         Path(location).parent.mkdir(parents=True, exist_ok=True)
         return JournalHeartbeatStorage(location, beat.interval, beat.grace_period, callback)
+    url = database_url(location)
+    require_driver(url, "storage")
     try:
-        return RDBStorage(database_url(location), heartbeat_interval=beat.interval,
+        return RDBStorage(url, heartbeat_interval=beat.interval,
                           grace_period=beat.grace_period,
                           heartbeat_stale_trial_callback=callback)
     except Exception as error:  # sqlalchemy raises many kinds for a bad URL or server
-        first_line = (str(error).strip() or repr(error)).splitlines()[0]
+        first_line = redact((str(error).strip() or repr(error)).splitlines()[0])
         raise ConfigError(f"storage {redact(location)}: cannot open ({first_line})") from error
 
 

@@ -20,6 +20,9 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from pitot_tf.db_drivers import TRACKING_VARIABLE
+from pitot_tf.redaction import has_secret, redact
+
 DEFAULT_EXPERIMENT = "pitot"
 TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
 KIND_MODEL_TRAINING = "custom_model_development"
@@ -106,18 +109,27 @@ def adopt_project_run(experiment: str | None) -> str | None:
     return moved.info.run_id
 
 
+def shown_tracking_uri() -> str:
+    """The tracking URI as it may be printed: with its password or token hidden."""
+    return redact(mlflow.get_tracking_uri())
+
+
 def ui_command() -> str:
-    """The shell command that opens this tracking store in the MLflow UI."""
+    """The shell command that opens this tracking store in the MLflow UI. A URI that holds a
+    secret is never printed: the command reads it from ``$MLFLOW_TRACKING_URI`` where it came
+    from, else shows it redacted."""
     uri = mlflow.get_tracking_uri()
     if uri.startswith(("http://", "https://")):
-        return f"open {uri}"
-    return f"mlflow ui --backend-store-uri {shlex.quote(uri)}"
+        return f"open {redact(uri)}"
+    if has_secret(uri) and os.environ.get(TRACKING_VARIABLE) == uri:
+        return f'mlflow ui --backend-store-uri "${TRACKING_VARIABLE}"'
+    return f"mlflow ui --backend-store-uri {shlex.quote(redact(uri))}"
 
 
 def ui_url(experiment_id: str, run_id: str | None = None,
            base: str = "http://127.0.0.1:5000") -> str:
     """A link to the experiment's runs (or one run) in the training-runs view."""
-    uri = mlflow.get_tracking_uri()
+    uri = redact(mlflow.get_tracking_uri())
     root = uri.rstrip("/") if uri.startswith(("http://", "https://")) else base
     page = f"#/experiments/{experiment_id}" + (f"/runs/{run_id}" if run_id else "")
     return f"{root}/{page}?workflowType=machine_learning"
@@ -128,7 +140,7 @@ def where_text(run_id: str) -> str:
     run = MlflowClient().get_run(run_id)
     experiment = MlflowClient().get_experiment(run.info.experiment_id)
     return (f"MLflow: run {run_id} in experiment '{experiment.name}' "
-            f"({mlflow.get_tracking_uri()})\n"
+            f"({shown_tracking_uri()})\n"
             f"open it: {ui_command()}  then {ui_url(run.info.experiment_id, run_id)}")
 
 

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 
 from pitot_tf.errors import ConfigError, PitotError
+from pitot_tf.redaction import redact
 
 WAIT_ENV = "PITOT_TRACKING_WAIT_S"
 DEFAULT_WAIT_S = 60.0
 RETRY_S = 2.0
-_CREDENTIALS = re.compile(r"//[^/@]+@")
 log = logging.getLogger(__name__)
 
 
@@ -118,7 +117,7 @@ def server_text() -> str:
     """The tracking URI with any password hidden."""
     import mlflow
 
-    return _CREDENTIALS.sub("//***@", mlflow.get_tracking_uri())
+    return redact(mlflow.get_tracking_uri())
 
 
 def reason(error: BaseException, stop: BaseException | None = None) -> str:

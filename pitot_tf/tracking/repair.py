@@ -22,6 +22,7 @@ from mlflow import MlflowClient
 from mlflow.entities import LoggedModelStatus, Run, RunStatus
 
 from pitot_tf.errors import ConfigError
+from pitot_tf.redaction import redact
 from pitot_tf.tracking.liveness import tagged_process
 from pitot_tf.tracking.names import TAG_ERROR
 
@@ -60,7 +61,8 @@ def experiment_ids(client: MlflowClient, names: list[str] | None = None) -> list
     for name in names:
         found = client.get_experiment_by_name(name)
         if found is None:
-            raise ConfigError(f"experiment '{name}' not found in {mlflow.get_tracking_uri()}")
+            raise ConfigError(f"experiment '{name}' not found in "
+                              f"{redact(mlflow.get_tracking_uri())}")
         ids.append(found.experiment_id)
     return ids
 

@@ -20,6 +20,7 @@ from mlflow.entities import Metric, Param, RunTag
 
 from pitot_tf.config import Config
 from pitot_tf.conformal.evaluate import SUMMARY_ALPHAS, Evaluation
+from pitot_tf.redaction import redact
 from pitot_tf.tracking.names import CONFIG_FILE, HISTORY_FILE, PLOTS_DIR, TAG_RESOLVED
 from pitot_tf.training.trainer import TrainResult, ValidationCallback
 
@@ -49,11 +50,13 @@ def log_params(params: Mapping[str, Any]) -> None:
 
 
 def log_params_to(client: mlflow.MlflowClient, run_id: str, params: Mapping[str, Any]) -> None:
-    """:func:`log_params` for run ``run_id`` through ``client``."""
+    """:func:`log_params` for run ``run_id`` through ``client``; values are redacted
+    (:func:`~pitot_tf.redaction.redact`)."""
     existing = client.get_run(run_id).data.params
-    fresh = [Param(k, str(v)) for k, v in params.items() if k not in existing]
-    resolved = [RunTag(f"{TAG_RESOLVED}{k}", str(v)) for k, v in params.items()
-                if k in existing and not _same_text(existing[k], str(v))]
+    shown = {k: redact(str(v)) for k, v in params.items()}  # no password in any param
+    fresh = [Param(k, v) for k, v in shown.items() if k not in existing]
+    resolved = [RunTag(f"{TAG_RESOLVED}{k}", v) for k, v in shown.items()
+                if k in existing and not _same_text(existing[k], v)]
     for start in range(0, len(fresh), _BATCH):
         client.log_batch(run_id, params=fresh[start:start + _BATCH])
     if resolved:

@@ -25,6 +25,7 @@ from typing import Any
 import mlflow
 from mlflow.entities import RunStatus
 
+from pitot_tf.redaction import redact
 from pitot_tf.tracking.experiments import (
     experiment_id_for,
     mark_model_training,
@@ -55,7 +56,7 @@ def error_text(error: BaseException) -> str:
     (:class:`~pitot_tf.errors.PitotError`), else prefixed with the exception's type."""
     from pitot_tf.errors import PitotError
 
-    message = " ".join(str(error).split()) or type(error).__name__
+    message = redact(" ".join(str(error).split())) or type(error).__name__
     if not isinstance(error, PitotError):
         message = f"{type(error).__name__}: {message}"
     return message[:MAX_TAG_CHARS]
@@ -72,7 +73,7 @@ def fail_project_run(error: BaseException | str) -> None:
     if client.get_run(run_id).info.status in ("FAILED", "KILLED"):
         return
     message = error if isinstance(error, str) else error_text(error)
-    client.set_tag(run_id, TAG_ERROR, " ".join(message.split()))
+    client.set_tag(run_id, TAG_ERROR, redact(" ".join(message.split())))
     client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
 
 
