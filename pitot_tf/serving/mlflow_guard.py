@@ -51,10 +51,14 @@ Invocations = Callable[[Any, Any, Any, Any], Any]
 
 
 def one_line(message: str) -> str:
-    """The part of an MLflow error message worth sending: after MLflow's ``Failed to predict
-    data '<the whole table>'. Error:`` prefix, its first line, at most :data:`MESSAGE_CHARS`."""
-    _, found, after = message.partition("\nError: ")
-    text = (after if found else message).strip()
+    """The part of an MLflow error message worth sending: after its last ``Error:`` (MLflow
+    prefixes ``Failed to predict data '<the whole table>'`` and ``Failed to enforce schema of
+    data '<the table>' with schema '...'``), its first line, at most :data:`MESSAGE_CHARS`."""
+    text = message
+    if text.startswith("Failed to "):
+        for marker in ("\nError: ", ". Error: "):
+            text = text.rsplit(marker, 1)[-1]
+    text = text.strip()
     first = text.splitlines()[0] if text else "the request could not be read"
     return first if len(first) <= MESSAGE_CHARS else first[: MESSAGE_CHARS - 3] + "..."
 
