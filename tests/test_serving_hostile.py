@@ -38,7 +38,7 @@ TINY = {"training.steps": 40, "training.val_every": 20, "training.batch": 64,
 #: Longest a refusal may take (2 cores shared with other jobs; most take a few ms).
 ANSWER_S = 3.0
 #: Largest growth of the server's resident memory over all the cases, in MiB.
-RSS_GROWTH_MB = 300
+RSS_GROWTH_MB = 150
 #: Longest refusal message: one line quoting at most a short prefix of a value.
 MESSAGE_CHARS = 400
 
