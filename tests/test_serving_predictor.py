@@ -192,9 +192,11 @@ def test_any_alpha_the_calibration_supports_matches_the_bound(pitot: Served) -> 
     assert_log_close(log_runtime(pitot, answer["upper_bound_s"]), np.array(expected))
 
 
-def test_an_empty_request_gets_an_empty_answer(pitot: Served) -> None:
-    answer = pitot.pyfunc.predict(None, pd.DataFrame({"workload": [], "platform": []}))
-    assert len(answer) == 0 and "upper_bound_s" in answer.columns
+def test_an_empty_request_is_refused(pitot: Served) -> None:
+    """A request with no rows is a client's mistake (issue 31 lists it among hostile inputs),
+    answered 400 rather than with an empty table."""
+    with pytest.raises(BadRequest, match="^the request has no rows$"):
+        pitot.pyfunc.predict(None, pd.DataFrame({"workload": [], "platform": []}))
 
 
 def bad_requests(served: Served) -> dict[str, tuple[dict[str, Any], str]]:
