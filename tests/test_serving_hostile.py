@@ -110,7 +110,9 @@ CASES: list[Case] = [
      "the request has no rows"),
     ("not-json", lambda n: b'{"dataframe_records": [' + b"x" * 100_000, JSON, 400, ""),
     ("wrong-content-type", lambda n: records(n.row()), "text/plain", 415,
-     "content type 'text/plain' is not accepted"),
+     "content type 'text/plain' is not accepted; send application/json"),
+    ("csv", lambda n: b"workload,platform\n" + b"a,b\n" * 1000, "text/csv", 415,
+     "content type 'text/csv' is not accepted"),
     ("parquet", lambda n: b"PAR1" + b"\0" * 100, "application/vnd.apache.parquet", 415,
      "is not accepted"),
 ]

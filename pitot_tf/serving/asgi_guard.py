@@ -3,7 +3,7 @@
 MLflow's scoring app reads a whole body into memory, whatever its size, and then parses it.
 :class:`RequestGuard` sits in front of it, in every worker, and for ``POST /invocations``
 
-* answers 415 for a content type other than JSON or CSV and 413 for a ``Content-Length`` over
+* answers 415 for a content type other than JSON and 413 for a ``Content-Length`` over
   the body limit, without reading the body;
 * answers 503 when the worker is already answering ``max_concurrent_requests`` requests;
 * reads the body chunk by chunk and answers 413 as soon as it passes the limit (a chunked
@@ -17,6 +17,7 @@ then hands the body to MLflow's app. Every refusal is one line of JSON,
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -30,6 +31,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: Bodies larger than this are checked in a thread, leaving the worker's event loop free.
+OFF_LOOP_BYTES = 256 * 1024
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -110,8 +113,12 @@ class RequestGuard:
         body = await read_body(receive, self.limits)
         if body is None:
             return
-        refusal = body if isinstance(body, Refusal) else body_refusal(body, content_type,
-                                                                      self.limits)
+        if isinstance(body, Refusal):
+            refusal: Refusal | None = body
+        elif len(body) > OFF_LOOP_BYTES:  # a scan of a few MB: not on the event loop
+            refusal = await asyncio.to_thread(body_refusal, body, content_type, self.limits)
+        else:
+            refusal = body_refusal(body, content_type, self.limits)
         if refusal is not None:
             await respond(send, refusal)
             return

@@ -17,9 +17,11 @@ import numpy as np
 
 from pitot_tf.serving.limits import Limits
 
-#: Media types this model's server takes; MLflow's third, Parquet, is refused: its pages are
-#: compressed, so its size says nothing about what parsing it allocates.
-ACCEPTED_TYPES = ("application/json", "text/csv")
+#: Media types this model's server takes. MLflow's others are refused: CSV always fails for
+#: this model (MLflow cannot give pandas a type for its free-form columns, ``co_runners`` and
+#: the cold-start ones), and Parquet's pages are compressed, so its size says nothing about
+#: what parsing it allocates.
+ACCEPTED_TYPES = ("application/json",)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _DEPTH_STEP = np.zeros(256, dtype=np.int8)
 _DEPTH_STEP[list(b"[{")] = 1
@@ -68,7 +70,7 @@ def size_refusal(size: int, limits: Limits) -> Refusal | None:
 
 
 def type_refusal(content_type: str | None) -> Refusal | None:
-    """415 for a content type other than JSON or CSV (quoted only as a short prefix)."""
+    """415 for a content type other than JSON (quoted only as a short prefix)."""
     kind = media_type(content_type)
     if kind in ACCEPTED_TYPES:
         return None

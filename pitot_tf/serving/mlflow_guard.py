@@ -8,7 +8,7 @@ model, input_schema)``, which the app looks up on each request: when the pyfunc 
 the scoring app (``mlflow.pyfunc.scoring_server.app`` is being imported),
 :func:`guard_scoring_server` wraps it so that, before MLflow parses anything,
 
-* a body over the size limit is answered 413, a content type other than JSON or CSV 415, JSON
+* a body over the size limit is answered 413, a content type other than JSON 415, JSON
   nested deeper than the limit 400 (:mod:`~pitot_tf.serving.body_checks`);
 * more than ``max_concurrent_requests`` requests at once in this worker are answered 503;
 
