@@ -36,7 +36,8 @@ def test_limits_come_from_the_environment_and_must_be_positive() -> None:
     limits = Limits.from_environment({"PITOT_SERVE_MAX_ROWS": "20", "PITOT_SERVE_MAX_OPCODE_"
                                       "COUNT": "1e9", "PITOT_SERVE_MAX_NAME_CHARS": " "})
     assert (limits.max_rows, limits.max_opcode_count, limits.max_name_chars) == (20, 1e9, 256)
-    with pytest.raises(PredictionError, match="PITOT_SERVE_MAX_ROWS must be a int, got 'ten'"):
+    with pytest.raises(PredictionError,
+                       match="PITOT_SERVE_MAX_ROWS must be a whole number, got 'ten'"):
         Limits.from_environment({"PITOT_SERVE_MAX_ROWS": "ten"})
     with pytest.raises(PredictionError, match="max_json_depth must be > 0, got 0"):
         Limits.from_environment({"PITOT_SERVE_MAX_JSON_DEPTH": "0"})

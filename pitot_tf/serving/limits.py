@@ -70,8 +70,8 @@ class Limits:
             try:
                 values[field.name] = kind(text)
             except ValueError:
-                raise PredictionError(f"{name} must be a {kind.__name__}, got {text[:40]!r}"
-                                      ) from None
+                what = "whole number" if kind is int else "number"
+                raise PredictionError(f"{name} must be a {what}, got {text[:40]!r}") from None
         return cls(**values)  # type: ignore[arg-type]
 
     def co_runners_for(self, width: int) -> int:
