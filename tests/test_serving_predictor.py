@@ -199,6 +199,17 @@ def test_an_empty_request_is_refused(pitot: Served) -> None:
         pitot.pyfunc.predict(None, pd.DataFrame({"workload": [], "platform": []}))
 
 
+def test_an_answer_that_is_not_finite_is_refused_not_sent(
+        pitot: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """However the model got there (here: a unit scale of inf), no inf or NaN reaches a 200."""
+    row = {"workload": str(pitot.dataset.workloads.names[0]),
+           "platform": str(pitot.dataset.platforms.names[0]), "alpha": 0.2}
+    monkeypatch.setattr(pitot.pyfunc, "seconds_per_unit", float("inf"))
+    with pytest.raises(BadRequest, match=r"^row 0: the predicted runtime \(inf s\) or bound "
+                                         r"\(inf s\) is not a finite positive number"):
+        pitot.pyfunc.predict(None, pd.DataFrame([row, row]))
+
+
 def bad_requests(served: Served) -> dict[str, tuple[dict[str, Any], str]]:
     """Request rows the model must refuse, and a pattern their message must start with."""
     w = str(served.dataset.workloads.names[3])
