@@ -267,9 +267,9 @@ def check_finite(runtime: np.ndarray, bound: np.ndarray) -> None:
     good = np.isfinite(runtime) & np.isfinite(bound) & (runtime > 0) & (bound > 0)
     if not good.all():
         row = int(np.flatnonzero(~good)[0])
-        raise BadRequest(f"row {row}: the predicted runtime ({runtime[row]!r} s) or bound "
-                         f"({bound[row]!r} s) is not a finite positive number; the inputs are "
-                         f"far outside what the model was trained on")
+        raise BadRequest(f"row {row}: the predicted runtime ({float(runtime[row])!r} s) or "
+                         f"bound ({float(bound[row])!r} s) is not a finite positive number; the "
+                         f"inputs are far outside what the model was trained on")
 
 
 def _text(values: Any) -> pd.Series:
