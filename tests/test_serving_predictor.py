@@ -192,9 +192,22 @@ def test_any_alpha_the_calibration_supports_matches_the_bound(pitot: Served) -> 
     assert_log_close(log_runtime(pitot, answer["upper_bound_s"]), np.array(expected))
 
 
-def test_an_empty_request_gets_an_empty_answer(pitot: Served) -> None:
-    answer = pitot.pyfunc.predict(None, pd.DataFrame({"workload": [], "platform": []}))
-    assert len(answer) == 0 and "upper_bound_s" in answer.columns
+def test_an_empty_request_is_refused(pitot: Served) -> None:
+    """A request with no rows is a client's mistake (issue 31 lists it among hostile inputs),
+    answered 400 rather than with an empty table."""
+    with pytest.raises(BadRequest, match="^the request has no rows$"):
+        pitot.pyfunc.predict(None, pd.DataFrame({"workload": [], "platform": []}))
+
+
+def test_an_answer_that_is_not_finite_is_refused_not_sent(
+        pitot: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """However the model got there (here: a unit scale of inf), no inf or NaN reaches a 200."""
+    row = {"workload": str(pitot.dataset.workloads.names[0]),
+           "platform": str(pitot.dataset.platforms.names[0]), "alpha": 0.2}
+    monkeypatch.setattr(pitot.pyfunc, "seconds_per_unit", float("inf"))
+    with pytest.raises(BadRequest, match=r"^row 0: the predicted runtime \(inf s\) or bound "
+                                         r"\(inf s\) is not a finite positive number"):
+        pitot.pyfunc.predict(None, pd.DataFrame([row, row]))
 
 
 def bad_requests(served: Served) -> dict[str, tuple[dict[str, Any], str]]:

@@ -87,7 +87,7 @@ def test_uvicorn_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("UVICORN_TIMEOUT_KEEP_ALIVE", "30")
     config = uvicorn_config("127.0.0.1", 5001, 2)
     assert (config.app, config.host, config.port, config.workers) == (
-        "mlflow.pyfunc.scoring_server.app:app", "127.0.0.1", 5001, 2)
+        "pitot_tf.serving.guarded_app:app", "127.0.0.1", 5001, 2)
     assert config.access_log is False and config.timeout_keep_alive == 30
     monkeypatch.setenv("UVICORN_RELOAD", "true")
     with pytest.raises(ServingError, match="UVICORN_RELOAD is not supported"):

@@ -27,7 +27,9 @@ def serve(model_uri: ModelUri, host: Host = "127.0.0.1", port: Port = 5001, work
     """Serve --model-uri (runs:/<id>/pyfunc-model, models:/<name>@<alias> or a folder) at
     http://HOST:PORT/invocations, as `mlflow models serve --env-manager local` does, but with
     TCP_NODELAY on every worker's connections (no ~40 ms Nagle delay per answer with
-    --workers > 1). UVICORN_* variables apply (e.g. UVICORN_ACCESS_LOG=false)."""
+    --workers > 1), and every request bounded before MLflow reads it (body size, rows,
+    co-runners, names, JSON nesting, concurrent requests: PITOT_SERVE_* variables, see
+    docs/reliability.md). UVICORN_* variables apply (e.g. UVICORN_ACCESS_LOG=false)."""
     from pitot_tf.serving.scoring import serve as run_server
 
     run_server(model_uri, host=host, port=port, workers=workers, timeout=timeout)

@@ -13,6 +13,15 @@ Modules (import the one you need; each pulls in MLflow, some also TensorFlow):
   Pitot, else the Keras model.
 * :mod:`~pitot_tf.serving.margins` -- conformal margins per objective degree and alpha,
   computed once and looked up.
+* :mod:`~pitot_tf.serving.batching` -- rows predicted grouped by co-runner count, in bounded
+  chunks (memory linear in the co-runners sent).
+* :mod:`~pitot_tf.serving.limits` -- every bound a request is held to (``PITOT_SERVE_*``).
+* :mod:`~pitot_tf.serving.body_checks` -- a body's size, content type and JSON nesting,
+  judged on bytes before anything parses them.
+* :mod:`~pitot_tf.serving.asgi_guard` and :mod:`~pitot_tf.serving.guarded_app` -- the ASGI
+  layer of ``pitot-tf serve`` that applies those checks before MLflow reads the body.
+* :mod:`~pitot_tf.serving.mlflow_guard` -- the same checks inside ``mlflow models serve``,
+  installed by the model as it loads there, and one-line errors from MLflow's parsing.
 * :mod:`~pitot_tf.serving.scoring` -- ``pitot-tf serve``: MLflow's scoring app under uvicorn's
   worker supervisor, with TCP_NODELAY in every worker.
 

@@ -29,7 +29,11 @@ the margins calibrated on the run's cold validation rows (workloads held out of 
 has only margins of measured workloads, and ``note`` warns that the bound may not hold.
 
 Bad requests raise :class:`~pitot_tf.serving.request_parsing.BadRequest`: one line naming the row,
-field and value, which ``mlflow models serve`` returns as HTTP 400 (see docs/mlflow.md).
+field and value, which ``mlflow models serve`` returns as HTTP 400 (see docs/mlflow.md). Every
+input is bounded (:class:`~pitot_tf.serving.limits.Limits`, from ``PITOT_SERVE_*``), and an
+answer whose runtime or bound is not a finite number is refused, never sent. Loaded by MLflow's
+scoring server, the model also checks each request's bytes before MLflow parses them
+(:mod:`~pitot_tf.serving.mlflow_guard`); docs/reliability.md lists what each server enforces.
 
 Answer form: a table (:class:`AnswerTable`, a ``pandas.DataFrame``), which the scoring server
 writes as ``{"predictions": [{...one object per row...}]}``. A request may instead ask for
@@ -55,7 +59,10 @@ from pitot_tf.data.counts import CountEncoding
 from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
 from pitot_tf.errors import PitotError
 from pitot_tf.models.parts import MissingPart, model_parts
+from pitot_tf.serving.batching import predict_grouped
+from pitot_tf.serving.limits import Limits
 from pitot_tf.serving.margins import Margins
+from pitot_tf.serving.mlflow_guard import guard_scoring_server
 from pitot_tf.serving.predictor import Predictor, predictor_for
 from pitot_tf.serving.request_parsing import (
     INPUT_COLUMNS,
@@ -138,6 +145,7 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         model = keras.saving.load_model(context.artifacts[KERAS_ARTIFACT], compile=False)
         state = json.loads(Path(context.artifacts[CALIBRATION_ARTIFACT]).read_text())
         self.load(model, state)
+        guard_scoring_server(self.names.limits)
 
     def load(self, model: Any, state: dict[str, Any]) -> None:
         """Serve ``model`` with the names and bounds of :func:`calibration_state` output."""
@@ -153,7 +161,8 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
             platforms={name: i for i, name in enumerate(state["platforms"])},
             width=int(state["interferer_width"]),
             default_alpha=float(state.get("default_alpha", DEFAULT_ALPHA)),
-            feature_dim=feature_dim, counts=_count_encoding(state, feature_dim))
+            feature_dim=feature_dim, counts=_count_encoding(state, feature_dim),
+            limits=Limits.from_environment())
         self.platform_names = np.asarray(state["platforms"], dtype=object)
         self.seconds_per_unit = seconds_per(state.get("runtime_unit", DEFAULT_UNIT))
         self.margins = Margins({
@@ -193,7 +202,8 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
             predictor = predictor.with_workloads(np.stack([request.features[r] for r in rows]))
             workload = workload.copy()
             workload[rows] = self.predictor.workloads + np.arange(len(rows), dtype=np.int32)
-        log_pred = predictor.predict(request.platform, workload, request.interferers)
+        log_pred = predict_grouped(predictor.predict, request.platform, workload,
+                                   request.interferers, self.names.width)
         return np.asarray(log_pred, dtype=np.float64)
 
     def seconds(self, log_runtime: np.ndarray) -> np.ndarray:
@@ -214,13 +224,15 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         bound_note = WARM_BOUND_NOTE if self.cold_margins is None else COLD_BOUND_NOTE
         for row in cold.tolist():
             notes[row] = "; ".join(n for n in (COLD_NOTE, bound_note, notes[row]) if n)
+        runtime, bound = self.seconds(log_pred[:, 0]), self.seconds(log_bound)
+        check_finite(runtime, bound)
         return AnswerTable({
             "workload": _text(request.workload),
             "platform": _text(self.platform_names[request.platform]),
             "co_runners": _text(request.co_runners),
             "alpha": request.alpha,
-            "predicted_runtime_s": self.seconds(log_pred[:, 0]),
-            "upper_bound_s": self.seconds(log_bound),
+            "predicted_runtime_s": runtime,
+            "upper_bound_s": bound,
             "calibration": _text([chosen[d][0] for d in degree.tolist()]),
             "note": _text(notes),
         }, columns=list(OUTPUT_COLUMNS), copy=False)
@@ -246,6 +258,18 @@ class AnswerTable(pd.DataFrame):
         names = [str(name) for name in self.columns]
         return [dict(zip(names, row, strict=True))
                 for row in zip(*(self[name].tolist() for name in self.columns), strict=True)]
+
+
+def check_finite(runtime: np.ndarray, bound: np.ndarray) -> None:
+    """BadRequest naming the first row whose runtime or bound is not a finite positive
+    number of seconds (inputs far outside what the model was trained on can overflow
+    ``exp``); an answer never carries ``inf`` or ``NaN``."""
+    good = np.isfinite(runtime) & np.isfinite(bound) & (runtime > 0) & (bound > 0)
+    if not good.all():
+        row = int(np.flatnonzero(~good)[0])
+        raise BadRequest(f"row {row}: the predicted runtime ({float(runtime[row])!r} s) or "
+                         f"bound ({float(bound[row])!r} s) is not a finite positive number; the "
+                         f"inputs are far outside what the model was trained on")
 
 
 def _text(values: Any) -> pd.Series:

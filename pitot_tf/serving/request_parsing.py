@@ -1,8 +1,12 @@
 """A ``pyfunc-model`` request, checked and turned into index arrays, or one clear error.
 
-Every check names the row, the field and the value at fault, with near matches for unknown
-names, in one line (:class:`BadRequest`). Rows are looked up with plain dict lookups and
-numpy, not per-row pandas operations, so a 1,000-row request costs well under a millisecond.
+Every check names the row, the field and the value at fault (quoting at most a short prefix of
+it), with near matches for unknown names, in one line (:class:`BadRequest`). Every input is
+measured against :class:`~pitot_tf.serving.limits.Limits` before anything is built for it:
+rows, name and text lengths, co-runners per row, feature vectors, opcode counts. Numbers must
+be finite numbers (not booleans) and names strings. Rows are looked up with plain dict lookups
+and numpy, not per-row pandas operations, so a 1,000-row request costs well under a
+millisecond.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 
 from pitot_tf.data.counts import CountEncoding, CountError
 from pitot_tf.errors import PredictionError
+from pitot_tf.serving.body_checks import too_deep
+from pitot_tf.serving.limits import Limits
 
 INPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "workload_features",
                  "opcode_counts")
@@ -104,24 +110,26 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def name_of(value: Any, field: str, row: int) -> str:
-    """A name as text: strings stripped, numbers as written; anything else is an error."""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return str(value)
-    raise BadRequest(f"row {row}: {field} must be a name (a string), got {show(value)}")
+def name_of(value: Any, field: str, row: int, limits: Limits) -> str:
+    """A name as text (stripped); anything but a string of at most
+    ``limits.max_name_chars`` characters is an error (a number is not a name)."""
+    if not isinstance(value, str):
+        raise BadRequest(f"row {row}: {field} must be a name (a string), got {show(value)}")
+    if len(value) > limits.max_name_chars:
+        raise BadRequest(f"row {row}: {field}: a name of {len(value)} characters is over the "
+                         f"limit of {limits.max_name_chars}: {show(value)}")
+    return value.strip()
 
 
 def indices(values: Sequence[Any], index: dict[str, int], field: str, kind: str,
-            skip: set[int] | None = None) -> tuple[np.ndarray, list[str]]:
+            limits: Limits, skip: set[int] | None = None) -> tuple[np.ndarray, list[str]]:
     """``(n,)`` int32 index of each row's name (rows in ``skip`` get -1), and the names
     as text (stripped)."""
     found = [index.get(v) if type(v) is str else None for v in values]
     names = list(values)
     for row, hit in enumerate(found):
         if hit is None:
-            names[row] = name = name_of(values[row], field, row)
+            names[row] = name = name_of(values[row], field, row, limits)
             if skip and row in skip:
                 continue
             if name not in index:
@@ -130,25 +138,41 @@ def indices(values: Sequence[Any], index: dict[str, int], field: str, kind: str,
     return np.asarray([-1 if i is None else i for i in found], dtype=np.int32), names
 
 
-def co_runner_names(value: Any, row: int = 0) -> list[str]:
-    """``"a;b"``, ``["a", "b"]`` or empty/None → ``["a", "b"]`` / ``[]``."""
+def co_runner_names(value: Any, row: int = 0, limits: Limits = Limits(),
+                    most: int | None = None) -> list[str]:
+    """``"a;b"``, ``["a", "b"]`` or empty/None → ``["a", "b"]`` / ``[]``; at most ``most``
+    names (default ``limits.max_co_runners``), counted before any is read."""
+    most = limits.max_co_runners if most is None else most
     if is_missing(value):
         return []
     if isinstance(value, str):
+        check_text(value, "co_runners", row, limits)
         items: list[Any] = value.split(";")
     elif isinstance(value, (list, tuple, np.ndarray, pd.Series)):
-        items = list(value)
+        items = value if isinstance(value, list) else list(value)
     else:
         raise BadRequest(f"row {row}: co_runners must be a list of workload names or one "
                          f"';'-separated string, got {show(value)}")
-    names = [name_of(item, "co_runners", row) for item in items if not is_missing(item)]
+    if len(items) > most and sum(not is_missing(item) for item in items) > most:
+        raise BadRequest(f"row {row}: co_runners: {len(items)} co-runners, over the limit of "
+                         f"{most} (PITOT_SERVE_MAX_CO_RUNNERS)")
+    names = [name_of(item, "co_runners", row, limits) for item in items if not is_missing(item)]
     return [name for name in names if name]
 
 
-def co_runner_rows(values: Sequence[Any], index: dict[str, int],
-                   width: int) -> tuple[np.ndarray, list[str]]:
+def check_text(value: str, field: str, row: int, limits: Limits) -> None:
+    """BadRequest for a text cell longer than ``limits.max_cell_chars``."""
+    if len(value) > limits.max_cell_chars:
+        raise BadRequest(f"row {row}: {field}: {len(value)} characters, over the limit of "
+                         f"{limits.max_cell_chars} (PITOT_SERVE_MAX_CELL_CHARS): {show(value)}")
+
+
+def co_runner_rows(values: Sequence[Any], index: dict[str, int], width: int,
+                   limits: Limits = Limits()) -> tuple[np.ndarray, list[str]]:
     """``(n, J)`` co-runner indices (-1 = empty slot, ``J >= width``) and each row's names
-    joined with ``;``. Each distinct string (or missing value) is parsed once per request."""
+    joined with ``;``. Each distinct string (or missing value) is parsed once per request;
+    a row may name at most ``limits.co_runners_for(width)``, so ``J`` is bounded too."""
+    most = limits.co_runners_for(width)
     parsed: dict[str | None, tuple[list[int], str]] = {}
     rows: list[list[int]] = []
     texts: list[str] = []
@@ -158,7 +182,7 @@ def co_runner_rows(values: Sequence[Any], index: dict[str, int],
         key = value if kind is str else None
         entry = parsed.get(key) if cached else None
         if entry is None:
-            names = co_runner_names(value, row)
+            names = co_runner_names(value, row, limits, most)
             for name in names:
                 if name not in index:
                     raise unknown_name(name, index, "workload", f"row {row}: co_runners")
@@ -173,12 +197,19 @@ def co_runner_rows(values: Sequence[Any], index: dict[str, int],
     return interferers.reshape(len(rows), width), texts
 
 
-def alphas(values: Sequence[Any], default: float) -> np.ndarray:
-    """``(n,)`` miscoverage per row, ``default`` where not given; each must be in (0, 1)."""
-    try:
-        alpha = np.asarray(values, dtype=np.float64).reshape(len(values))
-    except (TypeError, ValueError):
-        alpha = np.asarray([_number(v, "alpha", row) for row, v in enumerate(values)])
+def alphas(values: Sequence[Any], default: float, numeric: bool = False) -> np.ndarray:
+    """``(n,)`` miscoverage per row, ``default`` where not given; each must be a number (not
+    a boolean) in (0, 1). ``numeric``: the values come from a numeric, non-boolean column,
+    so they are converted in one step."""
+    alpha = None
+    if numeric:
+        try:
+            alpha = np.asarray(values, dtype=np.float64).reshape(len(values))
+        except (TypeError, ValueError, OverflowError):
+            alpha = None
+    if alpha is None:
+        alpha = np.asarray([_number(v, "alpha", row) for row, v in enumerate(values)],
+                           dtype=np.float64).reshape(len(values))
     alpha = np.where(np.isnan(alpha), default, alpha)
     bad = np.flatnonzero(~((alpha > 0.0) & (alpha < 1.0)))
     if len(bad):
@@ -195,36 +226,50 @@ def _number(value: Any, field: str, row: int) -> float:
         if isinstance(value, (bool, np.bool_)):
             raise TypeError
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadRequest(f"row {row}: {field} must be a number, got {show(value)}") from None
 
 
-def feature_vector(value: Any, row: int = 0) -> np.ndarray | None:
-    """``"0.5;1.2"``, ``[0.5, 1.2]`` → float32 array; empty/None → None (not cold start)."""
+def feature_vector(value: Any, row: int = 0, limits: Limits = Limits()) -> np.ndarray | None:
+    """``"0.5;1.2"``, ``[0.5, 1.2]`` → float32 array; empty/None → None (not cold start).
+    At most ``limits.max_features`` numbers, each a finite number (not a boolean) of
+    magnitude at most ``limits.max_feature_magnitude``."""
     if is_missing(value):
         return None
     if isinstance(value, str):
+        check_text(value, "workload_features", row, limits)
         items: list[Any] = [s for s in value.replace(",", ";").split(";") if s.strip()]
     elif isinstance(value, (list, tuple, np.ndarray, pd.Series)):
-        items = list(value)
+        items = value if isinstance(value, list) else list(value)
     else:
         raise BadRequest(f"row {row}: workload_features must be a list of numbers or one "
                          f"';'-separated string, got {show(value)}")
+    if len(items) > limits.max_features:
+        raise BadRequest(f"row {row}: workload_features: {len(items)} numbers, over the limit "
+                         f"of {limits.max_features} (PITOT_SERVE_MAX_FEATURES)")
     try:
-        vector = np.asarray([float(item) for item in items], dtype=np.float32)
-    except (TypeError, ValueError):
+        if any(isinstance(item, (bool, np.bool_)) for item in items):
+            raise TypeError
+        numbers = np.asarray([float(item) for item in items], dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
         raise BadRequest(f"row {row}: workload_features must be numbers, got {show(value)}"
                          ) from None
-    if not np.all(np.isfinite(vector)):
+    if not np.all(np.isfinite(numbers)):
         raise BadRequest(f"row {row}: workload_features must be finite, got {show(value)}")
+    if len(numbers) and np.max(np.abs(numbers)) > limits.max_feature_magnitude:
+        raise BadRequest(f"row {row}: workload_features: a value of magnitude above "
+                         f"{limits.max_feature_magnitude:g} (PITOT_SERVE_MAX_FEATURE_MAGNITUDE)"
+                         f", got {show(value)}")
+    vector = numbers.astype(np.float32)
     return vector if len(vector) else None
 
 
-def features_by_row(values: Sequence[Any], dim: int | None) -> dict[int, np.ndarray]:
+def features_by_row(values: Sequence[Any], dim: int | None,
+                    limits: Limits = Limits()) -> dict[int, np.ndarray]:
     """Feature vectors of the rows that give one, each ``dim`` long (when known)."""
     found = {}
     for row, value in enumerate(values):
-        vector = None if value is None else feature_vector(value, row)
+        vector = None if value is None else feature_vector(value, row, limits)
         if vector is None:
             continue
         if dim is not None and len(vector) != dim:
@@ -234,27 +279,49 @@ def features_by_row(values: Sequence[Any], dim: int | None) -> dict[int, np.ndar
     return found
 
 
-def count_table(value: Any, row: int) -> dict[Any, Any] | None:
-    """``{"x20": 3, ...}`` or the same as one JSON string → a dict; empty/None → None."""
+def count_table(value: Any, row: int, limits: Limits = Limits()) -> dict[Any, Any] | None:
+    """``{"x20": 3, ...}`` or the same as one JSON string → a dict; empty/None → None. At most
+    ``limits.max_opcode_entries`` entries, labels at most ``limits.max_name_chars`` long, each
+    count a number (not a boolean) no larger than ``limits.max_opcode_count``."""
     if is_missing(value):
         return None
     if isinstance(value, str):
+        check_text(value, "opcode_counts", row, limits)
+        if too_deep(value, limits.max_json_depth):
+            raise BadRequest(f"row {row}: opcode_counts: JSON nests deeper than "
+                             f"{limits.max_json_depth} levels")
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadRequest(f"row {row}: opcode_counts must be a JSON object of opcode label "
                              f"-> count, got {show(value)}") from None
     if not isinstance(value, dict):
         raise BadRequest(f"row {row}: opcode_counts must be an object of opcode label -> count, "
                          f"got {show(value)}")
+    if len(value) > limits.max_opcode_entries:
+        raise BadRequest(f"row {row}: opcode_counts: {len(value)} entries, over the limit of "
+                         f"{limits.max_opcode_entries} (PITOT_SERVE_MAX_OPCODE_ENTRIES)")
+    for label, count in value.items():
+        if isinstance(label, str) and len(label) > limits.max_name_chars:
+            raise BadRequest(f"row {row}: opcode_counts: a label of {len(label)} characters "
+                             f"is over the limit of {limits.max_name_chars}: {show(label)}")
+        if isinstance(count, (bool, np.bool_)) or not isinstance(
+                count, (int, float, np.integer, np.floating)):
+            raise BadRequest(f"row {row}: opcode_counts: count of {show(label)} must be a "
+                             f"number, got {show(count)}")
+        if count > limits.max_opcode_count:  # before float(): 10**400 would overflow it
+            raise BadRequest(f"row {row}: opcode_counts: count of {show(label)} is above the "
+                             f"limit of {limits.max_opcode_count:g} "
+                             f"(PITOT_SERVE_MAX_OPCODE_COUNT), got {show(count)}")
     return value
 
 
-def counts_by_row(values: Sequence[Any], encoding: CountEncoding | None) -> dict[int, np.ndarray]:
+def counts_by_row(values: Sequence[Any], encoding: CountEncoding | None,
+                  limits: Limits = Limits()) -> dict[int, np.ndarray]:
     """Feature vectors, encoded with the model's ``encoding``, of the rows that give counts."""
     found = {}
     for row, value in enumerate(values):
-        counts = None if value is None else count_table(value, row)
+        counts = None if value is None else count_table(value, row, limits)
         if counts is None:
             continue
         if encoding is None:
@@ -269,11 +336,12 @@ def counts_by_row(values: Sequence[Any], encoding: CountEncoding | None) -> dict
 
 
 def new_workload_features(features: Sequence[Any], counts: Sequence[Any], dim: int | None,
-                          encoding: CountEncoding | None) -> dict[int, np.ndarray]:
+                          encoding: CountEncoding | None,
+                          limits: Limits = Limits()) -> dict[int, np.ndarray]:
     """Per cold-start row, its feature vector from ``workload_features`` or ``opcode_counts``
     (exactly one of them per row)."""
-    given = features_by_row(features, dim)
-    encoded = counts_by_row(counts, encoding)
+    given = features_by_row(features, dim, limits)
+    encoded = counts_by_row(counts, encoding, limits)
     both = sorted(set(given) & set(encoded))
     if both:
         raise BadRequest(f"row {both[0]}: give a new workload's workload_features or its "
@@ -296,7 +364,7 @@ def check_columns(frame: pd.DataFrame) -> None:
 class Names:
     """What a request is checked against: the names on each axis, the model's co-runner width,
     the default alpha, (when known) the length of a workload feature vector and how opcode
-    counts are encoded into one."""
+    counts are encoded into one, and the bounds of every input."""
 
     workloads: dict[str, int]
     platforms: dict[str, int]
@@ -304,21 +372,35 @@ class Names:
     default_alpha: float
     feature_dim: int | None = None
     counts: CountEncoding | None = None
+    limits: Limits = Limits()
 
     def parse(self, frame: pd.DataFrame) -> Request:
         """The checked :class:`Request` for a table of ``INPUT_COLUMNS``; BadRequest if not."""
         check_columns(frame)
         n = len(frame)
+        if n == 0:
+            raise BadRequest("the request has no rows")
+        if n > self.limits.max_rows:
+            raise BadRequest(f"the request has {n} rows, over the limit of "
+                             f"{self.limits.max_rows} (PITOT_SERVE_MAX_ROWS)")
         absent = [None] * n
         column = {c: frame[c].tolist() if c in frame.columns else absent for c in INPUT_COLUMNS}
         features = new_workload_features(column["workload_features"], column["opcode_counts"],
-                                         self.feature_dim, self.counts)
+                                         self.feature_dim, self.counts, self.limits)
         workload_index, workloads = indices(column["workload"], self.workloads, "workload",
-                                            "workload", skip=set(features))
-        platform_index, _ = indices(column["platform"], self.platforms, "platform", "platform")
+                                            "workload", self.limits, skip=set(features))
+        platform_index, _ = indices(column["platform"], self.platforms, "platform", "platform",
+                                    self.limits)
         interferers, co_runners = co_runner_rows(column["co_runners"], self.workloads,
-                                                 self.width)
+                                                 self.width, self.limits)
+        numeric = "alpha" in frame.columns and is_plain_number(frame["alpha"].dtype)
         return Request(
             workload=workloads, platform=platform_index,
             workload_index=workload_index, interferers=interferers, co_runners=co_runners,
-            alpha=alphas(column["alpha"], self.default_alpha), features=features)
+            alpha=alphas(column["alpha"], self.default_alpha, numeric), features=features)
+
+
+def is_plain_number(dtype: Any) -> bool:
+    """A float or integer column (not boolean, not object): its values convert in one step."""
+    return bool(pd.api.types.is_float_dtype(dtype) or (
+        pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)))

@@ -9,8 +9,11 @@ per request, ten times the server's own work (uvicorn issue #3149; kserve #6050 
 
 :func:`serve` runs the same app (MLflow's ``scoring_server.app:app``, the model path in the
 environment variable MLflow's own ``get_cmd`` sets, ``MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT``
-honoured) under uvicorn's own worker supervisor, but listens on a socket whose ``proto`` is
-``IPPROTO_TCP`` (:class:`TcpConfig`), so every worker's accepted connections get TCP_NODELAY.
+honoured), behind :class:`~pitot_tf.serving.asgi_guard.RequestGuard` (body size, content
+type, JSON nesting and concurrent requests bounded before MLflow reads a byte; limits from
+``PITOT_SERVE_*``, checked here before any worker starts), under uvicorn's own worker
+supervisor, but listens on a socket whose ``proto`` is ``IPPROTO_TCP`` (:class:`TcpConfig`),
+so every worker's accepted connections get TCP_NODELAY.
 uvicorn's ``UVICORN_*`` environment variables (``UVICORN_ACCESS_LOG=false``, ...) apply as they
 do under ``mlflow models serve``.
 """
@@ -27,8 +30,10 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from pitot_tf.errors import PitotError
+from pitot_tf.serving.limits import Limits
 
-SCORING_APP = "mlflow.pyfunc.scoring_server.app:app"
+#: MLflow's scoring app behind the request guard (:mod:`~pitot_tf.serving.guarded_app`).
+SCORING_APP = "pitot_tf.serving.guarded_app:app"
 
 
 class ServingError(PitotError):
@@ -103,6 +108,7 @@ def serve(model_uri: str, host: str = "127.0.0.1", port: int = 5001, workers: in
     ``workers`` processes (each loads the model; about one per free core)."""
     if workers < 1:
         raise ServingError(f"--workers must be at least 1, got {workers}")
+    Limits.from_environment()  # a bad PITOT_SERVE_* value: one line now, not in each worker
     os.environ.update(scoring_environment(local_model(model_uri), timeout))
     config = uvicorn_config(host, port, workers)
     if workers > 1:
