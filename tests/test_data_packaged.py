@@ -1,5 +1,5 @@
 """The published dataset shipped in the package: its hashes, the default data directory, the
-``published`` source of the data step, the unit evidence ``data validate`` prints, and (slow)
+``published`` source of the data step, the unit evidence ``data validate`` prints, and
 a built wheel that carries the files."""
 
 from __future__ import annotations
@@ -129,7 +129,6 @@ def test_validate_with_nothing_set_reports_the_published_data(
     assert "9 runtimes within 0.1 s" in result.output
 
 
-@pytest.mark.slow
 def test_the_wheel_carries_the_published_data(tmp_path: Path) -> None:
     """``pip wheel`` of the source tree holds the dataset folder and both licences."""
     done = subprocess.run(
