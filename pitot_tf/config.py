@@ -219,6 +219,11 @@ class Config:
         """``{"model.mf_dim": 32, ...}``: the form MLflow params and overrides use."""
         return dict(_flatten(self.to_dict()))
 
+    def changed(self) -> dict[str, Any]:
+        """The flat values that differ from the defaults (what a preset of it must hold)."""
+        defaults = Config().flat()
+        return {key: value for key, value in self.flat().items() if value != defaults[key]}
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Config:
         """Build from a nested dict (e.g. a logged ``config.json``), strictly; keys that

@@ -93,7 +93,7 @@ class CellRunner:
         return self.train(cell, key)
 
     def train(self, cell: Cell, key: str) -> Outcome:
-        from pitot_tf.tracking.training import run_training
+        from pitot_tf.tracking.training import RunOptions, run_training
 
         job = self.job
         tags = {TAG_SWEEP_KEY: key, TAG_SWEEP_ID: job.sweep_id,
@@ -102,10 +102,10 @@ class CellRunner:
                 **process_tags(self.process)}
         beat = ClaimBeat(self.client, max(1.0, job.stale_after / 6))
         try:
-            run_training(cell.preset, job.overrides, cell.level, cell.replicate, job.data_dir,
-                         job.splits_dir, experiment=job.experiment,
-                         parent_run_id=job.parent_run_id, tags=tags, log_model=job.log_model,
-                         stop_exceptions=(CellTaken,), on_start=partial(self.claim, key, beat))
+            run_training(cell.preset, job.overrides, RunOptions(
+                cell.level, cell.replicate, job.data_dir, job.splits_dir, job.experiment,
+                parent_run_id=job.parent_run_id, tags=tags, log_model=job.log_model,
+                on_start=partial(self.claim, key, beat), stop_exceptions=(CellTaken,)))
         except CellTaken as taken:
             self.client.delete_run(taken.run_id)
             log.info("cell %s: %s", cell.key, taken)
