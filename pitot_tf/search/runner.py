@@ -39,6 +39,7 @@ from pitot_tf.search.parent_run import log_settings, log_study_result
 from pitot_tf.search.processes import override_text, spawn_copies, worker_rank
 from pitot_tf.search.storage import open_storage, set_study_attrs, storage_location
 from pitot_tf.search.studies import StudySpec, load_study
+from pitot_tf.tracking.experiments import requested_experiment
 from pitot_tf.tracking.fingerprint import code_version, data_fingerprint
 from pitot_tf.tracking.runs import tracked_run
 from pitot_tf.training.experiment import Experiment
@@ -145,8 +146,8 @@ def run_search(
         return SearchResult(spec, optuna_study, redact(location), n_trials, given_parent,
                             time.perf_counter() - started)
     tags = {TAG_STUDY: spec.name, "preset": spec.preset, "level": f"{spec.level:g}"}
-    with (tracked_run("search", f"search {spec.name}", experiment, tags, nested=True)
-          if track else contextlib.nullcontext()) as run:
+    with (tracked_run("search", f"search {spec.name}", requested_experiment(experiment), tags,
+                      nested=True) if track else contextlib.nullcontext()) as run:
         parent = run.info.run_id if run else None
         if parent:
             log_settings(spec, {
