@@ -1,9 +1,8 @@
 """``pitot-tf search export``: a trial of a study as a preset YAML for ``train --preset``.
 
-The preset holds every config value of the trial that differs from the defaults (the base
-preset's overrides, the study's fixed overrides and the sampled values), so that
-``resolve(NAME)`` rebuilds the trial's config exactly, plus a ``source`` section saying where
-it came from. It is written to ``studies/presets/NAME.yaml`` (``$PITOT_PRESETS``).
+The preset holds the trial's config values that differ from the defaults, so that
+``resolve(NAME)`` rebuilds its config exactly, and a ``source`` section saying where it came
+from. It is written to ``studies/presets/NAME.yaml`` (``$PITOT_PRESETS``).
 """
 
 from __future__ import annotations

@@ -1,17 +1,12 @@
 """The function Optuna calls per trial: sample a config, train every replicate, score it on
 validation rows (:func:`~pitot_tf.conformal.validation.validation_scores`), average.
 
-A single-objective study reports the study-weighted validation loss at every validation (step
-``replicate_index * steps + step``) so that the pruner can stop a clearly worse trial. A user
-error (e.g. :class:`~pitot_tf.training.TrainingDiverged`) is recorded as the trial's
-``fail_reason`` and fails the trial, not the study.
-
-Tracked, each replicate trains in an MLflow training run under the search's parent run (no
-test split, no model; pruning ends it KILLED) that logs the scores as ``search.<metric>``.
-The trial's user attributes are readable scalars: the scores under the study's metric names,
-the config values other than the defaults (``config.<key>``), the worker and the run id(s)
-(``mlflow_run_id``; ``mlflow_run_ids`` with several replicates). :func:`tag_trial_state` then
-tags the runs with the trial's final state (``optuna.state``).
+A single-objective study reports the study-weighted validation loss at every validation, so
+that the pruner can stop a clearly worse trial. A user error fails the trial with its
+``fail_reason``, not the study. Tracked, each replicate trains in an MLflow training run under
+the search's parent (no test split, no model; pruning ends it KILLED) that logs the scores as
+``search.<metric>``. The trial's user attributes are readable scalars: the scores, the config
+values other than the defaults (``config.<key>``), the worker and the run id(s).
 """
 
 from __future__ import annotations

@@ -34,6 +34,20 @@ def worker_rank() -> tuple[int, int]:
         return 0, 1
 
 
+def copy_args(command: str, options: Mapping[str, Any],
+              overrides: Mapping[str, Any] | None = None) -> list[str]:
+    """``pitot-tf COMMAND`` arguments for a copy: ``--option value`` per option (once per item
+    of a list or tuple, none for None) and ``--set key=value`` per override."""
+    args = [command]
+    for option, value in options.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None:
+                args += [option, f"{item:g}" if isinstance(item, float) else str(item)]
+    for item in (overrides or {}).items():
+        args += ["--set", override_text(*item)]
+    return args
+
+
 def override_text(key: str, value: Any) -> str:
     """``key=value`` as ``--set`` reads it back in a copy (YAML; JSON is YAML)."""
     return f"{key}={value if isinstance(value, str) else json.dumps(value)}"

@@ -36,7 +36,7 @@ from pitot_tf.search.objective import (
     tag_trial_state,
 )
 from pitot_tf.search.parent_run import log_settings, log_study_result
-from pitot_tf.search.processes import override_text, spawn_copies, worker_rank
+from pitot_tf.search.processes import copy_args, spawn_copies, worker_rank
 from pitot_tf.search.storage import open_storage, set_study_attrs, storage_location
 from pitot_tf.search.studies import StudySpec, load_study
 from pitot_tf.tracking.experiments import requested_experiment
@@ -157,7 +157,10 @@ def run_search(
         if workers == 1:
             optimize(spec, location, n_trials, replicates, parent, timeout, max_failures)
         else:
-            args = copy_args(spec, location, n_trials, timeout, overrides, data_dir, splits_dir)
+            args = copy_args("search", {
+                "--study": spec.path, "--n-trials": n_trials, "--storage": location,
+                "--timeout": timeout, "--data-dir": data_dir, "--splits-dir": splits_dir},
+                overrides)
             codes = spawn_copies(args, workers, {PARENT_VARIABLE: parent or "-"})
             finished = len(optuna_study.get_trials(deepcopy=False, states=FINISHED))
             if any(codes) and finished < n_trials:
@@ -167,21 +170,6 @@ def run_search(
             log_study_result(optuna_study, spec)
     return SearchResult(spec, optuna_study, redact(location), n_trials, parent,
                         time.perf_counter() - started)
-
-
-def copy_args(spec: StudySpec, location: str, n_trials: int, timeout: float | None,
-              overrides: Mapping[str, Any] | None, data_dir: PathLike | None,
-              splits_dir: PathLike | None) -> list[str]:
-    """``pitot-tf`` arguments of one worker copy of this search."""
-    args = ["search", "--study", str(spec.path), "--n-trials", str(n_trials),
-            "--storage", location]
-    for item in (overrides or {}).items():
-        args += ["--set", override_text(*item)]
-    for option, value in (("--timeout", timeout), ("--data-dir", data_dir),
-                          ("--splits-dir", splits_dir)):
-        if value is not None:
-            args += [option, str(value)]
-    return args
 
 
 def result_text(result: SearchResult) -> str:

@@ -1,7 +1,7 @@
 """What a sweep trains: presets (globs allowed) × levels × replicates, with shared overrides.
 
-A *cell* is one (preset, level, replicate); its text form ``"pitot|0.5|0"`` (:attr:`Cell.key`)
-is what the Optuna queue and the MLflow tags carry.
+A *cell* is one (preset, level, replicate); its text form ``"pitot|0.5|0"`` is what the MLflow
+tags carry.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pitot_tf.data.splits import DEFAULT_LEVELS, check_level
 from pitot_tf.errors import ConfigError
@@ -19,6 +19,7 @@ from pitot_tf.presets import expand, resolve
 SWEEP_DEFAULTS: dict[str, Any] = {"training.progress": False}
 DEFAULT_REPLICATES: tuple[int, ...] = (0, 1, 2, 3, 4)
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
+NumberT = TypeVar("NumberT", int, float)
 
 
 @dataclass(frozen=True, order=True)
@@ -84,37 +85,27 @@ def split_words(items: Iterable[Any]) -> list[str]:
 
 def parse_levels(items: Iterable[float | str] | None) -> list[float]:
     """Levels as given (``0.1 0.5`` or ``0.1,0.5``), default 0.1 … 0.9; each in (0, 1)."""
-    words = split_words(items or [])
-    if not words:
-        return list(DEFAULT_LEVELS)
-    levels: list[float] = []
-    for word in words:
-        try:
-            value = float(word)
-        except ValueError:
-            raise ConfigError(f"--levels: '{word}' is not a number") from None
-        value = round(check_level(value), 6)
-        if value not in levels:
-            levels.append(value)
-    return levels
+    levels = [round(check_level(_number(word, float, "--levels")), 6)
+              for word in split_words(items or [])]
+    return list(dict.fromkeys(levels)) or list(DEFAULT_LEVELS)
 
 
 def parse_replicates(items: Iterable[int | str] | None) -> list[int]:
     """Replicates as ``0-4``, ``0 1 2`` or ``0,1,2`` (default 0-4); each >= 0."""
-    words = split_words(items or [])
-    if not words:
-        return list(DEFAULT_REPLICATES)
     found: list[int] = []
-    for word in words:
-        span = _RANGE.match(word)
-        if span:
-            low, high = int(span.group(1)), int(span.group(2))
-            if high < low:
-                raise ConfigError(f"--replicates: range '{word}' is empty")
-            values = list(range(low, high + 1))
-        elif word.isdigit():
-            values = [int(word)]
-        else:
-            raise ConfigError(f"--replicates: '{word}' is not a number or a range like 0-4")
-        found += [v for v in values if v not in found]
-    return found
+    for word in split_words(items or []):
+        low, _, high = word.partition("-") if _RANGE.match(word) else (word, "", word)
+        span = range(_number(low, int, "--replicates"), _number(high, int, "--replicates") + 1)
+        if not span:
+            raise ConfigError(f"--replicates: range '{word}' is empty")
+        found += span
+    return list(dict.fromkeys(found)) or list(DEFAULT_REPLICATES)
+
+
+def _number(word: str, kind: type[NumberT], option: str) -> NumberT:
+    if kind is int and not word.isdigit():
+        raise ConfigError(f"{option}: '{word}' is not a number or a range like 0-4")
+    try:
+        return kind(word)
+    except ValueError:
+        raise ConfigError(f"{option}: '{word}' is not a number") from None

@@ -1,15 +1,12 @@
 """``pitot-tf sweep``: train and evaluate every (preset × level × replicate), resumably.
 
 :func:`run_sweep` validates the whole sweep first (presets, overrides, levels, data, split
-files), derives the sweep id from the cells' ``sweep_key`` s, finds or creates the sweep's
-MLflow parent run and ends the runs of dead local processes KILLED. Then it walks the cells
-(:mod:`~pitot_tf.sweep.worker`), or with ``workers`` > 1 starts that many copies of the same
-command (:func:`~pitot_tf.search.processes.spawn_copies`), each walking from its own offset.
-Nothing is queued: MLflow is the record, so running the same command again, here or on another
-machine with the same tracking server, resumes the sweep or helps with it. A tqdm bar counts
-the cells done, also by other machines.
+files), names it by its cells' ``sweep_key`` s, finds or creates its MLflow parent run and ends
+the runs of dead local processes KILLED. Then it walks the cells (:mod:`~pitot_tf.sweep.worker`)
+or starts ``workers`` copies of the same command, each walking from its own offset. Nothing is
+queued: running the same command again, here or on another machine with the same tracking
+server, resumes the sweep or helps with it.
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -27,7 +24,7 @@ from tqdm import tqdm
 
 from pitot_tf.data.dataset import default_data_dir
 from pitot_tf.errors import ConfigError
-from pitot_tf.search.processes import override_text, spawn_copies, worker_rank
+from pitot_tf.search.processes import copy_args, spawn_copies, worker_rank
 from pitot_tf.sweep import parent
 from pitot_tf.sweep.cells import Cell, SweepPlan, make_plan
 from pitot_tf.sweep.claims import STALE_AFTER_S
@@ -90,9 +87,15 @@ def run_sweep(
         if workers == 1:
             rank, count = worker_rank()
             runner.walk(cells, rank * len(cells) // count, refresh)
-        elif any(spawn_copies(copy_args(plan, job), workers, {SINCE_VARIABLE: str(since)},
-                              refresh, POLL_S)):
-            runner.walk(cells, 0, refresh)  # a copy failed: finish what it left, if anything
+        else:
+            args = copy_args("sweep", {
+                "--experiment": job.experiment, "--data-dir": job.data_dir,
+                "--splits-dir": job.splits_dir, "--stale-after": stale_after,
+                "--log-model": str(log_model).lower(), "--presets": plan.presets,
+                "--levels": plan.levels, "--replicates": plan.replicates}, plan.overrides)
+            if any(spawn_copies(args + ["--no-progress"], workers, {SINCE_VARIABLE: str(since)},
+                                refresh, POLL_S)):
+                runner.walk(cells, 0, refresh)  # a copy failed: finish what it left
     except KeyboardInterrupt:
         parent.finish_parent(client, job.parent_run_id, RunStatus.KILLED, "interrupted")
         raise
@@ -124,20 +127,6 @@ def start_sweep(plan: SweepPlan, data_dir: PathLike | None, splits_dir: PathLike
     parent.mark_running(client, parent_id, ProcessId.this())
     return SweepJob(identity, name, experiment_id, parent_id, cell_keys, plan.cell_overrides(),
                     data, splits, log_model, since, stale_after)
-
-
-def copy_args(plan: SweepPlan, job: SweepJob) -> list[str]:
-    """``pitot-tf`` arguments of one worker copy of this sweep."""
-    args = ["sweep", "--experiment", job.experiment, "--data-dir", str(job.data_dir),
-            "--stale-after", f"{job.stale_after:g}", "--no-progress",
-            "--log-model", "true" if job.log_model else "false"]
-    for option, values in (("--presets", plan.presets), ("--levels", plan.levels),
-                           ("--replicates", plan.replicates)):
-        for value in values:
-            args += [option, f"{value:g}" if isinstance(value, float) else str(value)]
-    for item in plan.overrides.items():
-        args += ["--set", override_text(*item)]
-    return args + (["--splits-dir", job.splits_dir] if job.splits_dir else [])
 
 
 def conclude(job: SweepJob, client: MlflowClient, wall_s: float) -> SweepResult:

@@ -1,11 +1,9 @@
 """One sweep worker: walk the cells from its own offset and get-or-run each in MLflow.
 
-For each cell (mlflow's ``multistep_workflow`` habit, ``_get_or_run``): a FINISHED run with the
-cell's ``sweep_key`` is reused (tagged into this sweep); a live claim by another worker is
-left to it and looked at again later; otherwise the worker claims the cell by starting its
-training run (:mod:`~pitot_tf.sweep.claims`) and trains it. A cell that fails is not tried
-again by this invocation (``since``: when it started); the worker goes on with the next. It
-stops when every cell is done or failed.
+Per cell (mlflow's ``multistep_workflow`` habit, ``_get_or_run``): reuse a FINISHED run with the
+cell's ``sweep_key`` (tagged into this sweep), leave a live claim by another worker for later, or
+claim the cell by starting its training run (:mod:`~pitot_tf.sweep.claims`) and train it. A cell
+that failed since this invocation started is not tried again.
 """
 
 from __future__ import annotations
