@@ -34,7 +34,7 @@ from pitot_tf.tracking.run_log import log_metrics, staged_artifacts
 from pitot_tf.tracking.runs import tracked_run
 from pitot_tf.tracking.training import run_tags, train_logged
 from pitot_tf.training import TrainingDiverged, train
-from pitot_tf.training.experiment import Experiment, prepare
+from pitot_tf.training.experiment import Experiment
 from pitot_tf.training.trainer import TrainResult, ValidationCallback
 
 Values = float | tuple[float, ...]
@@ -44,14 +44,6 @@ TAG_STUDY, TAG_TRIAL, TAG_STATE = "optuna.study", "optuna.trial_number", "optuna
 #: Trial user attributes: the MLflow run(s) it trained (one per replicate).
 ATTR_RUN_ID, ATTR_RUN_IDS = "mlflow_run_id", "mlflow_run_ids"
 log = logging.getLogger(__name__)
-
-
-def load_tuning_data(spec: StudySpec, data_dir: str | os.PathLike[str] | None = None,
-                     splits_dir: str | os.PathLike[str] | None = None) -> list[Experiment]:
-    """The study's base config, data and split per replicate at its level (once per worker)."""
-    overrides = {**SEARCH_DEFAULTS, **spec.overrides}
-    return [prepare(spec.preset, overrides, spec.level, r, data_dir, splits_dir)
-            for r in spec.replicates]
 
 
 def trial_run_ids(trial: optuna.trial.FrozenTrial | optuna.Trial) -> list[str]:

@@ -1,10 +1,8 @@
 """``--workers N`` for ``pitot-tf search`` and ``pitot-tf sweep``: N copies of one command.
 
-:func:`spawn_copies` starts N copies of the same ``pitot-tf`` command, each with its share of
-the cores (:func:`~pitot_tf.training.runtime.worker_environment`) and its rank in
-``PITOT_WORKER`` (``"i/N"``, read by :func:`worker_rank`), and waits for them. Nothing here
-hands out work: the copies share an Optuna storage (search) or an MLflow tracking store
-(sweep), which is where concurrency is settled.
+Each copy gets its share of the cores and its rank in ``PITOT_WORKER`` (``"i/N"``). Nothing here
+hands out work: the copies share an Optuna storage or an MLflow tracking store, which is where
+concurrency is settled.
 """
 
 from __future__ import annotations

@@ -32,17 +32,16 @@ from pitot_tf.search.objective import (
     TAG_STUDY,
     TrialObjective,
     fail_dead_trial_runs,
-    load_tuning_data,
     tag_trial_state,
 )
 from pitot_tf.search.parent_run import log_settings, log_study_result
 from pitot_tf.search.processes import copy_args, spawn_copies, worker_rank
 from pitot_tf.search.storage import open_storage, set_study_attrs, storage_location
-from pitot_tf.search.studies import StudySpec, load_study
+from pitot_tf.search.studies import SEARCH_DEFAULTS, StudySpec, load_study
 from pitot_tf.tracking.experiments import requested_experiment
 from pitot_tf.tracking.fingerprint import code_version, data_fingerprint
 from pitot_tf.tracking.runs import tracked_run
-from pitot_tf.training.experiment import Experiment
+from pitot_tf.training.experiment import Experiment, prepare
 
 PathLike = str | Path
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -132,7 +131,8 @@ def run_search(
         raise ConfigError(f"--timeout must be > 0 seconds, got {timeout}")
     spec = load_study(study).with_overrides(dict(overrides or {}))
     location = storage_location(spec, storage)
-    replicates = load_tuning_data(spec, data_dir, splits_dir)
+    replicates = [prepare(spec.preset, {**SEARCH_DEFAULTS, **spec.overrides}, spec.level, r,
+                          data_dir, splits_dir) for r in spec.replicates]  # once per worker
     optuna_study = ensure_study(spec, location)
     fingerprint = data_fingerprint(replicates[0].dataset)  # of this invocation: the latest
     set_study_attrs(optuna_study, {"data_fingerprint": fingerprint["fingerprint"],

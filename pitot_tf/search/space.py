@@ -1,14 +1,10 @@
 """Search spaces: which config keys a study samples, and from which Optuna distribution.
 
-A space maps dotted config keys (``model.mf_dim``) to an entry ``{type: ..., ...}``: ``float``
-and ``int`` (``low``, ``high``, ``log``, ``step``) and ``categorical`` (``choices``) are Optuna's
-``FloatDistribution``, ``IntDistribution`` and ``CategoricalDistribution`` under the key's own
-name; ``layers`` (a list of widths) is two integers ``<key>.depth`` and ``<key>.width``
-(``depth: [1, 3]``, ``width: [8, 128]``, log-uniform unless ``log: false``; every layer gets
-the same width). Every entry is checked when the study file is read: the key must exist and be
-read by the preset's model, the type must suit the key's value, Optuna must accept the range
-and both ends of it must be valid config values; anything wrong is a ConfigError naming the
-study file and the key.
+A space maps dotted config keys to ``{type: ..., ...}``: ``float``, ``int`` and ``categorical``
+are Optuna's distributions under the key's own name; ``layers`` (a list of widths) is two
+integers ``<key>.depth`` and ``<key>.width`` (every layer gets the same width). An entry must
+name a key the preset's model reads, suit the key's type, and both ends of its range must be
+valid config values; anything wrong is a ConfigError naming the study file and the key.
 """
 
 from __future__ import annotations

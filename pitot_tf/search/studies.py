@@ -1,9 +1,8 @@
 """Study definitions: one YAML file per study in ``studies/`` (or ``$PITOT_STUDIES``).
 
 A file names the preset a study starts from, the search space, the objective metric(s), the
-sampler and pruner, the data level and replicate(s) it tunes on, fixed overrides applied to
-every trial and the heartbeat settings used with database storage. See ``studies/README.md``
-and ``docs/search.md``. The study's name is the file name without ``.yaml``.
+sampler and pruner, the data, fixed overrides and the heartbeat (see ``docs/search.md``). The
+study's name is the file name without ``.yaml``.
 """
 
 from __future__ import annotations

@@ -73,11 +73,7 @@ class Claims:
         process = tagged_process(tags)
         if process is not None and process.is_gone():
             return f"its worker process {process.pid} on {process.host} is gone"
-        try:
-            beat = float(tags.get(TAG_HEARTBEAT) or (run.info.start_time or 0) / 1000)
-        except ValueError:
-            beat = (run.info.start_time or 0) / 1000
-        silent = time.time() - beat
+        silent = time.time() - float(tags.get(TAG_HEARTBEAT) or (run.info.start_time or 0) / 1000)
         if silent > self.stale_after:
             return f"no heartbeat for {silent:.0f} s (stale after {self.stale_after:g} s)"
         return None

@@ -29,7 +29,7 @@ from pitot_tf.sweep import parent
 from pitot_tf.sweep.cells import Cell, SweepPlan, make_plan
 from pitot_tf.sweep.claims import STALE_AFTER_S
 from pitot_tf.sweep.keys import KeyMaker, sweep_id
-from pitot_tf.sweep.lookup import finished_cells, sweep_cell_runs
+from pitot_tf.sweep.lookup import sweep_cell_runs
 from pitot_tf.sweep.tags import TAG_SWEEP_ID
 from pitot_tf.sweep.worker import CellRunner, SweepJob
 from pitot_tf.tracking.experiments import experiment_id_for
@@ -80,7 +80,8 @@ def run_sweep(
                dynamic_ncols=True)
 
     def refresh() -> None:
-        bar.update(len(finished_cells(client, [job.experiment_id], job.sweep_id)) - bar.n)
+        done = sweep_cell_runs(client, [job.experiment_id], job.sweep_id, "FINISHED")
+        bar.update(len(done) - bar.n)
 
     runner = CellRunner(job, client)
     try:
@@ -134,7 +135,7 @@ def conclude(job: SweepJob, client: MlflowClient, wall_s: float) -> SweepResult:
     cell is done, FAILED when some failed and no cell is being trained."""
     cells = list(job.keys)
     newest = sweep_cell_runs(client, [job.experiment_id], job.sweep_id)
-    runs = finished_cells(client, [job.experiment_id], job.sweep_id)
+    runs = sweep_cell_runs(client, [job.experiment_id], job.sweep_id, "FINISHED")
     failed = {c: r.data.tags.get(TAG_ERROR, "failed") for c, r in newest.items()
               if c not in runs and r.info.status == "FAILED"
               and (r.info.start_time or 0) / 1000 >= job.since}
