@@ -81,11 +81,11 @@ def ensure_study(spec: StudySpec, location: str) -> optuna.Study:
     """Create (or load) the study; a new study gets the preset's values as trial 0."""
     study = optuna.create_study(storage=open_storage(location, spec.heartbeat),
                                 study_name=spec.name, load_if_exists=True,
-                                directions=spec.directions)
-    if len(study.directions) != len(spec.directions):
+                                directions=["minimize"] * len(spec.metrics))  # errors, widths
+    if len(study.directions) != len(spec.metrics):
         raise ConfigError(f"study '{spec.name}' in {redact(location)} has "
                           f"{len(study.directions)} objective(s) but {spec.path} defines "
-                          f"{len(spec.directions)}; use another --storage")
+                          f"{len(spec.metrics)}; use another --storage")
     with warnings.catch_warnings():  # experimental since Optuna 3.2, stable in use
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names(spec.metric_names)  # the dashboard shows val_mape, not Objective 0

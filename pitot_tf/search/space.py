@@ -99,14 +99,6 @@ def suggest_overrides(trial: optuna.Trial, space: Mapping[str, Param]) -> dict[s
     return {key: param.suggest(trial) for key, param in space.items()}
 
 
-def default_params(space: Mapping[str, Param], config: Config) -> dict[str, Any]:
-    """Optuna parameters that reproduce ``config``'s values of the searched keys (the trial
-    enqueued first, so that a study starts from the preset and can only improve on it)."""
-    flat = config.flat()
-    return {name: value for key, param in space.items()
-            for name, value in param.optuna_params(flat[key]).items()}
-
-
 def layer_keys() -> tuple[str, ...]:
     """Config keys that hold layer widths: every ``model.*layers`` key of type ``list[int]``
     (so a model kind's new layer key is searchable without being listed here)."""

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
@@ -19,7 +19,7 @@ from pitot_tf.config import Config, read_fields
 from pitot_tf.errors import ConfigError
 from pitot_tf.presets import resolve
 from pitot_tf.search.algorithms import Component, parse_component
-from pitot_tf.search.space import Param, default_params, parse_space
+from pitot_tf.search.space import Param, parse_space
 
 METRICS = ("val_loss", "val_mape", "val_width")
 SECTIONS = ("description", "preset", "data", "objective", "sampler", "pruner", "overrides",
@@ -64,11 +64,6 @@ class StudySpec:
     description: str = ""
 
     @property
-    def directions(self) -> list[Literal["minimize", "maximize"]]:
-        """Every metric is an error or a width: all are minimized."""
-        return ["minimize"] * len(self.metrics)
-
-    @property
     def multi_objective(self) -> bool:
         return len(self.metrics) > 1
 
@@ -95,8 +90,11 @@ class StudySpec:
         return resolve(self.preset, {**SEARCH_DEFAULTS, **self.overrides})
 
     def default_params(self) -> dict[str, Any]:
-        """Optuna params of the preset's own values: the trial enqueued first."""
-        return default_params(self.space, self.base_config())
+        """Optuna params of the preset's own values: the trial enqueued first, so that a study
+        starts from the preset and can only improve on it."""
+        flat = self.base_config().flat()
+        return {name: value for key, param in self.space.items()
+                for name, value in param.optuna_params(flat[key]).items()}
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> StudySpec:
         """This study with ``overrides`` (e.g. from ``--set``) fixed for every trial; keys
