@@ -139,23 +139,19 @@ def run_search(
                                    "data_dir": str(fingerprint["directory"]),
                                    "code_version": code_version()})
     started = time.perf_counter()
-    given_parent = os.environ.get(PARENT_VARIABLE)
-    if given_parent:  # a copy started by another invocation's --workers
-        optimize(spec, location, n_trials, replicates, None if given_parent == "-"
-                 else given_parent, timeout, max_failures, worker_rank()[0])
-        return SearchResult(spec, optuna_study, redact(location), n_trials, given_parent,
-                            time.perf_counter() - started)
+    given = os.environ.get(PARENT_VARIABLE)  # set in the copies of a --workers invocation
     tags = {TAG_STUDY: spec.name, "preset": spec.preset, "level": f"{spec.level:g}"}
     with (tracked_run("search", f"search {spec.name}", requested_experiment(experiment), tags,
-                      nested=True) if track else contextlib.nullcontext()) as run:
-        parent = run.info.run_id if run else None
-        if parent:
+                      nested=True) if track and not given else contextlib.nullcontext()) as run:
+        parent = run.info.run_id if run else given if given != "-" else None
+        if run:
             log_settings(spec, {
                 "study": spec.name, "storage": redact(location), "n_trials": n_trials,
                 "workers": workers, "timeout": timeout, "overrides": dict(overrides or {}),
                 "level": spec.level, "replicates": list(spec.replicates)})
         if workers == 1:
-            optimize(spec, location, n_trials, replicates, parent, timeout, max_failures)
+            optimize(spec, location, n_trials, replicates, parent, timeout, max_failures,
+                     worker_rank()[0])
         else:
             args = copy_args("search", {
                 "--study": spec.path, "--n-trials": n_trials, "--storage": location,
@@ -166,7 +162,7 @@ def run_search(
             if any(codes) and finished < n_trials:
                 raise PitotError(f"search workers exited with {codes}; the study has "
                                  f"{finished} of {n_trials} finished trials")
-        if parent:
+        if run:
             log_study_result(optuna_study, spec)
     return SearchResult(spec, optuna_study, redact(location), n_trials, parent,
                         time.perf_counter() - started)
@@ -186,7 +182,7 @@ def result_text(result: SearchResult) -> str:
                   for key, value in best.params.items()]
     if result.pareto_trials:
         lines.append(f"Pareto front of {', '.join(names)}: trials {result.pareto_trials}")
-    if result.parent_run_id and result.parent_run_id != "-":
+    if result.parent_run_id:
         from pitot_tf.tracking.experiments import where_text
 
         lines.append(where_text(result.parent_run_id))

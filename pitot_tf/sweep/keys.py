@@ -90,6 +90,6 @@ class KeyMaker:
 
 
 def sweep_id(cell_keys: Mapping[str, str], experiment: str, log_model: bool) -> str:
-    """12 hex digits naming the sweep (and its Optuna study ``sweep-<id>``)."""
+    """12 hex digits naming the sweep."""
     return digest({"cells": dict(sorted(cell_keys.items())), "experiment": experiment,
                    "log_model": log_model}, ID_CHARS)
