@@ -6,10 +6,9 @@ tags carry.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from pitot_tf.data.splits import DEFAULT_LEVELS, check_level
 from pitot_tf.errors import ConfigError
@@ -18,8 +17,6 @@ from pitot_tf.presets import expand, resolve
 #: Applied to every cell below the user's overrides: the sweep draws its own progress bar.
 SWEEP_DEFAULTS: dict[str, Any] = {"training.progress": False}
 DEFAULT_REPLICATES: tuple[int, ...] = (0, 1, 2, 3, 4)
-_RANGE = re.compile(r"^(\d+)-(\d+)$")
-NumberT = TypeVar("NumberT", int, float)
 
 
 @dataclass(frozen=True, order=True)
@@ -61,51 +58,20 @@ class SweepPlan:
 
 
 def make_plan(
-    presets: Iterable[str], levels: Iterable[float | str] | None = None,
-    replicates: Iterable[int | str] | None = None, overrides: Mapping[str, Any] | None = None,
+    presets: Iterable[str], levels: Iterable[float] | None = None,
+    replicates: Iterable[int] | None = None, overrides: Mapping[str, Any] | None = None,
 ) -> SweepPlan:
     """Expand and check everything up front, so that a typo fails before any training:
-    unknown presets or config keys, levels outside (0, 1), negative replicates."""
-    names = expand(split_words(presets))
-    level_list = parse_levels(levels)
-    replicate_list = parse_replicates(replicates)
-    values = dict(overrides or {})
+    unknown presets or config keys, levels outside (0, 1), negative replicates. Levels default
+    to 0.1 … 0.9 and replicates to 0-4; repeats are dropped."""
+    names, values = expand(list(presets)), dict(overrides or {})
     for name in names:
         try:
             resolve(name, {**SWEEP_DEFAULTS, **values})
         except ConfigError as error:  # one --set applies to every preset: say which failed
             raise ConfigError(f"preset {name}: {error}") from None
+    level_list = dict.fromkeys(round(check_level(float(v)), 6) for v in levels or DEFAULT_LEVELS)
+    replicate_list = dict.fromkeys(int(r) for r in replicates or DEFAULT_REPLICATES)
+    if min(replicate_list) < 0:
+        raise ConfigError(f"replicates must be >= 0, got {list(replicate_list)}")
     return SweepPlan(tuple(names), tuple(level_list), tuple(replicate_list), values)
-
-
-def split_words(items: Iterable[Any]) -> list[str]:
-    """``["0 1", "2,3"]`` → ``["0", "1", "2", "3"]``: accept space- or comma-separated items."""
-    return [w for item in items for w in re.split(r"[\s,]+", str(item).strip()) if w]
-
-
-def parse_levels(items: Iterable[float | str] | None) -> list[float]:
-    """Levels as given (``0.1 0.5`` or ``0.1,0.5``), default 0.1 … 0.9; each in (0, 1)."""
-    levels = [round(check_level(_number(word, float, "--levels")), 6)
-              for word in split_words(items or [])]
-    return list(dict.fromkeys(levels)) or list(DEFAULT_LEVELS)
-
-
-def parse_replicates(items: Iterable[int | str] | None) -> list[int]:
-    """Replicates as ``0-4``, ``0 1 2`` or ``0,1,2`` (default 0-4); each >= 0."""
-    found: list[int] = []
-    for word in split_words(items or []):
-        low, _, high = word.partition("-") if _RANGE.match(word) else (word, "", word)
-        span = range(_number(low, int, "--replicates"), _number(high, int, "--replicates") + 1)
-        if not span:
-            raise ConfigError(f"--replicates: range '{word}' is empty")
-        found += span
-    return list(dict.fromkeys(found)) or list(DEFAULT_REPLICATES)
-
-
-def _number(word: str, kind: type[NumberT], option: str) -> NumberT:
-    if kind is int and not word.isdigit():
-        raise ConfigError(f"{option}: '{word}' is not a number or a range like 0-4")
-    try:
-        return kind(word)
-    except ValueError:
-        raise ConfigError(f"{option}: '{word}' is not a number") from None

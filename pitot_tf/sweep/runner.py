@@ -61,8 +61,8 @@ class SweepResult:
 
 
 def run_sweep(
-    presets: Iterable[str], levels: Iterable[float | str] | None = None,
-    replicates: Iterable[int | str] | None = None, overrides: Mapping[str, Any] | None = None,
+    presets: Iterable[str], levels: Iterable[float] | None = None,
+    replicates: Iterable[int] | None = None, overrides: Mapping[str, Any] | None = None,
     *, data_dir: PathLike | None = None, splits_dir: PathLike | None = None,
     experiment: str | None = None, workers: int = 1, log_model: bool = True,
     progress: bool = True, stale_after: float = STALE_AFTER_S,
