@@ -31,9 +31,8 @@ StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 # FrozenTrial._trial_id); re-check them when Optuna is upgraded. Keep this the only module that
 # touches private attributes of Optuna or MLflow.
 class JournalHeartbeatStorage(JournalStorage, BaseHeartbeat):
-    """``JournalStorage(JournalFileBackend(path))`` whose trials beat every ``interval`` s; a
-    trial silent for ``grace_period`` s, or whose local worker process is gone, is stale and
-    Optuna passes it to ``on_stale`` (e.g. ``RetryHeartbeatStaleTrialCallback``)."""
+    """A journal file whose trials beat every ``interval`` s; a trial silent for
+    ``grace_period`` s, or whose local worker process is gone, goes to ``on_stale``."""
 
     def __init__(self, path: str, interval: int, grace_period: int,
                  on_stale: StaleCallback | None = None) -> None:

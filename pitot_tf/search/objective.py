@@ -16,7 +16,6 @@ import math
 import os
 import socket
 from dataclasses import replace
-from typing import Any
 
 import keras
 import numpy as np
@@ -37,7 +36,6 @@ from pitot_tf.training import TrainingDiverged, train
 from pitot_tf.training.experiment import Experiment
 from pitot_tf.training.trainer import TrainResult, ValidationCallback
 
-Values = float | tuple[float, ...]
 #: Prefix of the trial user attributes holding its config (values other than the defaults).
 CONFIG_ATTR = "config."
 TAG_STUDY, TAG_TRIAL, TAG_STATE = "optuna.study", "optuna.trial_number", "optuna.state"
@@ -85,7 +83,7 @@ class TrialObjective:
                                            first.config.objectives.include)
         self.weights = objective_weights(first.config, objectives)  # the study's, every trial
 
-    def __call__(self, trial: optuna.Trial) -> Values:
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         overrides = suggest_overrides(trial, self.spec.space)
         runs: list[str] = []  # this attempt's: a retry inherits its predecessor's attributes
@@ -97,7 +95,10 @@ class TrialObjective:
                       for index, inputs in enumerate(self.replicates)]
             metrics = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]
                        if all(key in s for s in scores)}
-            _check_finite(metrics, self.spec.metrics)
+            for name in self.spec.metrics:
+                if not math.isfinite(metrics.get(name, math.nan)):
+                    raise TrainingDiverged(f"validation metric {name} is {metrics.get(name)}; "
+                                           "the model's predictions are not finite")
         except PitotError as error:  # FAIL; the study goes on
             trial.set_user_attr("fail_reason", str(error))
             raise
@@ -162,9 +163,3 @@ def store_config(trial: optuna.Trial, config: Config) -> None:
     for key, value in config.changed().items():
         trial.set_user_attr(f"{CONFIG_ATTR}{key}", value)
 
-
-def _check_finite(metrics: dict[str, Any], required: tuple[str, ...]) -> None:
-    for name in required:
-        if name not in metrics or not math.isfinite(metrics[name]):
-            raise TrainingDiverged(f"validation metric {name} is {metrics.get(name)}; "
-                                   "the model's predictions are not finite")

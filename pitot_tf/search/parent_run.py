@@ -20,8 +20,6 @@ from pitot_tf.search.objective import ATTR_RUN_ID
 from pitot_tf.search.studies import StudySpec
 from pitot_tf.tracking.run_log import log_metrics, log_params
 
-SCORE_ATTRS = ("best_step", "train_wall_s", "steps_per_s")
-
 
 def log_settings(spec: StudySpec, settings: Mapping[str, Any]) -> None:
     """The search settings as params and the study file as an artifact, on the active run."""
@@ -54,4 +52,4 @@ def log_study_result(study: optuna.Study, spec: StudySpec) -> None:
 def trial_metrics(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
     """The trial's scores: its user attributes ``val_*``, ``best_step``, ... ."""
     return {key: float(value) for key, value in trial.user_attrs.items()
-            if key.startswith("val_") or key in SCORE_ATTRS}
+            if key.startswith("val_") or key in ("best_step", "train_wall_s", "steps_per_s")}

@@ -26,10 +26,7 @@ CLI = "import sys; from pitot_tf.cli import main; sys.argv[0] = 'pitot-tf'; main
 def worker_rank() -> tuple[int, int]:
     """``(i, N)`` from ``PITOT_WORKER``; ``(0, 1)`` for a process the user started."""
     rank, _, count = os.environ.get(WORKER_VARIABLE, "0/1").partition("/")
-    try:
-        return int(rank), max(1, int(count))
-    except ValueError:
-        return 0, 1
+    return int(rank), int(count)
 
 
 def copy_args(command: str, options: Mapping[str, Any],

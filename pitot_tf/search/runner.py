@@ -2,12 +2,10 @@
 
 Each worker is the optuna-examples habit: load the study from the shared storage and call
 ``study.optimize(objective, callbacks=[MaxTrialsCallback(n_trials, states=(COMPLETE,
-PRUNED))])``. ``n_trials`` is the study's total of finished trials over every invocation and
-machine; as each worker checks it only after a trial ends, K workers may finish up to K - 1
-more. Workers are processes the user starts (the same command with the same ``--storage``) or,
-with ``workers`` > 1, copies of this command whose trials nest under this invocation's MLflow
-parent run. A dead worker's trial is failed and retried by the storage's heartbeat
-(:mod:`~pitot_tf.search.storage`), whose process also ends the dead trial's MLflow runs.
+PRUNED))])``; ``n_trials`` counts the study's finished trials over every invocation, so K
+workers may finish up to K - 1 more. Workers are processes the user starts (the same command
+with the same ``--storage``) or ``--workers`` copies of this one, whose trials nest under its
+MLflow parent run. A dead worker's trial is failed and retried by the storage's heartbeat.
 """
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ def _param(where: str, key: str, entry: Any, default: Any) -> Param:
     if kind != "layers" and (isinstance(default, list) or kind in ("float", "int") and (
             type(default) is not {"float": float, "int": int}[kind])):
         _fail(where, key, f"type {kind} does not fit this key (its value {default!r} is "
-                          f"{type(default).__name__}); use {_hint(default)}")
+                          f"{type(default).__name__}); use {HINTS[type(default)]}")
     try:
         values: Any = read_fields(ENTRIES[kind], options, f"space.{key}")
         if isinstance(values, Layers):
@@ -180,8 +180,6 @@ class IntRange:
 
 @dataclass(frozen=True)
 class Layers:
-    """``depth`` and ``width`` as ``[low, high]``; every layer gets the same width."""
-
     depth: list[int]
     width: list[int]
     log: bool = True
@@ -192,6 +190,9 @@ class Choices:
     choices: Any
 
 
+#: What to use instead when an entry's type does not fit its key's value.
+HINTS = {list: "type layers (for layer widths)", bool: "type categorical", str: "type categorical",
+         int: "type int or categorical", float: "type float or categorical"}
 #: The fields of each distribution type (read strictly by :func:`~pitot_tf.config.read_fields`).
 ENTRIES: dict[str, type] = {"float": FloatRange, "int": IntRange, "categorical": Choices,
                             "layers": Layers}
@@ -213,10 +214,3 @@ def _pair(where: str, key: str, name: str, value: list[int], log: bool) -> IntDi
                           f"got {value!r}")
     return IntDistribution(value[0], value[1], log=log)
 
-
-def _hint(default: Any) -> str:
-    if isinstance(default, list):
-        return "type layers (for layer widths)"
-    if isinstance(default, (bool, str)):
-        return "type categorical"
-    return "type int or categorical" if isinstance(default, int) else "type float or categorical"

@@ -69,8 +69,7 @@ class StudySpec:
 
     @property
     def metric_names(self) -> list[str]:
-        """The objectives as the dashboard, the terminal and MLflow name them: ``val_loss``,
-        ``val_mape``, ``val_width_0.05`` (bound metrics carry their alpha)."""
+        """The objectives as shown everywhere: bound metrics carry their alpha."""
         return [metric_name(m, self.alpha) for m in self.metrics]
 
     def definition(self) -> dict[str, str]:

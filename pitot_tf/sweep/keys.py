@@ -1,12 +1,11 @@
 """The identity of a cell's result (``sweep_key``) and of a whole sweep (its id).
 
-A finished run is reused only when everything that decides its numbers is the same: the preset
-name, the resolved config (less settings that do not change results), the data fingerprint,
-the split (the split file's hash, or "made" with level and replicate) and the code version.
-``sweep_key`` hashes exactly that. The preset name is part of it so that two presets that
-resolve alike (``learned/1`` and ``pitot``) are still reported under their own names. A sweep's
-id hashes its cells' keys, the experiment and whether models are logged: the same command on the
-same data and code is the same sweep, on any machine, and resumes.
+A finished run is reused only when all that decides its numbers is the same: preset name,
+resolved config (less settings that do not change results), data fingerprint, split (file hash,
+or "made" with level and replicate) and code version; ``sweep_key`` hashes exactly that (the
+preset name so that ``learned/1`` and ``pitot``, which resolve alike, keep their own names). A
+sweep's id hashes its cells' keys, the experiment and whether models are logged: the same
+command on the same data and code is the same sweep, anywhere, and resumes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""Finding a sweep's runs in MLflow, which is the record of what was trained: a cell counts as
-done only when a FINISHED run carries its ``sweep_key`` (KILLED and FAILED runs are never
-reused)."""
+"""Finding a sweep's runs in MLflow, the record of what was trained: a cell is done only when
+a FINISHED run carries its ``sweep_key`` (KILLED and FAILED runs are never reused)."""
 
 from __future__ import annotations
 

@@ -38,7 +38,6 @@ from pitot_tf.tracking.names import TAG_ERROR
 from pitot_tf.tracking.repair import repair_runs
 
 DEFAULT_EXPERIMENT = "sweep"
-POLL_S = 2.0
 #: Set for ``--workers`` copies: when their invocation started (cells failed since are skipped).
 SINCE_VARIABLE = "PITOT_SWEEP_SINCE"
 PathLike = str | os.PathLike[str]
@@ -95,7 +94,7 @@ def run_sweep(
                 "--log-model": str(log_model).lower(), "--presets": plan.presets,
                 "--levels": plan.levels, "--replicates": plan.replicates}, plan.overrides)
             if any(spawn_copies(args + ["--no-progress"], workers, {SINCE_VARIABLE: str(since)},
-                                refresh, POLL_S)):
+                                refresh, job.poll_s)):
                 runner.walk(cells, 0, refresh)  # a copy failed: finish what it left
     except KeyboardInterrupt:
         parent.finish_parent(client, job.parent_run_id, RunStatus.KILLED, "interrupted")
