@@ -216,12 +216,12 @@ def search_problems(settings: Settings) -> list[str]:
 
 
 def expected_cells(settings: Settings) -> list[str]:
-    from pitot_tf.presets import expand
-    from pitot_tf.sweep.cells import Cell, parse_levels, parse_replicates
+    from pitot_tf.cli.common import levels_of, replicates_of
+    from pitot_tf.sweep.cells import make_plan
 
-    replicates = parse_replicates([settings.replicates])
-    return [Cell(p, float(lv), r).key for p in expand(list(settings.presets))
-            for lv in parse_levels(settings.levels) for r in replicates]
+    plan = make_plan(settings.presets, levels_of(settings.levels),
+                     replicates_of([settings.replicates]))
+    return [cell.key for cell in plan.cells()]
 
 
 def sweep_problems(settings: Settings) -> list[str]:

@@ -115,11 +115,11 @@ def train_and_log(settings: Settings) -> Path:
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{settings.workdir / 'mlflow.db'}")
-    from pitot_tf.tracking.training import run_training
+    from pitot_tf.tracking.training import RunOptions, run_training
 
     os.chdir(settings.workdir)  # ./mlruns of the private store lands here
     run = run_training("pitot", {"training.steps": settings.steps, "training.progress": False},
-                       0.5, 0, settings.data_dir, experiment="serve-load")
+                       RunOptions(data_dir=settings.data_dir, experiment="serve-load"))
     return Path(mlflow.artifacts.download_artifacts(
         f"runs:/{run.run_id}/pyfunc-model", dst_path=str(settings.workdir / "served")))
 

@@ -15,7 +15,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -219,6 +219,11 @@ class Config:
         """``{"model.mf_dim": 32, ...}``: the form MLflow params and overrides use."""
         return dict(_flatten(self.to_dict()))
 
+    def changed(self) -> dict[str, Any]:
+        """The flat values that differ from the defaults (what a preset of it must hold)."""
+        defaults = Config().flat()
+        return {key: value for key, value in self.flat().items() if value != defaults[key]}
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Config:
         """Build from a nested dict (e.g. a logged ``config.json``), strictly; keys that
@@ -273,6 +278,8 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
 
 
 def _coerce(key: str, value: Any, expected: Any) -> Any:
+    if expected is Any:  # a field its reader checks itself
+        return value
     origin = typing.get_origin(expected)
     if origin is list:
         (inner,) = typing.get_args(expected)
@@ -281,8 +288,13 @@ def _coerce(key: str, value: Any, expected: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key} must be a list of {inner.__name__}, got {value!r}")
         return [_coerce(key, item, inner) for item in value]
-    if origin in (typing.Union, types.UnionType):
-        raise ConfigError(f"{key}: unsupported type {expected}")
+    if origin in (typing.Union, types.UnionType):  # X | None, for sections read_fields reads
+        if value is None and type(None) in typing.get_args(expected):
+            return None
+        inner = [t for t in typing.get_args(expected) if t is not type(None)]
+        if len(inner) != 1:
+            raise ConfigError(f"{key}: unsupported type {expected}")
+        return _coerce(key, value, inner[0])
     if expected is bool:
         if isinstance(value, bool):
             return value
@@ -307,6 +319,26 @@ def _coerce(key: str, value: Any, expected: Any) -> Any:
             return value
         raise ConfigError(f"{key} must be a string, got {value!r}")
     raise ConfigError(f"{key}: unsupported type {expected}")
+
+
+FieldsT = TypeVar("FieldsT")
+
+
+def read_fields(cls: type[FieldsT], values: Any, section: str) -> FieldsT:
+    """Dataclass ``cls`` from the mapping ``values`` (a section of a YAML file), as strictly as
+    :func:`with_overrides`: an unknown or missing key is a ConfigError listing the valid keys,
+    a value of the wrong type one naming ``section.key``."""
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{section} must be a mapping, got {values!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(map(str, values)) - set(fields))
+    missing = [name for name, f in fields.items() if name not in values
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if unknown or missing:
+        problem = f"unknown key(s) {unknown}" if unknown else f"missing key(s) {missing}"
+        raise ConfigError(f"{section}: {problem}; valid keys: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    return cls(**{str(k): _coerce(f"{section}.{k}", v, hints[str(k)]) for k, v in values.items()})
 
 
 def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:

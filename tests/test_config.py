@@ -15,6 +15,7 @@ from pitot_tf.config import (
     applicable,
     objective_weights,
     parse_overrides,
+    read_fields,
     valid_keys,
     with_overrides,
 )
@@ -222,3 +223,24 @@ def test_tuned_preset_names_its_study_and_trial(tmp_path, monkeypatch) -> None: 
         "overrides: {model.mf_dim: 8}\nsource: {study: small, trial: 3}\n")
     monkeypatch.setenv("PITOT_PRESETS", str(tmp_path))
     assert preset_source("mine") == "study small, trial 3"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Section:
+    low: float
+    depth: list[int] = dataclasses.field(default_factory=lambda: [1])
+    step: float | None = None
+
+
+def test_read_fields_reads_a_section_as_strictly_as_overrides() -> None:
+    section = read_fields(_Section, {"low": "1e-4", "depth": 2}, "space.x")
+    assert section == _Section(1e-4, [2], None)
+    assert read_fields(_Section, {"low": 1, "step": 0.5}, "s").step == 0.5
+    with pytest.raises(ConfigError, match=r"^s: unknown key\(s\) \['lo'\]; valid keys: low, depth"):
+        read_fields(_Section, {"lo": 1}, "s")
+    with pytest.raises(ConfigError, match=r"^s: missing key\(s\) \['low'\]"):
+        read_fields(_Section, {}, "s")
+    with pytest.raises(ConfigError, match="^s.depth must be a list of int, got 'x'"):
+        read_fields(_Section, {"low": 1, "depth": "x"}, "s")
+    with pytest.raises(ConfigError, match="^s must be a mapping"):
+        read_fields(_Section, [1], "s")

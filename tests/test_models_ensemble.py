@@ -31,7 +31,7 @@ from pitot_tf.models.ensemble import (
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.presets import resolve
 from pitot_tf.serving.predictor import predictor_for
-from pitot_tf.tracking.training import TrainingRun, run_training
+from pitot_tf.tracking.training import RunOptions, TrainingRun, run_training
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_inputs, predict_objective
 from pitot_tf.training.trainer import Trainer, TrainResult
@@ -196,7 +196,7 @@ def _tracked_run(tmp_path_factory: pytest.TempPathFactory, name: str, preset: st
     with private_tracking(root, tmp_path_factory.getbasetemp()):
         experiment(name, root)
         data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
-        yield run_training(preset, overrides, 0.5, 0, data, experiment=name)
+        yield run_training(preset, overrides, RunOptions(data_dir=data, experiment=name))
 
 
 @pytest.fixture(scope="module")

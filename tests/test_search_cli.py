@@ -48,7 +48,8 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
     study = write_study(tmp_path, space={"model.mf_dim": {"type": "int", "low": 9, "high": 3}})
     invalid = cli("search", "--study", str(study), "--n-trials", "1")
     assert invalid.returncode == 1
-    assert invalid.stderr.strip() == f"error: {study}: space.model.mf_dim: low 9 > high 3"
+    assert invalid.stderr.strip() == (f"error: {study}: space.model.mf_dim: `low <= high` must "
+                                      "hold, but got (low=9, high=3).")
 
 
 @pytest.mark.slow

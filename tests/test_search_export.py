@@ -35,8 +35,8 @@ def add_finished_trial(path: Path, values: list[float], mf_dim: int) -> optuna.S
         distributions={
             "training.learning_rate": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True),
             "model.mf_dim": optuna.distributions.IntDistribution(4, 32, log=True)},
-        values=values, user_attrs={"config": config.flat(), "mlflow_run_id": "abc",
-                                   "metrics": {"val_loss": values[0]}}))
+        values=values, user_attrs={**{f"config.{k}": v for k, v in config.changed().items()},
+                                   "mlflow_run_id": "abc", "val_loss": values[0]}))
     return study
 
 

@@ -101,13 +101,13 @@ def test_the_study_names_its_metrics_and_holds_its_definition(
 def test_a_trial_run_has_the_params_and_tags_of_a_training_run(
     tmp_path: Path, data_dir: Path, tracking: MlflowClient
 ) -> None:
-    from pitot_tf.tracking.training import run_training
+    from pitot_tf.tracking.training import RunOptions, run_training
 
     path = write_study(tmp_path)
     result = run_search(path, 1, data_dir=data_dir)
     trial_run = runs_by_trial(tracking, str(result.parent_run_id))[0]
-    trained = run_training("pitot", {**TINY_OVERRIDES, "training.progress": False}, 0.5, 0,
-                           data_dir, log_model=False)
+    trained = run_training("pitot", {**TINY_OVERRIDES, "training.progress": False},
+                           RunOptions(data_dir=data_dir, log_model=False))
     train_run = tracking.get_run(trained.run_id)
     assert set(trial_run.data.params) == set(train_run.data.params)
     for key in ("preset", "level", "replicate", "data_dir", "data.fingerprint",

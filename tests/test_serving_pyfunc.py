@@ -25,7 +25,7 @@ from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import PredictionError
 from pitot_tf.serving.pyfunc import OUTPUT_COLUMNS
 from pitot_tf.serving.request_parsing import BadRequest, Names, co_runner_names
-from pitot_tf.tracking.training import TrainingRun, run_training
+from pitot_tf.tracking.training import RunOptions, TrainingRun, run_training
 
 FAST = {"training.steps": 100, "training.val_every": 50, "training.batch": 64,
         "training.progress": False, "training.jit_compile": False,
@@ -38,7 +38,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
     with private_tracking(root, tmp_path_factory.getbasetemp()):
         experiment("pyfunc", root)
         data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
-        yield run_training("pitot", FAST, 0.5, 0, data, experiment="pyfunc")
+        yield run_training("pitot", FAST, RunOptions(data_dir=data, experiment="pyfunc"))
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from pitot_tf.serving.scoring import (
     tcp_socket,
     uvicorn_config,
 )
-from pitot_tf.tracking.training import TrainingRun, run_training
+from pitot_tf.tracking.training import RunOptions, TrainingRun, run_training
 
 TINY = {"training.steps": 40, "training.val_every": 20, "training.batch": 64,
         "training.progress": False, "training.jit_compile": False,
@@ -114,7 +114,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
     with private_tracking(root, tmp_path_factory.getbasetemp()):
         experiment("scoring", root)
         data = synthesize_dataset(root / "data", platforms=12, workloads=20, density=0.7)
-        yield run_training("pitot", TINY, 0.5, 0, data, experiment="scoring")
+        yield run_training("pitot", TINY, RunOptions(data_dir=data, experiment="scoring"))
 
 
 def body_for(trained: TrainingRun, rows: int = 3) -> bytes:

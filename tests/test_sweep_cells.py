@@ -11,33 +11,25 @@ import pytest
 
 from pitot_tf.data.splits import save_split, split_path
 from pitot_tf.errors import ConfigError, DataError
-from pitot_tf.sweep.cells import Cell, make_plan, parse_levels, parse_replicates
+from pitot_tf.sweep.cells import Cell, make_plan
 from pitot_tf.sweep.keys import KeyMaker, config_hash, split_identity, sweep_id
 from pitot_tf.tracking.liveness import ProcessId, process_tags, tagged_process
 
 
-def test_replicates_accept_ranges_lists_and_commas() -> None:
-    assert parse_replicates(["0-4"]) == [0, 1, 2, 3, 4]
-    assert parse_replicates(["0", "1", "2"]) == [0, 1, 2]
-    assert parse_replicates(["0,2", "1-2"]) == [0, 2, 1]
-    assert parse_replicates(None) == [0, 1, 2, 3, 4]
-    with pytest.raises(ConfigError, match="range '3-1' is empty"):
-        parse_replicates(["3-1"])
-    with pytest.raises(ConfigError, match="'x' is not a number"):
-        parse_replicates(["x"])
-
-
-def test_levels_default_to_the_split_grid_and_must_lie_in_zero_one() -> None:
-    assert parse_levels(None) == pytest.approx([0.1 * i for i in range(1, 10)])
-    assert parse_levels(["0.5 0.1", "0.5"]) == [0.5, 0.1]
+def test_plan_levels_and_replicates_default_drop_repeats_and_are_checked() -> None:
+    plan = make_plan(["pitot"])
+    assert plan.levels == pytest.approx([0.1 * i for i in range(1, 10)])
+    assert plan.replicates == (0, 1, 2, 3, 4)
+    plan = make_plan(["pitot"], [0.5, 0.1, 0.5], [0, 2, 0])
+    assert (plan.levels, plan.replicates) == ((0.5, 0.1), (0, 2))
     with pytest.raises(DataError, match="level must be in"):
-        parse_levels(["1.5"])
-    with pytest.raises(ConfigError, match="'half' is not a number"):
-        parse_levels(["half"])
+        make_plan(["pitot"], [1.5])
+    with pytest.raises(ConfigError, match="replicates must be >= 0"):
+        make_plan(["pitot"], None, [-1])
 
 
 def test_plan_expands_globs_and_checks_every_preset_with_the_overrides() -> None:
-    plan = make_plan(["pitot", "baseline/*"], ["0.5"], ["0-1"], {"training.steps": 10})
+    plan = make_plan(["pitot", "baseline/*"], [0.5], [0, 1], {"training.steps": 10})
     assert plan.presets == ("pitot", "baseline/factorization", "baseline/monolith",
                             "baseline/attention")
     cells = plan.cells()

@@ -30,7 +30,7 @@ def data(tmp_path: Path) -> Iterator[Path]:
 
 def test_models_are_analysed_and_reused_by_a_sweep_without_models(data: Path,
                                                                   tmp_path: Path) -> None:
-    first = run_sweep(["pitot"], ["0.5"], ["0"], OVERRIDES, data_dir=data, progress=False)
+    first = run_sweep(["pitot"], [0.5], [0], OVERRIDES, data_dir=data, progress=False)
     assert (first.done, first.trained) == (1, 1)
     client = MlflowClient()
     experiment = client.get_experiment_by_name("sweep")
@@ -45,7 +45,7 @@ def test_models_are_analysed_and_reused_by_a_sweep_without_models(data: Path,
     assert {"tsne_workloads_suite.png", "tsne_platforms_runtime.png", "tsne_platforms_uarch.png",
             "interference_norm.png", "error_by_platform_group.png", "mape_vs_level.png"} <= names
 
-    second = run_sweep(["pitot"], ["0.5"], ["0"], OVERRIDES, data_dir=data,
+    second = run_sweep(["pitot"], [0.5], [0], OVERRIDES, data_dir=data,
                        log_model=False, progress=False)
     assert second.sweep_id != first.sweep_id
     assert (second.done, second.trained, second.reused) == (1, 0, 1)

@@ -76,7 +76,7 @@ def test_a_killed_sweep_resumes_where_it_stopped(world: tuple[Path, str], tmp_pa
         process.wait()
     assert client.get_run(stale.info.run_id).info.status == "RUNNING"
 
-    result = run_sweep(["pitot"], ["0.5"], ["0", "1"], OVERRIDES, data_dir=data,
+    result = run_sweep(["pitot"], [0.5], [0, 1], OVERRIDES, data_dir=data,
                        log_model=False, progress=False)
     assert (result.done, result.cells, result.trained, result.failed) == (2, 2, 1, {})
     killed = client.get_run(stale.info.run_id)

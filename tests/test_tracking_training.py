@@ -19,7 +19,7 @@ from pitot_tf.errors import ConfigError, DataError
 from pitot_tf.tracking import names
 from pitot_tf.tracking.evaluation import evaluate_run, resolve_run_id
 from pitot_tf.tracking.registry import register_run_model
-from pitot_tf.tracking.training import TrainingRun, run_training
+from pitot_tf.tracking.training import RunOptions, TrainingRun, run_training
 
 FAST = {"training.steps": 100, "training.val_every": 50, "training.batch": 64,
         "training.progress": False, "training.jit_compile": False,
@@ -41,7 +41,7 @@ def data_dir(store: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(store: Path, data_dir: Path) -> TrainingRun:
-    return run_training("pitot", FAST, 0.5, 0, data_dir, experiment="train")
+    return run_training("pitot", FAST, RunOptions(data_dir=data_dir, experiment="train"))
 
 
 def artifact_paths(client: mlflow.MlflowClient, run_id: str, path: str = "") -> set[str]:
@@ -129,8 +129,8 @@ def test_the_logged_keras_model_predicts_like_the_trained_one(trained: TrainingR
 
 def test_a_bad_preset_marks_the_run_failed(store: Path, data_dir: Path) -> None:
     with pytest.raises(ConfigError, match="unknown preset"):
-        run_training("no/such-preset", FAST, 0.5, 0, data_dir, experiment="train",
-                     run_name="bad preset")
+        run_training("no/such-preset", FAST, RunOptions(
+            data_dir=data_dir, experiment="train", run_name="bad preset"))
     runs = mlflow.search_runs(experiment_names=["train"], filter_string=(
         "attributes.run_name = 'bad preset'"), output_format="list")
     assert len(runs) == 1 and runs[0].info.status == "FAILED"
@@ -140,8 +140,8 @@ def test_a_bad_preset_marks_the_run_failed(store: Path, data_dir: Path) -> None:
 
 def test_bad_data_marks_the_run_failed(store: Path) -> None:
     with pytest.raises(DataError):
-        run_training("pitot", FAST, 0.5, 0, store / "missing", experiment="train",
-                     run_name="no data")
+        run_training("pitot", FAST, RunOptions(
+            data_dir=store / "missing", experiment="train", run_name="no data"))
     runs = mlflow.search_runs(experiment_names=["train"], output_format="list",
                               filter_string="attributes.run_name = 'no data'")
     assert runs[0].info.status == "FAILED" and "data directory not found" in runs[0].data.tags[
@@ -151,8 +151,8 @@ def test_bad_data_marks_the_run_failed(store: Path) -> None:
 def test_a_search_trial_nests_under_its_parent_without_models(store: Path, data_dir: Path) -> None:
     mlflow.set_experiment("train")
     with mlflow.start_run(run_name="study") as parent:
-        trial = run_training("interference/4", FAST, 0.5, 1, data_dir, nested=True,
-                             tags={"trial": "3"}, log_model=False)
+        trial = run_training("interference/4", FAST, RunOptions(
+            replicate=1, data_dir=data_dir, nested=True, tags={"trial": "3"}, log_model=False))
     run = mlflow.MlflowClient().get_run(trial.run_id)
     assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert run.data.tags["trial"] == "3" and run.data.tags["family"] == "interference"
@@ -208,8 +208,8 @@ def test_a_tracking_server_on_loopback_receives_a_run(
         uri = f"http://127.0.0.1:{port}"
         monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", uri)
         monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
-        run = run_training("pitot", FAST, 0.5, 0, data_dir, experiment="served",
-                           log_model=False)
+        run = run_training("pitot", FAST, RunOptions(data_dir=data_dir, experiment="served",
+                                                      log_model=False))
         stored = mlflow.MlflowClient(tracking_uri=uri).get_run(run.run_id)
         assert stored.info.status == "FINISHED"
         assert "test_if2_width_0.05" in stored.data.metrics

@@ -19,7 +19,7 @@ from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import ConfigError
 from pitot_tf.models.ensemble import member_models, member_names
 from pitot_tf.presets import resolve
-from pitot_tf.tracking.training import TrainingRun, run_training
+from pitot_tf.tracking.training import RunOptions, TrainingRun, run_training
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_inputs
 from pitot_tf.training.snapshots import CosineRestarts, cycle_ends, last_best
@@ -146,8 +146,8 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
         experiment("snapshots", root)
         data = synthesize_dataset(root / "data", platforms=30, workloads=50, density=0.7)
         yield run_training("pitot", {**FAST, "training.snapshots": 2,
-                                     "training.snapshot_members": 2}, 0.5, 0, data,
-                           experiment="snapshots")
+                                     "training.snapshot_members": 2},
+                           RunOptions(data_dir=data, experiment="snapshots"))
 
 
 def test_pyfunc_of_a_snapshot_ensemble(tracked: TrainingRun) -> None:

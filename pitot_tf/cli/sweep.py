@@ -20,7 +20,9 @@ from pitot_tf.cli.common import (
     Switch,
     Words,
     items,
+    levels_of,
     overrides_of,
+    replicates_of,
 )
 
 sweep_app = typer.Typer(
@@ -66,7 +68,7 @@ def sweep(
     from pitot_tf.tracking.experiments import adopt_project_run
 
     adopt_project_run(experiment or "sweep")  # under `mlflow run`: the sweep's parent run
-    result = run_sweep(names, items(levels) or None, items(replicates) or None,
+    result = run_sweep(names, levels_of(levels), replicates_of(replicates),
                        overrides_of(overrides), data_dir=data_dir, splits_dir=splits_dir,
                        experiment=experiment, workers=workers,
                        log_model=log_model is Switch.true, progress=progress,

@@ -39,7 +39,7 @@ def train(
     from pitot_tf.errors import ConfigError
     from pitot_tf.tracking.experiments import adopt_project_run, is_pipeline_step, where_text
     from pitot_tf.tracking.report import headline, summary_text
-    from pitot_tf.tracking.training import run_training
+    from pitot_tf.tracking.training import RunOptions, run_training
 
     if steps < 0:
         raise ConfigError(f"--steps must be >= 0, got {steps}")
@@ -48,10 +48,9 @@ def train(
     if register and log_model is Switch.false:
         raise ConfigError("--register needs the model: drop --log-model false")
     adopt_project_run(experiment)
-    run = run_training(preset, overrides_of(overrides), level, replicate, data_dir,
-                       splits_dir, steps or None, experiment=experiment,
-                       log_model=log_model is Switch.true)
-    assert run.evaluation is not None
+    values = {**overrides_of(overrides), **({"training.steps": steps} if steps else {})}
+    run = run_training(preset, values, RunOptions(
+        level, replicate, data_dir, splits_dir, experiment, log_model=log_model is Switch.true))
     step = is_pipeline_step(run.run_id)  # the pipeline's evaluate step prints the table
     typer.echo(f"train: run {run.run_id}; {headline(run.evaluation)}" if step
                else summary_text(run.evaluation))

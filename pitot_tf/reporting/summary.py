@@ -23,7 +23,7 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
 from pitot_tf.errors import ConfigError
-from pitot_tf.sweep.lookup import finished_cells
+from pitot_tf.sweep.lookup import sweep_cell_runs
 from pitot_tf.sweep.tags import KIND_SWEEP, TAG_CELL, TAG_SWEEP_ID, TAG_SWEEP_KEY
 from pitot_tf.tracking import names
 from pitot_tf.tracking.repair import all_runs, experiment_ids
@@ -88,7 +88,7 @@ def sweep_runs(client: MlflowClient, sweep: str | None = None,
     sweep_id = parent.data.tags.get(TAG_SWEEP_ID)
     if not sweep_id:
         raise ConfigError(f"run {parent.info.run_id} is not a sweep's parent run")
-    runs = finished_cells(client, [parent.info.experiment_id], sweep_id)
+    runs = sweep_cell_runs(client, [parent.info.experiment_id], sweep_id, "FINISHED")
     return SweepRuns(runs, parent.info.run_id, sweep_id)
 
 

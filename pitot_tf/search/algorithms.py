@@ -1,8 +1,7 @@
 """The Optuna sampler and pruner a study file names, built from ``{kind: ..., option: ...}``.
 
-Every option besides ``kind`` is passed to the Optuna class as a keyword argument, so the
-Optuna documentation of that class lists what is allowed. Building happens once when the study
-file is read (so a typo is a ConfigError naming the file) and again in every worker.
+Every option besides ``kind`` is a keyword argument of the Optuna class (its documentation
+lists them); each is built once when the study file is read, so a typo names the file.
 """
 
 from __future__ import annotations

@@ -1,9 +1,4 @@
-"""``pitot-tf dashboard``: optuna-dashboard on a study's storage (127.0.0.1 by default).
-
-The dashboard is a local web app: it lists the storage's studies and, per study, the
-optimization history, intermediate values, parallel coordinates, parameter importance and
-(for several objectives) the Pareto front. See ``docs/search.md``.
-"""
+"""``pitot-tf dashboard``: optuna-dashboard on a study's storage (127.0.0.1 by default)."""
 
 from __future__ import annotations
 

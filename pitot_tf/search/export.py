@@ -1,9 +1,8 @@
 """``pitot-tf search export``: a trial of a study as a preset YAML for ``train --preset``.
 
-The preset holds every config value of the trial that differs from the defaults (the base
-preset's overrides, the study's fixed overrides and the sampled values), so that
-``resolve(NAME)`` rebuilds the trial's config exactly, plus a ``source`` section saying where
-it came from. It is written to ``studies/presets/NAME.yaml`` (``$PITOT_PRESETS``).
+The preset holds the trial's config values that differ from the defaults, so that
+``resolve(NAME)`` rebuilds its config exactly, and a ``source`` section saying where it came
+from. It is written to ``studies/presets/NAME.yaml`` (``$PITOT_PRESETS``).
 """
 
 from __future__ import annotations
@@ -48,23 +47,14 @@ def choose_trial(
     return study.best_trial
 
 
-def preset_values(config: Config) -> dict[str, Any]:
-    """Config values that differ from the defaults (what a preset file must hold)."""
-    defaults = Config().flat()
-    return {key: value for key, value in config.flat().items()
-            if value != defaults[key] and key not in NOT_EXPORTED}
-
-
 def trial_config(trial: optuna.trial.FrozenTrial) -> Config:
-    """The trial's config: the defaults with its ``config.<key>`` user attributes (older
-    studies stored the whole flat config in one ``config`` attribute)."""
-    stored = trial.user_attrs.get("config")
+    """The trial's config: the defaults with its ``config.<key>`` user attributes."""
     changed = {k.removeprefix(CONFIG_ATTR): v for k, v in trial.user_attrs.items()
                if k.startswith(CONFIG_ATTR)}
-    if not isinstance(stored, dict) and not changed:
+    if not changed:
         raise ConfigError(f"trial {trial.number} has no stored config (user attributes "
                           f"'{CONFIG_ATTR}<key>')")
-    return Config.from_dict(stored if isinstance(stored, dict) else changed)
+    return Config.from_dict(changed)
 
 
 def preset_path(name: str, directory: Path | None = None) -> Path:
@@ -95,7 +85,8 @@ def export_trial(study: str | Path, out: str, storage: str | None = None,
     except KeyError as error:
         raise ConfigError(f"no study '{spec.name}' in {redact(location)}") from error
     trial = choose_trial(optuna_study, spec, trial_number)
-    content = {"overrides": preset_values(trial_config(trial)),
+    values = trial_config(trial).changed()
+    content = {"overrides": {k: v for k, v in values.items() if k not in NOT_EXPORTED},
                "source": _source(spec, location, trial)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(content, sort_keys=False))

@@ -1,18 +1,10 @@
 """A journal file with a heartbeat: the one place that reaches into Optuna's internals.
 
-Optuna's ``RDBStorage`` has a heartbeat (``heartbeat_interval``, ``grace_period``) and fails a
-dead worker's trial before the next one starts; its ``JournalStorage`` has none, so a journal
-study whose worker was killed would keep a RUNNING trial for ever. This class gives the journal
-the same protocol Optuna's optimize loop already drives (``BaseHeartbeat``): each beat appends
-the time to the trial as a system attribute, and the first beat also records the worker's
-process, so that a trial whose worker on this host is gone is stale at once, not after the
-grace period.
-
-Checked against Optuna 5.0.0 and 5.1.0 (pyproject pins ``optuna>=5.0,<5.2``):
-``BaseHeartbeat`` lives in the private module ``optuna.storages._heartbeat``, its abstract
-method ``_get_stale_trial_ids`` is private, and a stale trial is named by
-``FrozenTrial._trial_id``. Keep it the only module that touches private
-attributes of Optuna or MLflow.
+Optuna's ``RDBStorage`` fails a dead worker's trial through its heartbeat; its ``JournalStorage``
+has none, so a killed worker's trial would stay RUNNING for ever. This class drives the same
+protocol (``BaseHeartbeat``): each beat appends the time to the trial as a system attribute,
+and the first also records the worker's process, so that a trial whose worker on this host is
+gone is stale at once, not after the grace period.
 """
 
 from __future__ import annotations
@@ -35,12 +27,12 @@ OWNER, BEAT = "pitot_worker", "pitot_heartbeat"
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
-# Checked against Optuna 5.0.0 and 5.1.0 (private: optuna.storages._heartbeat, _get_stale_trial_ids,
-# FrozenTrial._trial_id); re-check them, then widen the pin, when Optuna is upgraded.
+# Checked against Optuna 5.0.0 and 5.1.0 (pinned >=5.0,<5.2; private: optuna.storages._heartbeat,
+# _get_stale_trial_ids, FrozenTrial._trial_id); re-check them, then widen the pin, when Optuna is
+# upgraded. Keep this the only module that touches private attributes of Optuna or MLflow.
 class JournalHeartbeatStorage(JournalStorage, BaseHeartbeat):
-    """``JournalStorage(JournalFileBackend(path))`` whose trials beat every ``interval`` s; a
-    trial silent for ``grace_period`` s, or whose local worker process is gone, is stale and
-    Optuna passes it to ``on_stale`` (e.g. ``RetryHeartbeatStaleTrialCallback``)."""
+    """A journal file whose trials beat every ``interval`` s; a trial silent for
+    ``grace_period`` s, or whose local worker process is gone, goes to ``on_stale``."""
 
     def __init__(self, path: str, interval: int, grace_period: int,
                  on_stale: StaleCallback | None = None) -> None:

@@ -1,10 +1,8 @@
 """``--workers N`` for ``pitot-tf search`` and ``pitot-tf sweep``: N copies of one command.
 
-:func:`spawn_copies` starts N copies of the same ``pitot-tf`` command, each with its share of
-the cores (:func:`~pitot_tf.training.runtime.worker_environment`) and its rank in
-``PITOT_WORKER`` (``"i/N"``, read by :func:`worker_rank`), and waits for them. Nothing here
-hands out work: the copies share an Optuna storage (search) or an MLflow tracking store
-(sweep), which is where concurrency is settled.
+Each copy gets its share of the cores and its rank in ``PITOT_WORKER`` (``"i/N"``). Nothing here
+hands out work: the copies share an Optuna storage or an MLflow tracking store, which is where
+concurrency is settled.
 """
 
 from __future__ import annotations
@@ -28,10 +26,21 @@ CLI = "import sys; from pitot_tf.cli import main; sys.argv[0] = 'pitot-tf'; main
 def worker_rank() -> tuple[int, int]:
     """``(i, N)`` from ``PITOT_WORKER``; ``(0, 1)`` for a process the user started."""
     rank, _, count = os.environ.get(WORKER_VARIABLE, "0/1").partition("/")
-    try:
-        return int(rank), max(1, int(count))
-    except ValueError:
-        return 0, 1
+    return int(rank), int(count)
+
+
+def copy_args(command: str, options: Mapping[str, Any],
+              overrides: Mapping[str, Any] | None = None) -> list[str]:
+    """``pitot-tf COMMAND`` arguments for a copy: ``--option value`` per option (once per item
+    of a list or tuple, none for None) and ``--set key=value`` per override."""
+    args = [command]
+    for option, value in options.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None:
+                args += [option, f"{item:g}" if isinstance(item, float) else str(item)]
+    for item in (overrides or {}).items():
+        args += ["--set", override_text(*item)]
+    return args
 
 
 def override_text(key: str, value: Any) -> str:

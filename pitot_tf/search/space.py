@@ -1,19 +1,15 @@
 """Search spaces: which config keys a study samples, and from which Optuna distribution.
 
-A space maps dotted config keys (``model.mf_dim``) to an entry ``{type: ..., ...}``: ``float``
-and ``int`` (``low``, ``high``, ``log``, ``step``) and ``categorical`` (``choices``) are Optuna's
-``FloatDistribution``, ``IntDistribution`` and ``CategoricalDistribution`` under the key's own
-name; ``layers`` (a list of widths) is two integers ``<key>.depth`` and ``<key>.width``
-(``depth: [1, 3]``, ``width: [8, 128]``, log-uniform unless ``log: false``; every layer gets
-the same width). Every entry is checked when the study file is read: the key must exist and be
-read by the preset's model, the type must suit the key's value, Optuna must accept the range
-and both ends of it must be valid config values; anything wrong is a ConfigError naming the
-study file and the key.
+A space maps dotted config keys to ``{type: ..., ...}``: ``float``, ``int`` and ``categorical``
+are Optuna's distributions under the key's own name; ``layers`` (a list of widths) is two
+integers ``<key>.depth`` and ``<key>.width`` (every layer gets the same width). An entry must
+name a key the preset's model reads, suit the key's type, and both ends of its range must be
+valid config values; anything wrong is a ConfigError naming the study file and the key.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -26,11 +22,8 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from pitot_tf.config import Config, field_types, keys_read, with_overrides
+from pitot_tf.config import Config, field_types, keys_read, read_fields, with_overrides
 from pitot_tf.errors import ConfigError
-
-FIELDS = {"float": {"low", "high", "log", "step"}, "int": {"low", "high", "log", "step"},
-          "categorical": {"choices"}, "layers": {"depth", "width", "log"}}
 
 
 @dataclass(frozen=True)
@@ -106,14 +99,6 @@ def suggest_overrides(trial: optuna.Trial, space: Mapping[str, Param]) -> dict[s
     return {key: param.suggest(trial) for key, param in space.items()}
 
 
-def default_params(space: Mapping[str, Param], config: Config) -> dict[str, Any]:
-    """Optuna parameters that reproduce ``config``'s values of the searched keys (the trial
-    enqueued first, so that a study starts from the preset and can only improve on it)."""
-    flat = config.flat()
-    return {name: value for key, param in space.items()
-            for name, value in param.optuna_params(flat[key]).items()}
-
-
 def layer_keys() -> tuple[str, ...]:
     """Config keys that hold layer widths: every ``model.*layers`` key of type ``list[int]``
     (so a model kind's new layer key is searchable without being listed here)."""
@@ -153,56 +138,64 @@ def _param(where: str, key: str, entry: Any, default: Any) -> Param:
         _fail(where, key, f"must be a mapping like {{type: float, low: 0.1, high: 1}}, "
                           f"got {entry!r}")
     kind, options = entry.get("type"), {k: v for k, v in entry.items() if k != "type"}
-    if kind not in FIELDS:
-        _fail(where, key, f"unknown distribution type {kind!r}; use one of {list(FIELDS)}")
-    unknown = sorted(set(options) - FIELDS[kind])
-    if unknown:
-        _fail(where, key, f"unknown field(s) {unknown} for type {kind}; valid: "
-                          f"{sorted(FIELDS[kind])}")
-    if not isinstance(options.get("log", False), bool):
-        _fail(where, key, f"log must be true or false, got {options['log']!r}")
+    if kind not in ENTRIES:
+        _fail(where, key, f"unknown distribution type {kind!r}; use one of {list(ENTRIES)}")
     if kind == "layers" and key not in layer_keys():
         _fail(where, key, f"type layers fits only {layer_keys()}")
     if kind != "layers" and (isinstance(default, list) or kind in ("float", "int") and (
             type(default) is not {"float": float, "int": int}[kind])):
         _fail(where, key, f"type {kind} does not fit this key (its value {default!r} is "
-                          f"{type(default).__name__}); use {_hint(default)}")
+                          f"{type(default).__name__}); use {HINTS[type(default)]}")
     try:
-        if kind == "layers":
-            return Param(key, {f"{key}.{name}": _pair(where, key, name, options.get(name),
-                                                      options.get("log", True))
-                               for name in ("depth", "width")})
-        if kind == "categorical":
-            return Param(key, {key: _categorical(where, key, options.get("choices"))})
-        return Param(key, {key: _range(where, key, kind, options)})
-    except ValueError as error:  # Optuna's own checks (step with log, step <= 0, ...)
+        values: Any = read_fields(ENTRIES[kind], options, f"space.{key}")
+        if isinstance(values, Layers):
+            return Param(key, {f"{key}.{name}": _pair(where, key, name, pair, values.log)
+                               for name, pair in (("depth", values.depth),
+                                                  ("width", values.width))})
+        if isinstance(values, Choices):
+            return Param(key, {key: _categorical(where, key, values.choices)})
+        distribution = FloatDistribution if kind == "float" else IntDistribution
+        return Param(key, {key: distribution(**dataclasses.asdict(values))})
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from error
+    except ValueError as error:  # Optuna's own checks (low <= high, step with log, ...)
         _fail(where, key, str(error))
 
 
-def _range(where: str, key: str, kind: str, options: dict[str, Any]) -> BaseDistribution:
-    for name in ("low", "high", "step"):
-        value = options.get(name)
-        if name != "step" or value is not None:
-            options[name] = _number(where, key, name, value, kind == "int")
-    low, high = options["low"], options["high"]
-    if low > high:
-        _fail(where, key, f"low {low:g} > high {high:g}")
-    if options.get("log") and low <= 0:
-        _fail(where, key, f"a log scale needs low > 0, got {low:g}")
-    return (FloatDistribution if kind == "float" else IntDistribution)(**options)
+@dataclass(frozen=True)
+class FloatRange:
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
 
 
-def _number(where: str, key: str, name: str, value: Any, integer: bool) -> float:
-    """A number from YAML (which reads ``1e-4`` without a dot as a string)."""
-    if integer and (isinstance(value, bool) or not isinstance(value, int)):
-        _fail(where, key, f"{name} must be an integer, got {value!r}")
-    try:
-        number = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
-        number = math.nan
-    if not math.isfinite(number):
-        _fail(where, key, f"{name} must be a number (finite), got {value!r}")
-    return value if integer else number
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+    log: bool = False
+    step: int = 1
+
+
+@dataclass(frozen=True)
+class Layers:
+    depth: list[int]
+    width: list[int]
+    log: bool = True
+
+
+@dataclass(frozen=True)
+class Choices:
+    choices: Any
+
+
+#: What to use instead when an entry's type does not fit its key's value.
+HINTS = {list: "type layers (for layer widths)", bool: "type categorical", str: "type categorical",
+         int: "type int or categorical", float: "type float or categorical"}
+#: The fields of each distribution type (read strictly by :func:`~pitot_tf.config.read_fields`).
+ENTRIES: dict[str, type] = {"float": FloatRange, "int": IntRange, "categorical": Choices,
+                            "layers": Layers}
 
 
 def _categorical(where: str, key: str, choices: Any) -> CategoricalDistribution:
@@ -215,18 +208,9 @@ def _categorical(where: str, key: str, choices: Any) -> CategoricalDistribution:
     return CategoricalDistribution(choices)
 
 
-def _pair(where: str, key: str, name: str, value: Any, log: bool) -> IntDistribution:
-    if not (isinstance(value, list) and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-            and 1 <= value[0] <= value[1]):
+def _pair(where: str, key: str, name: str, value: list[int], log: bool) -> IntDistribution:
+    if not (len(value) == 2 and 1 <= value[0] <= value[1]):
         _fail(where, key, f"{name} must be [low, high] with integers 1 <= low <= high, "
                           f"got {value!r}")
     return IntDistribution(value[0], value[1], log=log)
 
-
-def _hint(default: Any) -> str:
-    if isinstance(default, list):
-        return "type layers (for layer widths)"
-    if isinstance(default, (bool, str)):
-        return "type categorical"
-    return "type int or categorical" if isinstance(default, int) else "type float or categorical"

@@ -1,15 +1,10 @@
 """Where a study's trials are stored: an Optuna journal file by default, or a database.
 
-* A path (default ``studies/<study>.journal``) is a journal file
-  (:class:`~pitot_tf.search.heartbeat.JournalHeartbeatStorage`): safe for several processes on
-  one machine.
-* A URL (``postgresql://...``, ``sqlite:///...``) is Optuna's ``RDBStorage`` with its own
-  heartbeat. Use PostgreSQL for workers on several machines.
-
-On both, a trial whose worker stopped beating (or, on a journal, whose local process is gone) is
-failed by Optuna before the next trial starts, re-queued once with the same parameters by
-``RetryHeartbeatStaleTrialCallback`` (``heartbeat.max_retry`` times at most) in the process
-whose FAIL the storage accepted, which then calls ``on_stale`` (e.g. end its MLflow runs).
+A path (default ``studies/<study>.journal``) is a journal file, safe for several processes on
+one machine; a URL (``postgresql://...``) is Optuna's ``RDBStorage``, for workers on several
+machines. On both, a trial whose worker stopped beating (or, on a journal, whose local process
+is gone) is failed by Optuna and re-queued by ``RetryHeartbeatStaleTrialCallback`` in the
+process whose FAIL the storage accepted, which then calls ``on_stale`` (e.g. end its runs).
 """
 
 from __future__ import annotations
@@ -26,7 +21,7 @@ from optuna.trial import FrozenTrial
 from pitot_tf.db_drivers import installed_url, require_driver
 from pitot_tf.errors import ConfigError
 from pitot_tf.redaction import redact
-from pitot_tf.search.heartbeat import JournalHeartbeatStorage, StaleCallback
+from pitot_tf.search.heartbeat import JournalHeartbeatStorage
 from pitot_tf.search.studies import Heartbeat, StudySpec
 
 StaleHook = Callable[[FrozenTrial], None]
@@ -46,26 +41,20 @@ def database_url(location: str) -> str:
     return installed_url(location)
 
 
-def retry_stale(heartbeat: Heartbeat, on_stale: StaleHook | None = None) -> StaleCallback:
-    """Optuna's retry of a stale trial, then ``on_stale`` on the dead trial."""
-    with warnings.catch_warnings():  # experimental since Optuna 2.8, stable in use
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retry = RetryHeartbeatStaleTrialCallback(max_retry=heartbeat.max_retry)
-
-    def retry_and_report(study: optuna.Study, trial: FrozenTrial) -> None:
-        retry(study, trial)
-        if on_stale is not None:
-            on_stale(trial)
-
-    return retry_and_report
-
-
 def open_storage(location: str, heartbeat: Heartbeat | None = None,
                  on_stale: StaleHook | None = None) -> BaseStorage:
     """An Optuna storage with a heartbeat for ``location`` (journal file path or database
     URL); ``on_stale`` runs after this process re-queues a dead worker's trial."""
     beat = heartbeat or Heartbeat()
-    callback = retry_stale(beat, on_stale)
+    with warnings.catch_warnings():  # experimental since Optuna 2.8, stable in use
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=beat.max_retry)
+
+    def callback(study: optuna.Study, trial: FrozenTrial) -> None:
+        retry(study, trial)
+        if on_stale is not None:
+            on_stale(trial)
+
     if not is_url(location):
         Path(location).parent.mkdir(parents=True, exist_ok=True)
         return JournalHeartbeatStorage(location, beat.interval, beat.grace_period, callback)

@@ -1,9 +1,8 @@
 """Study definitions: one YAML file per study in ``studies/`` (or ``$PITOT_STUDIES``).
 
 A file names the preset a study starts from, the search space, the objective metric(s), the
-sampler and pruner, the data level and replicate(s) it tunes on, fixed overrides applied to
-every trial and the heartbeat settings used with database storage. See ``studies/README.md``
-and ``docs/search.md``. The study's name is the file name without ``.yaml``.
+sampler and pruner, the data, fixed overrides and the heartbeat (see ``docs/search.md``). The
+study's name is the file name without ``.yaml``.
 """
 
 from __future__ import annotations
@@ -12,15 +11,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, TypeVar
 
 import yaml
 
-from pitot_tf.config import Config
+from pitot_tf.config import Config, read_fields
 from pitot_tf.errors import ConfigError
 from pitot_tf.presets import resolve
 from pitot_tf.search.algorithms import Component, parse_component
-from pitot_tf.search.space import Param, default_params, parse_space
+from pitot_tf.search.space import Param, parse_space
 
 METRICS = ("val_loss", "val_mape", "val_width")
 SECTIONS = ("description", "preset", "data", "objective", "sampler", "pruner", "overrides",
@@ -28,16 +27,22 @@ SECTIONS = ("description", "preset", "data", "objective", "sampler", "pruner", "
 REQUIRED = ("preset", "data", "objective", "sampler", "pruner", "space")
 #: Applied to every trial below the study's own overrides: no progress bars from workers.
 SEARCH_DEFAULTS: dict[str, Any] = {"training.progress": False}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Heartbeat:
-    """Database storage only: a running trial beats every ``interval`` s; one silent for
-    ``grace_period`` s is failed and re-queued (at most ``max_retry`` times)."""
+    """A running trial beats every ``interval`` s; one silent for ``grace_period`` s is
+    failed and re-queued (at most ``max_retry`` times)."""
 
     interval: int = 60
     grace_period: int = 180
     max_retry: int = 2
+
+    def __post_init__(self) -> None:
+        _require(min(self.interval, self.grace_period) >= 1 and self.max_retry >= 0
+                 and self.grace_period > self.interval, "heartbeat: interval >= 1, "
+                 f"grace_period > interval and max_retry >= 0 are needed, got {self}")
 
 
 @dataclass(frozen=True)
@@ -59,18 +64,12 @@ class StudySpec:
     description: str = ""
 
     @property
-    def directions(self) -> list[Literal["minimize", "maximize"]]:
-        """Every metric is an error or a width: all are minimized."""
-        return ["minimize"] * len(self.metrics)
-
-    @property
     def multi_objective(self) -> bool:
         return len(self.metrics) > 1
 
     @property
     def metric_names(self) -> list[str]:
-        """The objectives as the dashboard, the terminal and MLflow name them: ``val_loss``,
-        ``val_mape``, ``val_width_0.05`` (bound metrics carry their alpha)."""
+        """The objectives as shown everywhere: bound metrics carry their alpha."""
         return [metric_name(m, self.alpha) for m in self.metrics]
 
     def definition(self) -> dict[str, str]:
@@ -90,8 +89,11 @@ class StudySpec:
         return resolve(self.preset, {**SEARCH_DEFAULTS, **self.overrides})
 
     def default_params(self) -> dict[str, Any]:
-        """Optuna params of the preset's own values: the trial enqueued first."""
-        return default_params(self.space, self.base_config())
+        """Optuna params of the preset's own values: the trial enqueued first, so that a study
+        starts from the preset and can only improve on it."""
+        flat = self.base_config().flat()
+        return {name: value for key, param in self.space.items()
+                for name, value in param.optuna_params(flat[key]).items()}
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> StudySpec:
         """This study with ``overrides`` (e.g. from ``--set``) fixed for every trial; keys
@@ -154,7 +156,9 @@ def load_study(study: str | os.PathLike[str]) -> StudySpec:
 
 def _build(path: Path, where: str, raw: Mapping[str, Any]) -> StudySpec:
     preset = raw["preset"]
-    overrides = _mapping(raw.get("overrides") or {}, "overrides", where)
+    overrides = raw.get("overrides") or {}
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"{where}: overrides must be a mapping, got {overrides!r}")
     try:
         base = resolve(str(preset), {**SEARCH_DEFAULTS, **overrides})
     except ConfigError as error:
@@ -163,75 +167,62 @@ def _build(path: Path, where: str, raw: Mapping[str, Any]) -> StudySpec:
     both = sorted(set(space) & set(overrides))
     if both:
         raise ConfigError(f"{where}: space.{both[0]}: key is also fixed in overrides")
-    level, replicates = _data(raw["data"], where)
-    metrics, alpha = _objective(raw["objective"], where)
+    data = _read(DataSection, raw["data"], "data", where)
+    objective = _read(ObjectiveSection, raw["objective"], "objective", where)
     pruner = parse_component(raw["pruner"], "pruner", where)
-    if len(metrics) > 1 and pruner.kind != "none":
+    if len(objective.metrics) > 1 and pruner.kind != "none":
         raise ConfigError(f"{where}: pruner: Optuna cannot prune multi-objective studies; "
                           "use {kind: none} and keep the trials short instead")
     spec = StudySpec(
-        name=path.stem, path=path, preset=str(preset), level=level, replicates=replicates,
-        metrics=metrics, alpha=alpha, sampler=parse_component(raw["sampler"], "sampler", where),
-        pruner=pruner, space=space, overrides=overrides,
-        heartbeat=_heartbeat(raw.get("heartbeat") or {}, where),
+        name=path.stem, path=path, preset=str(preset), level=data.level,
+        replicates=tuple(data.replicates), metrics=tuple(objective.metrics),
+        alpha=objective.alpha, sampler=parse_component(raw["sampler"], "sampler", where),
+        pruner=pruner, space=space, overrides=dict(overrides),
+        heartbeat=_read(Heartbeat, raw.get("heartbeat") or {}, "heartbeat", where),
         description=str(raw.get("description") or ""))
     _check_default_inside(spec, base, where)
     return spec
 
 
-def _mapping(value: Any, section: str, where: str, keys: set[str] | None = None
-             ) -> dict[str, Any]:
-    """A section's mapping; ConfigError if it is not one or has keys outside ``keys``."""
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where}: {section} must be a mapping, got {value!r}")
-    unknown = sorted(set(map(str, value)) - keys) if keys is not None else []
-    if unknown:
-        raise ConfigError(f"{where}: {section}: unknown key(s) {unknown}; use {sorted(keys or [])}")
-    return {str(k): v for k, v in value.items()}
+@dataclass(frozen=True)
+class DataSection:
+    """``data``: the level and the replicates every trial trains on."""
+
+    level: float
+    replicates: list[int] = field(default_factory=lambda: [0])
+
+    def __post_init__(self) -> None:
+        _require(0 < self.level < 1, f"data.level must be in (0, 1), got {self.level:g}")
+        _require(bool(self.replicates) and min(self.replicates) >= 0,
+                 f"data.replicates must be a non-empty list of integers >= 0, "
+                 f"got {self.replicates}")
 
 
-def _require(ok: bool, where: str, message: str) -> None:
+@dataclass(frozen=True)
+class ObjectiveSection:
+    """``objective``: the metrics minimized, and the alpha of the bound metrics."""
+
+    metrics: list[str]
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        _require(bool(self.metrics) and set(self.metrics) <= set(METRICS)
+                 and len(set(self.metrics)) == len(self.metrics),
+                 f"objective.metrics must be distinct names from {METRICS}, got {self.metrics}")
+        _require(0 < self.alpha < 1, f"objective.alpha must be in (0, 1), got {self.alpha:g}")
+
+
+def _read(cls: type[T], raw: Any, section: str, where: str) -> T:
+    """Section ``section`` of study file ``where`` as ``cls``; ConfigErrors name the file."""
+    try:
+        return read_fields(cls, raw, section)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from error
+
+
+def _require(ok: bool, message: str) -> None:
     if not ok:
-        raise ConfigError(f"{where}: {message}")
-
-
-def _fraction(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < 1
-
-
-def _data(raw: Any, where: str) -> tuple[float, tuple[int, ...]]:
-    data = _mapping(raw, "data", where, {"level", "replicates"})
-    level: Any = data.get("level")
-    replicates = data.get("replicates", [0])
-    _require(_fraction(level), where, f"data.level must be a number in (0, 1), got {level!r}")
-    _require(isinstance(replicates, list) and bool(replicates) and all(
-        isinstance(r, int) and not isinstance(r, bool) and r >= 0 for r in replicates), where,
-        f"data.replicates must be a non-empty list of integers >= 0, got {replicates!r}")
-    return float(level), tuple(replicates)
-
-
-def _objective(raw: Any, where: str) -> tuple[tuple[str, ...], float]:
-    objective = _mapping(raw, "objective", where, {"metrics", "alpha"})
-    metrics: Any = objective.get("metrics")
-    alpha = objective.get("alpha", 0.05)
-    _require(isinstance(metrics, list) and bool(metrics) and all(m in METRICS for m in metrics),
-             where, f"objective.metrics must be a non-empty list of {METRICS}, got {metrics!r}")
-    _require(len(set(metrics)) == len(metrics), where,
-             f"objective.metrics has duplicates: {metrics}")
-    _require(_fraction(alpha), where, f"objective.alpha must be in (0, 1), got {alpha!r}")
-    return tuple(metrics), float(alpha)
-
-
-def _heartbeat(raw: Any, where: str) -> Heartbeat:
-    values = _mapping(raw, "heartbeat", where, {"interval", "grace_period", "max_retry"})
-    for key, value in values.items():
-        _require(not isinstance(value, bool) and isinstance(value, int)
-                 and value >= (key != "max_retry"), where,
-                 f"heartbeat.{key} must be a positive integer, got {value!r}")
-    heartbeat = Heartbeat(**values)
-    _require(heartbeat.grace_period > heartbeat.interval, where,
-             "heartbeat.grace_period must exceed heartbeat.interval")
-    return heartbeat
+        raise ConfigError(message)
 
 
 def _check_default_inside(spec: StudySpec, base: Config, where: str) -> None:

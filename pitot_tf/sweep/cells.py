@@ -1,12 +1,11 @@
 """What a sweep trains: presets (globs allowed) × levels × replicates, with shared overrides.
 
-A *cell* is one (preset, level, replicate); its text form ``"pitot|0.5|0"`` (:attr:`Cell.key`)
-is what the Optuna queue and the MLflow tags carry.
+A *cell* is one (preset, level, replicate); its text form ``"pitot|0.5|0"`` is what the MLflow
+tags carry.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,6 @@ from pitot_tf.presets import expand, resolve
 #: Applied to every cell below the user's overrides: the sweep draws its own progress bar.
 SWEEP_DEFAULTS: dict[str, Any] = {"training.progress": False}
 DEFAULT_REPLICATES: tuple[int, ...] = (0, 1, 2, 3, 4)
-_RANGE = re.compile(r"^(\d+)-(\d+)$")
 
 
 @dataclass(frozen=True, order=True)
@@ -60,61 +58,20 @@ class SweepPlan:
 
 
 def make_plan(
-    presets: Iterable[str], levels: Iterable[float | str] | None = None,
-    replicates: Iterable[int | str] | None = None, overrides: Mapping[str, Any] | None = None,
+    presets: Iterable[str], levels: Iterable[float] | None = None,
+    replicates: Iterable[int] | None = None, overrides: Mapping[str, Any] | None = None,
 ) -> SweepPlan:
     """Expand and check everything up front, so that a typo fails before any training:
-    unknown presets or config keys, levels outside (0, 1), negative replicates."""
-    names = expand(split_words(presets))
-    level_list = parse_levels(levels)
-    replicate_list = parse_replicates(replicates)
-    values = dict(overrides or {})
+    unknown presets or config keys, levels outside (0, 1), negative replicates. Levels default
+    to 0.1 … 0.9 and replicates to 0-4; repeats are dropped."""
+    names, values = expand(list(presets)), dict(overrides or {})
     for name in names:
         try:
             resolve(name, {**SWEEP_DEFAULTS, **values})
         except ConfigError as error:  # one --set applies to every preset: say which failed
             raise ConfigError(f"preset {name}: {error}") from None
+    level_list = dict.fromkeys(round(check_level(float(v)), 6) for v in levels or DEFAULT_LEVELS)
+    replicate_list = dict.fromkeys(int(r) for r in replicates or DEFAULT_REPLICATES)
+    if min(replicate_list) < 0:
+        raise ConfigError(f"replicates must be >= 0, got {list(replicate_list)}")
     return SweepPlan(tuple(names), tuple(level_list), tuple(replicate_list), values)
-
-
-def split_words(items: Iterable[Any]) -> list[str]:
-    """``["0 1", "2,3"]`` → ``["0", "1", "2", "3"]``: accept space- or comma-separated items."""
-    return [w for item in items for w in re.split(r"[\s,]+", str(item).strip()) if w]
-
-
-def parse_levels(items: Iterable[float | str] | None) -> list[float]:
-    """Levels as given (``0.1 0.5`` or ``0.1,0.5``), default 0.1 … 0.9; each in (0, 1)."""
-    words = split_words(items or [])
-    if not words:
-        return list(DEFAULT_LEVELS)
-    levels: list[float] = []
-    for word in words:
-        try:
-            value = float(word)
-        except ValueError:
-            raise ConfigError(f"--levels: '{word}' is not a number") from None
-        value = round(check_level(value), 6)
-        if value not in levels:
-            levels.append(value)
-    return levels
-
-
-def parse_replicates(items: Iterable[int | str] | None) -> list[int]:
-    """Replicates as ``0-4``, ``0 1 2`` or ``0,1,2`` (default 0-4); each >= 0."""
-    words = split_words(items or [])
-    if not words:
-        return list(DEFAULT_REPLICATES)
-    found: list[int] = []
-    for word in words:
-        span = _RANGE.match(word)
-        if span:
-            low, high = int(span.group(1)), int(span.group(2))
-            if high < low:
-                raise ConfigError(f"--replicates: range '{word}' is empty")
-            values = list(range(low, high + 1))
-        elif word.isdigit():
-            values = [int(word)]
-        else:
-            raise ConfigError(f"--replicates: '{word}' is not a number or a range like 0-4")
-        found += [v for v in values if v not in found]
-    return found

@@ -1,17 +1,12 @@
 """Who trains a cell: MLflow runs are the claims, the earliest live one wins.
 
 A worker claims a cell by starting its training run, tagged with the cell's ``sweep_key``, its
-process and a heartbeat (:data:`~pitot_tf.sweep.tags.TAG_HEARTBEAT`). ``settle_s`` later it
-looks at the cell's runs: if one FINISHED (that the sweep can use) or a live RUNNING one started
-before its own (ties broken by run id), it has lost, deletes its run and moves on; otherwise it
-trains while a thread renews the heartbeat. Every worker that sees two claims at once takes the
-same winner, so two workers never both train a cell; a run started after another worker looked
-starts ``settle_s`` later than that worker's own run, and sees it. (Across machines this needs
-clocks that agree to better than ``settle_s``.)
-
-A RUNNING claim is dead when its process on this host is gone, or when its heartbeat is older
-than ``stale_after`` seconds (a lost machine); whoever sees a dead claim ends it KILLED
-(:func:`~pitot_tf.tracking.repair.kill_run`) and the cell is free again.
+process and a heartbeat. ``settle_s`` later it looks at the cell's runs: if one FINISHED or a
+live one started before its own (ties by run id), it deletes its run and moves on; otherwise it
+trains while a thread renews the heartbeat. A run started after another worker looked starts
+``settle_s`` after that worker's own, so every worker sees the same winner (across machines,
+clocks must agree to better than ``settle_s``). A RUNNING claim whose process on this host is
+gone, or whose heartbeat is older than ``stale_after`` s, is dead: whoever sees it ends it KILLED.
 """
 
 from __future__ import annotations
@@ -78,11 +73,7 @@ class Claims:
         process = tagged_process(tags)
         if process is not None and process.is_gone():
             return f"its worker process {process.pid} on {process.host} is gone"
-        try:
-            beat = float(tags.get(TAG_HEARTBEAT) or (run.info.start_time or 0) / 1000)
-        except ValueError:
-            beat = (run.info.start_time or 0) / 1000
-        silent = time.time() - beat
+        silent = time.time() - float(tags.get(TAG_HEARTBEAT) or (run.info.start_time or 0) / 1000)
         if silent > self.stale_after:
             return f"no heartbeat for {silent:.0f} s (stale after {self.stale_after:g} s)"
         return None

@@ -1,15 +1,11 @@
 """The identity of a cell's result (``sweep_key``) and of a whole sweep (its id).
 
-A finished run is reused instead of trained again only when everything that decides its
-numbers is the same: the preset name, the resolved config (as JSON, less settings that do not
-change results, like the progress bar), the data (fingerprint of its files), the split (the
-split file's hash, or "made" with the level and replicate) and the code version
-(package version + source hash). ``sweep_key`` hashes exactly that; each cell run carries it
-as a tag. The preset name is part of the key so that two presets that resolve to the same
-config (``learned/1`` and ``pitot``) are still reported under their own names.
-
-A sweep's id hashes its cells' keys (plus the experiment and whether models are logged):
-the same command on the same data and code is the same sweep, on any machine, and resumes.
+A finished run is reused only when all that decides its numbers is the same: preset name,
+resolved config (less settings that do not change results), data fingerprint, split (file hash,
+or "made" with level and replicate) and code version; ``sweep_key`` hashes exactly that (the
+preset name so that ``learned/1`` and ``pitot``, which resolve alike, keep their own names). A
+sweep's id hashes its cells' keys, the experiment and whether models are logged: the same
+command on the same data and code is the same sweep, anywhere, and resumes.
 """
 
 from __future__ import annotations
@@ -93,6 +89,6 @@ class KeyMaker:
 
 
 def sweep_id(cell_keys: Mapping[str, str], experiment: str, log_model: bool) -> str:
-    """12 hex digits naming the sweep (and its Optuna study ``sweep-<id>``)."""
+    """12 hex digits naming the sweep."""
     return digest({"cells": dict(sorted(cell_keys.items())), "experiment": experiment,
                    "log_model": log_model}, ID_CHARS)

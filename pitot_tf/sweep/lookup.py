@@ -1,6 +1,5 @@
-"""Finding a sweep's runs in MLflow, which is the record of what was trained: a cell counts as
-done only when a FINISHED run carries its ``sweep_key`` (KILLED and FAILED runs are never
-reused)."""
+"""Finding a sweep's runs in MLflow, the record of what was trained: a cell is done only when
+a FINISHED run carries its ``sweep_key`` (KILLED and FAILED runs are never reused)."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from pitot_tf.tracking.repair import all_runs
 def sweep_cell_runs(client: MlflowClient, experiment_ids: list[str], sweep_id: str,
                     status: str | None = None) -> dict[str, Run]:
     """``{cell key: newest run}`` of sweep ``sweep_id`` (trained or reused by it), of any
-    status or of ``status`` only."""
+    status or of ``status`` only (``"FINISHED"``: the cells done)."""
     tag = in_sweep_tag(sweep_id)
     query = f"tags.`{tag}` LIKE '%'"
     if status:
@@ -24,8 +23,3 @@ def sweep_cell_runs(client: MlflowClient, experiment_ids: list[str], sweep_id: s
         found.setdefault(run.data.tags[tag], run)
     return found
 
-
-def finished_cells(client: MlflowClient, experiment_ids: list[str],
-                   sweep_id: str) -> dict[str, Run]:
-    """``{cell key: newest FINISHED run}`` of sweep ``sweep_id``."""
-    return sweep_cell_runs(client, experiment_ids, sweep_id, "FINISHED")

@@ -1,14 +1,11 @@
 """The sweep's MLflow parent run: one per sweep, shared by every invocation and worker.
 
-The parent is the run of kind ``sweep`` tagged with the sweep id in the sweep's experiment.
-The first invocation creates it (or, under ``mlflow run``, tags the project's run); if two
-start at once, the earliest run wins as for cells (:mod:`~pitot_tf.sweep.claims`) and the
-other deletes its own. Every invocation, on any machine, nests its cells under that run, marks
-it RUNNING while it works (with its host and pid, so ``pitot-tf runs repair`` can tell when it
-died) and ends it FINISHED when every cell is done, FAILED when some cell failed and nothing
-else works on it, KILLED when interrupted.
+It is the run of kind ``sweep`` tagged with the sweep id; the first invocation creates it (or,
+under ``mlflow run``, tags the project's run), and as for cells the earliest run wins when two
+start at once. Every invocation marks it RUNNING with its process (for ``pitot-tf runs
+repair``) and ends it FINISHED when every cell is done, FAILED when some cell failed and
+nothing else works on it, KILLED when interrupted.
 """
-
 from __future__ import annotations
 
 import json
@@ -17,11 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlflow import MlflowClient
-from mlflow.entities import Param, RunStatus
+from mlflow.entities import RunStatus
 
 from pitot_tf.sweep.tags import KIND_SWEEP, TAG_SWEEP_ID
 from pitot_tf.tracking.liveness import ProcessId, process_tags
 from pitot_tf.tracking.names import TAG_ERROR, TAG_KIND, TAG_RUN_NAME
+from pitot_tf.tracking.run_log import log_params_to
 from pitot_tf.tracking.runs import MAX_TAG_CHARS, standard_tags
 
 DEFINITION_FILE = "sweep.json"
@@ -58,8 +56,8 @@ def ensure_parent(client: MlflowClient, experiment_id: str, sweep_id: str,
         if not project_run:
             client.delete_run(run_id)
         return winner
-    client.log_batch(run_id, params=[Param(f"sweep.{k}", _text(v)[:6000])
-                                     for k, v in settings.items()])
+    log_params_to(client, run_id, {f"sweep.{k}": str(json.dumps(v, default=str) if isinstance(
+        v, (list, tuple, dict)) else v)[:6000] for k, v in settings.items()})
     client.log_text(run_id, json.dumps(dict(settings), indent=2, default=str), DEFINITION_FILE)
     return run_id
 
@@ -76,8 +74,3 @@ def finish_parent(client: MlflowClient, run_id: str, status: int, error: str = "
         client.set_tag(run_id, TAG_ERROR, error[:MAX_TAG_CHARS])
     client.set_terminated(run_id, RunStatus.to_string(status))
 
-
-def _text(value: Any) -> str:
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value, default=str)
-    return str(value)

@@ -1,15 +1,12 @@
 """``pitot-tf sweep``: train and evaluate every (preset × level × replicate), resumably.
 
 :func:`run_sweep` validates the whole sweep first (presets, overrides, levels, data, split
-files), derives the sweep id from the cells' ``sweep_key`` s, finds or creates the sweep's
-MLflow parent run and ends the runs of dead local processes KILLED. Then it walks the cells
-(:mod:`~pitot_tf.sweep.worker`), or with ``workers`` > 1 starts that many copies of the same
-command (:func:`~pitot_tf.search.processes.spawn_copies`), each walking from its own offset.
-Nothing is queued: MLflow is the record, so running the same command again, here or on another
-machine with the same tracking server, resumes the sweep or helps with it. A tqdm bar counts
-the cells done, also by other machines.
+files), names it by its cells' ``sweep_key`` s, finds or creates its MLflow parent run and ends
+the runs of dead local processes KILLED. Then it walks the cells (:mod:`~pitot_tf.sweep.worker`)
+or starts ``workers`` copies of the same command, each walking from its own offset. Nothing is
+queued: running the same command again, here or on another machine with the same tracking
+server, resumes the sweep or helps with it.
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -27,12 +24,12 @@ from tqdm import tqdm
 
 from pitot_tf.data.dataset import default_data_dir
 from pitot_tf.errors import ConfigError
-from pitot_tf.search.processes import override_text, spawn_copies, worker_rank
+from pitot_tf.search.processes import copy_args, spawn_copies, worker_rank
 from pitot_tf.sweep import parent
 from pitot_tf.sweep.cells import Cell, SweepPlan, make_plan
 from pitot_tf.sweep.claims import STALE_AFTER_S
 from pitot_tf.sweep.keys import KeyMaker, sweep_id
-from pitot_tf.sweep.lookup import finished_cells, sweep_cell_runs
+from pitot_tf.sweep.lookup import sweep_cell_runs
 from pitot_tf.sweep.tags import TAG_SWEEP_ID
 from pitot_tf.sweep.worker import CellRunner, SweepJob
 from pitot_tf.tracking.experiments import experiment_id_for
@@ -41,7 +38,6 @@ from pitot_tf.tracking.names import TAG_ERROR
 from pitot_tf.tracking.repair import repair_runs
 
 DEFAULT_EXPERIMENT = "sweep"
-POLL_S = 2.0
 #: Set for ``--workers`` copies: when their invocation started (cells failed since are skipped).
 SINCE_VARIABLE = "PITOT_SWEEP_SINCE"
 PathLike = str | os.PathLike[str]
@@ -64,8 +60,8 @@ class SweepResult:
 
 
 def run_sweep(
-    presets: Iterable[str], levels: Iterable[float | str] | None = None,
-    replicates: Iterable[int | str] | None = None, overrides: Mapping[str, Any] | None = None,
+    presets: Iterable[str], levels: Iterable[float] | None = None,
+    replicates: Iterable[int] | None = None, overrides: Mapping[str, Any] | None = None,
     *, data_dir: PathLike | None = None, splits_dir: PathLike | None = None,
     experiment: str | None = None, workers: int = 1, log_model: bool = True,
     progress: bool = True, stale_after: float = STALE_AFTER_S,
@@ -83,16 +79,23 @@ def run_sweep(
                dynamic_ncols=True)
 
     def refresh() -> None:
-        bar.update(len(finished_cells(client, [job.experiment_id], job.sweep_id)) - bar.n)
+        done = sweep_cell_runs(client, [job.experiment_id], job.sweep_id, "FINISHED")
+        bar.update(len(done) - bar.n)
 
     runner = CellRunner(job, client)
     try:
         if workers == 1:
             rank, count = worker_rank()
             runner.walk(cells, rank * len(cells) // count, refresh)
-        elif any(spawn_copies(copy_args(plan, job), workers, {SINCE_VARIABLE: str(since)},
-                              refresh, POLL_S)):
-            runner.walk(cells, 0, refresh)  # a copy failed: finish what it left, if anything
+        else:
+            args = copy_args("sweep", {
+                "--experiment": job.experiment, "--data-dir": job.data_dir,
+                "--splits-dir": job.splits_dir, "--stale-after": stale_after,
+                "--log-model": str(log_model).lower(), "--presets": plan.presets,
+                "--levels": plan.levels, "--replicates": plan.replicates}, plan.overrides)
+            if any(spawn_copies(args + ["--no-progress"], workers, {SINCE_VARIABLE: str(since)},
+                                refresh, job.poll_s)):
+                runner.walk(cells, 0, refresh)  # a copy failed: finish what it left
     except KeyboardInterrupt:
         parent.finish_parent(client, job.parent_run_id, RunStatus.KILLED, "interrupted")
         raise
@@ -126,26 +129,12 @@ def start_sweep(plan: SweepPlan, data_dir: PathLike | None, splits_dir: PathLike
                     data, splits, log_model, since, stale_after)
 
 
-def copy_args(plan: SweepPlan, job: SweepJob) -> list[str]:
-    """``pitot-tf`` arguments of one worker copy of this sweep."""
-    args = ["sweep", "--experiment", job.experiment, "--data-dir", str(job.data_dir),
-            "--stale-after", f"{job.stale_after:g}", "--no-progress",
-            "--log-model", "true" if job.log_model else "false"]
-    for option, values in (("--presets", plan.presets), ("--levels", plan.levels),
-                           ("--replicates", plan.replicates)):
-        for value in values:
-            args += [option, f"{value:g}" if isinstance(value, float) else str(value)]
-    for item in plan.overrides.items():
-        args += ["--set", override_text(*item)]
-    return args + (["--splits-dir", job.splits_dir] if job.splits_dir else [])
-
-
 def conclude(job: SweepJob, client: MlflowClient, wall_s: float) -> SweepResult:
     """Count what is done, log ``cells.csv`` and end the parent run: FINISHED when every
     cell is done, FAILED when some failed and no cell is being trained."""
     cells = list(job.keys)
     newest = sweep_cell_runs(client, [job.experiment_id], job.sweep_id)
-    runs = finished_cells(client, [job.experiment_id], job.sweep_id)
+    runs = sweep_cell_runs(client, [job.experiment_id], job.sweep_id, "FINISHED")
     failed = {c: r.data.tags.get(TAG_ERROR, "failed") for c, r in newest.items()
               if c not in runs and r.info.status == "FAILED"
               and (r.info.start_time or 0) / 1000 >= job.since}

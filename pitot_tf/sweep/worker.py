@@ -1,11 +1,9 @@
 """One sweep worker: walk the cells from its own offset and get-or-run each in MLflow.
 
-For each cell (mlflow's ``multistep_workflow`` habit, ``_get_or_run``): a FINISHED run with the
-cell's ``sweep_key`` is reused (tagged into this sweep); a live claim by another worker is
-left to it and looked at again later; otherwise the worker claims the cell by starting its
-training run (:mod:`~pitot_tf.sweep.claims`) and trains it. A cell that fails is not tried
-again by this invocation (``since``: when it started); the worker goes on with the next. It
-stops when every cell is done or failed.
+Per cell (mlflow's ``multistep_workflow`` habit, ``_get_or_run``): reuse a FINISHED run with the
+cell's ``sweep_key`` (tagged into this sweep), leave a live claim by another worker for later, or
+claim the cell by starting its training run (:mod:`~pitot_tf.sweep.claims`) and train it. A cell
+that failed since this invocation started is not tried again.
 """
 
 from __future__ import annotations
@@ -93,7 +91,7 @@ class CellRunner:
         return self.train(cell, key)
 
     def train(self, cell: Cell, key: str) -> Outcome:
-        from pitot_tf.tracking.training import run_training
+        from pitot_tf.tracking.training import RunOptions, run_training
 
         job = self.job
         tags = {TAG_SWEEP_KEY: key, TAG_SWEEP_ID: job.sweep_id,
@@ -102,10 +100,10 @@ class CellRunner:
                 **process_tags(self.process)}
         beat = ClaimBeat(self.client, max(1.0, job.stale_after / 6))
         try:
-            run_training(cell.preset, job.overrides, cell.level, cell.replicate, job.data_dir,
-                         job.splits_dir, experiment=job.experiment,
-                         parent_run_id=job.parent_run_id, tags=tags, log_model=job.log_model,
-                         stop_exceptions=(CellTaken,), on_start=partial(self.claim, key, beat))
+            run_training(cell.preset, job.overrides, RunOptions(
+                cell.level, cell.replicate, job.data_dir, job.splits_dir, job.experiment,
+                parent_run_id=job.parent_run_id, tags=tags, log_model=job.log_model,
+                on_start=partial(self.claim, key, beat), stop_exceptions=(CellTaken,)))
         except CellTaken as taken:
             self.client.delete_run(taken.run_id)
             log.info("cell %s: %s", cell.key, taken)

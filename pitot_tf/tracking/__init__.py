@@ -7,7 +7,7 @@ is in :mod:`pitot_tf.serving`.
 Modules (import the one you need; each pulls in MLflow, some also TensorFlow):
 
 * :mod:`~pitot_tf.tracking.training` -- :func:`run_training`, one tracked training run (used by
-  ``pitot-tf train``, the ``train`` entry point, sweeps and searches).
+  ``pitot-tf train``, the ``train`` entry point and sweeps; search trials use its parts).
 * :mod:`~pitot_tf.tracking.evaluation` -- :func:`evaluate_run`, re-evaluate a finished run.
 * :mod:`~pitot_tf.tracking.runs` -- :func:`tracked_run`: start or resume a run; any exception
   marks it FAILED with an ``error`` tag (:mod:`~pitot_tf.tracking.outage`: when the tracking

@@ -1,10 +1,11 @@
-"""What a trial is scored on, from validation rows only (the search never sees test rows).
+"""A trained model's scores on validation rows only (what a search compares; it never sees
+test rows).
 
-* ``val_loss``: per-objective validation losses weighted with the *study's* weights (the
-  preset's, not the trial's), so that trials which search ``objectives.interference_weight``
-  are compared on one scale; taken at the trainer's best step.
+* ``val_loss``: per-objective validation losses at the trainer's best step, weighted with
+  weights given by the caller (a study's, so that trials which search the weights are
+  compared on one scale).
 * ``val_mape``: the paper's MAPE ``mean |t/t̂ - 1|`` of the first head, averaged over the
-  objectives (``mf``, ``if2``, ...) with equal weight.
+  objectives with equal weight.
 * ``val_width`` / ``val_coverage``: each objective's validation rows are split in two halves by
   a fixed permutation; a conformal bound fitted on one half at ``alpha`` is measured on the
   other; averaged over objectives with equal weight.
@@ -18,11 +19,35 @@ import keras
 import numpy as np
 import pandas as pd
 
-from pitot_tf.conformal import ConformalUpperBound, bound_width, coverage, mape
+from pitot_tf.conformal.calibration import ConformalUpperBound
 from pitot_tf.conformal.evaluate import calibration_halves
+from pitot_tf.conformal.metrics import bound_width, coverage, mape
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
+from pitot_tf.errors import ConformalError
 from pitot_tf.training.predict import predict_objective
+from pitot_tf.training.trainer import TrainResult
+
+Predictions = dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+def validation_scores(result: TrainResult, dataset: Dataset, split: Split,
+                      weights: Mapping[str, float], alpha: float,
+                      require_bounds: bool = False) -> dict[str, float]:
+    """``val_loss`` and ``val_mape`` over the objectives of ``weights``, ``val_width`` and
+    ``val_coverage`` at ``alpha`` when the validation rows allow it (else ConformalError if
+    ``require_bounds``), and the training's ``best_step``, ``train_wall_s``, ``steps_per_s``."""
+    losses = best_step_losses(result.history, result.best_step)
+    predictions = validation_predictions(result.model, dataset, split, list(weights))
+    scores = {"val_loss": weighted_loss(losses, weights), "val_mape": validation_mape(predictions),
+              "best_step": float(result.best_step), "train_wall_s": result.wall_s,
+              "steps_per_s": result.steps_per_s}
+    try:
+        scores["val_width"], scores["val_coverage"] = validation_bounds(predictions, alpha)
+    except ConformalError:
+        if require_bounds:
+            raise
+    return scores
 
 
 def weighted_loss(per_objective: Mapping[str, float], weights: Mapping[str, float]) -> float:
@@ -44,9 +69,6 @@ def validation_objectives(dataset: Dataset, split: Split, include: list[str]) ->
     names = [n for n in split.objectives() if n in dataset.objectives
              and len(split.rows(n, "val"))]
     return [n for n in names if n in include] if include else names
-
-
-Predictions = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 def validation_predictions(model: keras.Model, dataset: Dataset, split: Split,
