@@ -148,7 +148,7 @@ if [[ "$SPLITS" == ours ]]; then
     level_args=()
     for level in "${LEVELS[@]}"; do level_args+=(--levels "$level"); done
     "$PITOT_TF" split --data-dir "$DATA_DIR" --out "$SPLIT_DIR" "${level_args[@]}" \
-        --replicates "$REPLICATES" --seed 42
+        --replicates "0-$((REPLICATES - 1))" --seed 42
 else
     echo "== split files: the reference's manage.py split --seed 42 (mf and if2 kept)"
     (cd "$REF" && JAX_PLATFORM_NAME=cpu "$RPY" manage.py split --out "$RUN/splits-reference" \
