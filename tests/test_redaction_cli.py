@@ -8,14 +8,16 @@ import sys
 from pathlib import Path
 
 import mlflow
+import optuna
 import pytest
 import typer
-from search_support import write_study
+from search_support import make_data, write_study
 from typer.testing import CliRunner
 
 from pitot_tf.cli.search import Storage
+from pitot_tf.db_drivers import STORAGE_VARIABLE
 from pitot_tf.errors import ConfigError
-from pitot_tf.search.runner import SearchResult, copy_args, result_text
+from pitot_tf.search.runner import SearchResult, result_text
 from pitot_tf.search.studies import load_study
 from pitot_tf.tracking.experiments import ui_command, ui_url
 
@@ -64,19 +66,37 @@ def test_the_storage_option_names_its_variable() -> None:
     assert "PITOT_STORAGE" in result.stdout
 
 
-def test_worker_copies_get_no_storage_on_their_command_line(tmp_path: Path) -> None:
-    spec = load_study(write_study(tmp_path))
-    args = copy_args(spec, 4, None, {"training.steps": 60}, tmp_path / "data", None)
+def test_worker_copies_get_no_storage_on_their_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--workers`` copies read the storage from ``$PITOT_STORAGE``: it is on no argv."""
+    from pitot_tf.search import runner
+
+    seen: dict[str, object] = {}
+
+    def spawn(args: list[str], workers: int, env: dict[str, str]) -> list[int]:
+        seen.update(args=args, env=env)
+        return [0] * workers
+
+    monkeypatch.setattr(runner, "spawn_copies", spawn)
+    study, journal = write_study(tmp_path), tmp_path / f"{SECRET}.journal"
+    runner.run_search(study, 2, str(journal), workers=2, overrides={"training.steps": 60},
+                      data_dir=make_data(tmp_path / "data"), track=False)
+    args = seen["args"]
+    assert isinstance(args, list) and args[:5] == ["search", "--study", str(study),
+                                                   "--n-trials", "2"]
     assert "--storage" not in args and not any(SECRET in a for a in args)
-    assert args[:5] == ["search", "--study", str(spec.path), "--n-trials", "4"]
+    assert seen["env"] == {runner.PARENT_VARIABLE: "-", STORAGE_VARIABLE: str(journal)}
 
 
-def test_the_dashboard_hint_reads_the_variable_when_the_storage_has_a_password() -> None:
-    result = SearchResult("tiny", "postgresql://pitot:***@127.0.0.1:5432/pitot", 2, 2, 0,
-                          None, None)
+def test_the_dashboard_hint_reads_the_variable_when_the_storage_has_a_password(
+    tmp_path: Path
+) -> None:
+    spec, study = load_study(write_study(tmp_path)), optuna.create_study()
+    result = SearchResult(spec, study, "postgresql://pitot:***@127.0.0.1:5432/pitot", 2)
     assert result_text(result).splitlines()[-1] == (
         'dashboard: pitot-tf dashboard --storage "$PITOT_STORAGE"')
-    plain = SearchResult("tiny", "studies/tiny.journal", 2, 2, 0, None, None)
+    plain = SearchResult(spec, study, "studies/tiny.journal", 2)
     assert result_text(plain).splitlines()[-1] == (
         "dashboard: pitot-tf dashboard --storage studies/tiny.journal")
 

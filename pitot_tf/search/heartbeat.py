@@ -27,7 +27,7 @@ OWNER, BEAT = "pitot_worker", "pitot_heartbeat"
 StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
-# Checked against Optuna 5.0.0 and 5.1.0 (pinned >=5.0,<5.2; private: optuna.storages._heartbeat,
+# Checked against Optuna 5.0.0 and 5.1.0, pinned optuna>=5.0,<5.2 (private: _heartbeat,
 # _get_stale_trial_ids, FrozenTrial._trial_id); re-check them, then widen the pin, when Optuna is
 # upgraded. Keep this the only module that touches private attributes of Optuna or MLflow.
 class JournalHeartbeatStorage(JournalStorage, BaseHeartbeat):
