@@ -28,7 +28,7 @@ from mlflow_helpers import experiment, free_port, private_tracking, wait_for
 
 import pitot_tf
 from pitot_tf.data.synth import synthesize_dataset
-from pitot_tf.tracking.training import TrainingRun, run_training
+from pitot_tf.tracking.training import RunOptions, TrainingRun, run_training
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +124,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainingRun]:
     with private_tracking(root, tmp_path_factory.getbasetemp()):
         experiment("hostile", root)
         data = synthesize_dataset(root / "data", platforms=12, workloads=20, density=0.7)
-        yield run_training("pitot", TINY, 0.5, 0, data, experiment="hostile")
+        yield run_training("pitot", TINY, RunOptions(data_dir=data, experiment="hostile"))
 
 
 @pytest.fixture(scope="module")
