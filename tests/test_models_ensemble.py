@@ -30,7 +30,7 @@ from pitot_tf.models.ensemble import (
 )
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.presets import resolve
-from pitot_tf.serving.predictor import predictor_for
+from pitot_tf.serving.keras_predictor import predictor_for
 from pitot_tf.tracking.training import RunOptions, TrainingRun, run_training
 from pitot_tf.training import train
 from pitot_tf.training.predict import predict_inputs, predict_objective

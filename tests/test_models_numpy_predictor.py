@@ -15,6 +15,7 @@ from pitot_tf.data.dataset import Dataset, load_dataset
 from pitot_tf.data.splits import make_split
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.models.cold import extend_model
+from pitot_tf.models.numpy_export import numpy_pitot
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.models.parts import model_parts
 from pitot_tf.presets import resolve
@@ -92,7 +93,7 @@ def assert_equal_to_keras(tables: NumpyPitot, model: keras.Model,
 def test_numpy_equals_keras_on_every_objective(three_way: Dataset, models: Trained,
                                                 variant: str) -> None:
     model = models[variant]
-    tables = NumpyPitot.from_model(model)
+    tables = numpy_pitot(model)
     assert tables is not None
     for objective in ("mf", "if2", "if3"):
         inputs = objective_rows(three_way, objective).inputs()
@@ -110,7 +111,7 @@ def test_numpy_equals_keras_on_every_objective(three_way: Dataset, models: Train
 def test_new_workloads_equal_an_extended_keras_model(three_way: Dataset, models: Trained,
                                                      variant: str) -> None:
     model = models[variant]
-    tables = NumpyPitot.from_model(model)
+    tables = numpy_pitot(model)
     assert tables is not None
     features = three_way.workloads.features[[1, 6]] * 1.3 - 0.2
     grown = tables.with_workloads(features)
@@ -126,4 +127,4 @@ def test_other_kinds_have_no_numpy_tables(synth_dataset: Dataset) -> None:
     from pitot_tf.models import build_model
 
     model = build_model(resolve("baseline/monolith"), synth_dataset)
-    assert NumpyPitot.from_model(model) is None
+    assert numpy_pitot(model) is None

@@ -24,7 +24,8 @@ from pitot_tf.data.splits import Split, make_split
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.models.cold import extend_model
 from pitot_tf.models.numpy_predictor import NumpyPitot
-from pitot_tf.serving.predictor import KerasPredictor, predictor_for
+from pitot_tf.serving import keras_predictor
+from pitot_tf.serving.keras_predictor import KerasPredictor, predictor_for
 from pitot_tf.serving.pyfunc import (
     COLD_NOTE,
     MODEL_FROM_CODE,
@@ -176,7 +177,7 @@ def test_tables_that_do_not_reproduce_the_model_fall_back_to_keras(
     tables = pitot.pyfunc.predictor
     assert isinstance(tables, NumpyPitot)
     wrong = type(tables)(**{**tables.__dict__, "offset": tables.offset + np.float32(0.01)})
-    monkeypatch.setattr(NumpyPitot, "from_model", classmethod(lambda cls, model: wrong))
+    monkeypatch.setattr(keras_predictor, "numpy_pitot", lambda model: wrong)
     assert isinstance(predictor_for(pitot.model), KerasPredictor)
 
 

@@ -7,7 +7,7 @@ randomized trees (Geurts et al., 2006) by about 0.3 (docs/benchmarks.md, "Cold s
 trees are fitted with scikit-learn and packed into one float32 array ``(trees, nodes, 5)``
 (feature, threshold, left child, right child, value per node; a leaf has children -1), so that
 they are a weight of the baseline layer: saved with the model, and evaluated in numpy by
-:func:`predict_trees` when a new workload arrives.
+:func:`~pitot_tf.models.packed_trees.predict_trees` when a new workload arrives.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import numpy as np
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.model_selection import KFold
 
+from pitot_tf.models.packed_trees import FEATURE, LEFT, RIGHT, THRESHOLD, VALUE, predict_trees
+
 #: Trees per forest, share of features tried per split, fewest rows per leaf.
 TREES, MAX_FEATURES, MIN_LEAF = 100, 0.5, 2
 #: Folds of the out-of-fold predictions (:func:`out_of_fold`).
 FOLDS = 10
-FEATURE, THRESHOLD, LEFT, RIGHT, VALUE = range(5)
 
 
 def max_nodes(rows: int) -> int:
@@ -57,23 +58,6 @@ def fit_trees(values: np.ndarray, features: np.ndarray, nodes: int, seed: int) -
         packed[index, :count, RIGHT] = tree.children_right
         packed[index, :count, VALUE] = tree.value[:, 0, 0]
     return packed
-
-
-def predict_trees(packed: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """``(n,)`` float32 mean over the trees of ``packed`` of the leaf each row falls in."""
-    x = np.asarray(features, np.float32)
-    trees = np.arange(packed.shape[0])[None, :]
-    node = np.zeros((len(x), packed.shape[0]), np.int64)
-    rows = np.arange(len(x))[:, None]
-    for _ in range(packed.shape[1]):  # a path visits each node at most once
-        at = packed[trees, node]  # (n, trees, 5)
-        inner = at[..., LEFT] >= 0
-        if not inner.any():
-            break
-        go_left = x[rows, at[..., FEATURE].astype(np.int64)] <= at[..., THRESHOLD]
-        child = np.where(go_left, at[..., LEFT], at[..., RIGHT]).astype(np.int64)
-        node = np.where(inner, child, node)
-    return packed[trees, node][..., VALUE].mean(axis=1).astype(np.float32)
 
 
 def folds(rows: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -1,9 +1,10 @@
 """Pitot's forward pass in numpy, from tables computed once: serving a row in microseconds.
 
 The Keras model runs both towers (an MLP over every platform and every workload) on each call,
-although their outputs only change when the weights do. :meth:`NumpyPitot.from_model` runs them
-once and keeps every member's tables (:class:`~pitot_tf.models.interference.PitotTables`:
-``x_w``, ``x_p``, ``Vs``, ``Vg``) and baseline terms ``a_p``, ``b_w`` and offset.
+although their outputs only change when the weights do. :func:`pitot_tf.models.numpy_export.
+numpy_pitot` runs them once and keeps every member's tables
+(:class:`~pitot_tf.models.interference.PitotTables`: ``x_w``, ``x_p``, ``Vs``, ``Vg``) and
+baseline terms ``a_p``, ``b_w`` and offset in a :class:`NumpyPitot`.
 :meth:`NumpyPitot.predict` then evaluates, per member ``e``, the equation of
 :mod:`pitot_tf.models.pitot`::
 
@@ -17,45 +18,94 @@ forms, quantile heads, cold-dropout biases and ensembles (shared towers or not) 
 A new workload known only by its features (cold start) gets a row of its own from
 :meth:`NumpyPitot.with_workloads`, exactly as :func:`pitot_tf.models.cold.extend_model` would
 give it (free features set to their neutral value, baseline term from what its features
-predict), but only its own tower output is computed.
+predict), but only its own tower output is computed: :class:`NewWorkloads` holds the
+workload towers' MLPs (:class:`~pitot_tf.models.numpy_mlp.DenseStack`) and the baselines'
+feature predictors as plain arrays.
+
+This module imports numpy and nothing that imports Keras or TensorFlow: it is what the served
+``pyfunc-model`` predicts with (saved and loaded by :mod:`pitot_tf.models.numpy_store`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-import keras
 import numpy as np
 
 from pitot_tf.errors import PredictionError
-from pitot_tf.models.baseline import LinearScaling
-from pitot_tf.models.interference import NUMPY_OPS, Equation, PitotTables, pitot_term
-from pitot_tf.models.parts import MissingPart, model_parts
-from pitot_tf.models.pitot import PitotInteraction
+from pitot_tf.models.interference import NUMPY_OPS, Equation, PitotTables, TowerLayout, pitot_term
+from pitot_tf.models.numpy_mlp import DenseStack
+from pitot_tf.models.packed_trees import predict_trees
+
+
+@dataclass(frozen=True)
+class NewTower:
+    """A workload tower, as far as a new row needs it (``Tower.embed_new`` in numpy): its
+    output layout, its MLP (None for an embedding tower), the neutral free part a new row gets
+    (None without free features) and the feature standardisation (None without)."""
+
+    layout: TowerLayout
+    mlp: DenseStack | None
+    neutral: np.ndarray | None = None
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    def embed(self, features: np.ndarray) -> np.ndarray:
+        """``(n, workload_width)`` float32 tower output of ``n`` new rows."""
+        if self.mlp is None:
+            if self.neutral is None:
+                raise PredictionError("an embedding tower without a neutral row")
+            return np.repeat(self.neutral[None], len(features), axis=0).astype(np.float32)
+        x = np.asarray(features, dtype=np.float32)
+        if self.mean is not None and self.scale is not None:
+            x = (x - self.mean) / self.scale
+        if self.neutral is not None:
+            x = np.concatenate([x, np.repeat(self.neutral[None], len(x), axis=0)], axis=1)
+        return self.mlp(x)
+
+    def rows(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``x_w (n, E, H, d)`` and the bias ``(n, E, H)`` (None without) of new rows."""
+        x_w, bias = self.layout.workload(self.embed(features), NUMPY_OPS)
+        return np.asarray(x_w), None if bias is None else np.asarray(bias)
+
+
+@dataclass(frozen=True)
+class FeatureBaseline:
+    """A baseline layer's term for a new workload from its features
+    (``LinearScaling.feature_term``): a packed forest where it uses one, else ridge
+    coefficients ``(features + 1,)``."""
+
+    coef: np.ndarray
+    trees: np.ndarray | None = None
+
+    def term(self, features: np.ndarray) -> np.ndarray:
+        """``(n,)`` float32 baseline term ``b_w``."""
+        if self.trees is not None:
+            return predict_trees(self.trees, features)
+        x = np.asarray(features, dtype=np.float32)
+        return (x @ self.coef[:-1] + self.coef[-1]).astype(np.float32)
 
 
 @dataclass(frozen=True)
 class NewWorkloads:
-    """What embedding a new workload needs: each Pitot layer (one, or one per member of an
-    ensemble without shared towers), whose workload tower and layout give its rows of ``x_w``,
-    and every member's baseline layer, whose predictor from features gives ``b_w``."""
+    """What embedding a new workload needs: each Pitot layer's workload tower (one, or one per
+    member of an ensemble without shared towers) and every member's feature baseline."""
 
-    layers: tuple[PitotInteraction, ...]
-    baselines: tuple[LinearScaling, ...]
+    towers: tuple[NewTower, ...]
+    baselines: tuple[FeatureBaseline, ...]
     feature_dim: int
 
     def tables(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """``x_w (n, E, H, d)`` and the bias ``(n, E, H)`` (None without) of ``n`` new
-        workloads, members side by side as in :meth:`NumpyPitot.from_model`."""
-        rows = [layer.tower_layout.workload(layer.workload_tower.embed_new(features), NUMPY_OPS)
-                for layer in self.layers]
+        workloads, members side by side as in :class:`NumpyPitot`."""
+        rows = [tower.rows(features) for tower in self.towers]
         biases = [bias for _, bias in rows if bias is not None]
         return (np.concatenate([x_w for x_w, _ in rows], axis=1),
                 np.concatenate(biases, axis=1) if biases else None)
 
     def baseline(self, features: np.ndarray) -> np.ndarray:
         """``(E, n)`` baseline term ``b_w`` of new workloads per member, from their features."""
-        return np.stack([base.feature_term("workload", features) for base in self.baselines])
+        return np.stack([base.term(features) for base in self.baselines])
 
 
 @dataclass(frozen=True)
@@ -71,26 +121,10 @@ class NumpyPitot:
     offset: np.ndarray  # (E,)
     new_workloads: NewWorkloads
 
-    @classmethod
-    def from_model(cls, model: keras.Model) -> NumpyPitot | None:
-        """Tables of a model built by :func:`pitot_tf.models.build_model` with Pitot as its
-        interaction; None for any other model (the caller then asks the Keras model)."""
-        try:
-            parts = model_parts(model)
-        except MissingPart:
-            return None
-        layers = parts.interactions
-        if not all(isinstance(layer, PitotInteraction) for layer in layers):
-            return None
-        tables = [layer.tables().map(_numpy) for layer in layers]
-        base = parts.baselines
-        return cls(
-            tables=_side_by_side(tables), equation=layers[0].equation,
-            platform_scale=np.stack([_numpy(b.platform_scale) for b in base]),
-            workload_scale=np.stack([_numpy(b.workload_scale) for b in base]),
-            offset=np.stack([_numpy(b.offset) for b in base]),
-            new_workloads=NewWorkloads(tuple(layers), base, int(base[0].feature_dims[1])),
-        )
+    @property
+    def feature_dim(self) -> int:
+        """How many features a new workload needs."""
+        return self.new_workloads.feature_dim
 
     @property
     def workloads(self) -> int:
@@ -134,11 +168,7 @@ class NumpyPitot:
         return replace(self, tables=tables, workload_scale=scale)
 
 
-def _numpy(value: object) -> np.ndarray:
-    return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
-
-
-def _side_by_side(tables: list[PitotTables]) -> PitotTables:
+def side_by_side(tables: list[PitotTables]) -> PitotTables:
     """The members of several layers' tables on one member axis (axis 1 of every table)."""
     names = [field.name for field in fields(PitotTables)]
     return PitotTables(**{

@@ -58,12 +58,13 @@ from pitot_tf.conformal.calibration import ConformalUpperBound
 from pitot_tf.data.counts import CountEncoding
 from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
 from pitot_tf.errors import PitotError
-from pitot_tf.models.parts import MissingPart, model_parts
+from pitot_tf.models.numpy_predictor import NumpyPitot
+from pitot_tf.models.numpy_store import load_tables, save_tables
 from pitot_tf.serving.batching import predict_grouped
 from pitot_tf.serving.limits import Limits
 from pitot_tf.serving.margins import Margins
 from pitot_tf.serving.mlflow_guard import guard_scoring_server
-from pitot_tf.serving.predictor import Predictor, predictor_for
+from pitot_tf.serving.predictor import Predictor
 from pitot_tf.serving.request_parsing import (
     INPUT_COLUMNS,
     BadRequest,
@@ -79,6 +80,8 @@ _logger = logging.getLogger(__name__)
 #: :mod:`~pitot_tf.serving.pyfunc_model`), found beside this module wherever it is installed.
 MODEL_FROM_CODE = Path(__file__).with_name("pyfunc_model.py")
 KERAS_ARTIFACT = "keras_model"
+TABLES_ARTIFACT = "numpy_tables"
+TABLES_LAYOUT_ARTIFACT = "numpy_layout"
 CALIBRATION_ARTIFACT = "calibration"
 KERAS_FILE = "model.keras"
 CALIBRATION_FILE = "calibration.json"
@@ -120,42 +123,56 @@ def calibration_state(
     return state
 
 
-def write_artifacts(model: Any, state: dict[str, Any], folder: Path) -> dict[str, str]:
-    """Save the Keras model and the calibration into ``folder``; the pyfunc artifacts map."""
+def write_artifacts(model: Any, state: dict[str, Any], folder: Path,
+                    predictor: Predictor | None = None) -> dict[str, str]:
+    """Save what the pyfunc serves from into ``folder``; the pyfunc artifacts map. With
+    ``predictor`` numpy tables (a Pitot model, checked against Keras by
+    :func:`~pitot_tf.serving.keras_predictor.predictor_for`) those tables (``.npz`` and JSON),
+    which load without Keras; else the Keras model. And the calibration JSON."""
     folder.mkdir(parents=True, exist_ok=True)
-    model.save(folder / KERAS_FILE)
     (folder / CALIBRATION_FILE).write_text(json.dumps(state))
-    return {KERAS_ARTIFACT: str(folder / KERAS_FILE),
-            CALIBRATION_ARTIFACT: str(folder / CALIBRATION_FILE)}
+    artifacts = {CALIBRATION_ARTIFACT: str(folder / CALIBRATION_FILE)}
+    if isinstance(predictor, NumpyPitot):
+        arrays, layout = save_tables(predictor, folder)
+        return {TABLES_ARTIFACT: str(arrays), TABLES_LAYOUT_ARTIFACT: str(layout), **artifacts}
+    model.save(folder / KERAS_FILE)
+    return {KERAS_ARTIFACT: str(folder / KERAS_FILE), **artifacts}
 
 
 class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
     """Predicted runtime and conformal upper bound, in seconds, looked up by name.
 
     Everything that depends only on a platform or a workload (tower outputs, baseline terms,
-    margins per objective and alpha) is computed when the model loads; a request is then a few
-    vectorised numpy operations over its rows (see :mod:`pitot_tf.serving.predictor`).
+    margins per objective and alpha) is computed before the model loads (numpy tables, stored
+    when it was logged) or as it loads (margins); a request is then a few vectorised numpy
+    operations over its rows (see :mod:`pitot_tf.serving.predictor`). A Pitot model loads
+    with numpy alone; only other model kinds, logged with their Keras model, import Keras.
     """
 
     def load_context(self, context: Any) -> None:
-        import keras
-
-        import pitot_tf.models  # noqa: F401  (registers the custom layers)
-
-        model = keras.saving.load_model(context.artifacts[KERAS_ARTIFACT], compile=False)
         state = json.loads(Path(context.artifacts[CALIBRATION_ARTIFACT]).read_text())
-        self.load(model, state)
+        if TABLES_ARTIFACT in context.artifacts:
+            self.load_predictor(load_tables(context.artifacts[TABLES_ARTIFACT],
+                                            context.artifacts[TABLES_LAYOUT_ARTIFACT]), state)
+        else:
+            self.load(_load_keras(context.artifacts[KERAS_ARTIFACT]), state)
         guard_scoring_server(self.names.limits)
 
     def load(self, model: Any, state: dict[str, Any]) -> None:
-        """Serve ``model`` with the names and bounds of :func:`calibration_state` output."""
-        self.model = model
-        self.predictor: Predictor = predictor_for(model)
+        """Serve the Keras ``model`` with the names and bounds of :func:`calibration_state`
+        output: from numpy tables if they reproduce it, else through Keras."""
+        from pitot_tf.serving.keras_predictor import predictor_for
+
+        self.load_predictor(predictor_for(model), state)
+
+    def load_predictor(self, predictor: Predictor, state: dict[str, Any]) -> None:
+        """Serve ``predictor`` with the names and bounds of :func:`calibration_state` output."""
+        self.predictor: Predictor = predictor
         self.load_state(state)
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Names, co-runner width, runtime unit and bounds from :func:`calibration_state`."""
-        feature_dim = _workload_feature_dim(self.model)
+        feature_dim = self.predictor.feature_dim
         self.names = Names(
             workloads={name: i for i, name in enumerate(state["workloads"])},
             platforms={name: i for i, name in enumerate(state["platforms"])},
@@ -278,12 +295,13 @@ def _text(values: Any) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=object), dtype=object, copy=False)
 
 
-def _workload_feature_dim(model: Any) -> int | None:
-    """How many features a new workload needs (the baseline layer records it), if known."""
-    try:
-        return int(model_parts(model).baseline.feature_dims[1])
-    except (MissingPart, AttributeError):
-        return None
+def _load_keras(path: str) -> Any:
+    """A model kind served through Keras (not Pitot): its saved Keras model."""
+    import keras
+
+    import pitot_tf.models.build  # noqa: F401  (registers the custom layers)
+
+    return keras.saving.load_model(path, compile=False)
 
 
 def _count_encoding(state: dict[str, Any], feature_dim: int | None) -> CountEncoding | None:

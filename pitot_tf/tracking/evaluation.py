@@ -89,7 +89,7 @@ def experiment_of(ref: str) -> str:
 
 def load_keras_model(ref: str | os.PathLike[str]) -> keras.Model:
     """A Keras model from a ``.keras`` file or an MLflow model URI of the Keras flavour."""
-    import pitot_tf.models  # noqa: F401  (registers the custom layers)
+    import pitot_tf.models.build  # noqa: F401  (registers the custom layers)
 
     text = str(ref)
     if "://" in text or text.startswith(("runs:/", "models:/")):

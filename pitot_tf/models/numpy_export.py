@@ -1,0 +1,84 @@
+"""A trained Keras Pitot model turned into numpy tables (:class:`NumpyPitot`), once.
+
+Runs both towers over every row, reads the baseline layers' terms and copies what a new
+workload needs (the workload towers' MLP weights and layout, the baselines' feature
+predictors) as plain arrays. This is the Keras side of :mod:`pitot_tf.models.numpy_predictor`:
+it runs when a model is logged, so that the served model never needs Keras.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from pitot_tf.models.baseline import LinearScaling
+from pitot_tf.models.numpy_mlp import DenseStack, activation_supported
+from pitot_tf.models.numpy_predictor import (
+    FeatureBaseline,
+    NewTower,
+    NewWorkloads,
+    NumpyPitot,
+    side_by_side,
+)
+from pitot_tf.models.parts import MissingPart, model_parts
+from pitot_tf.models.pitot import PitotInteraction
+from pitot_tf.models.towers import Tower
+
+
+def numpy_pitot(model: keras.Model) -> NumpyPitot | None:
+    """Tables of a model built by :func:`pitot_tf.models.build_model` with Pitot as its
+    interaction; None for any other model, or a tower activation numpy does not evaluate
+    (:data:`~pitot_tf.models.numpy_mlp.ACTIVATIONS`): the caller then asks the Keras model."""
+    try:
+        parts = model_parts(model)
+    except MissingPart:
+        return None
+    layers = parts.interactions
+    if not all(isinstance(layer, PitotInteraction) for layer in layers):
+        return None
+    towers = [new_tower(layer) for layer in layers]
+    if any(tower is None for tower in towers):
+        return None
+    base = parts.baselines
+    return NumpyPitot(
+        tables=side_by_side([layer.tables().map(to_numpy) for layer in layers]),
+        equation=layers[0].equation,
+        platform_scale=np.stack([to_numpy(b.platform_scale) for b in base]),
+        workload_scale=np.stack([to_numpy(b.workload_scale) for b in base]),
+        offset=np.stack([to_numpy(b.offset) for b in base]),
+        new_workloads=NewWorkloads(tuple(t for t in towers if t is not None),
+                                   tuple(feature_baseline(b) for b in base),
+                                   int(base[0].feature_dims[1])),
+    )
+
+
+def new_tower(layer: PitotInteraction) -> NewTower | None:
+    """The layer's workload tower as :meth:`Tower.embed_new` uses it; None if its
+    activation has no numpy version."""
+    tower: Tower = layer.workload_tower
+    neutral = tower.neutral_free()
+    neutral = None if neutral is None else np.asarray(neutral, np.float32)
+    if tower.kind != "hybrid":
+        return NewTower(layer.tower_layout, None, neutral)
+    if not activation_supported(tower.activation):
+        return None
+    dense = [*tower.hidden, tower.head]
+    mlp = DenseStack(tuple(to_numpy(d.kernel) for d in dense),
+                     tuple(to_numpy(d.bias) for d in dense),
+                     (*([tower.activation] * len(tower.hidden)), "linear"))
+    mean, scale = ((to_numpy(tower.feature_mean), to_numpy(tower.feature_scale))
+                   if tower.standardize else (None, None))
+    return NewTower(layer.tower_layout, mlp, neutral, mean, scale)
+
+
+def feature_baseline(layer: LinearScaling) -> FeatureBaseline:
+    """The workload term a baseline layer gives a new row (``feature_term``)."""
+    trees = None
+    if layer.tree_nodes and float(layer.use_trees.numpy()[1]) > 0.5:
+        trees = to_numpy(layer.workload_trees)
+    return FeatureBaseline(to_numpy(layer.workload_regression), trees)
+
+
+def to_numpy(value: object) -> np.ndarray:
+    """A Keras weight or tensor as a float32 numpy array."""
+    return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)

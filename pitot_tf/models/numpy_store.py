@@ -1,0 +1,95 @@
+"""Save and load :class:`~pitot_tf.models.numpy_predictor.NumpyPitot` as plain files.
+
+Two files: an ``.npz`` of every array (tables, baseline terms, the workload towers' MLP
+weights, the baselines' feature predictors), read with ``allow_pickle=False``, and a JSON
+layout (format version, equation, each tower's layout and activations, which arrays are
+present). Only numpy and the standard library are needed to read them back: this is what the
+logged ``pyfunc-model`` carries instead of the Keras model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pitot_tf.errors import PredictionError
+from pitot_tf.models.interference import Equation, PitotTables, TowerLayout
+from pitot_tf.models.numpy_mlp import ACTIVATIONS, DenseStack
+from pitot_tf.models.numpy_predictor import FeatureBaseline, NewTower, NewWorkloads, NumpyPitot
+
+FORMAT = 1
+ARRAYS_FILE = "tables.npz"
+LAYOUT_FILE = "tables.json"
+_TABLES = [field.name for field in dataclasses.fields(PitotTables)]
+
+
+def save_tables(tables: NumpyPitot, folder: Path) -> tuple[Path, Path]:
+    """Write ``tables`` into ``folder``; the ``.npz`` and JSON paths."""
+    arrays: dict[str, np.ndarray] = {
+        name: getattr(tables.tables, name) for name in _TABLES
+        if getattr(tables.tables, name) is not None}
+    arrays.update(platform_scale=tables.platform_scale, workload_scale=tables.workload_scale,
+                  offset=tables.offset)
+    new = tables.new_workloads
+    towers = []
+    for i, tower in enumerate(new.towers):
+        towers.append({"layout": dataclasses.asdict(tower.layout),
+                       "activations": None if tower.mlp is None else list(tower.mlp.activations)})
+        if tower.mlp is not None:
+            arrays.update(tower.mlp.arrays(f"tower{i}_"))
+        for name in ("neutral", "mean", "scale"):
+            if getattr(tower, name) is not None:
+                arrays[f"tower{i}_{name}"] = getattr(tower, name)
+    for i, base in enumerate(new.baselines):
+        arrays[f"baseline{i}_coef"] = base.coef
+        if base.trees is not None:
+            arrays[f"baseline{i}_trees"] = base.trees
+    layout = {"format": FORMAT, "equation": dataclasses.asdict(tables.equation),
+              "feature_dim": new.feature_dim, "towers": towers, "baselines": len(new.baselines)}
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / ARRAYS_FILE, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+    (folder / LAYOUT_FILE).write_text(json.dumps(layout, indent=1))
+    return folder / ARRAYS_FILE, folder / LAYOUT_FILE
+
+
+def load_tables(arrays_file: str | Path, layout_file: str | Path) -> NumpyPitot:
+    """The tables :func:`save_tables` wrote; PredictionError naming the file if they are not
+    such tables (another format, a missing array, an unknown activation)."""
+    layout = json.loads(Path(layout_file).read_text())
+    if layout.get("format") != FORMAT:
+        raise PredictionError(f"{layout_file}: table format {layout.get('format')!r}, "
+                              f"this version reads {FORMAT}")
+    with np.load(arrays_file, allow_pickle=False) as stored:
+        arrays = {name: np.asarray(stored[name]) for name in stored.files}
+    try:
+        return _tables(arrays, layout)
+    except KeyError as missing:
+        raise PredictionError(f"{arrays_file}: array {missing} is missing") from None
+
+
+def _tables(arrays: dict[str, np.ndarray], layout: dict[str, Any]) -> NumpyPitot:
+    towers = tuple(_tower(arrays, i, info) for i, info in enumerate(layout["towers"]))
+    baselines = tuple(FeatureBaseline(arrays[f"baseline{i}_coef"],
+                                      arrays.get(f"baseline{i}_trees"))
+                      for i in range(int(layout["baselines"])))
+    return NumpyPitot(
+        tables=PitotTables(**{name: arrays.get(name) for name in _TABLES}),
+        equation=Equation(**layout["equation"]),
+        platform_scale=arrays["platform_scale"], workload_scale=arrays["workload_scale"],
+        offset=arrays["offset"],
+        new_workloads=NewWorkloads(towers, baselines, int(layout["feature_dim"])))
+
+
+def _tower(arrays: dict[str, np.ndarray], index: int, info: dict[str, Any]) -> NewTower:
+    prefix = f"tower{index}_"
+    activations = info["activations"]
+    unknown = [name for name in activations or [] if name not in ACTIVATIONS]
+    if unknown:
+        raise PredictionError(f"tower {index}: activation {unknown[0]!r} has no numpy version")
+    mlp = None if activations is None else DenseStack.from_arrays(arrays, prefix, activations)
+    return NewTower(TowerLayout(**info["layout"]), mlp, arrays.get(f"{prefix}neutral"),
+                    arrays.get(f"{prefix}mean"), arrays.get(f"{prefix}scale"))
