@@ -51,7 +51,8 @@ def save_tables(tables: NumpyPitot, folder: Path) -> tuple[Path, Path]:
     layout = {"format": FORMAT, "equation": dataclasses.asdict(tables.equation),
               "feature_dim": new.feature_dim, "towers": towers, "baselines": len(new.baselines)}
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez(folder / ARRAYS_FILE, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+    save: Any = np.savez  # numpy's stubs do not type the arrays passed by name
+    save(folder / ARRAYS_FILE, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
     (folder / LAYOUT_FILE).write_text(json.dumps(layout, indent=1))
     return folder / ARRAYS_FILE, folder / LAYOUT_FILE
 

@@ -1,15 +1,19 @@
 """Log a trained model twice: the Keras model (``model``) and the ``pyfunc-model`` product.
 
-Both are logged with explicit pip requirements (the installed versions of what they import),
-so MLflow does not load the model in a subprocess to infer them, and with a signature.
-The pyfunc also carries the ``pitot_tf`` package (``code_paths``) so it loads where the
-package is not installed.
+For a Pitot model the pyfunc carries numpy tables (computed here and checked against the Keras
+model, :func:`~pitot_tf.serving.keras_predictor.predictor_for`) and is logged with
+requirements that name only numpy, pandas and mlflow-skinny (which brings MLflow's scoring
+server, FastAPI and uvicorn): it loads and serves without TensorFlow. Other model kinds (the
+monolith and attention baselines) are served through their Keras model and need Keras. Both
+models are logged with explicit pip requirements (installed versions), so MLflow does not load
+the model in a subprocess to infer them, with a signature and a two-row ``input_example``
+(which MLflow checks by predicting it in this process). The pyfunc also carries the
+``pitot_tf`` package (``code_paths``) so it loads where the package is not installed.
 """
 
 from __future__ import annotations
 
 import tempfile
-import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -17,40 +21,68 @@ from typing import Any
 import keras
 import mlflow
 import numpy as np
+import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 
 from pitot_tf.conformal.evaluate import Evaluation
 from pitot_tf.data.counts import count_encoding
 from pitot_tf.data.dataset import Dataset
+from pitot_tf.models.numpy_predictor import NumpyPitot
+from pitot_tf.serving.keras_predictor import predictor_for
 from pitot_tf.serving.pyfunc import MODEL_FROM_CODE, calibration_state, write_artifacts
 from pitot_tf.tracking.fingerprint import PACKAGE_ROOT
 from pitot_tf.tracking.names import MODEL_NAME, PYFUNC_NAME
 from pitot_tf.training.batches import max_interferers
 
-_RUNTIME_PACKAGES = ("keras", "tensorflow-cpu", "tensorflow", "numpy", "pandas", "pyyaml",
-                     "mlflow")
+#: What the Keras model (and a pyfunc served through Keras) needs installed.
+KERAS_PACKAGES = ("keras", "tensorflow-cpu", "tensorflow", "numpy", "pandas", "pyyaml",
+                  "mlflow")
+#: What the numpy pyfunc needs to load and to be served by ``mlflow models serve``.
+SERVING_PACKAGES = ("mlflow-skinny", "numpy", "pandas")
 
 
-def pip_requirements() -> list[str]:
-    """``name==version`` of the installed packages a loaded model needs."""
+def pip_requirements(packages: tuple[str, ...] = KERAS_PACKAGES) -> list[str]:
+    """``name==version`` of those of ``packages`` that are installed (``mlflow-skinny`` at
+    the installed MLflow's version where only the full ``mlflow`` is installed)."""
     pins = []
-    for name in _RUNTIME_PACKAGES:
+    for name in packages:
         try:
             pins.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
-            continue
+            if name == "mlflow-skinny":
+                pins.append(f"{name}=={mlflow.__version__}")
     return pins
 
 
-def keras_signature(model: keras.Model, width: int) -> ModelSignature:
+def keras_example(dataset: Dataset) -> dict[str, np.ndarray]:
+    """Two rows of the Keras model's index inputs: workloads 0 and 1 on platforms 0 and 1,
+    the second beside workload 0 where the model takes co-runners."""
+    width = max(max_interferers(dataset), 1)
+    interferers = np.full((2, width), -1, np.int32)
+    if max_interferers(dataset) and len(dataset.workloads) > 1:
+        interferers[1, 0] = 0
+    return {"platform": np.minimum(np.arange(2), len(dataset.platforms) - 1).astype(np.int32),
+            "workload": np.minimum(np.arange(2), len(dataset.workloads) - 1).astype(np.int32),
+            "interferers": interferers}
+
+
+def keras_signature(model: keras.Model, example: dict[str, np.ndarray]) -> ModelSignature:
     """Inputs ``platform``, ``workload`` (int32, (n,)) and ``interferers`` (int32, (n, J),
     -1 = none); output log runtime (float32, (n, heads))."""
-    example = {
-        "platform": np.zeros(2, np.int32), "workload": np.zeros(2, np.int32),
-        "interferers": np.full((2, max(width, 1)), -1, np.int32),
-    }
     return infer_signature(example, np.asarray(model.predict(example, verbose=0)))
+
+
+def pyfunc_example(dataset: Dataset) -> pd.DataFrame:
+    """Two request rows by real names: one workload alone, one beside a co-runner (where the
+    model takes co-runners), at two alphas."""
+    workloads = [str(name) for name in dataset.workloads.names[:2]]
+    platforms = [str(name) for name in dataset.platforms.names[:2]]
+    second = workloads[-1]
+    co_runner = workloads[0] if max_interferers(dataset) else ""
+    return pd.DataFrame({"workload": [workloads[0], second],
+                         "platform": [platforms[0], platforms[-1]],
+                         "co_runners": ["", co_runner], "alpha": [0.05, 0.1]})
 
 
 def pyfunc_signature() -> ModelSignature:
@@ -82,21 +114,20 @@ def pyfunc_state(dataset: Dataset, evaluation: Evaluation) -> dict[str, Any]:
                              evaluation.cold_bounds, count_encoding(dataset))
 
 
-def log_models(model: keras.Model, dataset: Dataset, evaluation: Evaluation) -> None:
-    """Log the Keras model and then the pyfunc model to the active run."""
-    requirements = pip_requirements()
-    mlflow.keras.log_model(
-        model, name=MODEL_NAME, signature=keras_signature(model, max_interferers(dataset)),
-        pip_requirements=requirements)
+def log_models(model: keras.Model, dataset: Dataset, evaluation: Evaluation) -> list[str]:
+    """Log the Keras model and then the pyfunc model to the active run; their LoggedModel
+    ids (Keras first), to link the evaluation's metrics to."""
+    example = keras_example(dataset)
+    keras_info = mlflow.keras.log_model(
+        model, name=MODEL_NAME, signature=keras_signature(model, example),
+        input_example=example, pip_requirements=pip_requirements(KERAS_PACKAGES))
+    predictor = predictor_for(model)
+    packages = SERVING_PACKAGES if isinstance(predictor, NumpyPitot) else KERAS_PACKAGES
     with tempfile.TemporaryDirectory(prefix="pitot-pyfunc-") as folder:
-        artifacts = write_artifacts(model, pyfunc_state(dataset, evaluation), Path(folder))
-        with warnings.catch_warnings():  # the signature is explicit: no example needed
-            warnings.filterwarnings("ignore", message=".*An input example was not provided")
-            _log_pyfunc(artifacts, requirements)
-
-
-def _log_pyfunc(artifacts: dict[str, str], requirements: list[str]) -> None:
-    mlflow.pyfunc.log_model(
-        name=PYFUNC_NAME, python_model=str(MODEL_FROM_CODE),
-        artifacts=artifacts, code_paths=[str(PACKAGE_ROOT)], signature=pyfunc_signature(),
-        pip_requirements=requirements)
+        artifacts = write_artifacts(model, pyfunc_state(dataset, evaluation), Path(folder),
+                                    predictor)
+        pyfunc_info = mlflow.pyfunc.log_model(
+            name=PYFUNC_NAME, python_model=str(MODEL_FROM_CODE), artifacts=artifacts,
+            code_paths=[str(PACKAGE_ROOT)], signature=pyfunc_signature(),
+            input_example=pyfunc_example(dataset), pip_requirements=pip_requirements(packages))
+    return [keras_info.model_id, pyfunc_info.model_id]

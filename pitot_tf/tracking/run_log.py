@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -78,15 +78,19 @@ def run_param(params: Mapping[str, str], tags: Mapping[str, str], key: str) -> s
     return tags.get(f"{TAG_RESOLVED}{key}", params.get(key))
 
 
-def log_metrics(values: Mapping[str, float], step: int | None = None) -> None:
-    """Log metrics in batches (one call per 100) at ``step``."""
+def log_metrics(values: Mapping[str, float], step: int | None = None,
+                model_ids: Sequence[str] = ()) -> None:
+    """Log metrics in batches (one call per 100) at ``step``; with ``model_ids`` each value
+    is linked to each of those LoggedModels (MLflow shows them on the model's page)."""
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("log_metrics needs an active MLflow run")
-    now = int(time.time() * 1000)
-    metrics = [Metric(k, float(v), now, step or 0) for k, v in values.items()]
+    now, run_id = int(time.time() * 1000), run.info.run_id
+    links: list[str | None] = list(model_ids) or [None]
+    metrics = [Metric(k, float(v), now, step or 0, model_id=model_id, run_id=run_id)
+               for model_id in links for k, v in values.items()]
     for start in range(0, len(metrics), _BATCH):
-        mlflow.MlflowClient().log_batch(run.info.run_id, metrics=metrics[start:start + _BATCH])
+        mlflow.MlflowClient().log_batch(run_id, metrics=metrics[start:start + _BATCH])
 
 
 def log_config(config: Config, stage: Path) -> None:
@@ -123,10 +127,12 @@ def log_training(result: TrainResult, stage: Path) -> None:
     result.history.to_csv(stage / HISTORY_FILE, index=False)
 
 
-def log_evaluation(evaluation: Evaluation, stage: Path, label: str = "") -> None:
-    """Test and validation metrics under stable names, the tables and the plots (titled with
-    the run's ``label``, e.g. ``pitot L0.5 r0``)."""
-    log_metrics(evaluation.metrics(SUMMARY_ALPHAS))
+def log_evaluation(evaluation: Evaluation, stage: Path, label: str = "",
+                   model_ids: Sequence[str] = ()) -> None:
+    """Test and validation metrics under stable names (linked to the run's LoggedModels
+    ``model_ids``, when it logged any), the tables and the plots (titled with the run's
+    ``label``, e.g. ``pitot L0.5 r0``)."""
+    log_metrics(evaluation.metrics(SUMMARY_ALPHAS), model_ids=model_ids)
     evaluation.save(stage)
     write_figures(evaluation, stage / PLOTS_DIR, label)
 

@@ -22,6 +22,7 @@ from pitot_tf.conformal.evaluate import Evaluation, evaluate
 from pitot_tf.data.splits import save_split, split_path
 from pitot_tf.presets import family
 from pitot_tf.tracking import names
+from pitot_tf.tracking.datasets import log_training_data
 from pitot_tf.tracking.fingerprint import data_fingerprint, shape_text
 from pitot_tf.tracking.run_log import (
     log_config,
@@ -73,7 +74,7 @@ def run_training(preset: str = "pitot", overrides: Mapping[str, Any] | None = No
                  options: RunOptions = RunOptions()) -> TrainingRun:
     """Train ``preset`` with ``overrides`` in a new MLflow run: the config, data and code
     fingerprints, per-validation losses, the conformal table and plots (test split,
-    calibrated on validation), then the models (unless ``log_model`` is off). Any error is
+    calibrated on validation) linked to the models (unless ``log_model`` is off). Any error is
     re-raised after the run is marked FAILED."""
     level, replicate = options.level, options.replicate
     with tracked_run(names.KIND_TRAIN, options.run_name or run_label(preset, level, replicate),
@@ -86,13 +87,14 @@ def run_training(preset: str = "pitot", overrides: Mapping[str, Any] | None = No
                              options.data_dir, options.splits_dir)
             result = train_logged(inputs, stage)
             evaluation = evaluate(result.model, inputs.dataset, inputs.split)
-            log_evaluation(evaluation, stage, run_label(preset, level, replicate))
+            model_ids: list[str] = []
+            if options.log_model:
+                from pitot_tf.tracking.models import log_models
+
+                model_ids = log_models(result.model, inputs.dataset, evaluation)
+            log_evaluation(evaluation, stage, run_label(preset, level, replicate), model_ids)
             if evaluation.notes:
                 mlflow.set_tag(names.TAG_NOTES, "; ".join(evaluation.notes)[:5000])
-        if options.log_model:
-            from pitot_tf.tracking.models import log_models
-
-            log_models(result.model, inputs.dataset, evaluation)
     return TrainingRun(run.info.run_id, inputs, result, evaluation)
 
 
@@ -113,7 +115,8 @@ def train_logged(inputs: Experiment, stage: Path,
 
 
 def log_inputs(prepared: Experiment, stage: Path) -> None:
-    """Params for the run's inputs, the config, the data fingerprint and the split file."""
+    """Params for the run's inputs, the config, the data fingerprint, the training data as
+    an MLflow dataset input and the split file."""
     fingerprint = data_fingerprint(prepared.dataset)
     split_file = prepared.split_file
     log_params({
@@ -126,6 +129,7 @@ def log_inputs(prepared: Experiment, stage: Path) -> None:
         names.PARAM_SPLIT_SEED: "(file)" if split_file else DEFAULT_SPLIT_SEED,
     })
     log_config(prepared.config, stage)
+    log_training_data(fingerprint)
     (stage / names.FINGERPRINT_FILE).write_text(json.dumps(fingerprint, indent=2))
     target = split_path(stage / names.SPLIT_DIR, prepared.level, prepared.replicate)
     if split_file is not None:

@@ -1,0 +1,47 @@
+"""The training data as an MLflow dataset input of the run (``mlflow.log_input``).
+
+MLflow shows a run's inputs by name, digest and source, and links them to the models the run
+logs. The digest is the data fingerprint (:func:`~pitot_tf.tracking.fingerprint.
+data_fingerprint`: hashes of the files read and the shapes), so two runs on the same data show
+the same digest; the source is the data folder, or ``packaged published data`` for the
+dataset shipped in the package (its folder is an install detail).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.data.code_dataset_source import CodeDatasetSource
+from mlflow.data.dataset_source import DatasetSource
+from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.meta_dataset import MetaDataset
+
+from pitot_tf.data.packaged import PUBLISHED_DIR
+
+#: The context MLflow records the input under.
+TRAINING_CONTEXT = "training"
+PACKAGED_SOURCE = "packaged published data"
+
+
+def training_dataset(fingerprint: dict[str, Any]) -> MetaDataset:
+    """The dataset of :func:`data_fingerprint` output: named after its folder (``published``
+    for the packaged data), digest the fingerprint."""
+    directory = fingerprint.get("directory")
+    name = Path(directory).name if directory else "pitot-data"
+    # MetaDataset is concrete at run time (``profile`` is None); mypy sees it abstract.
+    return MetaDataset(  # type: ignore[abstract]
+        data_source(directory), name=name, digest=fingerprint["fingerprint"])
+
+
+def data_source(directory: str | None) -> DatasetSource:
+    """The folder as a local source, or :data:`PACKAGED_SOURCE`."""
+    if directory is None or Path(directory).resolve() == PUBLISHED_DIR:
+        return CodeDatasetSource({"data": PACKAGED_SOURCE})
+    return resolve_dataset_source(str(directory))
+
+
+def log_training_data(fingerprint: dict[str, Any]) -> None:
+    """Log the training data as the active run's input, context ``training``."""
+    mlflow.log_input(training_dataset(fingerprint), context=TRAINING_CONTEXT)
