@@ -10,12 +10,12 @@ dataset shipped in the package (its folder is an install detail).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import mlflow
 from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.data.dataset_source import DatasetSource
-from mlflow.data.dataset_source_registry import resolve_dataset_source
+from mlflow.data.dataset_source_registry import get_registered_sources
 from mlflow.data.meta_dataset import MetaDataset
 
 from pitot_tf.data.packaged import PUBLISHED_DIR
@@ -39,7 +39,10 @@ def data_source(directory: str | None) -> DatasetSource:
     """The folder as a local source, or :data:`PACKAGED_SOURCE`."""
     if directory is None or Path(directory).resolve() == PUBLISHED_DIR:
         return CodeDatasetSource({"data": PACKAGED_SOURCE})
-    return resolve_dataset_source(str(directory))
+    # The class MLflow registers for local folders (resolving by path warns: two match).
+    sources: list[Any] = list(get_registered_sources())
+    local = next(s for s in sources if s.__name__ == "LocalArtifactDatasetSource")
+    return cast(DatasetSource, local(str(Path(directory).resolve())))
 
 
 def log_training_data(fingerprint: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ the model in a subprocess to infer them, with a signature and a two-row ``input_
 
 from __future__ import annotations
 
+import os
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -22,7 +23,7 @@ import keras
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import ModelSignature, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 
 from pitot_tf.conformal.evaluate import Evaluation
@@ -53,6 +54,19 @@ def pip_requirements(packages: tuple[str, ...] = KERAS_PACKAGES) -> list[str]:
             if name == "mlflow-skinny":
                 pins.append(f"{name}=={mlflow.__version__}")
     return pins
+
+
+class KerasFlavor:
+    """``mlflow.keras`` for ``Model.log``, saving into a folder made first: MLflow 3.17's
+    ``mlflow.keras.save_model`` writes the input example before it creates the model's folder
+    (a FileNotFoundError with any ``input_example``)."""
+
+    __name__ = "mlflow.keras"
+
+    @staticmethod
+    def save_model(path: str, **kwargs: Any) -> None:
+        os.makedirs(path, exist_ok=True)
+        mlflow.keras.save_model(path=path, **kwargs)
 
 
 def keras_example(dataset: Dataset) -> dict[str, np.ndarray]:
@@ -118,9 +132,10 @@ def log_models(model: keras.Model, dataset: Dataset, evaluation: Evaluation) -> 
     """Log the Keras model and then the pyfunc model to the active run; their LoggedModel
     ids (Keras first), to link the evaluation's metrics to."""
     example = keras_example(dataset)
-    keras_info = mlflow.keras.log_model(
-        model, name=MODEL_NAME, signature=keras_signature(model, example),
-        input_example=example, pip_requirements=pip_requirements(KERAS_PACKAGES))
+    keras_info = Model.log(
+        artifact_path=None, name=MODEL_NAME, flavor=KerasFlavor, flavor_name="mlflow.keras",
+        model=model, signature=keras_signature(model, example), input_example=example,
+        pip_requirements=pip_requirements(KERAS_PACKAGES))
     predictor = predictor_for(model)
     packages = SERVING_PACKAGES if isinstance(predictor, NumpyPitot) else KERAS_PACKAGES
     with tempfile.TemporaryDirectory(prefix="pitot-pyfunc-") as folder:
