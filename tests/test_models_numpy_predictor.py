@@ -4,6 +4,7 @@ and without shared towers, on matrix, 2-way and 3-way rows and for new workloads
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,11 @@ import pytest
 from pitot_tf.data.dataset import Dataset, load_dataset
 from pitot_tf.data.splits import make_split
 from pitot_tf.data.synth import synthesize_dataset
+from pitot_tf.errors import PredictionError
 from pitot_tf.models.cold import extend_model
 from pitot_tf.models.numpy_export import numpy_pitot
 from pitot_tf.models.numpy_predictor import NumpyPitot
+from pitot_tf.models.numpy_store import load_tables, save_tables
 from pitot_tf.models.parts import model_parts
 from pitot_tf.presets import resolve
 from pitot_tf.training import train
@@ -128,3 +131,39 @@ def test_other_kinds_have_no_numpy_tables(synth_dataset: Dataset) -> None:
 
     model = build_model(resolve("baseline/monolith"), synth_dataset)
     assert numpy_pitot(model) is None
+
+
+@pytest.mark.parametrize("variant", ["shared-reference-quantiles", "cold-dropout",
+                                     "ensemble-reference"])
+def test_saved_tables_load_without_keras_and_answer_the_same(
+    three_way: Dataset, models: Trained, variant: str, tmp_path: Path
+) -> None:
+    tables = numpy_pitot(models[variant])
+    assert tables is not None
+    loaded = load_tables(*save_tables(tables, tmp_path))
+    inputs = objective_rows(three_way, "if3").inputs()
+    for found, expected in ((loaded, tables),
+                            (loaded.with_workloads(three_way.workloads.features[[2, 5]] + 0.3),
+                             tables.with_workloads(three_way.workloads.features[[2, 5]] + 0.3))):
+        np.testing.assert_array_equal(
+            found.predict(inputs["platform"], inputs["workload"], inputs["interferers"]),
+            expected.predict(inputs["platform"], inputs["workload"], inputs["interferers"]))
+    assert loaded.feature_dim == three_way.workloads.features.shape[1]
+
+
+def test_tables_of_another_format_are_refused_naming_the_file(
+    models: Trained, tmp_path: Path
+) -> None:
+    tables = numpy_pitot(models["paper"])
+    assert tables is not None
+    arrays, layout = save_tables(tables, tmp_path)
+    text = json.loads(layout.read_text())
+    layout.write_text(json.dumps({**text, "format": 99}))
+    with pytest.raises(PredictionError, match=r"tables\.json: table format 99"):
+        load_tables(arrays, layout)
+    layout.write_text(json.dumps(text))
+    with np.load(arrays) as stored:
+        kept = {name: stored[name] for name in stored.files if name != "offset"}
+    np.savez(arrays, **kept)
+    with pytest.raises(PredictionError, match=r"tables\.npz: array 'offset' is missing"):
+        load_tables(arrays, layout)

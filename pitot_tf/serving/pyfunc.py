@@ -160,9 +160,11 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
 
     def load(self, model: Any, state: dict[str, Any]) -> None:
         """Serve the Keras ``model`` with the names and bounds of :func:`calibration_state`
-        output: from numpy tables if they reproduce it, else through Keras."""
+        output: from numpy tables if they reproduce it, else through Keras (``self.model``
+        keeps the Keras model)."""
         from pitot_tf.serving.keras_predictor import predictor_for
 
+        self.model = model
         self.load_predictor(predictor_for(model), state)
 
     def load_predictor(self, predictor: Predictor, state: dict[str, Any]) -> None:
