@@ -15,8 +15,10 @@ models, unless ``--model`` names a pyfunc-model folder already on disk. Then:
 2. serves the model from that environment with ``mlflow models serve --env-manager local``
    (1 worker, on 127.0.0.1), with no ``PYTHONPATH``: ``pitot_tf`` comes from the model's
    own ``code`` folder; reports the seconds from starting the command to the first
-   ``/ping`` answered 200 (``ready_s``), and the resident memory of the worker that loaded
-   the model and of the whole process tree (MB);
+   ``/ping`` answered 200 (``ready_s``) and the CPU seconds its processes used until then
+   (``ready_cpu_s``: start-up runs one process at a time, so this is about what ``ready_s``
+   would be on an idle machine), and the resident memory of the worker that loaded the
+   model and of the whole process tree (MB);
 3. asks one good request (the model's own input example) and one bad one (an unknown
    workload): the first must answer 200 with finite, positive numbers, the second 400.
 
@@ -131,6 +133,7 @@ class Server:
                                         stdout=log.open("w"), stderr=subprocess.STDOUT,
                                         start_new_session=True)
         self.ready_s = self.wait_until_up()
+        self.ready_cpu_s = self.cpu_s()
 
     def wait_until_up(self) -> float:
         """Seconds from start to the first ``/ping`` answered 200."""
@@ -146,6 +149,14 @@ class Server:
                 pass
             time.sleep(0.05)
         raise TimeoutError(f"server did not answer /ping within {START_TIMEOUT_S:.0f} s")
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the server's processes have used so far: at start-up,
+        which runs one process at a time, about the wall time an idle machine would take."""
+        import psutil
+
+        started = psutil.Process(self.process.pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [started, *started.children(True)])
 
     def rss_mb(self) -> dict[str, float]:
         """Resident memory of the worker (the largest process of the tree, which loaded the
@@ -224,6 +235,7 @@ def run(settings: Settings) -> dict[str, Any]:
     server = Server(settings.workdir / "venv", model, settings.workdir / "server.log")
     try:
         report["ready_s"] = round(server.ready_s, 2)
+        report["ready_cpu_s"] = round(server.ready_cpu_s, 2)
         report.update(server.rss_mb())
         answers, found = requests_problems(server.port, example_rows(model))
         report.update(answers)

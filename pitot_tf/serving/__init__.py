@@ -1,6 +1,7 @@
 """The served product: a logged ``pyfunc-model`` that answers runtime and bound queries by name.
 
-Modules (import the one you need; each pulls in MLflow, some also TensorFlow):
+Modules (import the one you need; each pulls in MLflow, only ``keras_predictor`` TensorFlow:
+loading and serving a Pitot model's pyfunc never imports it):
 
 * :mod:`~pitot_tf.serving.pyfunc` -- :class:`PitotRuntimeModel`, the pyfunc itself: the
   request table in, predicted runtimes and conformal upper bounds in seconds out; and the
@@ -10,7 +11,9 @@ Modules (import the one you need; each pulls in MLflow, some also TensorFlow):
 * :mod:`~pitot_tf.serving.request_parsing` -- a request checked and turned into index arrays,
   or one line naming the row, field and value at fault (HTTP 400 when served).
 * :mod:`~pitot_tf.serving.predictor` -- the log runtimes behind an answer: numpy tables for
-  Pitot, else the Keras model.
+  Pitot (stored when the model was logged), else the Keras model.
+* :mod:`~pitot_tf.serving.keras_predictor` -- the Keras side: the numpy tables computed and
+  checked against the Keras model (at logging time), or the Keras model served as is.
 * :mod:`~pitot_tf.serving.margins` -- conformal margins per objective degree and alpha,
   computed once and looked up.
 * :mod:`~pitot_tf.serving.batching` -- rows predicted grouped by co-runner count, in bounded
