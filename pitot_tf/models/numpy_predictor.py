@@ -1,8 +1,8 @@
 """Pitot's forward pass in numpy, from tables computed once: serving a row in microseconds.
 
 The Keras model runs both towers (an MLP over every platform and every workload) on each call,
-although their outputs only change when the weights do. :func:`pitot_tf.models.numpy_export.
-numpy_pitot` runs them once and keeps every member's tables
+although their outputs only change when the weights do.
+:func:`~pitot_tf.models.numpy_export.numpy_pitot` runs them once and keeps every member's tables
 (:class:`~pitot_tf.models.interference.PitotTables`: ``x_w``, ``x_p``, ``Vs``, ``Vg``) and
 baseline terms ``a_p``, ``b_w`` and offset in a :class:`NumpyPitot`.
 :meth:`NumpyPitot.predict` then evaluates, per member ``e``, the equation of

@@ -1,10 +1,11 @@
 """The training data as an MLflow dataset input of the run (``mlflow.log_input``).
 
 MLflow shows a run's inputs by name, digest and source, and links them to the models the run
-logs. The digest is the data fingerprint (:func:`~pitot_tf.tracking.fingerprint.
-data_fingerprint`: hashes of the files read and the shapes), so two runs on the same data show
-the same digest; the source is the data folder, or ``packaged published data`` for the
-dataset shipped in the package (its folder is an install detail).
+logs. The digest is the data fingerprint
+(:func:`~pitot_tf.tracking.fingerprint.data_fingerprint`: hashes of the files read and the
+shapes), so two runs on the same data show the same digest; the source is the data folder,
+or ``packaged published data`` for the dataset shipped in the package (its folder is an
+install detail).
 """
 
 from __future__ import annotations
