@@ -106,11 +106,12 @@ def guarded(original: Invocations, limits: Limits, response_type: Any) -> Invoca
     return invocations
 
 
-def guard_scoring_server(limits: Limits) -> bool:
+def guard_scoring_server(limits: Limits, serving: bool = False) -> bool:
     """Wrap MLflow's ``scoring_server.invocations`` when called while its app module loads the
-    model (once per process); True if it is wrapped now. Elsewhere (``load_model`` in a
-    notebook, ``pitot-tf predict``) nothing changes."""
-    if SCORING_APP_MODULE not in sys.modules:
+    model, or with ``serving`` (``pitot-tf serve`` builds the app itself), once per process;
+    True if it is wrapped now. Elsewhere (``load_model`` in a notebook, ``pitot-tf predict``)
+    nothing changes."""
+    if not serving and SCORING_APP_MODULE not in sys.modules:
         return False
     from mlflow.pyfunc import scoring_server
 
