@@ -83,6 +83,10 @@ def test_the_listener_is_tcp_so_each_accepted_connection_gets_nodelay() -> None:
 
 
 def test_uvicorn_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("UVICORN_ACCESS_LOG", raising=False)
+    assert uvicorn_config("127.0.0.1", 5001, 2).access_log is False  # off unless asked for
+    monkeypatch.setenv("UVICORN_ACCESS_LOG", "true")
+    assert uvicorn_config("127.0.0.1", 5001, 2).access_log is True
     monkeypatch.setenv("UVICORN_ACCESS_LOG", "false")
     monkeypatch.setenv("UVICORN_TIMEOUT_KEEP_ALIVE", "30")
     config = uvicorn_config("127.0.0.1", 5001, 2)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pitot_tf.serving.frames import column_lists, table_of
 from pitot_tf.serving.request_parsing import BadRequest
 
 OUTPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "predicted_runtime_s",
@@ -47,23 +48,25 @@ class Answer:
         """One ``{column: value}`` per row (the ``orient="records"`` answer)."""
         columns = self.columns_as_lists()
         names = list(columns)
-        return [dict(zip(names, row, strict=True))
-                for row in zip(*columns.values(), strict=True)]
+        return [dict(zip(names, row, strict=False))  # all as long: no checks
+                for row in zip(*columns.values(), strict=False)]
 
     def table(self) -> AnswerTable:
-        """The answer as a table (object columns of Python strings, float64 numbers)."""
-        columns = {name: pd.Series(np.asarray(values, dtype=object), dtype=object, copy=False)
-                   if name in _TEXT else values
-                   for name, values in self.columns_as_arrays().items()}
-        return AnswerTable(columns, columns=list(OUTPUT_COLUMNS), copy=False)
+        """The answer as a table: text as object columns of Python strings (which MLflow
+        turns into JSON records about twice as fast as pandas' arrow-backed ``str``
+        columns), numbers as float64."""
+        arrays = [np.asarray(values, dtype=object) if name in _TEXT else values
+                  for name, values in self.columns_as_arrays().items()]
+        table = table_of(AnswerTable, arrays, OUTPUT_COLUMNS)
+        assert isinstance(table, AnswerTable)
+        return table
 
     def columns_as_arrays(self) -> dict[str, Any]:
         """``{column: values}`` as held (lists and arrays)."""
         return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
-#: Columns of text: object columns of Python strings, which MLflow turns into JSON records
-#: about twice as fast as pandas' arrow-backed ``str`` columns.
+#: Columns of text (the others are float64).
 _TEXT = ("workload", "platform", "co_runners", "calibration", "note")
 
 
@@ -83,14 +86,14 @@ class AnswerTable(pd.DataFrame):
 
     def columns_as_lists(self) -> dict[str, list[Any]]:
         """``{column: [Python values]}``, the ``orient="columns"`` answer."""
-        return {str(name): self[name].tolist() for name in self.columns}
+        return dict(zip(map(str, self.columns), column_lists(self), strict=True))
 
     def to_dict(self, orient: Any = "dict", *args: Any, **kwargs: Any) -> Any:
         if orient != "records" or args or kwargs:
             return super().to_dict(orient, *args, **kwargs)
         names = [str(name) for name in self.columns]
         return [dict(zip(names, row, strict=True))
-                for row in zip(*(self[name].tolist() for name in self.columns), strict=True)]
+                for row in zip(*column_lists(self), strict=True)]
 
 
 def check_finite(runtime: np.ndarray, bound: np.ndarray) -> None:

@@ -24,9 +24,9 @@ and limits of :mod:`~pitot_tf.serving.asgi_guard` have run before.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -39,8 +39,6 @@ from pitot_tf.serving.request_parsing import (
     BadRequest,
     ModelFailure,
 )
-
-_logger = logging.getLogger(__name__)
 
 Columns = dict[str, Sequence[Any]]
 #: A record's missing key, as pandas fills it.
@@ -76,9 +74,9 @@ def records_columns(records: Any) -> Columns | None:
     it), or None if it is not a non-empty list of objects."""
     if not isinstance(records, list) or not records:
         return None
-    if not all(type(record) is dict for record in records):
+    if set(map(type, records)) != {dict}:
         return None
-    names = dict.fromkeys(key for record in records for key in record)
+    names = dict.fromkeys(chain.from_iterable(records))
     return {name: [record.get(name, _MISSING) for record in records] for name in names}
 
 

@@ -30,6 +30,7 @@ from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 from pitot_tf.data.counts import CountEncoding, CountError
 from pitot_tf.errors import PredictionError
 from pitot_tf.serving.body_checks import too_deep
+from pitot_tf.serving.frames import column_lists
 from pitot_tf.serving.limits import Limits
 
 INPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "workload_features",
@@ -207,20 +208,29 @@ def co_runner_rows(values: Sequence[Any] | None, index: dict[str, int], width: i
     if values is None:
         return np.full((rows, width), -1, dtype=np.int32), [""] * rows
     most = limits.co_runners_for(width)
+    if float in set(map(type, values)):  # pandas' NaN for "not given": one key for all
+        values = [None if type(v) is float and v != v else v for v in values]
     distinct, first, codes = distinct_values(values)
     slots: list[list[int]] = []
     texts: list[str] = []
-    for value, row in zip(distinct, first.tolist(), strict=True):
+    # one known name: nothing to split or check
+    hits = [index.get(value) if type(value) is str else None for value in distinct]
+    for value, row, hit in zip(distinct, first.tolist(), hits, strict=True):
+        if hit is not None:
+            slots.append([hit])
+            texts.append(str(value))
+            continue
         names = co_runner_names(value, row, limits, most)
         for name in names:
             if name not in index:
                 raise unknown_name(name, index, "workload", f"row {row}: co_runners")
         slots.append([index[name] for name in names])
         texts.append(";".join(names))
-    width = max([width, *map(len, slots)])
-    table = np.full((len(slots), width), -1, dtype=np.int32)
-    for i, found in enumerate(slots):
-        table[i, : len(found)] = found
+    lengths = np.fromiter(map(len, slots), dtype=np.intp, count=len(slots))
+    table = np.full((len(slots), max(width, int(lengths.max(initial=0)))), -1, dtype=np.int32)
+    table[lengths > 0, 0] = [found[0] for found in slots if found]
+    for i in np.flatnonzero(lengths > 1).tolist():
+        table[i, : lengths[i]] = slots[i]
     return table[codes], np.asarray(texts, dtype=object)[codes].tolist()
 
 
@@ -408,7 +418,7 @@ class Names:
     def parse(self, frame: pd.DataFrame) -> Request:
         """The checked :class:`Request` for a table of ``INPUT_COLUMNS``; BadRequest if not."""
         check_columns(frame.columns)
-        return self.parse_columns({column: frame[column].tolist() for column in frame.columns})
+        return self.parse_columns(dict(zip(frame.columns, column_lists(frame), strict=True)))
 
     def parse_columns(self, columns: Mapping[str, Sequence[Any]]) -> Request:
         """The checked :class:`Request` for ``{column: values}`` (every column as long, each
