@@ -51,8 +51,9 @@ def names(trained: TrainingRun) -> tuple[list[str], list[str]]:
 
 
 def mlflow_answer(model: Any, body: bytes) -> tuple[int, Any]:
-    """What ``mlflow models serve`` answers (MLflow's handler behind the model's guard)."""
-    handler = guarded(invocations, Limits(), InvocationsResponse)
+    """What MLflow's handler answers with the pyfunc (behind the model's guard, without the
+    direct path)."""
+    handler = guarded(invocations, Limits(), InvocationsResponse, direct=False)
     try:
         response = handler(body, "application/json", model, model.metadata.get_input_schema())
         return response.status, json.loads(response.response)
@@ -186,7 +187,7 @@ class SlowScorer:
     def __init__(self, seconds: float, takes: bool = True) -> None:
         self.seconds, self.takes = seconds, takes
 
-    def reply(self, body: bytes) -> Reply | None:
+    def reply(self, body: bytes, content_type: str | None) -> Reply | None:
         time.sleep(self.seconds)
         return Reply(200, b'{"predictions": []}') if self.takes else None
 
@@ -233,3 +234,26 @@ def test_a_request_stops_counting_against_the_limit_once_answered() -> None:
         assert guard.active == 0
 
     asyncio.run(run())
+
+
+def test_mlflow_models_serve_answers_through_the_direct_path_where_it_can(
+        model: Any, names: tuple[list[str], list[str]]) -> None:
+    handler = guarded(invocations, Limits(), InvocationsResponse)  # as the model installs it
+    schema = model.metadata.get_input_schema()
+    for payload in bodies(*names).values():
+        body = json.dumps(payload).encode()
+        direct = direct_answer(model, body)
+        try:
+            response = handler(body, "application/json", model, schema)
+            answer = (response.status, json.loads(response.response))
+        except MlflowException as error:
+            answer = (error.get_http_status_code(), json.loads(error.serialize_as_json()))
+        assert answer == direct
+    left = json.dumps({"instances": [{"workload": names[0][0], "platform": names[1][0],
+                                      "alpha": 0.2}]}).encode()
+    assert direct_answer(model, left) is None
+    response = handler(left, "application/json", model, schema)  # MLflow's own handler
+    assert response.status == 200 and isinstance(response.response, str)
+    other_charset = handler(left.replace(b"instances", b"dataframe_records"),
+                            "application/json; charset=latin-1", model, schema)
+    assert other_charset.status == 415  # as MLflow answers it

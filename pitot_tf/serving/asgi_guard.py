@@ -155,7 +155,7 @@ class RequestGuard:
             await respond(send, refusal)
             return
         assert isinstance(body, bytes)
-        if self.direct is not None and await self.answered(body, send):
+        if self.direct is not None and await self.answered(body, content_type, send):
             return
         given = False
 
@@ -172,15 +172,15 @@ class RequestGuard:
         finally:
             CHECKED.reset(token)
 
-    async def answered(self, body: bytes, send: Send) -> bool:
+    async def answered(self, body: bytes, content_type: str | None, send: Send) -> bool:
         """Answer ``body`` with the direct scorer if it takes it; False to hand it on."""
         assert self.direct is not None
         if len(body) <= OFF_LOOP_BYTES:
-            reply = self.direct.reply(body)
+            reply = self.direct.reply(body, content_type)
         else:
             try:
-                reply = await asyncio.wait_for(asyncio.to_thread(self.direct.reply, body),
-                                               self.timeout_s)
+                reply = await asyncio.wait_for(
+                    asyncio.to_thread(self.direct.reply, body, content_type), self.timeout_s)
             except (asyncio.TimeoutError, TimeoutError):
                 await respond(send, Refusal(504, (
                     f"the request took longer than {self.timeout_s:g} s "

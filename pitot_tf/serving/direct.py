@@ -128,6 +128,15 @@ def read_request(body: bytes) -> tuple[Columns, dict[str, Any] | None] | None:
     return {name: columns[name] for name in INPUT_COLUMNS if name in columns}, params
 
 
+def plain_json(content_type: str | None) -> bool:
+    """``application/json``, with at most ``charset=utf-8``: the content types MLflow's
+    handler reads as JSON (it answers 415 for another charset or parameter)."""
+    parts = [part.strip() for part in (content_type or "").split(";")]
+    parameters = {key: value for key, _, value in (part.partition("=") for part in parts[1:])}
+    return parts[0] == "application/json" and set(parameters) <= {"charset"} and (
+        parameters.get("charset", "utf-8").lower() == "utf-8")
+
+
 def answer_json(answer: Answer, orient: str) -> bytes:
     """``{"predictions": ...}``: one object per row, or one list per column."""
     predictions = answer.columns_as_lists() if orient == "columns" else answer.records()
@@ -150,8 +159,11 @@ class DirectScorer:
             return None
         return cls(python_model) if isinstance(python_model, PitotRuntimeModel) else None
 
-    def reply(self, body: bytes) -> Reply | None:
+    def reply(self, body: bytes, content_type: str | None = "application/json"
+              ) -> Reply | None:
         """The answer to ``body``, or None if MLflow's handler should read it."""
+        if not plain_json(content_type):
+            return None
         request = read_request(body)
         if request is None:
             return None
