@@ -7,8 +7,14 @@ Modules (import the one you need; each pulls in MLflow, some also TensorFlow):
   artifacts and calibration JSON it loads from.
 * :mod:`~pitot_tf.serving.pyfunc_model` -- the file MLflow runs to load it ("model from
   code"; :mod:`pitot_tf.tracking.models` logs it with every trained model).
-* :mod:`~pitot_tf.serving.request_parsing` -- a request checked and turned into index arrays,
-  or one line naming the row, field and value at fault (HTTP 400 when served).
+* :mod:`~pitot_tf.serving.request_parsing` -- a request, read by column, checked and turned
+  into index arrays, or one line naming the row, field and value at fault (HTTP 400 when
+  served).
+* :mod:`~pitot_tf.serving.answer` -- the answer's columns, as a table, records or lists.
+* :mod:`~pitot_tf.serving.frames` -- tables built and read by column array, cheaply.
+* :mod:`~pitot_tf.serving.direct` -- ``/invocations`` without pandas or MLflow's handler: the
+  JSON body straight into columns, the answer straight to JSON (orjson), for the request
+  forms it reads exactly as MLflow does.
 * :mod:`~pitot_tf.serving.predictor` -- the log runtimes behind an answer: numpy tables for
   Pitot, else the Keras model.
 * :mod:`~pitot_tf.serving.margins` -- conformal margins per objective degree and alpha,
@@ -23,7 +29,7 @@ Modules (import the one you need; each pulls in MLflow, some also TensorFlow):
 * :mod:`~pitot_tf.serving.mlflow_guard` -- the same checks inside ``mlflow models serve``,
   installed by the model as it loads there, and one-line errors from MLflow's parsing.
 * :mod:`~pitot_tf.serving.scoring` -- ``pitot-tf serve``: MLflow's scoring app under uvicorn's
-  worker supervisor, with TCP_NODELAY in every worker.
+  worker supervisor, with TCP_NODELAY in every worker and ``/invocations`` answered directly.
 
 Training and logging the model live in :mod:`pitot_tf.tracking`; this package only reads
 what a run logged. See ``docs/mlflow.md``.
