@@ -388,9 +388,12 @@ def layer_times(model: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str
         "pyfunc_predict": timed(lambda: model.unwrap_python_model().predict(None, frame), repeat),
         "mlflow_predict": timed(lambda: model.predict(frame), repeat),
     }
-    from pitot_tf.serving.direct import DirectScorer
-
-    direct = DirectScorer.of(model)
+    try:
+        from pitot_tf.serving.direct import DirectScorer
+    except ImportError:  # a checkout from before pitot-tf serve answered by itself
+        direct = None
+    else:
+        direct = DirectScorer.of(model)
     for form in FORMS:
         body = body_of(rows, form)
         figures[f"invocations_{form}"] = timed(
