@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 
 from pitot_tf.serving.frames import column_lists, table_of
-from pitot_tf.serving.request_parsing import BadRequest
+from pitot_tf.serving.request_parsing import BadRequest, show
 
 OUTPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "predicted_runtime_s",
                   "upper_bound_s", "calibration", "note")
+#: Answer forms a request may ask for with ``params={"orient": ...}``.
+ORIENTS = ("records", "columns")
 
 
 @dataclass(frozen=True)
@@ -106,3 +108,12 @@ def check_finite(runtime: np.ndarray, bound: np.ndarray) -> None:
         raise BadRequest(f"row {row}: the predicted runtime ({float(runtime[row])!r} s) or "
                          f"bound ({float(bound[row])!r} s) is not a finite positive number; the "
                          f"inputs are far outside what the model was trained on")
+
+
+def answer_orient(params: dict[str, Any] | None) -> str:
+    """The answer form a request's ``params`` ask for (:data:`ORIENTS`; records if none)."""
+    orient = (params or {}).get("orient") or "records"
+    if orient not in ORIENTS:
+        raise BadRequest(f"params: orient must be one of {', '.join(ORIENTS)}, "
+                         f"got {show(orient)}")
+    return str(orient)

@@ -24,15 +24,14 @@ and limits of :mod:`~pitot_tf.serving.asgi_guard` have run before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
-from pitot_tf.serving.answer import Answer
-from pitot_tf.serving.pyfunc import PitotRuntimeModel, answer_orient
+from pitot_tf.serving.answer import Answer, answer_orient
 from pitot_tf.serving.request_parsing import (
     INPUT_COLUMNS,
     REQUIRED_COLUMNS,
@@ -41,6 +40,15 @@ from pitot_tf.serving.request_parsing import (
 )
 
 Columns = dict[str, Sequence[Any]]
+
+
+@runtime_checkable
+class Responder(Protocol):
+    """What answers a request by column: the pyfunc's
+    :meth:`~pitot_tf.serving.pyfunc.PitotRuntimeModel.respond`."""
+
+    def respond(self, request: Mapping[str, Sequence[Any]]) -> Answer: ...
+
 #: A record's missing key, as pandas fills it.
 _MISSING = float("nan")
 
@@ -144,10 +152,10 @@ def answer_json(answer: Answer, orient: str) -> bytes:
 
 
 class DirectScorer:
-    """Answers ``/invocations`` bodies with a :class:`PitotRuntimeModel`, or leaves them to
+    """Answers ``/invocations`` bodies with this project's pyfunc model, or leaves them to
     MLflow's handler (:meth:`reply` returns None)."""
 
-    def __init__(self, model: PitotRuntimeModel) -> None:
+    def __init__(self, model: Responder) -> None:
         self.model = model
 
     @classmethod
@@ -157,7 +165,7 @@ class DirectScorer:
             python_model = pyfunc_model.unwrap_python_model()
         except Exception:  # not a Python model (MLflow raises for other flavors)
             return None
-        return cls(python_model) if isinstance(python_model, PitotRuntimeModel) else None
+        return cls(python_model) if isinstance(python_model, Responder) else None
 
     def reply(self, body: bytes, content_type: str | None = "application/json"
               ) -> Reply | None:

@@ -59,7 +59,14 @@ from pitot_tf.data.counts import CountEncoding
 from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
 from pitot_tf.errors import PitotError
 from pitot_tf.models.parts import MissingPart, model_parts
-from pitot_tf.serving.answer import OUTPUT_COLUMNS, Answer, AnswerTable, check_finite
+from pitot_tf.serving.answer import (
+    ORIENTS,
+    OUTPUT_COLUMNS,
+    Answer,
+    AnswerTable,
+    answer_orient,
+    check_finite,
+)
 from pitot_tf.serving.batching import predict_grouped
 from pitot_tf.serving.limits import Limits
 from pitot_tf.serving.margins import Margins
@@ -71,7 +78,6 @@ from pitot_tf.serving.request_parsing import (
     ModelFailure,
     Names,
     Request,
-    show,
 )
 
 _logger = logging.getLogger(__name__)
@@ -90,8 +96,6 @@ WARM_BOUND_NOTE = ("bound calibrated on measured workloads only: it may not hold
                    "(train on a cold-workload split for cold bounds)")
 __all__ = ["INPUT_COLUMNS", "ORIENTS", "OUTPUT_COLUMNS", "AnswerTable", "BadRequest",
            "PitotRuntimeModel"]
-#: Answer forms a request may ask for with ``params={"orient": ...}``.
-ORIENTS = ("records", "columns")
 
 
 def calibration_state(
@@ -237,15 +241,6 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
                       co_runners=request.co_runners, alpha=request.alpha,
                       predicted_runtime_s=runtime, upper_bound_s=bound,
                       calibration=calibration, note=notes)
-
-
-def answer_orient(params: dict[str, Any] | None) -> str:
-    """The answer form a request's ``params`` ask for (:data:`ORIENTS`; records if none)."""
-    orient = (params or {}).get("orient") or "records"
-    if orient not in ORIENTS:
-        raise BadRequest(f"params: orient must be one of {', '.join(ORIENTS)}, "
-                         f"got {show(orient)}")
-    return str(orient)
 
 
 def _workload_feature_dim(model: Any) -> int | None:
