@@ -19,6 +19,7 @@ from mlflow_helpers import experiment, private_tracking
 from test_serving_limits import SMALL, App, call, scope
 
 from pitot_tf.data.synth import synthesize_dataset
+from pitot_tf.serving import direct
 from pitot_tf.serving.asgi_guard import OFF_LOOP_BYTES, RequestGuard
 from pitot_tf.serving.direct import DirectScorer, Reply, read_request
 from pitot_tf.serving.limits import Limits
@@ -195,12 +196,12 @@ class SlowScorer:
 def test_the_asgi_guard_answers_through_the_direct_scorer_within_its_limits() -> None:
     async def run() -> None:
         app = App()
-        direct = RequestGuard(app, SMALL, SlowScorer(0.0), timeout_s=5)  # type: ignore[arg-type]
-        assert await call(direct, scope(), [b"{}"]) == (200, b'{"predictions": []}', 1)
-        assert (await call(direct, scope(length=5_000), [b"x" * 5_000]))[0] == 413
-        assert (await call(direct, scope(), [b"[" * 7 + b"]" * 7]))[0] == 400
-        assert (await call(direct, scope("text/csv"), [b"a,b"]))[0] == 415
-        assert app.bodies == [] and direct.active == 0
+        guard = RequestGuard(app, SMALL, SlowScorer(0.0), timeout_s=5)  # type: ignore[arg-type]
+        assert await call(guard, scope(), [b"{}"]) == (200, b'{"predictions": []}', 1)
+        assert (await call(guard, scope(length=5_000), [b"x" * 5_000]))[0] == 413
+        assert (await call(guard, scope(), [b"[" * 7 + b"]" * 7]))[0] == 400
+        assert (await call(guard, scope("text/csv"), [b"a,b"]))[0] == 415
+        assert app.bodies == [] and guard.active == 0
         app.release.set()
         handed_on = RequestGuard(app, SMALL, SlowScorer(0.0, takes=False))  # type: ignore[arg-type]
         assert (await call(handed_on, scope(), [b"{}"]))[:2] == (200, b"ok")
@@ -257,3 +258,17 @@ def test_mlflow_models_serve_answers_through_the_direct_path_where_it_can(
     other_charset = handler(left.replace(b"instances", b"dataframe_records"),
                             "application/json; charset=latin-1", model, schema)
     assert other_charset.status == 415  # as MLflow answers it
+
+
+def test_a_reader_that_fails_leaves_the_request_to_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Nothing:
+        def respond(self, request: Any) -> Any:
+            raise AssertionError("not asked")
+
+    def broken(body: bytes) -> None:
+        raise TypeError("a shape no reader foresaw")
+
+    scorer = DirectScorer(Nothing())
+    monkeypatch.setattr(direct, "read_request", broken)
+    assert scorer.reply(b'{"dataframe_records": [{"workload": "a", "platform": "b"}]}') is None
+    assert scorer.reply(b"{}", "application/json; charset=latin-1") is None

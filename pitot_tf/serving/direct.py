@@ -24,6 +24,7 @@ and limits of :mod:`~pitot_tf.serving.asgi_guard` have run before.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -38,6 +39,8 @@ from pitot_tf.serving.request_parsing import (
     BadRequest,
     ModelFailure,
 )
+
+_logger = logging.getLogger(__name__)
 
 Columns = dict[str, Sequence[Any]]
 
@@ -172,7 +175,11 @@ class DirectScorer:
         """The answer to ``body``, or None if MLflow's handler should read it."""
         if not plain_json(content_type):
             return None
-        request = read_request(body)
+        try:
+            request = read_request(body)
+        except Exception:  # a shape no reader foresaw: MLflow's handler explains it
+            _logger.warning("request left to MLflow's handler", exc_info=True)
+            return None
         if request is None:
             return None
         columns, params = request
