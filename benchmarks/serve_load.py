@@ -1,37 +1,43 @@
-"""Serving load: a real-data pyfunc-model behind MLflow's scoring server, asked as a scheduler
-would.
+"""Serving load: a real-data pyfunc-model behind ``pitot-tf serve`` and ``mlflow models serve``,
+asked as a scheduler would, against the serving speed targets.
 
     python benchmarks/serve_load.py [--data-dir DIR] [--steps 200] [--model PATH]
-        [--server mlflow|pitot] [--workers 1] [--one 1000] [--eight 2000] [--batches 40]
-        [--batch-clients 2] [--mixed 3000] [--seed 0] [--workdir DIR (kept)] [--keep]
+        [--server both|pitot|mlflow] [--workers 2] [--mlflow-workers 1] [--one 1000]
+        [--eight 2000] [--batches 40] [--batch-clients 2] [--mixed 3000] [--seed 0]
+        [--workdir DIR (kept)] [--keep]
 
 Trains the ``pitot`` preset for ``--steps`` steps on the real data (level 0.5, replicate 0) in
 a private SQLite store and logs its models, unless ``--model`` names a pyfunc-model folder
-already on disk; then serves it on 127.0.0.1 (only) with ``--workers`` uvicorn workers, by
-``mlflow models serve --env-manager local`` (``--server mlflow``) or by ``pitot-tf serve``
-(``--server pitot``: the same scoring app, with TCP_NODELAY on every worker's connections).
-``UVICORN_*`` and ``MLFLOW_SCORING_SERVER_*`` variables in the environment reach the server.
-Requests name random real workloads and platforms, half of them with one co-runner, alpha
-0.05 or 0.1. Phases, each with a bounded number of requests:
+already on disk; then serves it on 127.0.0.1 (only), first by ``pitot-tf serve`` with
+``--workers`` workers (its own ``/invocations``: JSON read by column, no pandas), then by
+``mlflow models serve --env-manager local`` with ``--mlflow-workers`` (MLflow's handler and
+the pyfunc's ``predict``); ``--server`` picks one of them. ``UVICORN_*`` and
+``MLFLOW_SCORING_SERVER_*`` variables in the environment reach the servers. Requests name
+random real workloads and platforms, half of them with one co-runner, alpha 0.05 or 0.1.
+Phases, each with a bounded number of requests:
 
 * ``one``: one row per request, one client (``--one`` requests);
 * ``eight``: one row per request, 8 clients at once (``--eight`` requests in all);
 * ``batch``: 1,000 rows per request, ``--batch-clients`` clients (``--batches`` requests),
   once per request form: ``records`` (``dataframe_records``), ``split``
-  (``dataframe_split``) and ``split+columns`` (``dataframe_split``, answer asked for by
-  column with ``params: {"orient": "columns"}``);
+  (``dataframe_split``), ``split+columns`` (``dataframe_split``, answer asked for by column
+  with ``params: {"orient": "columns"}``) and ``inputs+columns`` (``inputs``, one list per
+  column, answer by column);
 * ``breakdown``: where the time goes, in this process: the pyfunc's ``predict`` alone,
-  MLflow's ``PyFuncModel.predict`` (adds schema checks), and MLflow's ``/invocations``
-  handler without HTTP (adds JSON parsing and writing), for each request form;
+  MLflow's ``PyFuncModel.predict`` (adds schema checks), MLflow's ``/invocations`` handler
+  without HTTP (adds JSON parsing and writing) and ``pitot-tf serve``'s own (``direct``),
+  for each request form;
 * ``mixed``: ``--mixed`` one-row requests, a third of them bad (malformed JSON, unknown
   names, alpha out of range, wrong types): each bad one must get HTTP 400 with no stack trace,
   each good one the same numbers as the model loaded here; the server's memory (RSS of the
   uvicorn processes) is sampled as it goes.
 
-Every answer is checked (bound >= prediction > 0, names echoed). Prints one line per phase
-(throughput, p50 and p99 latency at the client, and the CPU time the server spent per
-request, which a busy machine inflates less than wall time) and, last, one JSON object with
-all figures and a ``problems`` list (empty when every check passed).
+Clients hold keep-alive connections and only send and read in the timed loop; every answer is
+checked after its phase (bound >= prediction > 0, names echoed). Prints one line per phase
+(throughput, p50 and p99 latency at the client, the CPU time the server spent per request,
+which a busy machine inflates less than wall time, and the 1-minute load average), then a
+table of the targets (met or not), and last one JSON object with all figures and a
+``problems`` list (empty when every check passed).
 """
 
 from __future__ import annotations
@@ -65,12 +71,13 @@ RSS_GROWTH_LIMIT_MB = 20.0
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path
+    data_dir: Path | None
     workdir: Path
     model: Path | None = None
-    server: str = "mlflow"
+    server: str = "both"
     steps: int = 200
-    workers: int = 1
+    workers: int = 2
+    mlflow_workers: int = 1
     one: int = 1000
     eight: int = 2000
     batches: int = 40
@@ -213,18 +220,26 @@ class Client:
     def __init__(self, port: int) -> None:
         self.connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
 
-    def post(self, body: bytes) -> tuple[int, dict[str, Any], float]:
+    def send(self, body: bytes) -> tuple[int, bytes, float]:
+        """Status, answer bytes and seconds taken."""
         started = time.perf_counter()
         self.connection.request("POST", "/invocations", body,
                                 {"Content-Type": "application/json"})
         response = self.connection.getresponse()
         text = response.read()
-        elapsed = time.perf_counter() - started
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            answer = {"raw": text.decode(errors="replace")}
-        return response.status, answer, elapsed
+        return response.status, text, time.perf_counter() - started
+
+    def post(self, body: bytes) -> tuple[int, dict[str, Any], float]:
+        status, text, elapsed = self.send(body)
+        return status, parse_answer(text), elapsed
+
+
+def parse_answer(text: bytes) -> dict[str, Any]:
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return {"raw": text.decode(errors="replace")}
+    return answer if isinstance(answer, dict) else {"raw": answer}
 
 
 # ---------------------------------------------------------------------------- requests
@@ -268,7 +283,7 @@ class Requests:
 
 
 #: Request forms: how the rows are written and how the answer is asked for.
-FORMS = ("records", "split", "split+columns")
+FORMS = ("records", "split", "split+columns", "inputs+columns")
 _COLUMNS = ("workload", "platform", "co_runners", "alpha")
 
 
@@ -276,8 +291,11 @@ def body_of(rows: list[dict[str, Any]], form: str = "records") -> bytes:
     """A request body for ``rows`` in ``form`` (see :data:`FORMS`)."""
     if form == "records":
         return json.dumps({"dataframe_records": rows}).encode()
-    split = {"columns": list(_COLUMNS), "data": [[row.get(c) for c in _COLUMNS] for row in rows]}
     params = {"params": {"orient": "columns"}} if form.endswith("+columns") else {}
+    if form.startswith("inputs"):
+        columns = {c: [row.get(c) for row in rows] for c in _COLUMNS}
+        return json.dumps({"inputs": columns, **params}).encode()
+    split = {"columns": list(_COLUMNS), "data": [[row.get(c) for c in _COLUMNS] for row in rows]}
     return json.dumps({"dataframe_split": split, **params}).encode()
 
 
@@ -312,22 +330,21 @@ def answer_problems(rows: list[dict[str, Any]], status: int, answer: dict[str, A
 
 def run_phase(name: str, server: Server, bodies: list[tuple[list[dict[str, Any]], bytes]],
               clients: int) -> Phase:
-    """Send ``bodies`` from ``clients`` threads at once (each its own connection); also the
-    CPU time the server spent on them."""
+    """Send ``bodies`` from ``clients`` threads at once (each its own connection), then check
+    every answer; also the CPU time the server spent on them."""
     port = server.port
     latencies: list[float] = []
-    problems: list[str] = []
+    answers: list[tuple[list[dict[str, Any]], int, bytes]] = []
     lock = threading.Lock()
     shares = [bodies[i::clients] for i in range(clients)]
 
     def work(share: list[tuple[list[dict[str, Any]], bytes]]) -> None:
         client = Client(port)
         for rows, body in share:
-            status, answer, elapsed = client.post(body)
-            found = answer_problems(rows, status, answer)
+            status, text, elapsed = client.send(body)
             with lock:
                 latencies.append(elapsed)
-                problems.extend(found)
+                answers.append((rows, status, text))
 
     threads = [threading.Thread(target=work, args=(share,)) for share in shares]
     cpu_started = server.cpu_s()
@@ -337,8 +354,11 @@ def run_phase(name: str, server: Server, bodies: list[tuple[list[dict[str, Any]]
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    cpu = server.cpu_s() - cpu_started
+    problems = [problem for rows, status, text in answers
+                for problem in answer_problems(rows, status, parse_answer(text))]
     return Phase(name, len(bodies), sum(len(rows) for rows, _ in bodies), wall, latencies,
-                 problems, server.cpu_s() - cpu_started)
+                 problems, cpu)
 
 
 def timed(call: Callable[[], Any], repeat: int) -> dict[str, float]:
@@ -368,10 +388,18 @@ def layer_times(model: Any, rows: list[dict[str, Any]], repeat: int) -> dict[str
         "pyfunc_predict": timed(lambda: model.unwrap_python_model().predict(None, frame), repeat),
         "mlflow_predict": timed(lambda: model.predict(frame), repeat),
     }
+    try:
+        from pitot_tf.serving.direct import DirectScorer
+    except ImportError:  # a checkout from before pitot-tf serve answered by itself
+        direct = None
+    else:
+        direct = DirectScorer.of(model)
     for form in FORMS:
         body = body_of(rows, form)
         figures[f"invocations_{form}"] = timed(
             lambda body=body: invocations(body, "application/json", model, schema), repeat)
+        if direct is not None:
+            figures[f"direct_{form}"] = timed(lambda body=body: direct.reply(body), repeat)
     return figures
 
 
@@ -435,27 +463,36 @@ def examples_of_errors(port: int, requests: Requests) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- main
 
 
+#: The speed targets: (phase, figure, pitot-tf serve's goal, mlflow models serve's goal);
+#: a figure ending in ``_ms`` must be at most its goal, any other at least.
+TARGETS = (
+    ("one", "p50_ms", 2.0, 3.0),
+    ("eight", "requests_per_s", 600.0, None),
+    ("batch records", "rows_per_s", 150_000.0, None),
+    ("batch split", "rows_per_s", 250_000.0, None),
+    ("batch split+columns", "rows_per_s", 250_000.0, None),
+    ("batch inputs+columns", "rows_per_s", 250_000.0, None),
+)
+
+
 @contextmanager
-def serving(settings: Settings, model: Path) -> Iterator[Server]:
-    server = Server(settings.server, model, settings.workers, settings.workdir / "server.log")
+def serving(kind: str, model: Path, workers: int, log: Path) -> Iterator[Server]:
+    server = Server(kind, model, workers, log)
     try:
         yield server
     finally:
         server.stop()
 
 
-def run(settings: Settings) -> dict[str, Any]:
-    import mlflow.pyfunc
-
-    model_dir = settings.model or train_and_log(settings)
-    requests = Requests(*names_of(model_dir), seed=settings.seed)
-    local = mlflow.pyfunc.load_model(str(model_dir))
+def serve_and_measure(settings: Settings, kind: str, model_dir: Path, local: Any,
+                      requests: Requests) -> dict[str, Any]:
+    """Every phase against one server (``pitot`` or ``mlflow``)."""
+    workers = settings.workers if kind == "pitot" else settings.mlflow_workers
     one_row = [(rows, body_of(rows)) for rows in ([requests.row()] for _ in range(10_000))]
-    report: dict[str, Any] = {"server": settings.server, "workers": settings.workers,
-                              "cpus": os.cpu_count(), "load_average": load_average()}
-    with serving(settings, model_dir) as server:
+    batches = [requests.rows(settings.batch_rows) for _ in range(settings.batches)]
+    report: dict[str, Any] = {"server": kind, "workers": workers}
+    with serving(kind, model_dir, workers, settings.workdir / f"{kind}.log") as server:
         run_phase("warm-up", server, one_row[:100], 2)
-        batches = [requests.rows(settings.batch_rows) for _ in range(settings.batches)]
         phases = [
             run_phase("one", server, one_row[:settings.one], 1),
             run_phase("eight", server, one_row[:settings.eight], 8),
@@ -463,35 +500,80 @@ def run(settings: Settings) -> dict[str, Any]:
                         settings.batch_clients) for form in FORMS),
         ]
         for phase in phases:
-            emit(phase.summary())
+            emit({"server": kind, "workers": workers, **phase.summary()})
         report["phases"] = [phase.summary() for phase in phases]
         report["mixed"] = mixed(server, local, requests, settings.mixed)
         report["errors"] = examples_of_errors(server.port, requests)
-    report["breakdown"] = breakdown(local, requests, settings.batch_rows)
-    report["load_average_after"] = load_average()
     report["problems"] = [p for phase in phases for p in phase.problems[:5]]
     report["problems"] += report["mixed"]["problems"]
     return report
 
 
+def target_table(reports: list[dict[str, Any]]) -> str:
+    """The targets against each server's figures, as a Markdown table."""
+    names = {"pitot": "pitot-tf serve", "mlflow": "mlflow models serve"}
+    head = ["figure"] + [f"{names[r['server']]} -w {r['workers']}" for r in reports]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for phase, figure, *goals in TARGETS:
+        cells = [f"{phase}: {figure}"]
+        for report in reports:
+            goal = goals[0] if report["server"] == "pitot" else goals[1]
+            found = {p["phase"]: p for p in report["phases"]}.get(phase, {}).get(figure)
+            if found is None:
+                cells.append("-")
+                continue
+            if goal is None:
+                cells.append(f"{found:,}")
+                continue
+            met = found <= goal if figure.endswith("_ms") else found >= goal
+            sign = "≤" if figure.endswith("_ms") else "≥"
+            cells.append(f"{found:,} ({sign} {goal:,.0f}: {'met' if met else 'NOT met'})")
+        lines.append("| " + " | ".join(cells) + " |")
+    loads = ", ".join(f"{p['load_average_1min']:.1f}" for r in reports for p in r["phases"])
+    lines.append(f"\nload average (1 min) during the phases: {loads}")
+    return "\n".join(lines)
+
+
+def run(settings: Settings) -> dict[str, Any]:
+    import mlflow.pyfunc
+
+    import pitot_tf.serving.pyfunc  # noqa: F401  (this checkout's, not the model's copy)
+
+    model_dir = settings.model or train_and_log(settings)
+    requests = Requests(*names_of(model_dir), seed=settings.seed)
+    local = mlflow.pyfunc.load_model(str(model_dir))
+    kinds = ("pitot", "mlflow") if settings.server == "both" else (settings.server,)
+    report: dict[str, Any] = {"cpus": os.cpu_count(), "load_average": load_average(),
+                              "servers": [serve_and_measure(settings, kind, model_dir, local,
+                                                            requests) for kind in kinds]}
+    report["breakdown"] = breakdown(local, requests, settings.batch_rows)
+    report["load_average_after"] = load_average()
+    report["targets"] = target_table(report["servers"])
+    report["problems"] = [p for server in report["servers"] for p in server["problems"]]
+    return report
+
+
 def parse_args(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_data_options(parser, steps=200, overrides=False)
+    add_data_options(parser, steps=200, overrides=False,
+                     data_help="dataset folder (default: $PITOT_DATA, else the packaged one)")
     parser.add_argument("--model", type=Path, help="a pyfunc-model folder (skips training)")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    parser.add_argument("--server", choices=("mlflow", "pitot"), default="mlflow",
-                        help="mlflow models serve, or pitot-tf serve (TCP_NODELAY)")
-    for name, default in (("workers", 1), ("one", 1000), ("eight", 2000),
-                          ("batches", 40), ("batch-clients", 2), ("mixed", 3000), ("seed", 0)):
+    parser.add_argument("--server", choices=("both", "pitot", "mlflow"), default="both",
+                        help="pitot-tf serve, then mlflow models serve (both), or one")
+    for name, default in (("workers", 2), ("mlflow-workers", 1), ("one", 1000),
+                          ("eight", 2000), ("batches", 40), ("batch-clients", 2),
+                          ("mixed", 3000), ("seed", 0)):
         parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args(argv)
+    data = args.data_dir or os.environ.get("PITOT_DATA")
     settings = Settings(
-        data_dir=Path(args.data_dir or os.environ.get("PITOT_DATA") or "data").resolve(),
+        data_dir=Path(data).resolve() if data else None,
         workdir=work_folder(args.workdir, "pitot-serve-load-"),
         model=args.model.resolve() if args.model else None, server=args.server,
-        steps=args.steps,
-        workers=args.workers, one=args.one, eight=args.eight, batches=args.batches,
+        steps=args.steps, workers=args.workers, mlflow_workers=args.mlflow_workers,
+        one=args.one, eight=args.eight, batches=args.batches,
         batch_clients=args.batch_clients, mixed=args.mixed, seed=args.seed,
         keep=args.keep or args.workdir is not None)
     return settings
@@ -504,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not settings.keep:
             shutil.rmtree(settings.workdir, ignore_errors=True)
+    print(report["targets"], flush=True)
     emit(report)
     return 1 if report["problems"] else 0
 

@@ -1,4 +1,4 @@
-"""``pitot-tf serve``: MLflow's scoring server for a ``pyfunc-model``, fast with many workers."""
+"""``pitot-tf serve``: a ``pyfunc-model`` served as MLflow's scoring server serves it, faster."""
 
 from __future__ import annotations
 
@@ -25,11 +25,13 @@ Timeout = Annotated[
 def serve(model_uri: ModelUri, host: Host = "127.0.0.1", port: Port = 5001, workers: Workers = 1,
           timeout: Timeout = None) -> None:
     """Serve --model-uri (runs:/<id>/pyfunc-model, models:/<name>@<alias> or a folder) at
-    http://HOST:PORT/invocations, as `mlflow models serve --env-manager local` does, but with
-    TCP_NODELAY on every worker's connections (no ~40 ms Nagle delay per answer with
-    --workers > 1), and every request bounded before MLflow reads it (body size, rows,
-    co-runners, names, JSON nesting, concurrent requests: PITOT_SERVE_* variables, see
-    docs/reliability.md). UVICORN_* variables apply (e.g. UVICORN_ACCESS_LOG=false)."""
+    http://HOST:PORT/invocations with the answers of `mlflow models serve --env-manager
+    local`, several times faster: requests are read straight into columns and answered
+    without pandas (other request forms go to MLflow's handler), TCP_NODELAY is on for every
+    worker's connections (no ~40 ms Nagle delay per answer with --workers > 1), and every
+    request is bounded before it is read (body size, rows, co-runners, names, JSON nesting,
+    concurrent requests: PITOT_SERVE_* variables, see docs/reliability.md). UVICORN_*
+    variables apply; the access log is off unless UVICORN_ACCESS_LOG=true."""
     from pitot_tf.serving.scoring import serve as run_server
 
     run_server(model_uri, host=host, port=port, workers=workers, timeout=timeout)

@@ -8,8 +8,14 @@ loading and serving a Pitot model's pyfunc never imports it):
   artifacts and calibration JSON it loads from.
 * :mod:`~pitot_tf.serving.pyfunc_model` -- the file MLflow runs to load it ("model from
   code"; :mod:`pitot_tf.tracking.models` logs it with every trained model).
-* :mod:`~pitot_tf.serving.request_parsing` -- a request checked and turned into index arrays,
-  or one line naming the row, field and value at fault (HTTP 400 when served).
+* :mod:`~pitot_tf.serving.request_parsing` -- a request, read by column, checked and turned
+  into index arrays, or one line naming the row, field and value at fault (HTTP 400 when
+  served).
+* :mod:`~pitot_tf.serving.answer` -- the answer's columns, as a table, records or lists.
+* :mod:`~pitot_tf.serving.frames` -- tables built and read by column array, cheaply.
+* :mod:`~pitot_tf.serving.direct` -- ``/invocations`` without pandas or MLflow's handler: the
+  JSON body straight into columns, the answer straight to JSON (orjson), for the request
+  forms it reads exactly as MLflow does.
 * :mod:`~pitot_tf.serving.predictor` -- the log runtimes behind an answer: numpy tables for
   Pitot (stored when the model was logged), else the Keras model.
 * :mod:`~pitot_tf.serving.keras_predictor` -- the Keras side: the numpy tables computed and
@@ -26,7 +32,7 @@ loading and serving a Pitot model's pyfunc never imports it):
 * :mod:`~pitot_tf.serving.mlflow_guard` -- the same checks inside ``mlflow models serve``,
   installed by the model as it loads there, and one-line errors from MLflow's parsing.
 * :mod:`~pitot_tf.serving.scoring` -- ``pitot-tf serve``: MLflow's scoring app under uvicorn's
-  worker supervisor, with TCP_NODELAY in every worker.
+  worker supervisor, with TCP_NODELAY in every worker and ``/invocations`` answered directly.
 
 Training and logging the model live in :mod:`pitot_tf.tracking`; this package only reads
 what a run logged. See ``docs/mlflow.md``.

@@ -10,9 +10,13 @@ MLflow's scoring app reads a whole body into memory, whatever its size, and then
   body has no ``Content-Length``), so memory per request is bounded by the limit;
 * answers 400 for JSON nested deeper than the limit;
 
-then hands the body to MLflow's app. Every refusal is one line of JSON,
-``{"error_code": "BAD_REQUEST", "message": ...}``, as MLflow's own errors are. Other paths
-(``/ping``, ``/health``, ``/version``) pass through untouched.
+then answers it itself with a :class:`~pitot_tf.serving.direct.DirectScorer` where one is
+given and it takes the request (small bodies on the event loop, where they take well under a
+millisecond; larger ones in a thread, answered 504 after MLflow's request timeout), else
+hands the body to MLflow's app. Every refusal is one line of JSON,
+``{"error_code": "BAD_REQUEST", "message": ...}``, as MLflow's own errors are. A request
+counts against the concurrency limit until its answer is sent. Other paths (``/ping``,
+``/health``, ``/version``) pass through untouched.
 """
 
 from __future__ import annotations
@@ -20,11 +24,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
 
 from pitot_tf.serving.body_checks import Refusal, body_refusal, size_refusal, type_refusal
 from pitot_tf.serving.limits import Limits
 from pitot_tf.serving.mlflow_guard import CHECKED
+
+if TYPE_CHECKING:
+    from pitot_tf.serving.direct import DirectScorer
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -46,7 +55,12 @@ def header(scope: Scope, name: bytes) -> str | None:
 async def respond(send: Send, refusal: Refusal) -> None:
     """Send ``refusal`` as a complete JSON response."""
     body = json.dumps({"error_code": "BAD_REQUEST", "message": refusal.message}).encode()
-    await send({"type": "http.response.start", "status": refusal.status,
+    await send_json(send, refusal.status, body)
+
+
+async def send_json(send: Send, status: int, body: bytes) -> None:
+    """Send ``body`` (JSON) as a complete response."""
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -81,11 +95,16 @@ async def read_body(receive: Receive, limits: Limits) -> bytes | Refusal | None:
 
 
 class RequestGuard:
-    """``app`` (MLflow's scoring app) behind the checks of the module docstring."""
+    """``app`` (MLflow's scoring app) behind the checks of the module docstring; ``direct``
+    answers the requests it takes without the app."""
 
-    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+    def __init__(self, app: ASGIApp, limits: Limits, direct: DirectScorer | None = None,
+                 timeout_s: float | None = None) -> None:
         self.app = app
         self.limits = limits
+        self.direct = direct
+        self.timeout_s = timeout_s if timeout_s is not None else float(
+            MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get())
         self.active = 0  # requests in progress in this worker (one event loop: no lock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -102,10 +121,23 @@ class RequestGuard:
             await respond(send, refusal)
             return
         self.active += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.active -= 1
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                release()  # answered: the client may send its next request now
+            await send(message)
+
         try:
-            await self.checked(scope, receive, send, content_type)
+            await self.checked(scope, receive, sending, content_type)
         finally:
-            self.active -= 1
+            release()
 
     async def checked(self, scope: Scope, receive: Receive, send: Send,
                       content_type: str | None) -> None:
@@ -122,6 +154,9 @@ class RequestGuard:
         if refusal is not None:
             await respond(send, refusal)
             return
+        assert isinstance(body, bytes)
+        if self.direct is not None and await self.answered(body, content_type, send):
+            return
         given = False
 
         async def replay() -> Message:
@@ -136,3 +171,22 @@ class RequestGuard:
             await self.app(scope, replay, send)
         finally:
             CHECKED.reset(token)
+
+    async def answered(self, body: bytes, content_type: str | None, send: Send) -> bool:
+        """Answer ``body`` with the direct scorer if it takes it; False to hand it on."""
+        assert self.direct is not None
+        if len(body) <= OFF_LOOP_BYTES:
+            reply = self.direct.reply(body, content_type)
+        else:
+            try:
+                reply = await asyncio.wait_for(
+                    asyncio.to_thread(self.direct.reply, body, content_type), self.timeout_s)
+            except (asyncio.TimeoutError, TimeoutError):
+                await respond(send, Refusal(504, (
+                    f"the request took longer than {self.timeout_s:g} s "
+                    f"(MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT)")))
+                return True
+        if reply is None:
+            return False
+        await send_json(send, reply.status, reply.body)
+        return True

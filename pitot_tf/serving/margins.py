@@ -50,18 +50,21 @@ class Margins:
 
     def upper_bound(self, log_pred: np.ndarray, degree: np.ndarray,
                     alpha: np.ndarray) -> np.ndarray:
-        """``(n,)`` log-domain bound per row of ``log_pred`` ``(n, heads)``. BadRequest (naming
-        the first row) for an alpha the calibration set is too small for."""
-        heads = np.empty(len(alpha), dtype=np.intp)
-        margins = np.empty(len(alpha), dtype=np.float64)
-        for d in np.unique(degree):
-            rows = np.flatnonzero(degree == d)
-            values, inverse = np.unique(alpha[rows], return_inverse=True)
-            for i, a in enumerate(values.tolist()):
-                chosen = rows[inverse == i]
-                try:
-                    heads[chosen], margins[chosen] = self._lookup(int(d), a)
-                except ConformalError as error:
-                    raise BadRequest(f"row {int(chosen[0])}: alpha {a!r}: {error}") from None
+        """``(n,)`` log-domain bound per row of ``log_pred`` ``(n, heads)``: each distinct
+        (degree, alpha) pair is looked up once and spread to its rows with numpy. BadRequest
+        (naming the first row) for an alpha the calibration set is too small for."""
+        _, alpha_code = np.unique(alpha, return_inverse=True)
+        key = alpha_code.reshape(-1) * (int(degree.max(initial=0)) + 1) + degree
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        heads = np.empty(len(first), dtype=np.intp)
+        margins = np.empty(len(first), dtype=np.float64)
+        for pair in np.argsort(first).tolist():  # in the order the rows give them
+            row = int(first[pair])
+            a = float(alpha[row])
+            try:
+                heads[pair], margins[pair] = self._lookup(int(degree[row]), a)
+            except ConformalError as error:
+                raise BadRequest(f"row {row}: alpha {a!r}: {error}") from None
+        inverse = inverse.reshape(-1)
         log_pred = np.asarray(log_pred, dtype=np.float64)
-        return log_pred[np.arange(len(heads)), heads] + margins
+        return log_pred[np.arange(len(inverse)), heads[inverse]] + margins[inverse]

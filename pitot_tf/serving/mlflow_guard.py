@@ -11,6 +11,9 @@ the scoring app (``mlflow.pyfunc.scoring_server.app`` is being imported),
 * a body over the size limit is answered 413, a content type other than JSON 415, JSON
   nested deeper than the limit 400 (:mod:`~pitot_tf.serving.body_checks`);
 * more than ``max_concurrent_requests`` requests at once in this worker are answered 503;
+* a request in a form this project's model reads itself is answered by it
+  (:mod:`~pitot_tf.serving.direct`: the same checks, errors and numbers as MLflow's handler
+  with the pyfunc, without pandas or the per-request schema work), where orjson is installed;
 
 and after it, any error MLflow raises is answered in one line of at most
 :data:`MESSAGE_CHARS` characters, without the body or a stack trace. The body has already been
@@ -69,14 +72,36 @@ def refusal_response(refusal: Refusal, response_type: Any) -> Any:
     return response_type(response=body, status=refusal.status, mimetype="application/json")
 
 
-def guarded(original: Invocations, limits: Limits, response_type: Any) -> Invocations:
-    """``original`` (MLflow's ``invocations``) behind the checks of the module docstring."""
+def direct_reply(model: Any, body: bytes, content_type: Any) -> Any:
+    """This project's own answer to ``body`` (:mod:`~pitot_tf.serving.direct`), or None to
+    leave it to MLflow's handler (another request form, another model, or no orjson where
+    the model is served)."""
+    scorers: dict[int, Any] = _SCORERS
+    if id(model) not in scorers:
+        try:
+            from pitot_tf.serving.direct import DirectScorer
+        except ImportError:  # orjson is not installed where the model is served
+            scorers[id(model)] = None
+        else:
+            scorers[id(model)] = DirectScorer.of(model)
+    scorer = scorers[id(model)]
+    return None if scorer is None else scorer.reply(body, content_type)
+
+
+#: The direct scorer of each loaded model MLflow has passed in (one per process, in practice).
+_SCORERS: dict[int, Any] = {}
+
+
+def guarded(original: Invocations, limits: Limits, response_type: Any,
+            direct: bool = True) -> Invocations:
+    """``original`` (MLflow's ``invocations``) behind the checks of the module docstring;
+    with ``direct``, a request this project's model reads itself is answered without it."""
     slots = threading.BoundedSemaphore(limits.max_concurrent_requests)
 
     def invocations(data: Any, content_type: Any, model: Any, input_schema: Any) -> Any:
         checked = CHECKED.get()
+        body = data if isinstance(data, bytes) else str(data).encode()
         if not checked:
-            body = data if isinstance(data, bytes) else str(data).encode()
             refusal = body_refusal(body, content_type, limits)
             if refusal is not None:
                 return refusal_response(refusal, response_type)
@@ -85,6 +110,10 @@ def guarded(original: Invocations, limits: Limits, response_type: Any) -> Invoca
                     f"this worker is already answering {limits.max_concurrent_requests} "
                     f"requests (PITOT_SERVE_MAX_CONCURRENT_REQUESTS); retry")), response_type)
         try:
+            reply = direct_reply(model, body, content_type) if direct and not checked else None
+            if reply is not None:
+                return response_type(response=reply.body, status=reply.status,
+                                     mimetype="application/json")
             return original(data, content_type, model, input_schema)
         except (BadRequest, ModelFailure):
             raise
@@ -106,11 +135,12 @@ def guarded(original: Invocations, limits: Limits, response_type: Any) -> Invoca
     return invocations
 
 
-def guard_scoring_server(limits: Limits) -> bool:
+def guard_scoring_server(limits: Limits, serving: bool = False) -> bool:
     """Wrap MLflow's ``scoring_server.invocations`` when called while its app module loads the
-    model (once per process); True if it is wrapped now. Elsewhere (``load_model`` in a
-    notebook, ``pitot-tf predict``) nothing changes."""
-    if SCORING_APP_MODULE not in sys.modules:
+    model, or with ``serving`` (``pitot-tf serve`` builds the app itself), once per process;
+    True if it is wrapped now. Elsewhere (``load_model`` in a notebook, ``pitot-tf predict``)
+    nothing changes."""
+    if not serving and SCORING_APP_MODULE not in sys.modules:
         return False
     from mlflow.pyfunc import scoring_server
 

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,14 @@ from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
 from pitot_tf.errors import PitotError
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.models.numpy_store import load_tables, save_tables
+from pitot_tf.serving.answer import (
+    ORIENTS,
+    OUTPUT_COLUMNS,
+    Answer,
+    AnswerTable,
+    answer_orient,
+    check_finite,
+)
 from pitot_tf.serving.batching import predict_grouped
 from pitot_tf.serving.limits import Limits
 from pitot_tf.serving.margins import Margins
@@ -71,7 +79,6 @@ from pitot_tf.serving.request_parsing import (
     ModelFailure,
     Names,
     Request,
-    show,
 )
 
 _logger = logging.getLogger(__name__)
@@ -92,10 +99,6 @@ WARM_BOUND_NOTE = ("bound calibrated on measured workloads only: it may not hold
                    "(train on a cold-workload split for cold bounds)")
 __all__ = ["INPUT_COLUMNS", "ORIENTS", "OUTPUT_COLUMNS", "AnswerTable", "BadRequest",
            "PitotRuntimeModel"]
-OUTPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "predicted_runtime_s",
-                  "upper_bound_s", "calibration", "note")
-#: Answer forms a request may ask for with ``params={"orient": ...}``.
-ORIENTS = ("records", "columns")
 
 
 def calibration_state(
@@ -198,19 +201,23 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         naming the row, field and value; a failure of the model itself raises
         :class:`ModelFailure` (HTTP 500)."""
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        orient = (params or {}).get("orient") or "records"
-        if orient not in ORIENTS:
-            raise BadRequest(f"params: orient must be one of {', '.join(ORIENTS)}, "
-                             f"got {show(orient)}")
+        orient = answer_orient(params)
+        answer = self.respond(frame)
+        return answer.columns_as_lists() if orient == "columns" else answer.table()
+
+    def respond(self, request: pd.DataFrame | Mapping[str, Sequence[Any]]) -> Answer:
+        """The answer to a table, or to ``{column: values}`` (as ``pitot-tf serve`` reads
+        them from the JSON body), with :meth:`predict`'s errors."""
         try:
-            answer = self.answer(self.names.parse(frame))
-            return answer.columns_as_lists() if orient == "columns" else answer
+            if isinstance(request, pd.DataFrame):
+                return self.answer(self.names.parse(request))
+            return self.answer(self.names.parse_columns(request))
         except BadRequest:
             raise
         except PitotError as error:
             raise BadRequest(str(error)) from error
         except Exception as error:
-            _logger.exception("pyfunc-model failed on a request of %d row(s)", len(frame))
+            _logger.exception("pyfunc-model failed on a request of %d row(s)", len(request))
             raise ModelFailure(error) from error
 
     def log_runtime(self, request: Request) -> np.ndarray:
@@ -229,13 +236,17 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         """Seconds from the model's natural-log runtimes (in its dataset's unit)."""
         return np.exp(log_runtime) * self.seconds_per_unit
 
-    def answer(self, request: Request) -> AnswerTable:
-        """The output table: runtimes and bounds in seconds, and which calibration was used."""
+    def answer(self, request: Request) -> Answer:
+        """The answer's columns: runtimes and bounds in seconds, and which calibration was
+        used (looked up once per distinct co-runner count)."""
         log_pred = self.log_runtime(request)
         degree = request.degree
         log_bound = self.margins.upper_bound(log_pred, degree, request.alpha)
-        chosen = {d: self.margins.calibration_for(d) for d in np.unique(degree).tolist()}
-        notes = [chosen[d][1] for d in degree.tolist()]
+        degrees, inverse = np.unique(degree, return_inverse=True)
+        chosen = [self.margins.calibration_for(d) for d in degrees.tolist()]
+        inverse = inverse.reshape(-1)
+        calibration = np.asarray([name for name, _ in chosen], dtype=object)[inverse]
+        notes = np.asarray([note for _, note in chosen], dtype=object)[inverse]
         cold = np.asarray(sorted(request.features), dtype=np.intp)
         if len(cold) and self.cold_margins is not None:
             log_bound[cold] = self.cold_margins.upper_bound(
@@ -245,56 +256,10 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
             notes[row] = "; ".join(n for n in (COLD_NOTE, bound_note, notes[row]) if n)
         runtime, bound = self.seconds(log_pred[:, 0]), self.seconds(log_bound)
         check_finite(runtime, bound)
-        return AnswerTable({
-            "workload": _text(request.workload),
-            "platform": _text(self.platform_names[request.platform]),
-            "co_runners": _text(request.co_runners),
-            "alpha": request.alpha,
-            "predicted_runtime_s": runtime,
-            "upper_bound_s": bound,
-            "calibration": _text([chosen[d][0] for d in degree.tolist()]),
-            "note": _text(notes),
-        }, columns=list(OUTPUT_COLUMNS), copy=False)
-
-
-class AnswerTable(pd.DataFrame):
-    """The answer table; a ``DataFrame`` whose ``to_dict(orient="records")`` (what MLflow's
-    scoring server calls before writing JSON) builds the same records from whole columns,
-    several times faster than pandas' per-value conversion. Anything derived from it (a
-    slice, a copy) is a plain ``DataFrame``."""
-
-    @property
-    def _constructor(self) -> type[pd.DataFrame]:
-        return pd.DataFrame
-
-    def columns_as_lists(self) -> dict[str, list[Any]]:
-        """``{column: [Python values]}``, the ``orient="columns"`` answer."""
-        return {str(name): self[name].tolist() for name in self.columns}
-
-    def to_dict(self, orient: Any = "dict", *args: Any, **kwargs: Any) -> Any:
-        if orient != "records" or args or kwargs:
-            return super().to_dict(orient, *args, **kwargs)
-        names = [str(name) for name in self.columns]
-        return [dict(zip(names, row, strict=True))
-                for row in zip(*(self[name].tolist() for name in self.columns), strict=True)]
-
-
-def check_finite(runtime: np.ndarray, bound: np.ndarray) -> None:
-    """BadRequest naming the first row whose runtime or bound is not a finite positive
-    number of seconds (inputs far outside what the model was trained on can overflow
-    ``exp``); an answer never carries ``inf`` or ``NaN``."""
-    good = np.isfinite(runtime) & np.isfinite(bound) & (runtime > 0) & (bound > 0)
-    if not good.all():
-        row = int(np.flatnonzero(~good)[0])
-        raise BadRequest(f"row {row}: the predicted runtime ({float(runtime[row])!r} s) or "
-                         f"bound ({float(bound[row])!r} s) is not a finite positive number; the "
-                         f"inputs are far outside what the model was trained on")
-
-
-def _text(values: Any) -> pd.Series:
-    """A column of Python strings as object dtype: MLflow turns the answer into JSON records
-    about twice as fast from these as from pandas' arrow-backed ``str`` columns."""
-    return pd.Series(np.asarray(values, dtype=object), dtype=object, copy=False)
+        return Answer(workload=request.workload, platform=self.platform_names[request.platform],
+                      co_runners=request.co_runners, alpha=request.alpha,
+                      predicted_runtime_s=runtime, upper_bound_s=bound,
+                      calibration=calibration, note=notes)
 
 
 def _load_keras(path: str) -> Any:

@@ -14,8 +14,11 @@ type, JSON nesting and concurrent requests bounded before MLflow reads a byte; l
 ``PITOT_SERVE_*``, checked here before any worker starts), under uvicorn's own worker
 supervisor, but listens on a socket whose ``proto`` is ``IPPROTO_TCP`` (:class:`TcpConfig`),
 so every worker's accepted connections get TCP_NODELAY.
-uvicorn's ``UVICORN_*`` environment variables (``UVICORN_ACCESS_LOG=false``, ...) apply as they
-do under ``mlflow models serve``.
+uvicorn's ``UVICORN_*`` environment variables apply as they do under ``mlflow models serve``;
+the access log is off unless ``UVICORN_ACCESS_LOG=true``. uvicorn parses HTTP with httptools
+and runs uvloop's event loop where they are installed (``uvicorn[standard]``, a dependency).
+Each worker answers ``/invocations`` itself for this project's model
+(:mod:`~pitot_tf.serving.direct`; :mod:`~pitot_tf.serving.guarded_app`).
 """
 
 from __future__ import annotations
@@ -85,7 +88,8 @@ def scoring_environment(model_path: str, timeout: int | None = None) -> dict[str
 
 def uvicorn_config(host: str, port: int, workers: int) -> TcpConfig:
     """The scoring app's configuration: ``host``, ``port`` and ``workers`` as given, every
-    other setting from the ``UVICORN_*`` environment as the ``uvicorn`` command reads it."""
+    other setting from the ``UVICORN_*`` environment as the ``uvicorn`` command reads it,
+    except that the access log is off unless ``UVICORN_ACCESS_LOG`` says otherwise."""
     command = sys.modules["uvicorn.main"].main  # the click command (``uvicorn.main`` is shadowed)
     arguments = [SCORING_APP, "--host", host, "--port", str(port), "--workers", str(workers)]
     with command.make_context("uvicorn", arguments) as context:
@@ -99,6 +103,8 @@ def uvicorn_config(host: str, port: int, workers: int) -> TcpConfig:
     if settings["log_config"] is None:
         settings["log_config"] = uvicorn.config.LOGGING_CONFIG
     settings["headers"] = [header.split(":", 1) for header in settings["headers"]]
+    if "UVICORN_ACCESS_LOG" not in os.environ:
+        settings["access_log"] = False  # a line per request costs more than a short answer
     return TcpConfig(**settings)
 
 
