@@ -1,5 +1,5 @@
 """The logged pyfunc-model is served by a fresh virtual environment holding only its own
-requirements (numpy, pandas, mlflow-skinny; no TensorFlow), through ``mlflow models serve``:
+requirements (numpy, pandas, mlflow-skinny, orjson; no TensorFlow), through ``mlflow models serve``:
 ``benchmarks/serve_env.py`` on a small synthetic model."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pitot_tf.data.synth import synthesize_dataset
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
+@pytest.mark.smoke
 def test_a_fresh_venv_of_the_requirements_serves_the_model(tmp_path: Path) -> None:
     data = synthesize_dataset(tmp_path / "data", platforms=16, workloads=24, seed=1)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -31,7 +31,7 @@ def test_a_fresh_venv_of_the_requirements_serves_the_model(tmp_path: Path) -> No
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["problems"] == [] and done.returncode == 0
     assert {line.split("==")[0] for line in report["requirements"]} == {
-        "mlflow-skinny", "numpy", "pandas"}
+        "mlflow-skinny", "numpy", "pandas", "orjson"}
     assert not {"tensorflow", "tensorflow-cpu", "keras"} & set(report["installed"])
     assert report["good_status"] == 200 and report["bad_status"] == 400
     assert report["bad_message"].startswith("row 0: workload: unknown workload")

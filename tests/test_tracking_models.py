@@ -74,7 +74,8 @@ def logged_models(run_id: str) -> dict[str, mlflow.entities.LoggedModel]:
 
 def test_the_pyfunc_carries_numpy_tables_and_requires_no_tensorflow(pyfunc_dir: Path) -> None:
     requirements = (pyfunc_dir / "requirements.txt").read_text().split()
-    assert {line.split("==")[0] for line in requirements} == {"mlflow-skinny", "numpy", "pandas"}
+    assert {line.split("==")[0] for line in requirements} == {
+        "mlflow-skinny", "numpy", "pandas", "orjson"}
     assert all("==" in line for line in requirements)
     conda = (pyfunc_dir / "conda.yaml").read_text()
     assert "tensorflow" not in conda and "keras" not in conda

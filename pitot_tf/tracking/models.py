@@ -1,15 +1,16 @@
 """Log a trained model twice: the Keras model (``model``) and the ``pyfunc-model`` product.
 
 For a Pitot model the pyfunc carries numpy tables (computed here and checked against the Keras
-model, :func:`~pitot_tf.serving.keras_predictor.predictor_for`) and is logged with
-requirements that name only numpy, pandas and mlflow-skinny (which brings MLflow's scoring
-server, FastAPI and uvicorn): it loads and serves without TensorFlow. Other model kinds (the
-monolith and attention baselines) are served through their Keras model and need Keras. Both
-models are logged with explicit pip requirements (installed versions), so MLflow does not load
-the model in a subprocess to infer them, with a signature and a two-row ``input_example``
-(the pyfunc's is checked by MLflow, predicting it in this process: about 0.05 s; the Keras
-model's is the one its signature was inferred from). The pyfunc also carries the
-``pitot_tf`` package (``code_paths``) so it loads where the package is not installed.
+model, :func:`~pitot_tf.serving.keras_predictor.predictor_for`) and is logged with requirements
+that name only numpy, pandas, mlflow-skinny (which brings MLflow's scoring server, FastAPI and
+uvicorn) and orjson (the model's own JSON path under that server): it loads and serves without
+TensorFlow. Other model kinds (the monolith and attention baselines) are served through their
+Keras model and need Keras. Both models are logged with explicit pip requirements (installed
+versions), so MLflow does not load the model in a subprocess to infer them, with a signature
+and a two-row ``input_example`` (the pyfunc's is checked by MLflow, predicting it in this
+process: about 0.05 s; the Keras model's is the one its signature was inferred from). The
+pyfunc also carries the ``pitot_tf`` package (``code_paths``) so it loads where the package is
+not installed.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from pitot_tf.training.batches import max_interferers
 #: What the Keras model (and a pyfunc served through Keras) needs installed.
 KERAS_PACKAGES = ("keras", "tensorflow-cpu", "tensorflow", "numpy", "pandas", "pyyaml",
                   "mlflow")
-#: What the numpy pyfunc needs to load and to be served by ``mlflow models serve``.
-SERVING_PACKAGES = ("mlflow-skinny", "numpy", "pandas")
+#: What the numpy pyfunc needs to load and to be served by ``mlflow models serve`` (orjson:
+#: the direct JSON path of :mod:`~pitot_tf.serving.mlflow_guard`).
+SERVING_PACKAGES = ("mlflow-skinny", "numpy", "pandas", "orjson")
 
 
 def pip_requirements(packages: tuple[str, ...] = KERAS_PACKAGES) -> list[str]:
