@@ -12,6 +12,10 @@ text). Nothing else is dropped, and descriptor 2 is restored even when the impor
 was dropped is kept in :data:`hidden_lines`: ``pitot-tf info`` shows it when it finds no GPU,
 so that a GPU machine whose driver TensorFlow cannot use still says why.
 
+The same first import runs with :data:`KERAS_EXTRAS` (scikit-learn, matplotlib) hidden, which
+``tf.keras`` would otherwise load for optional features pitot-tf never uses: a run starts about
+1.5 CPU s faster and 80 MiB smaller; ``PITOT_TF_KERAS_EXTRAS=1`` lets it load them.
+
 :func:`install_import_hook` (called by ``pitot_tf/__init__.py``) costs nothing until TensorFlow
 is imported and nothing at all when it is already imported. ``PITOT_TF_RAW_STDERR=1`` turns
 the filter off: a TensorFlow that aborts while starting (for example on a CPU without the
@@ -32,6 +36,16 @@ from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 
 RAW_VARIABLE = "PITOT_TF_RAW_STDERR"
+#: Set (not ``0``) to let TensorFlow's import load :data:`KERAS_EXTRAS` as it would by itself.
+EXTRAS_VARIABLE = "PITOT_TF_KERAS_EXTRAS"
+#: Libraries that ``import tensorflow`` loads only because Keras (imported by TensorFlow as
+#: ``tf.keras``) offers optional features with them when they are installed: scikit-learn
+#: wrappers and matplotlib image galleries, which pitot-tf never uses. Measured on 2 cores
+#: (docs/benchmarks.md, "Memory"), they are about 1.5 CPU s and 80 MiB of the import's 5 s
+#: and 700 MiB, paid by every training run. The first import of TensorFlow runs with them
+#: hidden (Keras then leaves those features out of this process); afterwards they import as
+#: usual for whoever asks (pitot-tf fits its trees with scikit-learn, plots with matplotlib).
+KERAS_EXTRAS = ("sklearn", "matplotlib")
 
 #: Written once before the first C++ log line of a process that has not set up absl logging.
 ABSL_BANNER = re.compile(
@@ -109,10 +123,30 @@ def install_import_hook() -> None:
     """Make the first ``import tensorflow`` of this process (from any module) import it and
     find its devices inside :func:`filtered_stderr`. No-op when TensorFlow is already
     imported, the hook is already installed, or ``PITOT_TF_RAW_STDERR`` is set (not ``0``)."""
+    if not any(isinstance(finder, _ExtrasFinder) for finder in sys.meta_path) and not (
+            "keras" in sys.modules or "tensorflow" in sys.modules):
+        sys.meta_path.insert(0, _ExtrasFinder())
     if ("tensorflow" in sys.modules or os.environ.get(RAW_VARIABLE, "0").strip() not in ("", "0")
             or any(isinstance(finder, _TensorFlowFinder) for finder in sys.meta_path)):
         return
     sys.meta_path.insert(0, _TensorFlowFinder())
+
+
+class _ExtrasFinder(importlib.abc.MetaPathFinder):
+    """Finds the first of ``keras`` and ``tensorflow`` to be imported (each imports the
+    other) as the other finders would, once, and has it import with :data:`KERAS_EXTRAS`
+    hidden."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in ("keras", "tensorflow"):
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _HidingLoader(spec.loader)
+        return spec
 
 
 class _TensorFlowFinder(importlib.abc.MetaPathFinder):
@@ -130,9 +164,9 @@ class _TensorFlowFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
-class _FilteringLoader(importlib.abc.Loader):
-    """Runs the real loader, then finds the devices, inside :func:`filtered_stderr`; leaves the
-    real loader on the module so that nothing else sees this one."""
+class _WrappingLoader(importlib.abc.Loader):
+    """Runs the wrapped loader; leaves the real (innermost) loader on the module so that
+    nothing else sees a wrapper."""
 
     def __init__(self, loader: importlib.abc.Loader) -> None:
         self.loader = loader
@@ -140,18 +174,57 @@ class _FilteringLoader(importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         return self.loader.create_module(spec)
 
+    def run(self, module: ModuleType) -> None:
+        real = self.loader
+        while isinstance(real, _WrappingLoader):
+            real = real.loader
+        try:
+            self.loader.exec_module(module)
+        finally:
+            module.__loader__ = real
+            if module.__spec__ is not None:
+                module.__spec__.loader = real
+
+
+class _HidingLoader(_WrappingLoader):
+    """Runs the real loader with :data:`KERAS_EXTRAS` hidden (:func:`_extras_to_hide`)."""
+
+    def exec_module(self, module: ModuleType) -> None:
+        with _hidden(_extras_to_hide()):
+            self.run(module)
+
+
+class _FilteringLoader(_WrappingLoader):
+    """Runs the real loader, then finds the devices, inside :func:`filtered_stderr`."""
+
     def exec_module(self, module: ModuleType) -> None:
         with filtered_stderr():
-            try:
-                self.loader.exec_module(module)
-            finally:
-                module.__loader__ = self.loader
-                if module.__spec__ is not None:
-                    module.__spec__.loader = self.loader
+            self.run(module)
             # Only to have the CUDA build say "no GPU" here; should it fail, the next
             # enumeration (by the caller, outside this filter) fails the same way, visibly.
             with contextlib.suppress(Exception):
                 module.config.list_physical_devices()
+
+
+def _extras_to_hide() -> tuple[str, ...]:
+    """The :data:`KERAS_EXTRAS` not yet imported, unless ``PITOT_TF_KERAS_EXTRAS`` is set."""
+    if os.environ.get(EXTRAS_VARIABLE, "0").strip() not in ("", "0"):
+        return ()
+    return tuple(name for name in KERAS_EXTRAS if name not in sys.modules)
+
+
+@contextlib.contextmanager
+def _hidden(names: Sequence[str]) -> Iterator[None]:
+    """Inside the block, ``import NAME`` raises ImportError for each of ``names`` (a
+    ``None`` entry in ``sys.modules``); afterwards they import as usual again."""
+    for name in names:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name in names:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
 
 
 def _flush_stderr() -> None:

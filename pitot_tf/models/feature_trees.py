@@ -13,8 +13,10 @@ they are a weight of the baseline layer: saved with the model, and evaluated in 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import ExtraTreesRegressor
-from sklearn.model_selection import KFold
+
+# scikit-learn is imported where trees are fitted, not here: every model imports this module
+# (for predict_trees and max_nodes), and importing scikit-learn costs a training run about a
+# second and 30-90 MiB it never uses unless model.cold_baseline fits trees.
 
 from pitot_tf.models.packed_trees import FEATURE, LEFT, RIGHT, THRESHOLD, VALUE, predict_trees
 
@@ -44,6 +46,8 @@ def fit_trees(values: np.ndarray, features: np.ndarray, nodes: int, seed: int) -
     if len(values) < 2 * MIN_LEAF:  # too few rows to split: every tree is their mean
         packed[:, 0, VALUE] = float(np.mean(values)) if len(values) else 0.0
         return packed
+    from sklearn.ensemble import ExtraTreesRegressor
+
     forest = ExtraTreesRegressor(TREES, max_features=MAX_FEATURES, min_samples_leaf=MIN_LEAF,
                                  random_state=seed, n_jobs=1)
     forest.fit(np.asarray(features, np.float32), np.asarray(values, np.float64))
@@ -65,6 +69,8 @@ def folds(rows: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     ``2 * FOLDS`` rows (every row then gets the mean: too few to fit on the others)."""
     if rows < 2 * FOLDS:
         return []
+    from sklearn.model_selection import KFold
+
     return list(KFold(FOLDS, shuffle=True, random_state=seed).split(np.zeros((rows, 1))))
 
 
