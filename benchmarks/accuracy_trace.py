@@ -4,8 +4,8 @@ traced: the side of ``benchmarks/time_to_accuracy.py`` that is ours.
     python benchmarks/accuracy_trace.py --preset pitot/fast --splits DIR [--level 0.5]
         [--replicate 0] [--data-dir DIR] [--set KEY=VALUE ...]
 
-It imports what training needs and nothing else (no MLflow, no ``benchmarks/common.py``
-helpers beyond the standard library): the process is timed whole by its caller. At every
+It imports what training needs and nothing else (no MLflow): the process is timed whole by
+its caller. At every
 validation (every ``training.val_every`` steps) it records the epoch time and the
 validation MAPE per objective of the weights at that step. The last line is one JSON object:
 ``test`` and ``val`` (MAPE per objective of the kept weights, as fractions), ``trace``
@@ -20,9 +20,7 @@ import json
 import resource
 import time
 
-import pitot_tf  # noqa: F401 - sets TensorFlow's environment before anything imports it
-from pitot_tf.config import parse_overrides
-from pitot_tf.training.experiment import prepare
+from common import add_data_options, experiment, overrides_of
 
 
 def mape(log_true, log_pred) -> float:  # type: ignore[no-untyped-def]
@@ -35,15 +33,12 @@ def mape(log_true, log_pred) -> float:  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--preset", default="pitot/fast")
-    parser.add_argument("--splits", required=True, metavar="DIR")
     parser.add_argument("--level", type=float, default=0.5)
     parser.add_argument("--replicate", type=int, default=0)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--set", dest="overrides", action="extend", nargs="*", default=[],
-                        metavar="KEY=VALUE")
+    add_data_options(parser, splits=True, steps=False)
     args = parser.parse_args()
-    overrides = {"training.progress": False, **parse_overrides(args.overrides)}
-    run = prepare(args.preset, overrides, args.level, args.replicate, args.data_dir, args.splits)
+    run = experiment(args.preset, overrides_of(args), args.level, args.replicate, args.data_dir,
+                     args.splits)
 
     from pitot_tf.training.trainer import Trainer
 

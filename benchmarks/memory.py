@@ -50,9 +50,10 @@ def stage(name: str) -> None:
                                         "file_mb": 0.0}
     STAGES.append({"stage": name, "rss_mb": round(rss, 1), "peak_rss_mb": round(peak, 1),
                    "anon_mb": round(parts["anon"], 1), "file_mb": round(parts["file"], 1)})
-    print(f"{name:<34} RSS {rss:6.0f} MiB ({rss - before['rss_mb']:+5.0f}; anon "
-          f"{parts['anon'] - before['anon_mb']:+5.0f}, file {parts['file'] - before['file_mb']:+5.0f}"
-          f"), peak {peak:6.0f} MiB ({peak - before['peak_rss_mb']:+5.0f})", flush=True)
+    anon, file = parts["anon"] - before["anon_mb"], parts["file"] - before["file_mb"]
+    print(f"{name:<34} RSS {rss:6.0f} MiB ({rss - before['rss_mb']:+5.0f}; anon {anon:+5.0f}, "
+          f"file {file:+5.0f}), peak {peak:6.0f} MiB ({peak - before['peak_rss_mb']:+5.0f})",
+          flush=True)
 
 
 def main() -> None:
@@ -62,8 +63,9 @@ def main() -> None:
     parser.add_argument("--mlflow", action="store_true", help="also import MLflow at the end")
     args = parser.parse_args()
     stage("python and pitot_tf.config")
-    import pitot_tf  # noqa: F401 - sets TensorFlow's environment first
     import tensorflow as tf
+
+    import pitot_tf  # noqa: F401 - sets TensorFlow's environment first
 
     stage("import tensorflow")
     import keras  # noqa: F401

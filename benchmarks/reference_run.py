@@ -29,7 +29,6 @@ sys.path.insert(0, os.getcwd())
 
 import numpy as np  # noqa: E402
 from jax import random  # noqa: E402
-
 from pitot import models, presets  # noqa: E402
 from prediction import ObjectiveSet, Split, loss  # noqa: E402
 

@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import add_data_options, emit
+
 HERE = Path(__file__).resolve().parent
 REFERENCE_RUN = HERE / "reference_run.py"
 ACCURACY_TRACE = HERE / "accuracy_trace.py"
@@ -161,8 +163,6 @@ def main() -> None:
     parser.add_argument("--reference-work", required=True, metavar="DIR",
                         help="what `bash benchmarks/reference.sh --work DIR` made (its clone "
                              "DIR/pitot and environment DIR/venv)")
-    parser.add_argument("--splits", required=True, metavar="DIR",
-                        help="split files <level>/<replicate>.npz both sides read")
     parser.add_argument("--level", type=float, default=0.5)
     parser.add_argument("--replicate", type=int, default=0)
     parser.add_argument("--pairs", type=int, default=3)
@@ -171,14 +171,14 @@ def main() -> None:
     parser.add_argument("--reference-steps", type=int, default=None, metavar="N",
                         help="the reference's steps (default: its preset's; a quick check "
                              "with --set training.steps=N, not a comparison)")
-    parser.add_argument("--data-dir", default=None,
-                        help="our dataset folder (default: the packaged published data, the "
-                             "same files as the reference's data/)")
-    parser.add_argument("--set", dest="overrides", action="extend", nargs="*", default=[],
-                        metavar="KEY=VALUE", help="config overrides of our side")
+    add_data_options(parser, splits=True, steps=False,
+                     data_help="our dataset folder (default: the published data built into "
+                               "pitot-tf, the same files as the reference's data/)")
     parser.add_argument("--jsonl", type=Path, default=None,
                         help="also append each pair's record to this file")
     args = parser.parse_args()
+    if args.splits is None:
+        parser.error("--splits DIR is required: the split files both sides read")
     level = level_folder(Path(args.splits), args.level)
     print(f"{args.preset} against the reference's {args.reference_preset}, split "
           f"{Path(args.splits).resolve()}/{level}/{args.replicate}.npz, {args.pairs} pair(s); "
@@ -194,7 +194,7 @@ def main() -> None:
           f"ratio {result['median_time_to_accuracy_ratio']}; mean test MAPE: reference "
           f"{_mape(result['reference_test_mean'])}, ours {_mape(result['ours_test_mean'])}; "
           f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    print(json.dumps(result), flush=True)
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ from types import ModuleType
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-#: Not a benchmark: it photographs web UIs for the docs (``screenshots.sh`` drives it).
-NOT_BENCHMARKS = {"common.py", "screenshot_ui.py"}
+#: Not benchmarks of their own: one photographs web UIs for the docs (``screenshots.sh`` drives
+#: it); one runs the reference implementation in its own environment, without pitot-tf.
+NOT_BENCHMARKS = {"common.py", "screenshot_ui.py", "reference_run.py"}
 
 
 @pytest.fixture(scope="module")

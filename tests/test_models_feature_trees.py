@@ -66,3 +66,18 @@ def test_out_of_fold_is_as_honest_as_new_rows() -> None:
     honest = np.sqrt(np.mean((held - values[seen]) ** 2))
     assert inside < 0.7 * new
     assert 0.7 * new < honest < 1.5 * new, (inside, honest, new)
+
+
+def test_predicting_from_packed_trees_needs_no_scikit_learn() -> None:
+    """Only fitting imports scikit-learn: a model (or a served one) that predicts from its
+    packed trees does not pay for it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pitot_tf.models.feature_trees as t, numpy as np\n"
+            "t.predict_trees(t.empty_trees(3), np.zeros((2, 4)))\n"
+            "print('sklearn' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

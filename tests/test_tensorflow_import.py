@@ -197,3 +197,26 @@ print(tf.config.threading.get_intra_op_parallelism_threads())
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"
     assert result.stderr == ""
+
+
+def test_keras_optional_libraries_are_not_loaded_with_tensorflow_but_import_after() -> None:
+    """scikit-learn and matplotlib, which Keras would load for features pitot-tf never uses,
+    stay out of TensorFlow's import (whichever of Keras and TensorFlow comes first) and still
+    import afterwards for whoever needs them."""
+    for first in ("keras", "tensorflow"):
+        code = f"""
+import sys, pitot_tf, {first}, tensorflow, keras
+print(sorted({{"sklearn", "matplotlib"}} & set(sys.modules)))
+import sklearn.ensemble, matplotlib
+print(sorted({{"sklearn", "matplotlib"}} & set(sys.modules)))
+"""
+        result = _python(code)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split("\n")[:2] == ["[]", "['matplotlib', 'sklearn']"]
+
+
+def test_the_extras_variable_lets_tensorflow_load_them() -> None:
+    code = "import sys, pitot_tf, tensorflow; print(sorted({'sklearn'} & set(sys.modules)))"
+    result = _python(code, env={tensorflow_import.EXTRAS_VARIABLE: "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['sklearn']"
