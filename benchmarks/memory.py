@@ -25,6 +25,8 @@ from typing import Any
 import psutil
 from common import add_data_options, emit, experiment, mape_scores, overrides_of, peak_rss_mb
 
+import pitot_tf  # noqa: F401 - sets TensorFlow's environment before it is imported below
+
 STAGES: list[dict[str, Any]] = []
 _process = psutil.Process()
 
@@ -64,8 +66,6 @@ def main() -> None:
     args = parser.parse_args()
     stage("python and pitot_tf.config")
     import tensorflow as tf
-
-    import pitot_tf  # noqa: F401 - sets TensorFlow's environment first
 
     stage("import tensorflow")
     import keras  # noqa: F401

@@ -11,9 +11,10 @@ peak_rss_mb.
 
 With ``--per-step N`` it trains no run: it builds the trainer, runs 50 steps to compile and
 warm up, then times three rounds of N optimizer steps (no validation) and prints the CPU
-milliseconds per step of each round; the last line is one JSON object with the keys preset,
-steps and cpu_ms_per_step. On a shared machine that is the figure to compare two versions by
-(alternate them: wall time there mostly measures the other work).
+milliseconds per step of each round and the peak memory; the last line is one JSON object with
+the keys preset, steps, cpu_ms_per_step and peak_rss_mb. On a shared machine that is the
+figure to compare two versions by (alternate them: wall time there mostly measures the other
+work).
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ def per_step(preset: str, trainer: Trainer, steps: int) -> None:
         with stopwatch() as timing:
             trainer._steps(tf.constant(WARM_UP_STEPS + i * steps), tf.constant(steps)).numpy()
         rounds.append(round(timing.cpu_s / steps * 1e3, 2))
-    print(f"{preset}: CPU ms per step {rounds}")
-    emit({"preset": preset, "steps": steps, "cpu_ms_per_step": rounds})
+    peak_mb = peak_rss_mb()
+    print(f"{preset}: CPU ms per step {rounds}, peak RSS {peak_mb:.0f} MB")
+    emit({"preset": preset, "steps": steps, "cpu_ms_per_step": rounds,
+          "peak_rss_mb": round(peak_mb, 1)})
 
 
 if __name__ == "__main__":

@@ -10,9 +10,14 @@ from pitot_tf.errors import PredictionError
 from pitot_tf.models.parts import MissingPart, model_parts
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
 
+#: Rows per model call. Larger chunks gain no speed on these small models but hold more memory:
+#: scoring 49,480 rows in one chunk of up to 65,536 raised a run's peak by 60 MiB, in chunks of
+#: 8,192 by 22 MiB (``benchmarks/memory.py``, docs/benchmarks.md "Memory").
+CHUNK_ROWS = 8_192
+
 
 def predict_inputs(model: keras.Model, inputs: dict[str, np.ndarray],
-                   batch: int = 65_536) -> np.ndarray:
+                   batch: int = CHUNK_ROWS) -> np.ndarray:
     """``(n, heads)`` model outputs for a dict of input arrays, in chunks of ``batch`` rows.
 
     Calls the model directly rather than ``model.predict``: ``predict`` traces a new graph for
@@ -27,7 +32,7 @@ def predict_inputs(model: keras.Model, inputs: dict[str, np.ndarray],
     return np.concatenate(chunks)
 
 
-def predict_rows(model: keras.Model, rows: Rows, batch: int = 65_536) -> np.ndarray:
+def predict_rows(model: keras.Model, rows: Rows, batch: int = CHUNK_ROWS) -> np.ndarray:
     """``(n, heads)`` predicted log runtime (natural log of the dataset's runtime unit)."""
     return predict_inputs(model, rows.inputs(), batch)
 
