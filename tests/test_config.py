@@ -244,3 +244,10 @@ def test_read_fields_reads_a_section_as_strictly_as_overrides() -> None:
         read_fields(_Section, {"low": 1, "depth": "x"}, "s")
     with pytest.raises(ConfigError, match="^s must be a mapping"):
         read_fields(_Section, [1], "s")
+
+
+def test_fast_is_tuned_stopped_early() -> None:
+    """``pitot/fast`` is ``pitot/tuned``'s model and optimizer, fewer steps and validations."""
+    fast, tuned = resolve("pitot/fast").flat(), resolve("pitot/tuned").flat()
+    assert {k: v for k, v in fast.items() if tuned[k] != v} == {
+        "training.steps": 5_000, "training.val_every": 500}
