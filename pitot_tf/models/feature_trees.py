@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-# scikit-learn is imported where trees are fitted, not here: every model imports this module
-# (for predict_trees and max_nodes), and importing scikit-learn costs a training run about a
-# second and 30-90 MiB it never uses unless model.cold_baseline fits trees.
-
 from pitot_tf.models.packed_trees import FEATURE, LEFT, RIGHT, THRESHOLD, VALUE, predict_trees
+
+# scikit-learn is imported where trees are fitted, not here: every model imports this module
+# (for max_nodes), and importing scikit-learn costs a training run about a second and
+# 30-90 MiB it never uses unless model.cold_baseline fits trees.
 
 #: Trees per forest, share of features tried per split, fewest rows per leaf.
 TREES, MAX_FEATURES, MIN_LEAF = 100, 0.5, 2
