@@ -24,6 +24,8 @@ from pitot_tf.errors import ConfigError
 TOWER_KINDS = ("hybrid", "embedding")
 INTERFERENCE_MODES = ("model", "ignore")
 INTERFERENCE_FORMS = ("paper", "reference")
+#: Where Pitot's towers run in a training step (:mod:`pitot_tf.models.pitot`).
+TOWER_ROWS = ("auto", "all", "batch")
 BASELINE_FITS = ("train", "train+val")
 #: How a platform or workload never measured gets its baseline term from its side features
 #: (``model.cold_baseline``): a ridge regression, extremely randomized trees, or per axis the
@@ -122,6 +124,12 @@ class ModelConfig:
     learned_features: int = setting(
         1, "Learned free features appended to each row's side features in a hybrid tower.")
     layers: list[int] = setting([128, 128], "Hidden layer widths of each Pitot tower.")
+    tower_rows: str = setting(
+        "auto", _one_of(TOWER_ROWS) + ": which rows the towers embed at each step: `all` "
+        "(every platform and workload, then gather the batch's rows), `batch` (only the "
+        "rows the batch names, co-runners included: a step's cost then does not grow with "
+        "the number of platforms and workloads) or `auto` (`batch` when the batch names "
+        "fewer rows than the two axes hold). The same predictions either way.")
     activation: str = setting("gelu", "Activation of every hidden layer (a Keras name).")
     baseline: bool = setting(
         True, "Add the linear-scaling baseline (false: no baseline and no intercept).")
@@ -381,7 +389,7 @@ BASELINE_KEYS = ("baseline_trainable", "baseline_fit", "cold_baseline")
 KIND_KEYS: dict[str, tuple[str, ...]] = {
     "pitot": (
         "mf_dim", "if_dim", "if_slope", "interference", "interference_form", "workload_tower",
-        "platform_tower", "learned_features", "layers", "cold_dropout",
+        "platform_tower", "learned_features", "layers", "cold_dropout", "tower_rows",
     ),
     "monolith": ("monolith_layers",),
     "attention": ("attention_layers", "attention_dim", "value_dim", "output_layers"),
@@ -491,6 +499,10 @@ def validate(config: Config) -> None:
         m.interference_form in INTERFERENCE_FORMS,
         f"model.interference_form must be one of {INTERFERENCE_FORMS}, "
         f"got '{m.interference_form}'",
+    )
+    _check(
+        m.tower_rows in TOWER_ROWS,
+        f"model.tower_rows must be one of {TOWER_ROWS}, got '{m.tower_rows}'",
     )
     _check(
         m.baseline_fit in BASELINE_FITS,

@@ -176,42 +176,92 @@ class PitotTables:
                               for name, value in values.items()})
 
 
+@dataclass(frozen=True)
+class RowTables:
+    """What :func:`row_term` reads of a batch of rows (Keras tensors or numpy arrays): the
+    rows' own workload ``x_w (b, E, H, d)``, platform ``x_p (b, E, d)`` and ``v_s
+    (b, E, k, d)``; for the interference term the mask of filled co-runner slots ``present
+    (b, J, 1, 1, 1)`` and either the co-runners' ``x_i (b, J, E, H, d)`` and the platform's
+    ``v_g (b, E, k, d)`` (the paper's form) or ``v_g (b, J, E, k, d)`` read at each
+    co-runner's clamped index (the reference's); with cold dropout the rows' biases
+    ``(b, E, H)``.
+
+    :func:`gather_rows` reads them from every entity's tables; a layer may also compute
+    them by running its towers on the batch's entities alone
+    (:meth:`pitot_tf.models.pitot.PitotInteraction.call`), the same numbers for large axes at
+    a fraction of the cost."""
+
+    x_w: Any
+    x_p: Any
+    v_s: Any
+    v_g: Any = None
+    x_i: Any = None
+    present: Any = None
+    platform_bias: Any = None
+    workload_bias: Any = None
+
+
+def corunner_rows(interferers: Any, platforms: int, equation: Equation, xp: ArrayOps) -> Any:
+    """``(b, J)`` indices safe to read co-runner rows at: the workload rows of ``x_i`` (the
+    paper's form), or the platform rows of ``v_g`` (the reference's, clamped to the last
+    platform, :mod:`pitot_tf.models.pitot`); empty slots read row 0."""
+    index = xp.maximum(interferers, 0)
+    return xp.minimum(index, platforms - 1) if equation.reference else index
+
+
+def present_slots(interferers: Any, dtype: Any, xp: ArrayOps) -> Any:
+    """``(b, J, 1, 1, 1)``: 1 where a co-runner slot is filled, 0 where it is ``-1``."""
+    return xp.cast(xp.greater_equal(interferers, 0), dtype)[:, :, None, None, None]
+
+
+def gather_rows(tables: PitotTables, equation: Equation, platform: Any, workload: Any,
+                interferers: Any, xp: ArrayOps) -> RowTables:
+    """The :class:`RowTables` of rows ``(platform, workload, interferers)`` read from every
+    entity's ``tables``."""
+    def bias(table: Any, index: Any) -> Any:
+        return None if table is None else xp.take(table, index, axis=0)
+
+    rows = RowTables(
+        x_w=xp.take(tables.x_w, workload, axis=0), x_p=xp.take(tables.x_p, platform, axis=0),
+        v_s=xp.take(tables.v_s, platform, axis=0),
+        platform_bias=bias(tables.platform_bias, platform),
+        workload_bias=bias(tables.workload_bias, workload))
+    if not equation.interference:
+        return rows
+    present = present_slots(interferers, rows.x_w.dtype, xp)
+    index = corunner_rows(interferers, int(tables.x_p.shape[0]), equation, xp)
+    if equation.reference:
+        return dataclasses.replace(rows, present=present, v_g=xp.take(tables.v_g, index, axis=0))
+    return dataclasses.replace(rows, present=present, x_i=xp.take(tables.x_w, index, axis=0),
+                               v_g=xp.take(tables.v_g, platform, axis=0))
+
+
 def pitot_term(tables: PitotTables, equation: Equation, platform: Any, workload: Any,
                interferers: Any, xp: ArrayOps) -> Any:
     """``(batch, E · H)``: the equation of the module (member ``e``'s heads in columns
     ``e · H …``); ``interferers`` is ``(batch, J)`` workload indices, ``-1`` for no co-runner."""
-    columns = int(tables.x_w.shape[1]) * int(tables.x_w.shape[2])
-    x_w = xp.take(tables.x_w, workload, axis=0)  # (b, E, H, d)
-    x_p = xp.take(tables.x_p, platform, axis=0)  # (b, E, d)
-    prediction = xp.sum(x_w * xp.expand_dims(x_p, 2), axis=-1)
-    if tables.platform_bias is not None:
-        prediction = (prediction + xp.take(tables.platform_bias, platform, axis=0)
-                      + xp.take(tables.workload_bias, workload, axis=0))
+    rows = gather_rows(tables, equation, platform, workload, interferers, xp)
+    return row_term(rows, equation, xp)
+
+
+def row_term(rows: RowTables, equation: Equation, xp: ArrayOps) -> Any:
+    """``(batch, E · H)``: the equation of the module on the rows' own tables."""
+    columns = int(rows.x_w.shape[1]) * int(rows.x_w.shape[2])
+    x_w = rows.x_w  # (b, E, H, d)
+    prediction = xp.sum(x_w * xp.expand_dims(rows.x_p, 2), axis=-1)
+    if rows.platform_bias is not None:
+        prediction = prediction + rows.platform_bias + rows.workload_bias
     prediction = xp.reshape(prediction, (-1, columns))
     if not equation.interference:
         return prediction
-    susceptibility = xp.einsum("behd,bekd->behk", x_w, xp.take(tables.v_s, platform, axis=0))
-    present = xp.cast(xp.greater_equal(interferers, 0), x_w.dtype)[:, :, None, None, None]
+    susceptibility = xp.einsum("behd,bekd->behk", x_w, rows.v_s)
     if equation.reference:
-        pressure = _reference_pressure(tables, x_w, interferers, present, xp)
+        # Σ_i <x_w, Vg[min(i, P - 1)],k>: the reference code's maths (pitot_tf.models.pitot)
+        v_g = xp.sum(rows.v_g * rows.present, axis=1)  # (b, E, k, d)
+        pressure = xp.einsum("behd,bekd->behk", x_w, v_g)
     else:
-        pressure = _paper_pressure(tables, platform, interferers, present, xp)
+        # Σ_i <x_i, Vg_p,k>: linear in the co-runners' embeddings, so sum them first
+        x_i = xp.sum(rows.x_i * rows.present, axis=1)
+        pressure = xp.einsum("behd,bekd->behk", x_i, rows.v_g)
     rectified = xp.leaky_relu(pressure, negative_slope=equation.slope)
     return prediction + xp.reshape(xp.sum(susceptibility * rectified, axis=-1), (-1, columns))
-
-
-def _paper_pressure(tables: PitotTables, platform: Any, interferers: Any, present: Any,
-                    xp: ArrayOps) -> Any:
-    """``Σ_i <x_i, Vg_p,k>``: linear in the co-runners' embeddings, so sum them first."""
-    x_i = xp.take(tables.x_w, xp.maximum(interferers, 0), axis=0)  # (b, J, E, H, d)
-    x_i = xp.sum(x_i * present, axis=1)
-    return xp.einsum("behd,bekd->behk", x_i, xp.take(tables.v_g, platform, axis=0))
-
-
-def _reference_pressure(tables: PitotTables, x_w: Any, interferers: Any, present: Any,
-                        xp: ArrayOps) -> Any:
-    """``Σ_i <x_w, Vg[min(i, P - 1)],k>``: the reference code's maths
-    (:mod:`pitot_tf.models.pitot`)."""
-    index = xp.minimum(xp.maximum(interferers, 0), int(tables.x_p.shape[0]) - 1)
-    v_g = xp.sum(xp.take(tables.v_g, index, axis=0) * present, axis=1)  # (b, E, k, d)
-    return xp.einsum("behd,bekd->behk", x_w, v_g)

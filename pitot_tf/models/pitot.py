@@ -21,21 +21,39 @@ the towers' hidden layers and learned features are shared and each member has it
 of the towers' output layers (its own ``x_w``, ``x_p``, ``Vs`` and ``Vg``): the output is
 ``(batch, E · heads)``, member ``e``'s heads in columns ``e · heads …``
 (:mod:`pitot_tf.models.ensemble`). A single model is the ``E = 1`` case: ``call`` takes one
-path for both, :func:`pitot_tf.models.interference.pitot_term`, the function the numpy
-serving predictor evaluates too.
+path for both, :func:`pitot_tf.models.interference.row_term` on the rows' tables, the
+function the numpy serving predictor evaluates too.
+
+Where the rows' tables come from (``tower_rows``, the config's ``model.tower_rows``): ``all``
+runs both towers over every platform and workload and gathers the batch's rows from those
+tables (cheapest when the axes have fewer rows than a batch names); ``batch`` runs the towers
+on the rows the batch names (its platforms, workloads and co-runners, repeats included), so
+that a step costs the same however many entities the data has; ``auto`` takes ``batch`` when
+the batch's size is known when the step is traced and names fewer tower rows than the axes
+hold, else ``all``. Both give the same numbers (to float32 rounding).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
-from pitot_tf.config import Config
+from pitot_tf.config import TOWER_ROWS, Config
 from pitot_tf.data.dataset import Dataset
-from pitot_tf.models.interference import Equation, PitotTables, TowerLayout, pitot_term
+from pitot_tf.models.interference import (
+    Equation,
+    PitotTables,
+    RowTables,
+    TowerLayout,
+    corunner_rows,
+    gather_rows,
+    present_slots,
+    row_term,
+)
 from pitot_tf.models.rows import RowWeight
 from pitot_tf.models.towers import Tower
 
@@ -67,9 +85,12 @@ class PitotInteraction(keras.layers.Layer):
         activation: str = "gelu",
         cold_dropout: float = 0.0,
         members: int = 1,
+        tower_rows: str = "auto",
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
+        if tower_rows not in TOWER_ROWS:
+            raise ValueError(f"tower_rows must be one of {TOWER_ROWS}, got {tower_rows!r}")
         self.settings = dict(
             platforms=platforms,
             workloads=workloads,
@@ -88,7 +109,9 @@ class PitotInteraction(keras.layers.Layer):
             activation=activation,
             cold_dropout=cold_dropout,
             members=members,
+            tower_rows=tower_rows,
         )
+        self.tower_rows, self.platforms, self.workloads = tower_rows, platforms, workloads
         if members > 1 and cold_dropout > 0:
             raise ValueError("shared-tower members (members > 1) do not support cold dropout")
         self.members, self.heads = members, heads
@@ -136,12 +159,61 @@ class PitotInteraction(keras.layers.Layer):
         tables = self.tables()
         return tables.x_w[:, 0], tables.x_p[:, 0], tables.v_s[:, 0], tables.v_g[:, 0]
 
-    def call(self, platform: object, workload: object, interferers: object,
-             platform_cold: object = None, workload_cold: object = None) -> Any:
+    def call(self, platform: Any, workload: Any, interferers: Any,
+             platform_cold: Any = None, workload_cold: Any = None) -> Any:
         """``(batch, members · heads)``: the equation of the module
-        (:func:`~pitot_tf.models.interference.pitot_term`)."""
-        return pitot_term(self.tables(platform_cold, workload_cold), self.equation,
-                          platform, workload, interferers, ops)
+        (:func:`~pitot_tf.models.interference.row_term`) on the rows' tables, computed as
+        ``tower_rows`` says (:meth:`on_batch`)."""
+        if self.on_batch(platform, interferers):
+            rows = self.batch_rows(platform, workload, interferers, platform_cold, workload_cold)
+        else:
+            rows = gather_rows(self.tables(platform_cold, workload_cold), self.equation,
+                               platform, workload, interferers, ops)
+        return row_term(rows, self.equation, ops)
+
+    def on_batch(self, platform: Any, interferers: Any) -> bool:
+        """Whether this call runs the towers on the batch's rows (:meth:`batch_rows`) rather
+        than on every entity: ``tower_rows`` ``batch``, or ``auto`` with a batch whose size
+        and co-runner slots are known at trace time and that names fewer tower rows (a row
+        per platform, workload and co-runner) than both axes hold."""
+        if self.tower_rows != "auto":
+            return self.tower_rows == "batch"
+        n, slots = platform.shape[0], interferers.shape[1]
+        if n is None or slots is None:
+            return False
+        corunners = n * slots if self.equation.interference else 0
+        return 2 * n + corunners < self.platforms + self.workloads
+
+    def batch_rows(self, platform: Any, workload: Any, interferers: Any,
+                   platform_cold: Any = None, workload_cold: Any = None) -> RowTables:
+        """The rows' tables with the towers run on the batch's own entities: its platforms,
+        its workloads and (for the interference term) its co-runners' workload rows, or in
+        the reference form their clamped platform rows."""
+        equation, layout, n = self.equation, self.tower_layout, ops.shape(platform)[0]
+        workload_index, platform_index = workload, platform
+        if equation.interference:
+            corunners = corunner_rows(interferers, self.platforms, equation, ops)
+            corunners = ops.reshape(corunners, (-1,))
+            if equation.reference:
+                platform_index = ops.concatenate([platform, corunners], axis=0)
+            else:
+                workload_index = ops.concatenate([workload, corunners], axis=0)
+        x_w, workload_bias = layout.workload(
+            self.workload_tower.embed_rows(workload_index, workload_cold), ops)
+        x_p, v_s, v_g, platform_bias = layout.platform(
+            self.platform_tower.embed_rows(platform_index, platform_cold), ops)
+        rows = RowTables(x_w=x_w[:n], x_p=x_p[:n], v_s=v_s[:n],
+                         platform_bias=None if platform_bias is None else platform_bias[:n],
+                         workload_bias=None if workload_bias is None else workload_bias[:n])
+        if not equation.interference:
+            return rows
+        slots = ops.shape(interferers)[1]
+        present = present_slots(interferers, x_w.dtype, ops)
+        if equation.reference:
+            v_g = ops.reshape(v_g[n:], (-1, slots, *v_g.shape[1:]))
+            return dataclasses.replace(rows, present=present, v_g=v_g)
+        x_i = ops.reshape(x_w[n:], (-1, slots, *x_w.shape[1:]))
+        return dataclasses.replace(rows, present=present, x_i=x_i, v_g=v_g[:n])
 
     def get_config(self) -> dict[str, object]:
         return {**super().get_config(), **self.settings}
@@ -175,5 +247,6 @@ def build(config: Config, dataset: Dataset, heads: int) -> PitotInteraction:
         layers=m.layers,
         cold_dropout=m.cold_dropout,
         members=shared_members(config),
+        tower_rows=config.model.tower_rows,
         name="pitot",
     )

@@ -3,7 +3,9 @@
 A *hybrid* tower feeds ``[side features ‖ n learned free features]`` through an MLP, so rows
 with similar features get similar embeddings and the free features absorb what the features
 miss. An *embedding* tower is a free table (no side information; matrix factorization).
-Towers always embed the whole axis at once (a few hundred rows) and callers gather by index.
+:meth:`Tower.embed` embeds the whole axis at once and callers gather by index;
+:meth:`Tower.embed_rows` embeds only the rows a batch names (the same numbers, row for row),
+which is cheaper once the axis has more rows than the batch.
 
 With ``cold_neutral="zero"`` (a model trained with ``model.cold_dropout``) :meth:`Tower.embed`
 takes a per-row mask of "cold" rows whose free part it replaces by zeros: what a row that
@@ -124,22 +126,30 @@ class Tower(keras.layers.Layer):
             x = dense(x)
         return np.asarray(ops.convert_to_numpy(x), dtype=np.float32)
 
-    def inputs(self, cold: Any = None) -> Any:
-        """The MLP's input for every row: side features and learned features side by side
-        (zeros for the learned features of ``cold`` rows, a ``(rows,)`` 0/1 mask)."""
-        features = self.features
+    def inputs(self, cold: Any = None, index: Any = None) -> Any:
+        """The MLP's input for every row (or the rows at ``index``, ``(n,)``): side features
+        and learned features side by side (zeros for the learned features of ``cold`` rows, a
+        ``(rows,)`` 0/1 mask over the whole axis)."""
+        features = self.features if index is None else ops.take(self.features, index, axis=0)
         if self.standardize:
             features = (features - self.feature_mean) / self.feature_scale
         if self.learned is None:
             return features
-        return ops.concatenate([features, _zero_rows(self.learned, cold)], axis=-1)
+        return ops.concatenate([features, _zero_rows(_rows(self.learned, index),
+                                                     _rows(cold, index))], axis=-1)
 
     def embed(self, cold: Any = None) -> Any:
         """``(rows, out_dim)``: the embedding of every row of the axis; ``cold`` (optional
         ``(rows,)`` 0/1 mask) rows embed with their free part at zero."""
+        return self.embed_rows(None, cold)
+
+    def embed_rows(self, index: Any, cold: Any = None) -> Any:
+        """``(n, out_dim)``: the embedding of the rows at ``index`` (``(n,)``, repeats
+        allowed; None: every row, as :meth:`embed`), each as :meth:`embed` gives it; ``cold``
+        is :meth:`embed`'s mask over the whole axis."""
         if self.kind != "hybrid":
-            return _zero_rows(self.table, cold)
-        x = self.inputs(cold)
+            return _zero_rows(_rows(self.table, index), _rows(cold, index))
+        x = self.inputs(cold, index)
         for dense in self.hidden:
             x = dense(x)
         return self.head(x)
@@ -163,3 +173,10 @@ def _zero_rows(values: Any, cold: Any) -> Any:
     if cold is None:
         return values
     return values * ops.expand_dims(1.0 - ops.cast(cold, values.dtype), -1)
+
+
+def _rows(values: Any, index: Any) -> Any:
+    """``values`` at rows ``index`` (all of it for None; None stays None)."""
+    if values is None or index is None:
+        return values
+    return ops.take(values, index, axis=0)
