@@ -82,6 +82,8 @@ NEEDS: dict[str, dict[str, Any]] = {
 EXEMPT = {
     "training.progress": "only shows or hides the progress bar",
     "training.jit_compile": "compiles the same maths with XLA or not: speed, not results",
+    "model.tower_rows": "runs the towers on every entity or on the batch's rows: speed, not "
+                        "results (tests/test_models_tower_rows.py checks they agree)",
 }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pitot_tf.data.synth import SynthSpec, synthesize_dataset
+from pitot_tf.data.synth import SynthSpec, generate, generate_sparse, synthesize_dataset
 from pitot_tf.errors import ConfigError
 
 
@@ -160,3 +160,25 @@ def test_rewrite_drops_other_degrees(tmp_path: Path) -> None:
     synthesize_dataset(tmp_path, platforms=4, workloads=5, interference=(4,))
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "data.npz", "if4.npz", "notes.txt", "truth.npz"]
+
+
+def test_sparse_rows_cover_every_entity_without_a_matrix() -> None:
+    spec = SynthSpec(platforms=30, workloads=50, interference=(2, 3), interference_rows=70)
+    files = generate_sparse(spec, rows=400)
+    data, truth = files["data.npz"], files["truth.npz"]
+    p, w = data["i_platform"], data["i_workload"]
+    assert len(p) == 400 and len(np.unique(p * 50 + w)) == 400  # distinct cells
+    assert set(p) == set(range(30)) and set(w) == set(range(50))
+    assert "log_t_matrix" not in truth
+    dense = generate(spec)["truth.npz"]  # same parameters, so the same cells' truth
+    np.testing.assert_allclose(truth["mf_log_t"], dense["log_t_matrix"][p, w], rtol=1e-12)
+    for degree in (2, 3):
+        rows = files[f"if{degree}.npz"]
+        assert len(rows["t"]) == 70
+        cells = set(zip(p.tolist(), w.tolist(), strict=True))
+        pairs = zip(rows["i_platform"].tolist(), rows["i_workload"].tolist(), strict=True)
+        assert all(pair in cells for pair in pairs)
+    again = generate_sparse(spec, rows=400)["data.npz"]
+    np.testing.assert_array_equal(again["t"], data["t"])
+    with pytest.raises(ConfigError, match="rows"):
+        generate_sparse(spec, rows=30 * 50 + 1)

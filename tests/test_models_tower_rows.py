@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pitot_tf.errors import ConfigError
 from pitot_tf.data.dataset import Dataset, load_dataset
 from pitot_tf.data.splits import make_split
 from pitot_tf.data.synth import synthesize_dataset
+from pitot_tf.errors import ConfigError
 from pitot_tf.models import build_model
 from pitot_tf.models.parts import model_parts
 from pitot_tf.models.pitot import PitotInteraction

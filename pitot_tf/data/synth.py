@@ -21,7 +21,8 @@ from numpy.typing import NDArray
 from pitot_tf.data.units import UNIT_KEY
 from pitot_tf.errors import ConfigError
 
-__all__ = ["SynthSpec", "generate", "synthesize_dataset"]
+__all__ = ["SynthSpec", "generate", "generate_sparse", "synthesize_dataset",
+           "write_dataset"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -124,6 +125,10 @@ class _Truth:
         """Noise-free log runtime of every (platform, workload) pair, shape (P, W)."""
         return self.a[:, None] + self.b[None, :] + self.v @ self.u.T
 
+    def log_t_at(self, p: IntArray, w: IntArray) -> FloatArray:
+        """Noise-free log runtime of the cells ``(p, w)`` alone (no ``(P, W)`` matrix)."""
+        return self.a[p] + self.b[w] + np.einsum("nr,nr->n", self.v[p], self.u[w])
+
     def slowdown(self, p: IntArray, w: IntArray, c: IntArray) -> FloatArray:
         """Increase of log runtime of ``w`` on ``p`` caused by co-runner ``c`` (rows)."""
         susceptibility = _sigmoid(self.s[w] + self.k[p])
@@ -153,7 +158,12 @@ def synthesize_dataset(
     """
     spec = SynthSpec(platforms, workloads, tuple(interference), seed, noise, density,
                      interference_rows)
-    files = generate(spec)
+    return write_dataset(out, generate(spec))
+
+
+def write_dataset(out: Path, files: dict[str, Arrays]) -> Path:
+    """Write ``files`` (:func:`generate`'s or :func:`generate_sparse`'s) into ``out``,
+    replacing the dataset there; return ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("if*.npz"):  # loaders read every ifK.npz: drop other degrees' rows
@@ -168,26 +178,66 @@ def synthesize_dataset(
 def generate(spec: SynthSpec) -> dict[str, Arrays]:
     """The arrays of each file (``data.npz``, ``ifK.npz``, ``truth.npz``) for ``spec``."""
     spec.validate()
+    sides = _sides(spec)
+    matrix = sides.truth.log_t()
+    p, w = _observed(spec, _rng(spec, 4))
+    return _files(spec, sides, p, w, matrix[p, w], matrix)
+
+
+def generate_sparse(spec: SynthSpec, rows: int) -> dict[str, Arrays]:
+    """As :func:`generate`, for axes too large for a ``(P, W)`` matrix (benchmarks of scale):
+    ``rows`` observed cells instead of a ``spec.density`` fraction, every platform and
+    workload at least once, and ``truth.npz`` without ``log_t_matrix``. Memory and time are
+    linear in ``rows`` and the axes' sizes; deterministic per seed."""
+    spec.validate()
+    least = max(spec.platforms, spec.workloads)
+    if not least <= rows <= spec.platforms * spec.workloads:
+        raise ConfigError(f"synthetic dataset: rows must be in [{least}, platforms * "
+                          f"workloads], got {rows}")
+    sides = _sides(spec)
+    p, w = _observed_cells(spec, rows, _rng(spec, 4))
+    return _files(spec, sides, p, w, sides.truth.log_t_at(p, w), None)
+
+
+@dataclass(frozen=True)
+class _Sides:
+    """Both axes' side information and the generating parameters drawn from it."""
+
+    platform: FloatArray
+    platform_names: NDArray[np.str_]
+    workload: FloatArray
+    workload_names: NDArray[np.str_]
+    truth: _Truth
+
+
+def _sides(spec: SynthSpec) -> _Sides:
     platform, platform_names, interpreter = _platform_side(spec, _rng(spec, 1))
     workload, workload_names = _workload_side(spec, _rng(spec, 2))
     truth = _parameters(spec, platform, workload, interpreter, _rng(spec, 3))
-    matrix = truth.log_t()
-    p, w = _observed(spec, _rng(spec, 4))
+    return _Sides(platform, platform_names, workload, workload_names, truth)
+
+
+def _files(spec: SynthSpec, sides: _Sides, p: IntArray, w: IntArray, log_t: FloatArray,
+           matrix: FloatArray | None) -> dict[str, Arrays]:
+    """Every file's arrays, from the observed cells ``(p, w)`` and their noise-free
+    ``log_t`` (and the whole ``matrix`` where there is one, saved in the truth)."""
     data: Arrays = {
-        "t": _observe(matrix[p, w], spec.noise, _rng(spec, 5)),
+        "t": _observe(log_t, spec.noise, _rng(spec, 5)),
         "i_platform": p, "i_workload": w,
-        "d_platform": platform.astype(np.float32), "d_workload": workload.astype(np.float32),
-        "n_platform": platform_names, "n_workload": workload_names,
+        "d_platform": sides.platform.astype(np.float32),
+        "d_workload": sides.workload.astype(np.float32),
+        "n_platform": sides.platform_names, "n_workload": sides.workload_names,
         "f_platform": _platform_feature_names(), "f_workload": _opcode_names(spec.opcodes),
         UNIT_KEY: np.array(UNIT),
     }
     files = {"data.npz": data}
-    truth_arrays = _truth_arrays(spec, truth, matrix)
-    truth_arrays["mf_log_t"] = matrix[p, w]
+    truth_arrays = _truth_arrays(spec, sides.truth, matrix)
+    truth_arrays["mf_log_t"] = log_t
     for degree in sorted(set(spec.interference)):
-        rows, log_t = _interference(spec, truth, matrix, p, w, degree, _rng(spec, 100 + degree))
+        rows, if_log_t = _interference(spec, sides.truth, log_t, p, w, degree,
+                                       _rng(spec, 100 + degree))
         files[f"if{degree}.npz"] = rows
-        truth_arrays[f"if{degree}_log_t"] = log_t
+        truth_arrays[f"if{degree}_log_t"] = if_log_t
     files["truth.npz"] = truth_arrays
     return files
 
@@ -305,6 +355,21 @@ def _observed(spec: SynthSpec, rng: np.random.Generator) -> tuple[IntArray, IntA
     return cells // n_w, cells % n_w
 
 
+def _observed_cells(spec: SynthSpec, rows: int,
+                    rng: np.random.Generator) -> tuple[IntArray, IntArray]:
+    """``rows`` distinct (p, w) cells covering every platform and workload, drawn without
+    listing every cell (for axes too large for that)."""
+    n_p, n_w = spec.platforms, spec.workloads
+    cover = np.arange(max(n_p, n_w))
+    forced = np.unique((cover % n_p) * n_w + rng.permutation(n_w)[cover % n_w])
+    drawn = forced
+    while drawn.size < rows:
+        drawn = np.union1d(drawn, rng.integers(n_p * n_w, size=rows - drawn.size))
+    extra = rng.permutation(np.setdiff1d(drawn, forced))[: rows - forced.size]
+    cells = rng.permutation(np.concatenate([forced, extra])).astype(np.int64)
+    return cells // n_w, cells % n_w
+
+
 def _observe(log_t: FloatArray, noise: float, rng: np.random.Generator) -> FloatArray:
     """Runtimes in ns with multiplicative log-normal noise."""
     return np.exp(log_t + noise * rng.normal(size=log_t.shape))
@@ -325,24 +390,26 @@ def _corunners(rng: np.random.Generator, w: IntArray, n_w: int, count: int) -> I
 
 
 def _interference(
-    spec: SynthSpec, truth: _Truth, matrix: FloatArray, p: IntArray, w: IntArray,
+    spec: SynthSpec, truth: _Truth, cells: FloatArray, p: IntArray, w: IntArray,
     degree: int, rng: np.random.Generator,
 ) -> tuple[Arrays, FloatArray]:
-    """Rows of the ``degree``-way objective and their noise-free log runtime."""
+    """Rows of the ``degree``-way objective (each on an observed cell ``(p, w)``, whose
+    noise-free log runtime alone is ``cells``) and their noise-free log runtime."""
     rows = rng.integers(p.size, size=spec.interference_rows or p.size)
     ip, iw = p[rows], w[rows]
     co = _corunners(rng, iw, spec.workloads, degree - 1)
-    log_t = matrix[ip, iw] + sum(
+    log_t = cells[rows] + sum(
         (truth.slowdown(ip, iw, co[:, j]) for j in range(degree - 1)), np.zeros(rows.size))
     arrays: Arrays = {"t": _observe(log_t, spec.noise, rng), "i_platform": ip, "i_workload": iw}
     arrays.update({f"i_interference{j}": co[:, j] for j in range(degree - 1)})
     return arrays, log_t
 
 
-def _truth_arrays(spec: SynthSpec, truth: _Truth, matrix: FloatArray) -> Arrays:
-    """Generating parameters and settings, for ``truth.npz``."""
+def _truth_arrays(spec: SynthSpec, truth: _Truth, matrix: FloatArray | None) -> Arrays:
+    """Generating parameters and settings, for ``truth.npz`` (and the noise-free ``(P, W)``
+    matrix, where there is one)."""
     return {
-        "log_t_matrix": matrix,
+        **({} if matrix is None else {"log_t_matrix": matrix}),
         "a_platform": truth.a, "b_workload": truth.b,
         "u_workload": truth.u, "v_platform": truth.v,
         "susceptibility_workload": truth.s, "susceptibility_platform": truth.k,
