@@ -17,6 +17,7 @@ from pitot_tf.data.splits import make_split
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import ConfigError
 from pitot_tf.models import build_model
+from pitot_tf.models.blocks import Block, concatenated
 from pitot_tf.models.parts import model_parts
 from pitot_tf.models.pitot import PitotInteraction
 from pitot_tf.presets import resolve
@@ -120,6 +121,30 @@ def test_same_gradients_both_ways(three_way: Dataset, variant: str) -> None:
         np.testing.assert_allclose(found, expected, rtol=1e-4, atol=1e-4 * scale)
 
 
+@pytest.mark.parametrize("variant", ["paper", "reference-quantiles", "cold-dropout"])
+def test_blocks_equal_one_call(three_way: Dataset, variant: str) -> None:
+    """In training each objective is its own block; the batch path embeds only a block's own
+    co-runner slots, and gives what one call on the padded batch gives either way."""
+    every, batch = (pitot_layers(model)[0] for model in pair(three_way, VARIANTS[variant]))
+    blocks = []
+    for objective in OBJECTIVES:
+        data = three_way.objectives[objective]
+        rows = objective_rows(three_way, objective).inputs()
+        blocks.append(Block(rows["platform"][:9], rows["workload"][:9],
+                            rows["interferers"][:9, : data.degree - 1]))
+    args = concatenated(blocks)
+    rng = np.random.default_rng(2)
+    cold = ((rng.random(len(three_way.platforms)) < 0.4).astype("float32"),
+            (rng.random(len(three_way.workloads)) < 0.4).astype("float32"))
+    masks = cold if variant == "cold-dropout" else ()
+    assert batch.on_batch(*args[::2], blocks)
+    expected = np.asarray(every(*args, *masks))
+    np.testing.assert_allclose(np.asarray(batch.call_blocks(blocks, *masks)), expected,
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(every.call_blocks(blocks, *masks)), expected,
+                               rtol=1e-6, atol=1e-6)
+
+
 def test_training_the_same_both_ways(three_way: Dataset) -> None:
     """A short run with cold dropout (masks drawn per step) ends at the same model."""
     split = make_split(three_way, 0.5)
@@ -138,6 +163,13 @@ def test_auto_takes_the_cheaper_rows() -> None:
     assert layer.on_batch(*small) and not layer.on_batch(*large)
     unknown = keras.KerasTensor((None,), "int32"), keras.KerasTensor((None, 2), "int32")
     assert not layer.on_batch(*unknown)
+    # As blocks, a matrix block embeds no co-runner: 8·2 + 8·2 + 10·2 = 52 rows < 70, where
+    # the same 18 rows padded to 2 slots each would name 18·2 + 18·2 = 72.
+    blocks = [Block(small[0], small[0], small[1]),
+              Block(*np.zeros((2, 10), np.int32), np.zeros((10, 0), np.int32))]
+    platform, _, interferers = concatenated(blocks)
+    assert layer.on_batch(platform, interferers, blocks)
+    assert not layer.on_batch(platform, interferers)
     ignore = PitotInteraction(30, 40, 3, 5, mf_dim=2, layers=[4], interference="ignore")
     assert ignore.on_batch(*large)  # 32 + 32 rows: co-runners are not embedded
 

@@ -17,56 +17,25 @@ mixed batch (``model(inputs)``); only training uses blocks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import keras
 from keras import ops
 
+from pitot_tf.models.block import Block, concatenated
 from pitot_tf.models.parts import model_parts
 
-
-@dataclass(frozen=True)
-class Block:
-    """Rows of one objective: ``platform`` and ``workload`` ``(n,)``, and ``interferers``
-    ``(n, j)`` with ``j`` known at trace time (0 for the matrix objective; ``-1`` marks an
-    empty slot, which training blocks never have)."""
-
-    platform: Any
-    workload: Any
-    interferers: Any
-
-    @property
-    def slots(self) -> int:
-        """Co-runner slots per row (static)."""
-        return int(self.interferers.shape[1])
-
-
-def concatenated(blocks: list[Block]) -> tuple[Any, Any, Any]:
-    """``(platform, workload, interferers)`` of all blocks in order, co-runners padded with
-    ``-1`` to the widest block (the one-batch layout that ``model(inputs)`` takes)."""
-    width = max(block.slots for block in blocks)
-    padded = []
-    for block in blocks:
-        interferers = ops.cast(block.interferers, "int32")
-        if block.slots < width:
-            fill = ops.full((ops.shape(interferers)[0], width - block.slots), -1, "int32")
-            interferers = ops.concatenate([interferers, fill], axis=1)
-        padded.append(interferers)
-    return (
-        ops.concatenate([block.platform for block in blocks], axis=0),
-        ops.concatenate([block.workload for block in blocks], axis=0),
-        ops.concatenate(padded, axis=0),
-    )
+__all__ = ["Block", "cold_masks", "concatenated", "interaction_on_blocks", "predict_blocks"]
 
 
 def interaction_on_blocks(layer: Any, blocks: list[Block], training: bool | None = None,
                           cold: tuple[Any, ...] = ()) -> Any:
     """The interaction ``layer``'s output on ``blocks``, ``(Σ rows, heads)`` in block order:
     its ``call_blocks`` where it has one, else one call on the concatenated blocks (given the
-    ``cold`` masks of a model trained with cold dropout, which only such layers read)."""
-    if hasattr(layer, "call_blocks") and not cold:
-        return layer.call_blocks(blocks, training=training)
+    ``cold`` masks of a model trained with cold dropout, which only Pitot reads: its
+    ``call_blocks`` takes them)."""
+    if hasattr(layer, "call_blocks"):
+        return layer.call_blocks(blocks, *cold, training=training)
     if cold:
         return layer(*concatenated(blocks), *cold)
     return layer(*concatenated(blocks), training=training)

@@ -35,7 +35,6 @@ hold, else ``all``. Both give the same numbers (to float32 rounding).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import keras
@@ -44,14 +43,13 @@ from keras import ops
 
 from pitot_tf.config import TOWER_ROWS, Config
 from pitot_tf.data.dataset import Dataset
+from pitot_tf.models.batch_rows import BatchTowers, batch_rows
+from pitot_tf.models.block import Block, concatenated
 from pitot_tf.models.interference import (
     Equation,
     PitotTables,
-    RowTables,
     TowerLayout,
-    corunner_rows,
     gather_rows,
-    present_slots,
     row_term,
 )
 from pitot_tf.models.rows import RowWeight
@@ -165,55 +163,46 @@ class PitotInteraction(keras.layers.Layer):
         (:func:`~pitot_tf.models.interference.row_term`) on the rows' tables, computed as
         ``tower_rows`` says (:meth:`on_batch`)."""
         if self.on_batch(platform, interferers):
-            rows = self.batch_rows(platform, workload, interferers, platform_cold, workload_cold)
+            rows = batch_rows(self.batch_towers(), [Block(platform, workload, interferers)],
+                              interferers, platform_cold, workload_cold)
         else:
             rows = gather_rows(self.tables(platform_cold, workload_cold), self.equation,
                                platform, workload, interferers, ops)
         return row_term(rows, self.equation, ops)
 
-    def on_batch(self, platform: Any, interferers: Any) -> bool:
-        """Whether this call runs the towers on the batch's rows (:meth:`batch_rows`) rather
-        than on every entity: ``tower_rows`` ``batch``, or ``auto`` with a batch whose size
-        and co-runner slots are known at trace time and that names fewer tower rows (a row
-        per platform, workload and co-runner) than both axes hold."""
+    def call_blocks(self, blocks: list[Block], platform_cold: Any = None,
+                    workload_cold: Any = None, training: bool | None = None) -> Any:
+        """:meth:`call` on the blocks concatenated (:mod:`pitot_tf.models.blocks`); with the
+        towers on the batch's rows, a block embeds only its own co-runner slots."""
+        platform, workload, interferers = concatenated(blocks)
+        cold = (platform_cold, workload_cold)
+        if not self.on_batch(platform, interferers, blocks):
+            if platform_cold is None:
+                return self(platform, workload, interferers, training=training)
+            return self(platform, workload, interferers, *cold, training=training)
+        return row_term(batch_rows(self.batch_towers(), blocks, interferers, *cold),
+                        self.equation, ops)
+
+    def on_batch(self, platform: Any, interferers: Any, blocks: list[Block] | None = None
+                 ) -> bool:
+        """Whether this call runs the towers on the batch's rows
+        (:func:`~pitot_tf.models.batch_rows.batch_rows`) rather than on every entity:
+        ``tower_rows`` ``batch``, or ``auto`` with a batch whose sizes are known at trace time
+        and that names fewer tower rows (a row per platform, workload and co-runner slot, of
+        each of the ``blocks`` where the rows come as blocks) than both axes hold."""
         if self.tower_rows != "auto":
             return self.tower_rows == "batch"
-        n, slots = platform.shape[0], interferers.shape[1]
-        if n is None or slots is None:
+        parts = [(b.platform, b.interferers) for b in blocks] if blocks else [(platform,
+                                                                               interferers)]
+        sizes = [(rows.shape[0], slots.shape[1]) for rows, slots in parts]
+        if any(n is None or j is None for n, j in sizes):
             return False
-        corunners = n * slots if self.equation.interference else 0
-        return 2 * n + corunners < self.platforms + self.workloads
+        tower_rows = sum(2 * n + (n * j if self.equation.interference else 0) for n, j in sizes)
+        return tower_rows < self.platforms + self.workloads
 
-    def batch_rows(self, platform: Any, workload: Any, interferers: Any,
-                   platform_cold: Any = None, workload_cold: Any = None) -> RowTables:
-        """The rows' tables with the towers run on the batch's own entities: its platforms,
-        its workloads and (for the interference term) its co-runners' workload rows, or in
-        the reference form their clamped platform rows."""
-        equation, layout, n = self.equation, self.tower_layout, ops.shape(platform)[0]
-        workload_index, platform_index = workload, platform
-        if equation.interference:
-            corunners = corunner_rows(interferers, self.platforms, equation, ops)
-            corunners = ops.reshape(corunners, (-1,))
-            if equation.reference:
-                platform_index = ops.concatenate([platform, corunners], axis=0)
-            else:
-                workload_index = ops.concatenate([workload, corunners], axis=0)
-        x_w, workload_bias = layout.workload(
-            self.workload_tower.embed_rows(workload_index, workload_cold), ops)
-        x_p, v_s, v_g, platform_bias = layout.platform(
-            self.platform_tower.embed_rows(platform_index, platform_cold), ops)
-        rows = RowTables(x_w=x_w[:n], x_p=x_p[:n], v_s=v_s[:n],
-                         platform_bias=None if platform_bias is None else platform_bias[:n],
-                         workload_bias=None if workload_bias is None else workload_bias[:n])
-        if not equation.interference:
-            return rows
-        slots = ops.shape(interferers)[1]
-        present = present_slots(interferers, x_w.dtype, ops)
-        if equation.reference:
-            v_g = ops.reshape(v_g[n:], (-1, slots, *v_g.shape[1:]))
-            return dataclasses.replace(rows, present=present, v_g=v_g)
-        x_i = ops.reshape(x_w[n:], (-1, slots, *x_w.shape[1:]))
-        return dataclasses.replace(rows, present=present, x_i=x_i, v_g=v_g[:n])
+    def batch_towers(self) -> BatchTowers:
+        return BatchTowers(self.workload_tower, self.platform_tower, self.tower_layout,
+                           self.equation, self.platforms)
 
     def get_config(self) -> dict[str, object]:
         return {**super().get_config(), **self.settings}
