@@ -1,7 +1,8 @@
 """Pitot's forward pass in numpy, from tables computed once: serving a row in microseconds.
 
-The Keras model runs both towers (an MLP over every platform and every workload) on each call,
-although their outputs only change when the weights do.
+The Keras model runs both towers (an MLP over every platform and every workload, or in
+training over the batch's rows, :mod:`pitot_tf.models.batch_rows`) on each call, although
+their outputs only change when the weights do.
 :func:`~pitot_tf.models.numpy_export.numpy_pitot` runs them once and keeps every member's tables
 (:class:`~pitot_tf.models.interference.PitotTables`: ``x_w``, ``x_p``, ``Vs``, ``Vg``) and
 baseline terms ``a_p``, ``b_w`` and offset in a :class:`NumpyPitot`.
@@ -10,10 +11,11 @@ baseline terms ``a_p``, ``b_w`` and offset in a :class:`NumpyPitot`.
 
     log t_e = (a_p + b_w + offset) + pitot_term_e(p, w, i)
 
-with the very function the Keras layer calls (:func:`~pitot_tf.models.interference.pitot_term`,
-here on numpy arrays), and averages the members as the Keras ensemble does; in float32 and in
-the Keras model's order of operations, so both agree to float32 rounding. Both interference
-forms, quantile heads, cold-dropout biases and ensembles (shared towers or not) are served.
+with the very functions the Keras layer calls (:func:`~pitot_tf.models.interference.pitot_term`:
+``gather_rows`` then ``row_term``, here on numpy arrays), and averages the members as the
+Keras ensemble does; in float32 and in the Keras model's order of operations, so both agree
+to float32 rounding. Both interference forms, quantile heads, cold-dropout biases and
+ensembles (shared towers or not) are served.
 
 A new workload known only by its features (cold start) gets a row of its own from
 :meth:`NumpyPitot.with_workloads`, exactly as :func:`pitot_tf.models.cold.extend_model` would
