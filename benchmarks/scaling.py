@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from common import emit, load_average, peak_rss_mb, stopwatch
+from common import checkout_env, emit, load_average, peak_rss_mb, stopwatch
 
 #: The published data's axes and rows (``pitot_tf/data/published``).
 PLATFORMS, WORKLOADS, OPCODES = 231, 249, 141
@@ -58,7 +58,8 @@ def run_case(folder: Path, tower_rows: str, preset: str, steps: int) -> dict[str
     """One case in its own process (so that its peak memory is its own)."""
     command = [sys.executable, __file__, "--case", str(folder), "--tower-rows", tower_rows,
                "--preset", preset, "--per-step", str(steps)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False,
+                          env=checkout_env())
     if done.returncode:
         raise SystemExit(f"case {folder.name} {tower_rows} failed:\n{done.stderr[-3000:]}")
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
