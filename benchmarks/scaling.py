@@ -83,7 +83,19 @@ def case(folder: Path, tower_rows: str, preset: str, steps: int) -> None:
     emit({"platforms": len(run.dataset.platforms), "workloads": len(run.dataset.workloads),
           "train_rows": sum(int(n) for n in trainer.sampler.sizes),
           "auto": auto_choice(trainer), "cpu_ms_per_step": rounds,
-          "median_ms": statistics.median(rounds), "peak_rss_mb": round(peak_rss_mb(), 1)})
+          "median_ms": statistics.median(rounds), "peak_rss_mb": round(own_peak_mb(), 1)})
+
+
+def own_peak_mb() -> float:
+    """This process's own peak resident memory, MiB: Linux's ``VmHWM``, which starts afresh
+    at ``exec``, where ``getrusage`` keeps the parent's peak at the fork (here, the dataset
+    generation's) as a floor; :func:`common.peak_rss_mb` elsewhere."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return peak_rss_mb()
 
 
 def auto_choice(trainer: Any) -> str:
@@ -160,10 +172,20 @@ def main() -> None:
     parser.add_argument("--work-dir", default=None,
                         help="folder for the synthetic datasets (default: a new one)")
     parser.add_argument("--plot", default=None, metavar="FILE", help="write the figure here")
+    parser.add_argument("--replot", default=None, metavar="FILE",
+                        help="run nothing: table and figure of the cases in FILE (a JSON "
+                        "line this script printed, or a list of cases)")
     parser.add_argument("--case", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         case(Path(args.case), args.tower_rows, args.preset, args.per_step)
+        return
+    if args.replot:
+        saved = json.loads(Path(args.replot).read_text().strip().splitlines()[-1])
+        cases = saved["cases"] if isinstance(saved, dict) else saved
+        print(table(cases))
+        if args.plot:
+            plot(cases, Path(args.plot))
         return
     with tempfile.TemporaryDirectory(prefix="pitot-scaling-") as scratch:
         work = Path(args.work_dir or scratch)
