@@ -16,6 +16,8 @@ import logging
 import keras
 import numpy as np
 
+from pitot_tf.errors import PredictionError
+from pitot_tf.models.fold_in import Entity, Measurements
 from pitot_tf.models.interference import NUMPY_OPS
 from pitot_tf.models.numpy_export import numpy_pitot
 from pitot_tf.models.numpy_predictor import NumpyPitot
@@ -58,6 +60,10 @@ class KerasPredictor:
         from pitot_tf.models.cold import extend_model
 
         return KerasPredictor(extend_model(self.model, workload_features=features))
+
+    def fold_in(self, entity: Entity, measurements: Measurements) -> KerasPredictor:
+        raise PredictionError("measured runtimes can only be folded into a Pitot model "
+                              "served from its numpy tables")
 
 
 def sample_rows(platforms: int, workloads: int, seed: int = 0) -> dict[str, np.ndarray]:
