@@ -28,11 +28,13 @@ This module imports numpy and nothing that imports Keras or TensorFlow: it is wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
 from pitot_tf.errors import PredictionError
+from pitot_tf.models.fold_in import DEFAULT_RESCALE, Entity, FoldInPrior, Measurements
+from pitot_tf.models.fold_in_tables import fold_in
 from pitot_tf.models.interference import NUMPY_OPS, Equation, PitotTables, TowerLayout, pitot_term
 from pitot_tf.models.numpy_mlp import DenseStack
 from pitot_tf.models.packed_trees import predict_trees
@@ -120,6 +122,13 @@ class NumpyPitot:
     workload_scale: np.ndarray  # (E, W)  b_w
     offset: np.ndarray  # (E,)
     new_workloads: NewWorkloads
+    #: Per axis, the fold-in prior as trained rows' deviations give it
+    #: (:func:`~pitot_tf.models.numpy_export.fold_in_priors`; empty: no fold-in), and the
+    #: rescaling it is used with (:func:`~pitot_tf.models.fold_in.rescaled`).
+    fold_in_priors: dict[str, FoldInPrior] = field(default_factory=dict, compare=False)
+    prior_rescale: dict[str, tuple[float, float, float]] = field(
+        default_factory=lambda: dict.fromkeys(("workload", "platform"), DEFAULT_RESCALE),
+        compare=False)
 
     @property
     def feature_dim(self) -> int:
@@ -166,6 +175,11 @@ class NumpyPitot:
         scale = np.concatenate([self.workload_scale, self.new_workloads.baseline(features)],
                                axis=1)
         return replace(self, tables=tables, workload_scale=scale)
+
+    def fold_in(self, entity: Entity, measurements: Measurements) -> NumpyPitot:
+        """A copy with ``entity``'s row refitted to its ``measurements`` (runs without
+        co-runners), the rest frozen: :func:`pitot_tf.models.fold_in_tables.fold_in`."""
+        return fold_in(self, entity, measurements)
 
 
 def side_by_side(tables: list[PitotTables]) -> PitotTables:

@@ -59,6 +59,10 @@ class KerasPredictor:
 
         return KerasPredictor(extend_model(self.model, workload_features=features))
 
+    def fold_in(self, entity: Entity, measurements: Measurements) -> KerasPredictor:
+        raise PredictionError("measured runtimes can only be folded into a Pitot model "
+                              "served from its numpy tables")
+
 
 def sample_rows(platforms: int, workloads: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Model inputs covering every platform, with 0, 1 and 2 co-runners."""

@@ -14,9 +14,12 @@ from typing import Protocol
 
 import numpy as np
 
+from pitot_tf.models.fold_in import Entity, Measurements
+
 
 class Predictor(Protocol):
-    """Log runtime ``(n, heads)`` for index arrays, and a copy with new workload rows."""
+    """Log runtime ``(n, heads)`` for index arrays, a copy with new workload rows, and a copy
+    with one row refitted to measured runtimes (few-shot fold-in)."""
 
     @property
     def workloads(self) -> int: ...
@@ -29,3 +32,5 @@ class Predictor(Protocol):
                 interferers: np.ndarray) -> np.ndarray: ...
 
     def with_workloads(self, features: np.ndarray) -> Predictor: ...
+
+    def fold_in(self, entity: Entity, measurements: Measurements) -> Predictor: ...

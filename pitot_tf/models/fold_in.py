@@ -1,0 +1,141 @@
+"""Few-shot fold-in maths: one entity's parameters from k measurements, the rest frozen.
+
+For a workload ``w`` run alone on platform ``p``, member ``e`` of Pitot predicts
+(:mod:`pitot_tf.models.pitot`, first head)::
+
+    log t = (a_p + offset + bias_p) + (b_w + bias_w) + <x_w, x_p>
+
+which, with the platform side frozen, is linear in the workload's parameters
+``θ = (b_w, x_w)``: ``log t = frozen_p + [1, x_p] · θ``. The same holds for a platform with
+the workload side frozen (``θ = (a_p, x_p)``, design rows ``[1, x_w]``). With a Gaussian prior
+``θ ~ N(θ0, Σ)`` centred on the entity's current row ``θ0`` (for a new entity, what its side
+features give: the zero-shot row) and Gaussian noise ``σ²`` on the log runtime, the posterior
+mean after k measurements ``y`` with design rows ``A`` is, in closed form::
+
+    θ = θ0 + Σ Aᵀ (A Σ Aᵀ + σ² I)⁻¹ (y − A θ0 − frozen)
+
+a ``k × k`` solve per ensemble member (microseconds for k ≤ 20): cheap enough for a
+measurement planner to call many times. ``Σ`` is the spread of trained rows around their own
+zero-shot rows (:meth:`FoldInPrior.from_deviations`): how far measurements have moved rows in
+training, so the prior is neither stiffer nor looser than the model's own history. The
+posterior covariance (:func:`posterior_covariance`) is what experiment design needs.
+
+Only runs without co-runners are folded in: with co-runners, the interference term involves
+the entity's own interference vectors (``Vs``, ``Vg`` of a platform) or those of other
+workloads, and this first version leaves them at their zero-shot values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pitot_tf.errors import PredictionError
+
+#: The two axes an entity can be on.
+AXES = ("workload", "platform")
+#: Default noise variance of a log runtime around the model's prediction (σ = 0.15, about
+#: 15% in runtime): the scatter of measured runtimes around a well-fitted row.
+DEFAULT_NOISE = 0.15 ** 2
+#: Most measurements one fold-in accepts (a request is not a training set).
+MAX_MEASUREMENTS = 256
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One workload or platform: its ``axis`` and row ``index`` in the model's tables."""
+
+    axis: str
+    index: int
+
+    def __post_init__(self) -> None:
+        if self.axis not in AXES:
+            raise PredictionError(f"unknown axis '{self.axis}' (use workload or platform)")
+
+    @property
+    def other(self) -> str:
+        """The axis its measurements are indexed by."""
+        return AXES[1 - AXES.index(self.axis)]
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """k runs of one entity without co-runners: the rows of the other axis it ran with and
+    the log runtimes measured there (the model's log-runtime unit)."""
+
+    other: np.ndarray  # (k,) int
+    log_runtime: np.ndarray  # (k,) float
+
+    @classmethod
+    def of(cls, other: np.ndarray | list[int], log_runtime: np.ndarray | list[float],
+           rows: int) -> Measurements:
+        """Checked measurements: ``rows`` is the other axis' size; PredictionError (one line)
+        for an index out of range, a non-finite log runtime or more than
+        :data:`MAX_MEASUREMENTS`."""
+        index = np.asarray(other, dtype=np.int64).reshape(-1)
+        log_t = np.asarray(log_runtime, dtype=np.float64).reshape(-1)
+        if len(index) != len(log_t):
+            raise PredictionError(f"{len(index)} rows but {len(log_t)} runtimes")
+        if len(index) > MAX_MEASUREMENTS:
+            raise PredictionError(f"{len(index)} measurements, at most {MAX_MEASUREMENTS}")
+        bad = np.flatnonzero((index < 0) | (index >= rows))
+        if len(bad):
+            raise PredictionError(f"measurement {bad[0]}: row {index[bad[0]]} out of range "
+                                  f"[0, {rows})")
+        bad = np.flatnonzero(~np.isfinite(log_t))
+        if len(bad):
+            raise PredictionError(f"measurement {bad[0]}: runtime must be positive and finite")
+        return cls(index, log_t)
+
+    def __len__(self) -> int:
+        return len(self.other)
+
+
+@dataclass(frozen=True)
+class FoldInPrior:
+    """Per ensemble member, the prior covariance ``(E, m, m)`` of an entity's parameters
+    around its current row, and the noise variance of a log runtime."""
+
+    covariance: np.ndarray
+    noise: float = DEFAULT_NOISE
+
+    @classmethod
+    def from_deviations(cls, deviations: np.ndarray, noise: float = DEFAULT_NOISE,
+                        jitter: float = 1e-4) -> FoldInPrior:
+        """The second moment of ``deviations`` ``(n, E, m)`` (trained rows minus their
+        zero-shot rows) per member, plus ``jitter`` times its mean diagonal so that it is
+        well conditioned; the identity times ``jitter`` without deviations."""
+        n, members, m = deviations.shape
+        if n == 0:
+            return cls(np.repeat(np.eye(m)[None] * jitter, members, axis=0), noise)
+        moment = np.einsum("nei,nej->eij", deviations, deviations) / n
+        scale = np.trace(moment, axis1=1, axis2=2) / m
+        return cls(moment + jitter * scale[:, None, None] * np.eye(m)[None], noise)
+
+    def scaled(self, noise: float) -> FoldInPrior:
+        """The same covariance with another noise variance."""
+        return FoldInPrior(self.covariance, noise)
+
+
+def posterior_shift(design: np.ndarray, residual: np.ndarray, prior: FoldInPrior) -> np.ndarray:
+    """``(E, m)`` posterior mean minus prior mean, from ``design`` ``(E, k, m)`` and
+    ``residual`` ``(E, k)`` (measured minus predicted log runtime, per member)."""
+    members, k, _ = design.shape
+    if k == 0:
+        return np.zeros((members, design.shape[2]))
+    sigma_at = prior.covariance @ design.transpose(0, 2, 1)  # (E, m, k)
+    gram = design @ sigma_at + prior.noise * np.eye(k)[None]
+    weights = np.linalg.solve(gram, residual[:, :, None])  # (E, k, 1)
+    return (sigma_at @ weights)[:, :, 0]
+
+
+def posterior_covariance(design: np.ndarray, prior: FoldInPrior) -> np.ndarray:
+    """``(E, m, m)`` posterior covariance of the parameters after measurements with
+    ``design`` ``(E, k, m)``: ``Σ − Σ Aᵀ (A Σ Aᵀ + σ² I)⁻¹ A Σ``."""
+    k = design.shape[1]
+    if k == 0:
+        return prior.covariance.copy()
+    sigma_at = prior.covariance @ design.transpose(0, 2, 1)
+    gram = design @ sigma_at + prior.noise * np.eye(k)[None]
+    return prior.covariance - sigma_at @ np.linalg.solve(gram, sigma_at.transpose(0, 2, 1))

@@ -1,0 +1,122 @@
+"""Fold-in on a Pitot model's numpy tables: the design rows of an entity's measurements, its
+prior from the trained rows, and the copy of the tables with its row refitted.
+
+The maths is :mod:`pitot_tf.models.fold_in`; here are the parameters it acts on. Per
+ensemble member ``e`` a workload's are ``(b_w, x_w)`` (its baseline term and its embedding,
+one shift for every output head, fitted on the first, so quantile heads keep their spread)
+and a platform's ``(a_p, x_p)``. The prior covariance is the second moment of trained rows
+minus what their side features alone give (the zero-shot row); rows the model never trained
+(held out of a cold split: equal to their zero-shot row) are left out of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pitot_tf.errors import PredictionError
+from pitot_tf.models.fold_in import AXES, Entity, FoldInPrior, Measurements, posterior_shift
+from pitot_tf.models.interference import NUMPY_OPS, pitot_term
+
+if TYPE_CHECKING:
+    from pitot_tf.models.numpy_predictor import NumpyPitot
+
+#: A row whose embedding is within this of its zero-shot row was never trained.
+_UNTRAINED = 1e-6
+
+
+def parameters(pitot: NumpyPitot, axis: str) -> np.ndarray:
+    """``(rows, E, 1 + d)``: every row's ``(scale + first-head bias, embedding)`` per member."""
+    t = pitot.tables
+    if axis == "workload":
+        scale, embedding, bias = pitot.workload_scale.T, t.x_w[:, :, 0], t.workload_bias
+    else:
+        scale, embedding, bias = pitot.platform_scale.T, t.x_p, t.platform_bias
+    if bias is not None:
+        scale = scale + bias[:, :, 0]
+    return np.concatenate([scale[:, :, None], embedding], axis=2).astype(np.float64)
+
+
+def zero_shot_parameters(pitot: NumpyPitot, axis: str, features: np.ndarray) -> np.ndarray:
+    """:func:`parameters` of rows known only by ``features`` (what a new row gets)."""
+    new = pitot.new_workloads
+    if axis == "workload":
+        x_w, bias = new.tables(features)
+        embedding = x_w[:, :, 0]
+    else:
+        platform = new.platform_tables(features)
+        embedding, bias = platform[0], platform[3] if len(platform) > 3 else None
+    scale = new.baseline(features, axis).T
+    if bias is not None:
+        scale = scale + bias[:, :, 0]
+    return np.concatenate([scale[:, :, None], embedding], axis=2).astype(np.float64)
+
+
+def fold_in_priors(pitot: NumpyPitot) -> dict[str, FoldInPrior]:
+    """Per axis, the prior from trained rows' deviations from their zero-shot rows (from the
+    rows' mean where a tower has no side features)."""
+    priors = {}
+    for axis in AXES:
+        trained = parameters(pitot, axis)
+        features = pitot.new_workloads.known_features(axis)
+        if features is None:
+            deviations = trained - trained.mean(axis=0, keepdims=True)
+        else:
+            deviations = trained - zero_shot_parameters(pitot, axis, features)
+        moved = np.linalg.norm(deviations[:, :, 1:], axis=2).min(axis=1) > _UNTRAINED
+        priors[axis] = FoldInPrior.from_deviations(deviations[moved])
+    return priors
+
+
+def design(pitot: NumpyPitot, entity: Entity, other: np.ndarray) -> np.ndarray:
+    """``(E, k, 1 + d)``: the design rows ``[1, x_other]`` of ``entity`` run alone with the
+    rows ``other`` of the other axis."""
+    t = pitot.tables
+    embedding = t.x_p[other] if entity.axis == "workload" else t.x_w[other][:, :, 0]
+    ones = np.ones(embedding.shape[:2] + (1,))
+    return np.concatenate([ones, embedding], axis=2).transpose(1, 0, 2).astype(np.float64)
+
+
+def member_log_runtime(pitot: NumpyPitot, entity: Entity, other: np.ndarray) -> np.ndarray:
+    """``(E, k)``: each member's first-head log runtime of ``entity`` run alone with ``other``."""
+    index = np.full(len(other), entity.index, dtype=np.int64)
+    platform, workload = (other, index) if entity.axis == "workload" else (index, other)
+    members, heads = pitot.tables.x_w.shape[1:3]
+    term = pitot_term(pitot.tables, pitot.equation, platform, workload,
+                      np.full((len(other), 1), -1), NUMPY_OPS)
+    term = term.reshape(len(other), members, heads)[:, :, 0].T
+    base = pitot.platform_scale[:, platform] + pitot.workload_scale[:, workload]
+    return (base + pitot.offset[:, None] + term).astype(np.float64)
+
+
+def fold_in(pitot: NumpyPitot, entity: Entity, measurements: Measurements,
+            prior: FoldInPrior | None = None) -> NumpyPitot:
+    """A copy of ``pitot`` with ``entity``'s row moved to its posterior mean given
+    ``measurements`` (prior: ``pitot.fold_in_priors``, centred on the current row)."""
+    size = pitot.workloads if entity.axis == "workload" else pitot.platforms
+    if not 0 <= entity.index < size:
+        raise PredictionError(f"{entity.axis} row {entity.index} out of range [0, {size})")
+    prior = prior or pitot.fold_in_priors.get(entity.axis)
+    if prior is None:
+        raise PredictionError("this model has no fold-in prior")
+    other = measurements.other
+    residual = measurements.log_runtime[None] - member_log_runtime(pitot, entity, other)
+    shift = posterior_shift(design(pitot, entity, other), residual, prior)
+    return shifted(pitot, entity, shift)
+
+
+def shifted(pitot: NumpyPitot, entity: Entity, shift: np.ndarray) -> NumpyPitot:
+    """A copy with ``shift`` ``(E, 1 + d)`` added to ``entity``'s scale and embedding (every
+    head of a workload's embedding)."""
+    i, t = entity.index, pitot.tables
+    if entity.axis == "workload":
+        scale, x_w = pitot.workload_scale.copy(), t.x_w.copy()
+        scale[:, i] += shift[:, 0].astype(scale.dtype)
+        x_w[i] += shift[:, None, 1:].astype(x_w.dtype)
+        return replace(pitot, workload_scale=scale, tables=replace(t, x_w=x_w))
+    scale, x_p = pitot.platform_scale.copy(), t.x_p.copy()
+    scale[:, i] += shift[:, 0].astype(scale.dtype)
+    x_p[i] += shift[:, 1:].astype(x_p.dtype)
+    return replace(pitot, platform_scale=scale, tables=replace(t, x_p=x_p))

@@ -1,0 +1,146 @@
+"""Few-shot fold-in: the closed-form posterior recovers a planted row, keeps the rest of the
+model frozen, moves held-out workloads towards their measurements, and refuses bad
+measurements with one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pitot_tf.data.cold import make_cold_split
+from pitot_tf.data.dataset import Dataset, load_dataset
+from pitot_tf.data.synth import synthesize_dataset
+from pitot_tf.errors import PredictionError
+from pitot_tf.models.fold_in import (
+    MAX_MEASUREMENTS,
+    Entity,
+    FoldInPrior,
+    Measurements,
+    posterior_covariance,
+    posterior_shift,
+)
+from pitot_tf.models.fold_in_tables import fold_in, member_log_runtime, parameters, shifted
+from pitot_tf.models.numpy_predictor import NumpyPitot
+from pitot_tf.presets import resolve
+from pitot_tf.training import train
+
+SMALL = {"training.steps": 60, "training.val_every": 30, "training.batch": 64,
+         "training.progress": False, "training.jit_compile": False,
+         "model.layers": [16], "model.mf_dim": 4, "model.if_dim": 2,
+         "model.cold_dropout": 0.3}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    folder: Path = tmp_path_factory.mktemp("fold-in")
+    return load_dataset(synthesize_dataset(folder, platforms=12, workloads=30, seed=3))
+
+
+@pytest.fixture(scope="module")
+def pitot(dataset: Dataset) -> NumpyPitot:
+    """A small cold-dropout Pitot trained on a cold-workload split (test workloads unseen)."""
+    split = make_cold_split(dataset, 1.0, 0, mode="cold-workload", holdout=0.2)
+    tables = NumpyPitot.from_model(train(resolve("pitot", SMALL), dataset, split).model)
+    assert tables is not None
+    return tables
+
+
+def test_posterior_shift_recovers_planted_parameters_without_noise() -> None:
+    rng = np.random.default_rng(0)
+    design = rng.normal(size=(2, 12, 5))
+    planted = rng.normal(size=(2, 5))
+    prior = FoldInPrior(np.repeat(np.eye(5)[None], 2, axis=0), noise=1e-8)
+    shift = posterior_shift(design, np.einsum("ekm,em->ek", design, planted), prior)
+    np.testing.assert_allclose(shift, planted, atol=1e-5)
+    assert np.allclose(posterior_covariance(design, prior), 0, atol=1e-5)
+
+
+def test_posterior_stays_at_the_prior_without_measurements() -> None:
+    prior = FoldInPrior(np.repeat(np.eye(3)[None], 2, axis=0))
+    assert not posterior_shift(np.zeros((2, 0, 3)), np.zeros((2, 0)), prior).any()
+    np.testing.assert_array_equal(posterior_covariance(np.zeros((2, 0, 3)), prior),
+                                  prior.covariance)
+
+
+def test_prior_comes_from_trained_rows(pitot: NumpyPitot) -> None:
+    for axis in ("workload", "platform"):
+        covariance = pitot.fold_in_priors[axis].covariance
+        assert covariance.shape == (1, 5, 5)
+        assert np.all(np.linalg.eigvalsh(covariance) > 0)
+
+
+@pytest.mark.parametrize("axis", ["workload", "platform"])
+def test_fold_in_recovers_a_planted_row(pitot: NumpyPitot, axis: str) -> None:
+    """Runtimes of a planted row (drawn from the fold-in prior around the model's row) on
+    every row of the other axis, folded in from the model's row with little noise: the planted
+    row comes back (to a small share of the prior's spread), and no other row moves."""
+    entity = Entity(axis, 3)
+    prior = pitot.fold_in_priors[axis]
+    spread = np.sqrt(np.diagonal(prior.covariance[0]))
+    draw = np.linalg.cholesky(prior.covariance[0]) @ np.random.default_rng(1).normal(size=5)
+    truth = shifted(pitot, entity, draw[None])
+    other = np.arange(pitot.platforms if axis == "workload" else pitot.workloads)
+    measured = Measurements.of(other, member_log_runtime(truth, entity, other)[0], len(other))
+    found = fold_in(pitot, entity, measured, prior.scaled(1e-12))
+    error = np.abs(parameters(found, axis)[3, 0] - parameters(truth, axis)[3, 0])
+    assert np.all(error < 0.02 * spread), error / spread
+    others = np.arange(len(parameters(pitot, axis))) != 3
+    np.testing.assert_array_equal(parameters(found, axis)[others],
+                                  parameters(pitot, axis)[others])
+    np.testing.assert_array_equal(found.tables.v_s, pitot.tables.v_s)
+
+
+def test_fold_in_of_held_out_workloads_beats_zero_shot(dataset: Dataset,
+                                                       pitot: NumpyPitot) -> None:
+    """On the held-out workloads of the split, 5 measured platforms each make the other
+    platforms' predictions better than from side features alone (median over workloads)."""
+    obs = dataset.objectives["mf"]
+    split = make_cold_split(dataset, 1.0, 0, mode="cold-workload", holdout=0.2)
+    test = split.rows("mf", "test")
+    rng = np.random.default_rng(0)
+    gains = []
+    for w in np.unique(obs.workload[test]):
+        rows = test[obs.workload[test] == w]
+        reveal = rng.permutation(len(rows))
+        shown, hidden = rows[reveal[:5]], rows[reveal[5:]]
+        entity = Entity("workload", int(w))
+        folded = pitot.fold_in(entity, Measurements.of(obs.platform[shown],
+                                                       obs.log_runtime[shown], pitot.platforms))
+        before = member_log_runtime(pitot, entity, obs.platform[hidden])[0]
+        after = member_log_runtime(folded, entity, obs.platform[hidden])[0]
+        truth = obs.log_runtime[hidden]
+        gains.append(np.mean(np.abs(before - truth)) - np.mean(np.abs(after - truth)))
+    assert np.median(gains) > 0
+
+
+def test_new_platform_rows_append_and_fold_in(dataset: Dataset, pitot: NumpyPitot) -> None:
+    grown = pitot.with_platforms(dataset.platforms.features[:2])
+    assert grown.platforms == pitot.platforms + 2
+    entity = Entity("platform", pitot.platforms)
+    folded = grown.fold_in(entity, Measurements.of([0, 1], [10.0, 11.0], grown.workloads))
+    assert folded.platforms == grown.platforms
+    assert not np.array_equal(parameters(folded, "platform")[-2], parameters(grown, "platform")[-2])
+    with pytest.raises(PredictionError, match="a new platform needs"):
+        pitot.with_platforms(np.zeros((1, 3)))
+
+
+@pytest.mark.parametrize(("other", "runtime", "message"), [
+    ([0, 99], [1.0, 2.0], "measurement 1: row 99 out of range"),
+    ([0, 1], [1.0, np.nan], "measurement 1: runtime must be positive and finite"),
+    ([0], [1.0, 2.0], "1 rows but 2 runtimes"),
+    ([0] * (MAX_MEASUREMENTS + 1), [1.0] * (MAX_MEASUREMENTS + 1), "at most"),
+])
+def test_bad_measurements_are_one_line_errors(other: list[int], runtime: list[float],
+                                              message: str) -> None:
+    with pytest.raises(PredictionError, match=message) as error:
+        Measurements.of(other, runtime, 12)
+    assert "\n" not in str(error.value)
+
+
+def test_fold_in_of_an_unknown_row_is_an_error(pitot: NumpyPitot) -> None:
+    with pytest.raises(PredictionError, match="workload row 99 out of range"):
+        pitot.fold_in(Entity("workload", 99), Measurements.of([0], [1.0], pitot.platforms))
+    with pytest.raises(PredictionError, match="unknown axis"):
+        Entity("device", 0)
