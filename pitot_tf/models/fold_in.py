@@ -139,3 +139,75 @@ def posterior_covariance(design: np.ndarray, prior: FoldInPrior) -> np.ndarray:
     sigma_at = prior.covariance @ design.transpose(0, 2, 1)
     gram = design @ sigma_at + prior.noise * np.eye(k)[None]
     return prior.covariance - sigma_at @ np.linalg.solve(gram, sigma_at.transpose(0, 2, 1))
+
+
+#: Factors on the prior's spread of the baseline term and of the embedding, and shares of an
+#: isotropic part in the embedding's (of its mean variance), that :func:`tune_prior` chooses
+#: from; the posterior mean depends on the ratio of spread to noise only, so the noise stays.
+PRIOR_SCALES: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4)
+ISOTROPIC: tuple[float, ...] = (0.0, 0.03, 0.3, 3.0)
+#: The numbers of measurements :func:`tune_prior` simulates.
+TUNING_KS: tuple[int, ...] = (1, 3, 10)
+
+
+def rescaled(prior: FoldInPrior, scale: float, embedding: float,
+             isotropic: float = 0.0) -> FoldInPrior:
+    """``prior`` with the baseline term's spread times ``scale`` and the embedding's times
+    ``embedding`` (variances; covariances by the geometric mean), plus ``isotropic`` times the
+    embedding's mean variance on its diagonal: trained rows move in the few directions the
+    towers' free inputs reach, a new row's measurements may pull it in any."""
+    covariance = prior.covariance.copy()
+    m = covariance.shape[1]
+    factor = np.sqrt(np.array([scale] + [embedding] * (m - 1)))
+    covariance = covariance * factor[:, None] * factor[None, :]
+    block = covariance[:, 1:, 1:]
+    mean = np.trace(block, axis1=1, axis2=2) / max(m - 1, 1)
+    covariance[:, 1:, 1:] = block + isotropic * mean[:, None, None] * np.eye(m - 1)[None]
+    return FoldInPrior(covariance, prior.noise)
+
+
+@dataclass(frozen=True)
+class Reveals:
+    """Simulated few-shot fold-ins of entities never trained on: per simulation, the design
+    ``(E, k, m)`` and residual ``(E, k)`` (measured minus current row's prediction, per
+    member) of the revealed runs, and the same of the entity's other runs, to be predicted."""
+
+    shown: list[tuple[np.ndarray, np.ndarray]]
+    hidden: list[tuple[np.ndarray, np.ndarray]]
+
+    @classmethod
+    def draw(cls, designs: list[np.ndarray], residuals: list[np.ndarray],
+             ks: tuple[int, ...] = TUNING_KS, seed: int = 0) -> Reveals:
+        """``ks`` runs of each entity (one ``(E, n, m)`` design and ``(E, n)`` residual of
+        all its runs each) revealed at random, at most all but one."""
+        rng = np.random.default_rng(seed)
+        shown, hidden = [], []
+        for a, r in zip(designs, residuals, strict=True):
+            for k in ks:
+                order = rng.permutation(r.shape[1])
+                cut = min(k, r.shape[1] - 1)
+                if cut < 1:
+                    continue
+                shown.append((a[:, order[:cut]], r[:, order[:cut]]))
+                hidden.append((a[:, order[cut:]], r[:, order[cut:]]))
+        return cls(shown, hidden)
+
+    def error(self, prior: FoldInPrior) -> float:
+        """Mean ``|t/t̂ - 1|`` of the ensemble's predictions of the hidden runs after
+        folding in the shown ones under ``prior``."""
+        errors = []
+        for (a, r), (b, q) in zip(self.shown, self.hidden, strict=True):
+            shift = posterior_shift(a, r, prior)
+            left = (q - np.einsum("ekm,em->ek", b, shift)).mean(axis=0)
+            errors.append(np.abs(np.expm1(left)))
+        return float(np.mean(np.concatenate(errors)))
+
+
+def tune_prior(prior: FoldInPrior, reveals: Reveals) -> FoldInPrior:
+    """The rescaling of ``prior`` (:func:`rescaled`, over :data:`PRIOR_SCALES` and
+    :data:`ISOTROPIC`) that predicts the hidden runs of ``reveals`` best. Trained rows'
+    deviations understate how far a new entity is from its zero-shot row (the side features
+    were fitted to those rows), so the spread is tuned on entities never trained on."""
+    candidates = [rescaled(prior, s, e, i) for s in PRIOR_SCALES for e in PRIOR_SCALES
+                  for i in ISOTROPIC]
+    return min(candidates, key=reveals.error)

@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pitot_tf.errors import PredictionError
-from pitot_tf.models.fold_in import AXES, Entity, FoldInPrior, Measurements, posterior_shift
+from pitot_tf.models.fold_in import (
+    AXES,
+    Entity,
+    FoldInPrior,
+    Measurements,
+    Reveals,
+    posterior_shift,
+    tune_prior,
+)
 from pitot_tf.models.interference import NUMPY_OPS, pitot_term
 
 if TYPE_CHECKING:
@@ -120,3 +128,19 @@ def shifted(pitot: NumpyPitot, entity: Entity, shift: np.ndarray) -> NumpyPitot:
     scale[:, i] += shift[:, 0].astype(scale.dtype)
     x_p[i] += shift[:, 1:].astype(x_p.dtype)
     return replace(pitot, platform_scale=scale, tables=replace(t, x_p=x_p))
+
+
+def with_tuned_prior(pitot: NumpyPitot, axis: str, entity: np.ndarray, other: np.ndarray,
+                     log_runtime: np.ndarray) -> NumpyPitot:
+    """A copy whose fold-in prior for ``axis`` is rescaled
+    (:func:`~pitot_tf.models.fold_in.tune_prior`) to predict best, from a few revealed runs,
+    the other runs of entities the model never trained on (such as a cold split's validation
+    entities): runs without co-runners, ``entity``, ``other`` and ``log_runtime`` per row."""
+    designs, residuals = [], []
+    for index in np.unique(entity):
+        own = entity == index
+        row = Entity(axis, int(index))
+        designs.append(design(pitot, row, other[own]))
+        residuals.append(log_runtime[own][None] - member_log_runtime(pitot, row, other[own]))
+    tuned = tune_prior(pitot.fold_in_priors[axis], Reveals.draw(designs, residuals))
+    return replace(pitot, fold_in_priors={**pitot.fold_in_priors, axis: tuned})
