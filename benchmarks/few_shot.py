@@ -60,7 +60,7 @@ from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.models.cold import RuntimeRange
 from pitot_tf.models.fold_in import Entity, Measurements
-from pitot_tf.models.fold_in_tables import with_tuned_prior
+from pitot_tf.models.fold_in_tables import fold_in_priors, with_tuned_prior
 from pitot_tf.models.numpy_predictor import NumpyPitot
 
 Rows = dict[str, np.ndarray]  # objective -> row indices
@@ -266,7 +266,7 @@ def run_draw(dataset: Dataset, draw_index: int, args: argparse.Namespace,
     pitot = NumpyPitot.from_model(model)
     assert pitot is not None
     iso, val_iso = dataset.objectives[ISOLATED], split.rows(ISOLATED, "val")
-    before = pitot.fold_in_priors[axis].covariance[0]
+    before = fold_in_priors(pitot, None)[axis].covariance[0]
     other = "platform" if axis == "workload" else "workload"
     pitot = with_tuned_prior(pitot, axis, getattr(iso, axis)[val_iso],
                              getattr(iso, other)[val_iso], iso.log_runtime[val_iso])

@@ -146,6 +146,10 @@ def posterior_covariance(design: np.ndarray, prior: FoldInPrior) -> np.ndarray:
 #: from; the posterior mean depends on the ratio of spread to noise only, so the noise stays.
 PRIOR_SCALES: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1e3, 1e4)
 ISOTROPIC: tuple[float, ...] = (0.0, 0.03, 0.3, 3.0)
+#: The rescaling (:func:`rescaled`: baseline term, embedding, isotropic share) a served model's
+#: prior gets without entities to tune it on: what :func:`tune_prior` chose for ``pitot/cold``
+#: on the published data's first cold-workload draw (``benchmarks/few_shot.py``).
+DEFAULT_RESCALE: tuple[float, float, float] = (100.0, 1000.0, 3.0)
 #: The numbers of measurements :func:`tune_prior` simulates.
 TUNING_KS: tuple[int, ...] = (1, 3, 10)
 

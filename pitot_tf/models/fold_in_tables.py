@@ -19,11 +19,13 @@ import numpy as np
 from pitot_tf.errors import PredictionError
 from pitot_tf.models.fold_in import (
     AXES,
+    DEFAULT_RESCALE,
     Entity,
     FoldInPrior,
     Measurements,
     Reveals,
     posterior_shift,
+    rescaled,
     tune_prior,
 )
 from pitot_tf.models.interference import NUMPY_OPS, pitot_term
@@ -62,9 +64,11 @@ def zero_shot_parameters(pitot: NumpyPitot, axis: str, features: np.ndarray) -> 
     return np.concatenate([scale[:, :, None], embedding], axis=2).astype(np.float64)
 
 
-def fold_in_priors(pitot: NumpyPitot) -> dict[str, FoldInPrior]:
+def fold_in_priors(pitot: NumpyPitot, rescale: tuple[float, float, float] | None = DEFAULT_RESCALE,
+                   ) -> dict[str, FoldInPrior]:
     """Per axis, the prior from trained rows' deviations from their zero-shot rows (from the
-    rows' mean where a tower has no side features)."""
+    rows' mean where a tower has no side features), rescaled by ``rescale`` (:func:`rescaled`; None:
+    as the deviations are)."""
     priors = {}
     for axis in AXES:
         trained = parameters(pitot, axis)
@@ -74,7 +78,8 @@ def fold_in_priors(pitot: NumpyPitot) -> dict[str, FoldInPrior]:
         else:
             deviations = trained - zero_shot_parameters(pitot, axis, features)
         moved = np.linalg.norm(deviations[:, :, 1:], axis=2).min(axis=1) > _UNTRAINED
-        priors[axis] = FoldInPrior.from_deviations(deviations[moved])
+        prior = FoldInPrior.from_deviations(deviations[moved])
+        priors[axis] = prior if rescale is None else rescaled(prior, *rescale)
     return priors
 
 
@@ -142,5 +147,5 @@ def with_tuned_prior(pitot: NumpyPitot, axis: str, entity: np.ndarray, other: np
         row = Entity(axis, int(index))
         designs.append(design(pitot, row, other[own]))
         residuals.append(log_runtime[own][None] - member_log_runtime(pitot, row, other[own]))
-    tuned = tune_prior(pitot.fold_in_priors[axis], Reveals.draw(designs, residuals))
+    tuned = tune_prior(fold_in_priors(pitot, None)[axis], Reveals.draw(designs, residuals))
     return replace(pitot, fold_in_priors={**pitot.fold_in_priors, axis: tuned})
