@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -36,6 +38,41 @@ Counts = Annotated[
                       '{"x20": 1523, "x41": 87}, cold start (default: none).'),
 ]
 
+Measured = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
+    typer.Option(show_default=False,
+                 help="CSV or JSON file of measured runs of WORKLOAD, columns platform and "
+                      "runtime_s (or of runs on PLATFORM: workload and runtime_s), folded into "
+                      "the model before it predicts (default: none)."),
+]
+
+
+def _read_measured(path: Path | None) -> str:
+    """The runs in ``path`` (a JSON list of objects, or a CSV with a header row) as one JSON
+    string ('' without a file); PredictionError naming the file, row and field."""
+    if path is None:
+        return ""
+    from pitot_tf.serving.measured import measured_runs  # loads Keras: only when asked
+
+    if not path.is_file():
+        raise PredictionError(f"{path}: measured runs file not found")
+    text = path.read_text()
+    if text.lstrip().startswith("["):
+        try:
+            entries = json.loads(text)
+        except ValueError as error:
+            raise PredictionError(f"{path}: not JSON: {error}") from None
+        measured_runs(entries, str(path), item="entry", start=0)
+    else:
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames or "runtime_s" not in reader.fieldnames:
+            raise PredictionError(f"{path}: a CSV needs a header row with runtime_s and "
+                                  "platform (or workload)")
+        entries = [{key: value for key, value in row.items() if key and value not in (None, "")}
+                   for row in reader]
+        measured_runs(entries, str(path), item="row", start=2)  # row 1 is the header
+    return json.dumps(entries)
+
 
 def _read_counts(path: Path | None) -> str:
     """The JSON object in ``path`` as one JSON string ('' without a file)."""
@@ -66,7 +103,7 @@ def _read_features(path: Path | None) -> str:
 def predict(
     model_uri: ModelUri, workload: Workload, platform: Platform, with_: With = None,
     alpha: Alpha = 0.05, as_json: AsJson = False, workload_features: Features = None,
-    opcode_counts: Counts = None,
+    opcode_counts: Counts = None, measured: Measured = None,
 ) -> None:
     """Predicted runtime and conformal upper bound of WORKLOAD on PLATFORM (--json: seconds).
 
@@ -74,7 +111,9 @@ def predict(
     predicted from its encoded feature vector (numbers separated by commas, semicolons or
     white space, in the dataset's workload-feature order); with --opcode-counts FILE, from its
     raw opcode counts (a JSON object of label -> count; missing opcodes count 0), which the
-    model encodes as its training dataset did."""
+    model encodes as its training dataset did. With --measured FILE, the runs in FILE are
+    folded into WORKLOAD's row (PLATFORM's, for runs of other workloads on it) first, so a few
+    measurements sharpen the prediction and its bound."""
     if workload_features is not None and opcode_counts is not None:
         raise PredictionError("give --workload-features or --opcode-counts, not both")
     # One answer per call: the artifact download bars would drown it.
@@ -88,7 +127,8 @@ def predict(
     request = pd.DataFrame({"workload": [workload], "platform": [platform],
                             "co_runners": [";".join(items(with_))], "alpha": [alpha],
                             "workload_features": [_read_features(workload_features)],
-                            "opcode_counts": [_read_counts(opcode_counts)]})
+                            "opcode_counts": [_read_counts(opcode_counts)],
+                            "measured": [_read_measured(measured)]})
     answer = model.predict(request).iloc[0].to_dict()
     if as_json:
         typer.echo(json.dumps(answer))
