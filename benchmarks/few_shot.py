@@ -60,7 +60,8 @@ from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.models.cold import RuntimeRange
 from pitot_tf.models.fold_in import Entity, Measurements
-from pitot_tf.models.fold_in_tables import fold_in_priors, with_tuned_prior
+from pitot_tf.models.fold_in_tables import with_tuned_prior
+from pitot_tf.models.numpy_export import numpy_pitot
 from pitot_tf.models.numpy_predictor import NumpyPitot
 
 Rows = dict[str, np.ndarray]  # objective -> row indices
@@ -231,7 +232,7 @@ def retrained(draw: Draw, revealed: np.ndarray, val: Rows, test: Rows, args: arg
     split = Split(parts, draw.split.level, draw.split.replicate)
     path = model_path(args.cache, args.preset, args.mode, draw.split.replicate or 0, args.steps,
                       tag)
-    pitot = NumpyPitot.from_model(trained_model(path, args.preset, draw.dataset, split,
+    pitot = numpy_pitot(trained_model(path, args.preset, draw.dataset, split,
                                                 args.steps))
     assert pitot is not None
     return pitot
@@ -263,17 +264,14 @@ def run_draw(dataset: Dataset, draw_index: int, args: argparse.Namespace,
     axis = AXES[args.mode][0]
     model = trained_model(model_path(args.cache, args.preset, args.mode, draw_index, args.steps),
                           args.preset, dataset, split, args.steps)
-    pitot = NumpyPitot.from_model(model)
+    pitot = numpy_pitot(model)
     assert pitot is not None
     iso, val_iso = dataset.objectives[ISOLATED], split.rows(ISOLATED, "val")
-    before = fold_in_priors(pitot, None)[axis].covariance[0]
     other = "platform" if axis == "workload" else "workload"
     pitot = with_tuned_prior(pitot, axis, getattr(iso, axis)[val_iso],
                              getattr(iso, other)[val_iso], iso.log_runtime[val_iso])
-    after = pitot.fold_in_priors[axis].covariance[0]
-    print(f"draw {draw_index}: prior tuned on the validation entities: baseline term x"
-          f"{after[0, 0] / before[0, 0]:.3g}, embedding x"
-          f"{np.trace(after[1:, 1:]) / np.trace(before[1:, 1:]):.3g}", flush=True)
+    print(f"draw {draw_index}: prior tuned on the validation entities (baseline term, "
+          f"embedding, isotropic): {pitot.prior_rescale[axis]}", flush=True)
     draw = Draw(dataset, split, pitot, axis, not args.no_clip)
     print(f"draw {draw_index}: fold-in ms by k {fold_in_ms(draw)}", flush=True)
     val_all = {n: split.rows(n, "val") for n in split.objectives()}

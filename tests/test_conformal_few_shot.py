@@ -22,6 +22,7 @@ from pitot_tf.data.dataset import Dataset, load_dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import ConformalError
+from pitot_tf.models.numpy_export import numpy_pitot
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.presets import resolve
 from pitot_tf.training import train
@@ -46,7 +47,7 @@ def split(dataset: Dataset) -> Split:
 
 @pytest.fixture(scope="module")
 def pitot(dataset: Dataset, split: Split) -> NumpyPitot:
-    tables = NumpyPitot.from_model(train(resolve("pitot", SMALL), dataset, split).model)
+    tables = numpy_pitot(train(resolve("pitot", SMALL), dataset, split).model)
     assert tables is not None
     return tables
 

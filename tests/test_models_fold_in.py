@@ -21,17 +21,19 @@ from pitot_tf.models.fold_in import (
     Reveals,
     posterior_covariance,
     posterior_shift,
+    rescaled,
 )
 from pitot_tf.models.fold_in_tables import (
     design,
     fold_in,
-    fold_in_priors,
     member_log_runtime,
     parameters,
     shifted,
     with_tuned_prior,
 )
+from pitot_tf.models.numpy_export import numpy_pitot
 from pitot_tf.models.numpy_predictor import NumpyPitot
+from pitot_tf.models.numpy_store import load_tables, save_tables
 from pitot_tf.presets import resolve
 from pitot_tf.training import train
 
@@ -51,7 +53,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
 def pitot(dataset: Dataset) -> NumpyPitot:
     """A small cold-dropout Pitot trained on a cold-workload split (test workloads unseen)."""
     split = make_cold_split(dataset, 1.0, 0, mode="cold-workload", holdout=0.2)
-    tables = NumpyPitot.from_model(train(resolve("pitot", SMALL), dataset, split).model)
+    tables = numpy_pitot(train(resolve("pitot", SMALL), dataset, split).model)
     assert tables is not None
     return tables
 
@@ -138,20 +140,9 @@ def test_tuned_prior_predicts_held_out_runs_at_least_as_well(dataset: Dataset,
         residuals.append(obs.log_runtime[own][None]
                          - member_log_runtime(pitot, entity, obs.platform[own]))
     reveals = Reveals.draw(designs, residuals)
-    raw = fold_in_priors(pitot, None)["workload"]
-    assert reveals.error(tuned.fold_in_priors["workload"]) <= reveals.error(raw)
-    assert tuned.fold_in_priors["platform"] is pitot.fold_in_priors["platform"]
-
-
-def test_new_platform_rows_append_and_fold_in(dataset: Dataset, pitot: NumpyPitot) -> None:
-    grown = pitot.with_platforms(dataset.platforms.features[:2])
-    assert grown.platforms == pitot.platforms + 2
-    entity = Entity("platform", pitot.platforms)
-    folded = grown.fold_in(entity, Measurements.of([0, 1], [10.0, 11.0], grown.workloads))
-    assert folded.platforms == grown.platforms
-    assert not np.array_equal(parameters(folded, "platform")[-2], parameters(grown, "platform")[-2])
-    with pytest.raises(PredictionError, match="a new platform needs"):
-        pitot.with_platforms(np.zeros((1, 3)))
+    raw = pitot.fold_in_priors["workload"]
+    assert reveals.error(rescaled(raw, *tuned.prior_rescale["workload"])) <= reveals.error(raw)
+    assert tuned.prior_rescale["platform"] == pitot.prior_rescale["platform"]
 
 
 @pytest.mark.parametrize(("other", "runtime", "message"), [
@@ -172,3 +163,13 @@ def test_fold_in_of_an_unknown_row_is_an_error(pitot: NumpyPitot) -> None:
         pitot.fold_in(Entity("workload", 99), Measurements.of([0], [1.0], pitot.platforms))
     with pytest.raises(PredictionError, match="unknown axis"):
         Entity("device", 0)
+
+
+def test_stored_tables_keep_the_prior(pitot: NumpyPitot, tmp_path: Path) -> None:
+    """A served model's tables (saved and loaded without Keras) fold in as the originals."""
+    loaded = load_tables(*save_tables(pitot, tmp_path))
+    measured = Measurements.of([0, 1, 2], [10.0, 11.0, 12.0], pitot.platforms)
+    entity = Entity("workload", 2)
+    np.testing.assert_allclose(parameters(loaded.fold_in(entity, measured), "workload")[2],
+                               parameters(pitot.fold_in(entity, measured), "workload")[2],
+                               rtol=1e-5, atol=1e-6)

@@ -207,11 +207,10 @@ class Reveals:
         return float(np.mean(np.concatenate(errors)))
 
 
-def tune_prior(prior: FoldInPrior, reveals: Reveals) -> FoldInPrior:
+def tune_prior(prior: FoldInPrior, reveals: Reveals) -> tuple[float, float, float]:
     """The rescaling of ``prior`` (:func:`rescaled`, over :data:`PRIOR_SCALES` and
     :data:`ISOTROPIC`) that predicts the hidden runs of ``reveals`` best. Trained rows'
     deviations understate how far a new entity is from its zero-shot row (the side features
     were fitted to those rows), so the spread is tuned on entities never trained on."""
-    candidates = [rescaled(prior, s, e, i) for s in PRIOR_SCALES for e in PRIOR_SCALES
-                  for i in ISOTROPIC]
-    return min(candidates, key=reveals.error)
+    candidates = [(s, e, i) for s in PRIOR_SCALES for e in PRIOR_SCALES for i in ISOTROPIC]
+    return min(candidates, key=lambda candidate: reveals.error(rescaled(prior, *candidate)))

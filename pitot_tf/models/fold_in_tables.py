@@ -4,8 +4,9 @@ prior from the trained rows, and the copy of the tables with its row refitted.
 The maths is :mod:`pitot_tf.models.fold_in`; here are the parameters it acts on. Per
 ensemble member ``e`` a workload's are ``(b_w, x_w)`` (its baseline term and its embedding,
 one shift for every output head, fitted on the first, so quantile heads keep their spread)
-and a platform's ``(a_p, x_p)``. The prior covariance is the second moment of trained rows
-minus what their side features alone give (the zero-shot row); rows the model never trained
+and a platform's ``(a_p, x_p)``. The prior (:func:`prior_from_rows`) is the second moment of
+trained rows minus what their side features alone give (the zero-shot row, which only the
+Keras towers compute: :mod:`pitot_tf.models.numpy_export`); rows the model never trained
 (held out of a cold split: equal to their zero-shot row) are left out of it.
 """
 
@@ -18,8 +19,6 @@ import numpy as np
 
 from pitot_tf.errors import PredictionError
 from pitot_tf.models.fold_in import (
-    AXES,
-    DEFAULT_RESCALE,
     Entity,
     FoldInPrior,
     Measurements,
@@ -49,38 +48,16 @@ def parameters(pitot: NumpyPitot, axis: str) -> np.ndarray:
     return np.concatenate([scale[:, :, None], embedding], axis=2).astype(np.float64)
 
 
-def zero_shot_parameters(pitot: NumpyPitot, axis: str, features: np.ndarray) -> np.ndarray:
-    """:func:`parameters` of rows known only by ``features`` (what a new row gets)."""
-    new = pitot.new_workloads
-    if axis == "workload":
-        x_w, bias = new.tables(features)
-        embedding = x_w[:, :, 0]
+def prior_from_rows(trained: np.ndarray, zero_shot: np.ndarray | None) -> FoldInPrior:
+    """The prior from :func:`parameters` of the model's rows and of the same rows from their
+    side features alone (None: deviations from the rows' mean, for a tower without
+    features); rows equal to their zero-shot row were never trained and are left out."""
+    if zero_shot is None:
+        deviations = trained - trained.mean(axis=0, keepdims=True)
     else:
-        platform = new.platform_tables(features)
-        embedding, bias = platform[0], platform[3] if len(platform) > 3 else None
-    scale = new.baseline(features, axis).T
-    if bias is not None:
-        scale = scale + bias[:, :, 0]
-    return np.concatenate([scale[:, :, None], embedding], axis=2).astype(np.float64)
-
-
-def fold_in_priors(pitot: NumpyPitot, rescale: tuple[float, float, float] | None = DEFAULT_RESCALE,
-                   ) -> dict[str, FoldInPrior]:
-    """Per axis, the prior from trained rows' deviations from their zero-shot rows (from the
-    rows' mean where a tower has no side features), rescaled by ``rescale`` (:func:`rescaled`; None:
-    as the deviations are)."""
-    priors = {}
-    for axis in AXES:
-        trained = parameters(pitot, axis)
-        features = pitot.new_workloads.known_features(axis)
-        if features is None:
-            deviations = trained - trained.mean(axis=0, keepdims=True)
-        else:
-            deviations = trained - zero_shot_parameters(pitot, axis, features)
-        moved = np.linalg.norm(deviations[:, :, 1:], axis=2).min(axis=1) > _UNTRAINED
-        prior = FoldInPrior.from_deviations(deviations[moved])
-        priors[axis] = prior if rescale is None else rescaled(prior, *rescale)
-    return priors
+        deviations = trained - zero_shot
+    moved = np.linalg.norm(deviations[:, :, 1:], axis=2).min(axis=1) > _UNTRAINED
+    return FoldInPrior.from_deviations(deviations[moved])
 
 
 def design(pitot: NumpyPitot, entity: Entity, other: np.ndarray) -> np.ndarray:
@@ -111,9 +88,10 @@ def fold_in(pitot: NumpyPitot, entity: Entity, measurements: Measurements,
     size = pitot.workloads if entity.axis == "workload" else pitot.platforms
     if not 0 <= entity.index < size:
         raise PredictionError(f"{entity.axis} row {entity.index} out of range [0, {size})")
-    prior = prior or pitot.fold_in_priors.get(entity.axis)
     if prior is None:
-        raise PredictionError("this model has no fold-in prior")
+        if entity.axis not in pitot.fold_in_priors:
+            raise PredictionError("this model has no fold-in prior")
+        prior = rescaled(pitot.fold_in_priors[entity.axis], *pitot.prior_rescale[entity.axis])
     other = measurements.other
     residual = measurements.log_runtime[None] - member_log_runtime(pitot, entity, other)
     shift = posterior_shift(design(pitot, entity, other), residual, prior)
@@ -147,5 +125,5 @@ def with_tuned_prior(pitot: NumpyPitot, axis: str, entity: np.ndarray, other: np
         row = Entity(axis, int(index))
         designs.append(design(pitot, row, other[own]))
         residuals.append(log_runtime[own][None] - member_log_runtime(pitot, row, other[own]))
-    tuned = tune_prior(fold_in_priors(pitot, None)[axis], Reveals.draw(designs, residuals))
-    return replace(pitot, fold_in_priors={**pitot.fold_in_priors, axis: tuned})
+    chosen = tune_prior(pitot.fold_in_priors[axis], Reveals.draw(designs, residuals))
+    return replace(pitot, prior_rescale={**pitot.prior_rescale, axis: chosen})

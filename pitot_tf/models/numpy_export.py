@@ -8,10 +8,15 @@ it runs when a model is logged, so that the served model never needs Keras.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import keras
 import numpy as np
 
 from pitot_tf.models.baseline import LinearScaling
+from pitot_tf.models.fold_in import AXES
+from pitot_tf.models.fold_in_tables import parameters, prior_from_rows
+from pitot_tf.models.interference import NUMPY_OPS
 from pitot_tf.models.numpy_mlp import DenseStack, activation_supported
 from pitot_tf.models.numpy_predictor import (
     FeatureBaseline,
@@ -40,7 +45,7 @@ def numpy_pitot(model: keras.Model) -> NumpyPitot | None:
     if any(tower is None for tower in towers):
         return None
     base = parts.baselines
-    return NumpyPitot(
+    pitot = NumpyPitot(
         tables=side_by_side([layer.tables().map(to_numpy) for layer in layers]),
         equation=layers[0].equation,
         platform_scale=np.stack([to_numpy(b.platform_scale) for b in base]),
@@ -50,6 +55,35 @@ def numpy_pitot(model: keras.Model) -> NumpyPitot | None:
                                    tuple(feature_baseline(b) for b in base),
                                    int(base[0].feature_dims[1])),
     )
+    return replace(pitot, fold_in_priors={
+        axis: prior_from_rows(parameters(pitot, axis), zero_shot_rows(layers, base, axis))
+        for axis in AXES})
+
+
+def zero_shot_rows(layers: tuple[PitotInteraction, ...], baselines: tuple[LinearScaling, ...],
+                   axis: str) -> np.ndarray | None:
+    """:func:`~pitot_tf.models.fold_in_tables.parameters` of the model's own rows of ``axis``
+    from their side features alone (None when a tower has no features)."""
+    towers = [layer.workload_tower if axis == "workload" else layer.platform_tower
+              for layer in layers]
+    if any(tower.kind != "hybrid" for tower in towers):
+        return None
+    features = np.asarray(towers[0].features.numpy(), dtype=np.float32)
+    embeddings, biases = [], []
+    for layer, tower in zip(layers, towers, strict=True):
+        out = tower.embed_new(features)
+        if axis == "workload":
+            x_w, bias = layer.tower_layout.workload(out, NUMPY_OPS)
+            embeddings.append(np.asarray(x_w)[:, :, 0])
+        else:
+            x_p, _, _, bias = layer.tower_layout.platform(out, NUMPY_OPS)
+            embeddings.append(np.asarray(x_p))
+        biases.append(None if bias is None else np.asarray(bias)[:, :, 0])
+    scale = np.stack([b.feature_term(axis, features) for b in baselines], axis=1)
+    if biases[0] is not None:
+        scale = scale + np.concatenate([b for b in biases if b is not None], axis=1)
+    return np.concatenate([scale[:, :, None], np.concatenate(embeddings, axis=1)],
+                          axis=2).astype(np.float64)
 
 
 def new_tower(layer: PitotInteraction) -> NewTower | None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from pitot_tf.errors import PredictionError
+from pitot_tf.models.fold_in import FoldInPrior
 from pitot_tf.models.interference import Equation, PitotTables, TowerLayout
 from pitot_tf.models.numpy_mlp import ACTIVATIONS, DenseStack
 from pitot_tf.models.numpy_predictor import FeatureBaseline, NewTower, NewWorkloads, NumpyPitot
@@ -48,7 +49,10 @@ def save_tables(tables: NumpyPitot, folder: Path) -> tuple[Path, Path]:
         arrays[f"baseline{i}_coef"] = base.coef
         if base.trees is not None:
             arrays[f"baseline{i}_trees"] = base.trees
+    for axis, prior in tables.fold_in_priors.items():
+        arrays[f"prior_{axis}"] = prior.covariance
     layout = {"format": FORMAT, "equation": dataclasses.asdict(tables.equation),
+              "prior_noise": {axis: p.noise for axis, p in tables.fold_in_priors.items()},
               "feature_dim": new.feature_dim, "towers": towers, "baselines": len(new.baselines)}
     folder.mkdir(parents=True, exist_ok=True)
     save: Any = np.savez  # numpy's stubs do not type the arrays passed by name
@@ -82,7 +86,9 @@ def _tables(arrays: dict[str, np.ndarray], layout: dict[str, Any]) -> NumpyPitot
         equation=Equation(**layout["equation"]),
         platform_scale=arrays["platform_scale"], workload_scale=arrays["workload_scale"],
         offset=arrays["offset"],
-        new_workloads=NewWorkloads(towers, baselines, int(layout["feature_dim"])))
+        new_workloads=NewWorkloads(towers, baselines, int(layout["feature_dim"])),
+        fold_in_priors={axis: FoldInPrior(arrays[f"prior_{axis}"].astype(np.float64), noise)
+                        for axis, noise in layout.get("prior_noise", {}).items()})
 
 
 def _tower(arrays: dict[str, np.ndarray], index: int, info: dict[str, Any]) -> NewTower:

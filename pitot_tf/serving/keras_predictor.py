@@ -16,6 +16,8 @@ import logging
 import keras
 import numpy as np
 
+from pitot_tf.errors import PredictionError
+from pitot_tf.models.fold_in import Entity, Measurements
 from pitot_tf.models.interference import NUMPY_OPS
 from pitot_tf.models.numpy_export import numpy_pitot
 from pitot_tf.models.numpy_predictor import NumpyPitot
