@@ -1,0 +1,16 @@
+"""Cost-aware D-optimal: the log-det gain of :mod:`pitot_tf.planning.doptimal` divided by the
+row's predicted runtime in seconds, so information is bought per device-second: a platform
+that takes 30 s is chosen only when it teaches about 30 times what a 1 s one would."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pitot_tf.planning.doptimal import greedy_log_det
+from pitot_tf.planning.entity import Outlook
+from pitot_tf.planning.picks import Pick
+
+
+def cost_aware(outlook: Outlook, budget: int, rng: np.random.Generator) -> list[Pick]:
+    cost = outlook.seconds(outlook.log_runtime)
+    return greedy_log_det(outlook.design, outlook.measured_design, budget, cost=cost)
