@@ -78,13 +78,13 @@ def design_vectors(tables: NumpyPitot, workload: int, rows: Rows) -> np.ndarray:
     d/d(b_w) = 1 (see the module docstring)."""
     n = len(rows)
     wide = tables.tables.map(lambda table: np.asarray(table, dtype=np.float64))
-    members, _, dim = wide.x_w.shape[1:]
+    members, heads, dim = wide.x_w.shape[1:]
     w = np.full(n, workload, dtype=np.int32)
 
     def first_head(x_w: np.ndarray) -> np.ndarray:
         term = pitot_term(replace(wide, x_w=x_w), tables.equation, rows.platform, w,
                           rows.interferers, NUMPY_OPS)
-        return np.asarray(term).reshape(n, members, -1)[:, :, 0]
+        return np.asarray(term).reshape(n, members, heads)[:, :, 0]
 
     origin = first_head(wide.x_w)
     design = np.ones((n, members, dim + 1))
