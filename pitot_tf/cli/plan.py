@@ -24,7 +24,8 @@ Measured = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
     typer.Option(show_default=False,
                  help="JSON or CSV file of rows already measured (platform, co_runners, "
-                      "runtime_s): never proposed again (default: none).")]
+                      "runtime_s): folded into the model (runs alone) and never proposed "
+                      "again (default: none).")]
 CoRunnerSets = Annotated[
     Optional[list[str]],  # noqa: UP045 - typer needs Optional on Python 3.10
     typer.Option("--co-runners", show_default=False,
@@ -79,6 +80,7 @@ def plan(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow.pyfunc
 
+    from pitot_tf.planning.fold import fold_measured
     from pitot_tf.planning.measured import read_measured
     from pitot_tf.planning.plan import propose
     from pitot_tf.planning.rows import candidates, empty
@@ -93,7 +95,10 @@ def plan(
     model, index = planning_model(pyfunc, alpha, features)
     if features is None:
         index = names.workloads[workload]
-    done = read_measured(measured, names).rows if measured is not None else empty(names.width)
+    done = empty(names.width)
+    if measured is not None:
+        runs = read_measured(measured, names)
+        model, done = fold_measured(model, index, runs), runs.rows
     rows = candidates(len(names.platforms), names.width, _sets(co_runners, names.workloads))
     proposals = propose(model, index, rows, done, strategy, budget, seed)
     _show(proposals, pyfunc, workload, strategy, gain_unit, as_json)

@@ -12,8 +12,11 @@ Modules (one job each):
   :mod:`~pitot_tf.planning.disagreement`, :mod:`~pitot_tf.planning.doptimal`,
   :mod:`~pitot_tf.planning.cost_aware` -- the strategies, each a function
   ``(outlook, budget, rng) -> [(candidate index, gain)]``.
+* :mod:`~pitot_tf.planning.picks` -- what a strategy returns.
 * :mod:`~pitot_tf.planning.strategies` -- the strategies by name.
 * :mod:`~pitot_tf.planning.measured` -- a file of measured runtimes, read and checked.
+* :mod:`~pitot_tf.planning.fold` -- those runtimes folded into the model before planning.
+* :mod:`~pitot_tf.planning.served` -- the planning model of a served ``pyfunc-model``.
 * :mod:`~pitot_tf.planning.plan` -- one plan: checks the budget, runs a strategy, and returns
   the proposed rows with their predicted runtime, bound and expected gain.
 

@@ -13,4 +13,5 @@ from pitot_tf.planning.picks import Pick
 
 def cost_aware(outlook: Outlook, budget: int, rng: np.random.Generator) -> list[Pick]:
     cost = outlook.seconds(outlook.log_runtime)
-    return greedy_log_det(outlook.design, outlook.measured_design, budget, cost=cost)
+    return greedy_log_det(outlook.design, outlook.measured_design, budget, cost=cost,
+                          prior=outlook.prior)

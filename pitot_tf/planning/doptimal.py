@@ -1,14 +1,17 @@
 """D-optimal design on the embedding (Oboe's criterion): greedily choose the rows whose design
 vectors most increase ``log det`` of the information about the workload's parameters.
 
-Per member ``e`` the information matrix is ``A_e = λ_e I + Σ z z^T`` over the rows measured
-and chosen so far, ``z`` a row's design vector (:mod:`pitot_tf.planning.entity`; ``[x_p, 1]``
-for a row alone) and ``λ_e I`` a ridge prior. Adding row ``z`` raises ``log det A_e`` by
-``log(1 + z^T A_e^{-1} z)`` (the matrix determinant lemma); the members' gains add (each
-member its own embedding). After each choice ``A_e^{-1}`` is updated in place
-(Sherman-Morrison), so a row along a direction already measured gains little and the
-choices span the embedding. ``ridge`` is relative: ``λ_e`` is ``ridge`` times the candidates'
-mean squared design-vector entry, so the prior means the same for any scale of embedding.
+Per member ``e`` the information matrix is ``A_e = Σ_e^{-1} + Σ z z^T`` over the rows
+measured and chosen so far, ``z`` a row's design vector (:mod:`pitot_tf.planning.entity`;
+``[x_p, 1]`` for a row alone, in units of the noise's standard deviation) and ``Σ_e`` the prior
+covariance of the workload's parameters: the fold-in's own prior where the model has one
+(:mod:`pitot_tf.models.fold_in`, so the plan optimises the posterior the fold-in computes), else
+a ridge ``λ_e I``. Adding row ``z`` raises ``log det A_e`` by ``log(1 + z^T A_e^{-1} z)``
+(the matrix determinant lemma); the members' gains add (each member its own embedding). After
+each choice ``A_e^{-1}`` is updated in place (Sherman-Morrison), so a row along a direction
+already measured gains little and the choices span the embedding. The ridge is relative:
+``λ_e`` is ``ridge`` times the candidates' mean squared design-vector entry, so it means the
+same for any scale of embedding.
 """
 
 from __future__ import annotations
@@ -23,13 +26,17 @@ RIDGE = 1.0
 
 
 def greedy_log_det(design: np.ndarray, measured: np.ndarray, budget: int,
-                   cost: np.ndarray | None = None, ridge: float = RIDGE) -> list[Pick]:
+                   cost: np.ndarray | None = None, prior: np.ndarray | None = None,
+                   ridge: float = RIDGE) -> list[Pick]:
     """``budget`` rows of ``design (n, E, D)`` chosen greedily by log-det gain (divided by
-    ``cost (n,)`` when given), after the rows ``measured (m, E, D)``; gains in nats (per unit
+    ``cost (n,)`` when given), after the rows ``measured (m, E, D)``, from the prior
+    covariance ``prior (E, D, D)`` (default: the relative ``ridge``); gains in nats (per unit
     of cost)."""
     n, members, dim = design.shape
-    scale = float(np.mean(design**2)) or 1.0
-    inverse = np.repeat(np.eye(dim)[None] / (ridge * scale), members, axis=0)  # (E, D, D)
+    if prior is None:
+        scale = float(np.mean(design**2)) or 1.0
+        prior = np.repeat(np.eye(dim)[None] / (ridge * scale), members, axis=0)
+    inverse = np.array(prior, dtype=np.float64)  # (E, D, D): the current covariance
     for z in measured:
         inverse = _add_row(inverse, z)
     free = np.ones(n, dtype=bool)
@@ -54,4 +61,5 @@ def _add_row(inverse: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 
 def d_optimal(outlook: Outlook, budget: int, rng: np.random.Generator) -> list[Pick]:
-    return greedy_log_det(outlook.design, outlook.measured_design, budget)
+    return greedy_log_det(outlook.design, outlook.measured_design, budget,
+                          prior=outlook.prior)

@@ -55,6 +55,8 @@ class Outlook:
     design: np.ndarray  # (n, E, D)
     measured_design: np.ndarray  # (m, E, D)
     seconds_per_unit: float
+    prior: np.ndarray | None = None  # (E, D, D) prior covariance of the parameters / noise
+
 
     def seconds(self, log_runtime: np.ndarray) -> np.ndarray:
         return np.exp(log_runtime) * self.seconds_per_unit
@@ -95,6 +97,18 @@ def design_vectors(tables: NumpyPitot, workload: int, rows: Rows) -> np.ndarray:
     return design
 
 
+def fold_in_prior(tables: NumpyPitot) -> np.ndarray | None:
+    """The fold-in's prior covariance of a workload's parameters (:mod:`pitot_tf.models.fold_in`)
+    over its noise variance, in the order of :func:`design_vectors` (embedding, then baseline),
+    so that design vectors in units of the noise see the posterior the fold-in computes; None
+    for tables without one."""
+    prior = tables.fold_in_priors.get("workload")
+    if prior is None:
+        return None
+    order = np.r_[1 : prior.covariance.shape[1], 0]  # fold-in's (b_w, x_w) -> (x_w, b_w)
+    return prior.covariance[:, order][:, :, order] / prior.noise
+
+
 def outlook(model: PlanningModel, workload: int, rows: Rows, measured: Rows) -> Outlook:
     """The :class:`Outlook` of ``workload`` (an index of ``model.tables``) on ``rows``."""
     per_member = member_log_runtime(model.tables, workload, rows)
@@ -104,4 +118,4 @@ def outlook(model: PlanningModel, workload: int, rows: Rows, measured: Rows) -> 
         log_bound=model.bound(mean, rows.degree()),
         design=design_vectors(model.tables, workload, rows),
         measured_design=design_vectors(model.tables, workload, measured),
-        seconds_per_unit=model.seconds_per_unit)
+        seconds_per_unit=model.seconds_per_unit, prior=fold_in_prior(model.tables))
