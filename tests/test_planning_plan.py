@@ -80,3 +80,16 @@ def test_disagreement_picks_the_widest_spread() -> None:
     picks = disagreement(outlook, 2, np.random.default_rng(0))
     assert [p.index for p in picks] == [3, 1]
 
+
+
+def test_design_vectors_alone_are_x_p_and_match_finite_differences(served: Served) -> None:
+    from pitot_tf.planning.entity import _finite_differences, design_vectors
+
+    tables = served.pyfunc.predictor
+    rows = candidates(5, served.pyfunc.names.width, [[2]])
+    design = design_vectors(tables, 1, rows)
+    alone = rows.degree() == 1
+    assert np.allclose(design[alone, :, :-1], tables.tables.x_p[rows.platform[alone]])
+    assert np.allclose(design[alone], _finite_differences(tables, 1, rows.take(np.flatnonzero(
+        alone))), atol=1e-3)
+    assert np.all(design[:, :, -1] == 1.0)

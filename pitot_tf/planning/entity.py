@@ -77,7 +77,19 @@ def member_log_runtime(tables: NumpyPitot, workload: int, rows: Rows) -> np.ndar
 
 def design_vectors(tables: NumpyPitot, workload: int, rows: Rows) -> np.ndarray:
     """``(n, E, d + 1)``: per row and member, d(prediction)/d(x_w of the first head) and
-    d/d(b_w) = 1 (see the module docstring)."""
+    d/d(b_w) = 1 (see the module docstring): ``[x_p, 1]`` for rows alone, by finite
+    differences for rows with co-runners."""
+    members, _, dim = tables.tables.x_w.shape[1:]
+    design = np.ones((len(rows), members, dim + 1))
+    alone = rows.degree() == 1
+    design[alone, :, :dim] = tables.tables.x_p[rows.platform[alone]]
+    if not alone.all():
+        design[~alone] = _finite_differences(tables, workload, rows.take(np.flatnonzero(~alone)))
+    return design
+
+
+def _finite_differences(tables: NumpyPitot, workload: int, rows: Rows) -> np.ndarray:
+    """:func:`design_vectors` of ``rows`` by finite differences of the equation in float64."""
     n = len(rows)
     wide = tables.tables.map(lambda table: np.asarray(table, dtype=np.float64))
     members, heads, dim = wide.x_w.shape[1:]
