@@ -10,7 +10,8 @@ Per cold-workload draw ``d`` (``make_cold_split(..., replicate=d)``, as ``cold_s
 every held-out workload (test and calibration ones) is planned for in rounds
 (:mod:`active_simulation`): one row proposed per round among the platforms it ran on alone,
 its true runtime revealed and folded in, MAPE measured on the rows not yet revealed. Each
-strategy runs with ``--seeds`` seeds (random choices and ties). Bounds at α = 0.05 are
+strategy runs with ``--seeds`` seeds (random choices and ties; the strategies without either
+run once). Bounds at α = 0.05 are
 split-conformal, calibrated per strategy and number of measurements on the calibration
 workloads' remaining rows. Device-seconds are the summed true runtimes of the revealed rows;
 "at random's device-seconds" compares each workload after the last round a strategy could
@@ -35,7 +36,10 @@ from active_simulation import HeldOut, Trace, bound_scores, held_out, mape_at_se
 from common import ALPHA, add_data_options, emit, load_average, stopwatch
 from few_shot_models import DEFAULT_CACHE, model_path, trained_model
 
-STRATEGIES = ("random", "bound", "disagreement", "doptimal", "cost")
+STRATEGIES = ("random", "bound", "disagreement", "doptimal", "cost", "variance", "cost-variance")
+#: Strategies that choose the same rows whatever the seed (no random choice, no ties in
+#: practice): simulated once, their trace reused for every seed's comparison with random.
+SEEDLESS = ("disagreement", "doptimal", "cost", "variance", "cost-variance")
 #: Random's measurement count the targets refer to.
 REFERENCE_K = 10
 #: The measurement counts the table and the JSON summary show.
@@ -63,8 +67,10 @@ def draw_traces(args: argparse.Namespace, dataset: Any, draw: int, traces: Trace
                 store = traces.setdefault(strategy, {}).setdefault(part, {})
                 for entity in entities:
                     for seed in range(args.seeds):
-                        store[(draw, entity.workload, seed)] = simulate(
-                            tables, entity, strategy, args.rounds, 1, seed, seconds_per_unit)
+                        store[(draw, entity.workload, seed)] = (
+                            store[(draw, entity.workload, 0)] if seed and strategy in SEEDLESS
+                            else simulate(tables, entity, strategy, args.rounds, 1, seed,
+                                          seconds_per_unit))
         print(f"draw {draw} {strategy}: {sum(map(len, parts.values()))} workloads x "
               f"{args.seeds} seeds in {timing.wall_s:.0f} s", flush=True)
 

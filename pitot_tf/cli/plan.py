@@ -18,8 +18,9 @@ from pitot_tf.errors import PlanningError
 Budget = Annotated[int, typer.Option(help="How many rows to propose.")]
 StrategyName = Annotated[str, typer.Option(
     "--strategy", help="random, bound (widest conformal bound), disagreement (ensemble "
-                       "members' spread), doptimal (D-optimal on the embedding) or cost "
-                       "(D-optimal gain per predicted second).")]
+                       "members' spread), doptimal (D-optimal on the embedding), variance "
+                       "(least predictive variance left), cost or cost-variance (the "
+                       "D-optimal or variance gain per predicted second).")]
 Measured = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
     typer.Option(show_default=False,

@@ -10,7 +10,8 @@ Modules (one job each):
   (the gradient of the prediction with respect to the workload's embedding and baseline).
 * :mod:`~pitot_tf.planning.random_choice`, :mod:`~pitot_tf.planning.widest_bound`,
   :mod:`~pitot_tf.planning.disagreement`, :mod:`~pitot_tf.planning.doptimal`,
-  :mod:`~pitot_tf.planning.cost_aware` -- the strategies, each a function
+  :mod:`~pitot_tf.planning.variance`, :mod:`~pitot_tf.planning.cost_aware` -- the
+  strategies, each a function
   ``(outlook, budget, rng) -> [(candidate index, gain)]``.
 * :mod:`~pitot_tf.planning.picks` -- what a strategy returns.
 * :mod:`~pitot_tf.planning.strategies` -- the strategies by name.

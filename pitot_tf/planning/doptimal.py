@@ -32,17 +32,14 @@ def greedy_log_det(design: np.ndarray, measured: np.ndarray, budget: int,
     ``cost (n,)`` when given), after the rows ``measured (m, E, D)``, from the prior
     covariance ``prior (E, D, D)`` (default: the relative ``ridge``); gains in nats (per unit
     of cost)."""
-    n, members, dim = design.shape
-    if prior is None:
-        scale = float(np.mean(design**2)) or 1.0
-        prior = np.repeat(np.eye(dim)[None] / (ridge * scale), members, axis=0)
-    inverse = np.array(prior, dtype=np.float64)  # (E, D, D): the current covariance
+    n = design.shape[0]
+    inverse = prior_covariance(design, prior, ridge)  # (E, D, D): the current covariance
     for z in measured:
         inverse = _add_row(inverse, z)
     free = np.ones(n, dtype=bool)
     picks = []
     for _ in range(budget):
-        quad = np.einsum("ned,edf,nef->ne", design, inverse, design)
+        quad = np.einsum("nef,nef->ne", np.einsum("ned,edf->nef", design, inverse), design)
         gain = np.log1p(np.maximum(quad, 0.0)).sum(axis=1)
         score = gain / cost if cost is not None else gain
         score = np.where(free, score, -np.inf)
@@ -51,6 +48,16 @@ def greedy_log_det(design: np.ndarray, measured: np.ndarray, budget: int,
         free[best] = False
         inverse = _add_row(inverse, design[best])
     return picks
+
+
+def prior_covariance(design: np.ndarray, prior: np.ndarray | None, ridge: float = RIDGE
+                     ) -> np.ndarray:
+    """A copy of ``prior`` ``(E, D, D)``, or the relative ridge's covariance without one."""
+    if prior is not None:
+        return np.array(prior, dtype=np.float64)
+    _, members, dim = design.shape
+    scale = float(np.mean(design**2)) or 1.0
+    return np.repeat(np.eye(dim)[None] / (ridge * scale), members, axis=0)
 
 
 def _add_row(inverse: np.ndarray, z: np.ndarray) -> np.ndarray:
