@@ -9,7 +9,8 @@ Per cold-workload draw ``d`` (``make_cold_split(..., replicate=d)``, as ``cold_s
 ``few_shot.py`` make them; models from ``few_shot_models.py``'s cache, trained when missing)
 every held-out workload (test and calibration ones) is planned for in rounds
 (:mod:`active_simulation`): one row proposed per round among the platforms it ran on alone,
-its true runtime revealed and folded in, MAPE measured on the rows not yet revealed. Each
+its true runtime revealed and folded in (the fold-in's prior tuned on the calibration
+workloads, as ``few_shot.py`` tunes it), MAPE measured on the rows not yet revealed. Each
 strategy runs with ``--seeds`` seeds (random choices and ties; the strategies without either
 run once). Bounds at α = 0.05 are
 split-conformal, calibrated per strategy and number of measurements on the calibration
@@ -51,6 +52,7 @@ Traces = dict[str, dict[str, dict[Key, Trace]]]  # strategy -> part -> key -> tr
 def draw_traces(args: argparse.Namespace, dataset: Any, draw: int, traces: Traces) -> None:
     """Simulate every strategy on draw ``draw``'s held-out workloads into ``traces``."""
     from pitot_tf.data.cold import make_cold_split
+    from pitot_tf.models.fold_in_tables import with_tuned_prior
     from pitot_tf.models.numpy_predictor import NumpyPitot
 
     split = make_cold_split(dataset, 1.0, draw, mode="cold-workload", holdout=args.holdout)
@@ -59,6 +61,9 @@ def draw_traces(args: argparse.Namespace, dataset: Any, draw: int, traces: Trace
     assert tables is not None, f"{args.preset} is not a Pitot model"
     seconds_per_unit = float(dataset.seconds(np.ones(1))[0])
     obs = dataset.objectives["mf"]
+    val = split.rows("mf", "val")  # the fold-in's prior tuned as few_shot.py tunes it
+    tables = with_tuned_prior(tables, "workload", obs.workload[val], obs.platform[val],
+                              obs.log_runtime[val])
     parts: dict[str, list[HeldOut]] = {part: held_out(obs, split.rows("mf", part))
                                        for part in ("val", "test")}
     for strategy in args.strategies:
