@@ -68,7 +68,7 @@ def _workload(pyfunc: Any, name: str, features: str, counts: str) -> Any:
 def plan(
     model_uri: ModelUri,
     workload: Annotated[str, typer.Option(help="Workload name (known, or new with features).")],
-    budget: Budget = 3, strategy: StrategyName = "cost", measured: Measured = None,
+    budget: Budget = 3, strategy: StrategyName = "variance", measured: Measured = None,
     co_runners: CoRunnerSets = None, alpha: Alpha = 0.05, as_json: AsJson = False,
     workload_features: Features = None, opcode_counts: Counts = None, seed: Seed = 0,
 ) -> None:
