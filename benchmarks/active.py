@@ -53,11 +53,11 @@ def draw_traces(args: argparse.Namespace, dataset: Any, draw: int, traces: Trace
     """Simulate every strategy on draw ``draw``'s held-out workloads into ``traces``."""
     from pitot_tf.data.cold import make_cold_split
     from pitot_tf.models.fold_in_tables import with_tuned_prior
-    from pitot_tf.models.numpy_predictor import NumpyPitot
+    from pitot_tf.models.numpy_export import numpy_pitot
 
     split = make_cold_split(dataset, 1.0, draw, mode="cold-workload", holdout=args.holdout)
     path = model_path(args.cache, args.preset, "cold-workload", draw, args.steps)
-    tables = NumpyPitot.from_model(trained_model(path, args.preset, dataset, split, args.steps))
+    tables = numpy_pitot(trained_model(path, args.preset, dataset, split, args.steps))
     assert tables is not None, f"{args.preset} is not a Pitot model"
     seconds_per_unit = float(dataset.seconds(np.ones(1))[0])
     obs = dataset.objectives["mf"]

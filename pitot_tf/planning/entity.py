@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from pitot_tf.models.fold_in import rescaled
 from pitot_tf.models.interference import NUMPY_OPS, pitot_term
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.planning.rows import Rows
@@ -114,9 +115,10 @@ def fold_in_prior(tables: NumpyPitot) -> np.ndarray | None:
     over its noise variance, in the order of :func:`design_vectors` (embedding, then baseline),
     so that design vectors in units of the noise see the posterior the fold-in computes; None
     for tables without one."""
-    prior = tables.fold_in_priors.get("workload")
-    if prior is None:
+    raw = tables.fold_in_priors.get("workload")
+    if raw is None:
         return None
+    prior = rescaled(raw, *tables.prior_rescale["workload"])  # as the fold-in uses it
     order = np.r_[1 : prior.covariance.shape[1], 0]  # fold-in's (b_w, x_w) -> (x_w, b_w)
     return prior.covariance[:, order][:, :, order] / prior.noise
 
