@@ -38,7 +38,8 @@ def test_no_measurements(value: object) -> None:
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ([{"platform": "rpi", "runtime_s": 0}], "row 2: entry 0: runtime_s must be positive"),
+    ([{"platform": "rpi", "runtime_s": 0}],
+     "row 2: measured: entry 0: runtime_s must be positive"),
     ([{"platform": "rpi", "runtime_s": "inf"}], "entry 0: runtime_s must be positive and finite"),
     ([{"platform": "rpi", "runtime_s": "fast"}], "entry 0: runtime_s must be a number"),
     ([{"platform": "rpi"}], "entry 0: runtime_s must be a number"),
@@ -47,13 +48,13 @@ def test_no_measurements(value: object) -> None:
     ([{"platform": "rpi", "runtime_s": 1, "co_runners": "x"}], "unknown field 'co_runners'"),
     ([{"platform": "rpi", "runtime_s": 1}, {"workload": "fft", "runtime_s": 1}], "not both"),
     ([{"platform": "rpi", "runtime_s": 1}] * (MAX_MEASUREMENTS + 1), "over the limit"),
-    ("[{", "measured: not JSON"),
-    ({"platform": "rpi"}, "measured must be a list of objects"),
+    ("[{", "row 2: measured: not JSON"),
+    ({"platform": "rpi"}, "row 2: measured: must be a list of objects"),
     ([3], "entry 0: must be an object"),
 ])
 def test_bad_entries_are_one_line_errors(value: object, message: str) -> None:
     with pytest.raises(PredictionError, match=message) as error:
-        measured_runs(value, "row 2")
+        measured_runs(value, "row 2: measured")
     assert "\n" not in str(error.value)
 
 

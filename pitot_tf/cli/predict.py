@@ -116,6 +116,7 @@ def predict(
     measurements sharpen the prediction and its bound."""
     if workload_features is not None and opcode_counts is not None:
         raise PredictionError("give --workload-features or --opcode-counts, not both")
+    runs = _read_measured(measured)  # a bad file fails before the model loads
     # One answer per call: the artifact download bars would drown it.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow.pyfunc
@@ -127,8 +128,9 @@ def predict(
     request = pd.DataFrame({"workload": [workload], "platform": [platform],
                             "co_runners": [";".join(items(with_))], "alpha": [alpha],
                             "workload_features": [_read_features(workload_features)],
-                            "opcode_counts": [_read_counts(opcode_counts)],
-                            "measured": [_read_measured(measured)]})
+                            "opcode_counts": [_read_counts(opcode_counts)]})
+    if measured is not None:  # a model logged before the field existed refuses the column
+        request["measured"] = [runs]
     answer = model.predict(request).iloc[0].to_dict()
     if as_json:
         typer.echo(json.dumps(answer))

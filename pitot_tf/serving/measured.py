@@ -59,19 +59,19 @@ def measured_runs(value: Any, where: str, item: str = "entry", start: int = 0,
         try:
             value = json.loads(value)
         except ValueError as error:
-            raise PredictionError(f"{where}: measured: not JSON: {error}") from None
+            raise PredictionError(f"{where}: not JSON: {error}") from None
     if not isinstance(value, list):
-        raise PredictionError(f"{where}: measured must be a list of objects, got "
+        raise PredictionError(f"{where}: must be a list of objects, got "
                               f"{type(value).__name__}")
     if len(value) > MAX_MEASUREMENTS:
-        raise PredictionError(f"{where}: measured: {len(value)} entries, over the limit of "
+        raise PredictionError(f"{where}: {len(value)} entries, over the limit of "
                               f"{MAX_MEASUREMENTS}")
     if not value:
         return None
     entries = [_entry(entry, f"{where}: {item} {i}") for i, entry in enumerate(value, start)]
     axes = {axis for axis, _, _ in entries}
     if len(axes) > 1:
-        raise PredictionError(f"{where}: measured: give every entry a platform (runs of the "
+        raise PredictionError(f"{where}: give every entry a platform (runs of the "
                               "workload) or every entry a workload (runs on the platform), "
                               "not both")
     return MeasuredRuns(axes.pop(), tuple(name for _, name, _ in entries),

@@ -28,6 +28,13 @@ the margins calibrated on the run's cold validation rows (workloads held out of 
 ``split --mode cold-workload`` makes), which hold for new workloads; a run without such rows
 has only margins of measured workloads, and ``note`` warns that the bound may not hold.
 
+Measured runs: a row may give ``measured``, a list (or its JSON text) of runs of its workload
+alone on other platforms, ``{"platform": ..., "runtime_s": ...}``, or of other workloads alone on
+its platform, ``{"workload": ..., "runtime_s": ...}`` (:mod:`pitot_tf.serving.measured`). They
+are folded into that workload's (platform's) row before the row is predicted
+(:mod:`pitot_tf.models.fold_in`), and ``note`` says so; the bound keeps the margins of the row's
+kind, calibrated without measurements.
+
 Bad requests raise :class:`~pitot_tf.serving.request_parsing.BadRequest`: one line naming the row,
 field and value, which ``mlflow models serve`` returns as HTTP 400 (see docs/mlflow.md). Every
 input is bounded (:class:`~pitot_tf.serving.limits.Limits`, from ``PITOT_SERVE_*``), and an
@@ -58,6 +65,7 @@ from pitot_tf.conformal.calibration import ConformalUpperBound
 from pitot_tf.data.counts import CountEncoding
 from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
 from pitot_tf.errors import PitotError
+from pitot_tf.models.fold_in import Entity
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.models.numpy_store import load_tables, save_tables
 from pitot_tf.serving.answer import (
@@ -71,6 +79,7 @@ from pitot_tf.serving.answer import (
 from pitot_tf.serving.batching import predict_grouped
 from pitot_tf.serving.limits import Limits
 from pitot_tf.serving.margins import Margins
+from pitot_tf.serving.measured import MeasuredRuns
 from pitot_tf.serving.mlflow_guard import guard_scoring_server
 from pitot_tf.serving.predictor import Predictor
 from pitot_tf.serving.request_parsing import (
@@ -94,6 +103,7 @@ KERAS_FILE = "model.keras"
 CALIBRATION_FILE = "calibration.json"
 DEFAULT_ALPHA = 0.05
 COLD_NOTE = "new workload predicted from its features (cold start)"
+FOLDED_NOTE = "{} measured run(s) folded in; the bound is calibrated without measurements"
 COLD_BOUND_NOTE = "cold bound: calibrated on workloads held out of training"
 WARM_BOUND_NOTE = ("bound calibrated on measured workloads only: it may not hold for a new one "
                    "(train on a cold-workload split for cold bounds)")
@@ -228,9 +238,26 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
             predictor = predictor.with_workloads(np.stack([request.features[r] for r in rows]))
             workload = workload.copy()
             workload[rows] = self.predictor.workloads + np.arange(len(rows), dtype=np.int32)
-        log_pred = predict_grouped(predictor.predict, request.platform, workload,
-                                   request.interferers, self.names.width)
-        return np.asarray(log_pred, dtype=np.float64)
+        log_pred = np.asarray(predict_grouped(predictor.predict, request.platform, workload,
+                                              request.interferers, self.names.width),
+                              dtype=np.float64)
+        for row, runs in request.measured.items():
+            log_pred[row] = self.folded_row(predictor, request, workload, row, runs)
+        return log_pred
+
+    def folded_row(self, predictor: Predictor, request: Request, workload: np.ndarray,
+                   row: int, runs: MeasuredRuns) -> np.ndarray:
+        """Row ``row``'s ``(heads,)`` log runtime after its measured runs are folded into its
+        workload's row (runs on platforms) or its platform's (runs of workloads)."""
+        if runs.axis == "workload":
+            entity, names = Entity("workload", int(workload[row])), self.names.platforms
+        else:
+            entity, names = Entity("platform", int(request.platform[row])), self.names.workloads
+        measured = runs.measurements(names, self.seconds_per_unit, f"row {row}: measured")
+        folded = predictor.fold_in(entity, measured)
+        one = slice(row, row + 1)
+        return np.asarray(folded.predict(request.platform[one], workload[one],
+                                         request.interferers[one])[0], dtype=np.float64)
 
     def seconds(self, log_runtime: np.ndarray) -> np.ndarray:
         """Seconds from the model's natural-log runtimes (in its dataset's unit)."""
@@ -254,6 +281,9 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         bound_note = WARM_BOUND_NOTE if self.cold_margins is None else COLD_BOUND_NOTE
         for row in cold.tolist():
             notes[row] = "; ".join(n for n in (COLD_NOTE, bound_note, notes[row]) if n)
+        for row, runs in request.measured.items():
+            notes[row] = "; ".join(n for n in (FOLDED_NOTE.format(len(runs.names)), notes[row])
+                                   if n)
         runtime, bound = self.seconds(log_pred[:, 0]), self.seconds(log_bound)
         check_finite(runtime, bound)
         return Answer(workload=request.workload, platform=self.platform_names[request.platform],

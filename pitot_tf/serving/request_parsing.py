@@ -19,7 +19,7 @@ import json
 import math
 import reprlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,9 +32,10 @@ from pitot_tf.errors import PredictionError
 from pitot_tf.serving.body_checks import too_deep
 from pitot_tf.serving.frames import column_lists
 from pitot_tf.serving.limits import Limits
+from pitot_tf.serving.measured import MeasuredRuns, measured_runs
 
 INPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "workload_features",
-                 "opcode_counts")
+                 "opcode_counts", "measured")
 REQUIRED_COLUMNS = ("workload", "platform")
 _SHOW = reprlib.Repr()
 _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist = 60, 60, 6
@@ -85,6 +86,7 @@ class Request:
     co_runners: list[str]  # per row, the co-runner names joined with ";"
     alpha: np.ndarray  # (n,) float64
     features: dict[int, np.ndarray]  # row -> its workload's feature vector (cold start)
+    measured: dict[int, MeasuredRuns] = field(default_factory=dict)  # row -> runs to fold in
 
     def __len__(self) -> int:
         return len(self.workload)
@@ -442,4 +444,19 @@ class Names:
         return Request(
             workload=workloads, platform=platform_index,
             workload_index=workload_index, interferers=interferers, co_runners=co_runners,
-            alpha=alphas(columns.get("alpha"), self.default_alpha, rows=n), features=features)
+            alpha=alphas(columns.get("alpha"), self.default_alpha, rows=n), features=features,
+            measured=measured_by_row(columns.get("measured")))
+
+
+def measured_by_row(values: Sequence[Any] | None) -> dict[int, MeasuredRuns]:
+    """Per row that gives ``measured`` runs, the checked runs; BadRequest naming the row,
+    the entry and the field of a bad one."""
+    runs = {}
+    for row, value in enumerate(values or []):
+        try:
+            checked = measured_runs(value, f"row {row}: measured")
+        except PredictionError as error:
+            raise BadRequest(str(error)) from None
+        if checked is not None:
+            runs[row] = checked
+    return runs
