@@ -36,3 +36,8 @@ class ConformalError(PitotError):
 
 class PredictionError(PitotError):
     """A prediction request the model cannot answer (unknown name, wrong feature size)."""
+
+
+class PlanningError(PitotError):
+    """A measurement plan that cannot be made: a bad budget, strategy, entity or measured
+    file (names the file, row and field)."""

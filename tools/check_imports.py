@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("models",),
     ("training",),
     ("conformal",),
-    ("tracking", "search", "sweep", "serving", "reporting"),
+    ("tracking", "search", "sweep", "serving", "planning", "reporting"),
     ("cli",),
 )
 LAYER_OF: dict[str, int] = {name: rank for rank, names in enumerate(LAYERS) for name in names}

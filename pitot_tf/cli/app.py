@@ -63,6 +63,7 @@ COMMAND_MODULES = (
     "train",
     "evaluate",
     "predict",
+    "plan",
     "serve",
     "search",
     "sweep",
