@@ -101,6 +101,20 @@ def test_the_pyfunc_loads_and_predicts_without_tensorflow(
     np.testing.assert_allclose(found["runtime"], expected, rtol=1e-5)
 
 
+def test_measured_runs_reach_the_model_through_mlflows_loader(pyfunc_dir: Path) -> None:
+    """MLflow's schema check keeps the ``measured`` column (the signature names it): the
+    runs are folded in and the answer says so; a bad entry is refused naming the field."""
+    model = mlflow.pyfunc.load_model(str(pyfunc_dir))
+    rows = pd.read_json(pyfunc_dir / "input_example.json", orient="split").iloc[:1]
+    platform = str(rows["platform"].iloc[0])
+    runs = [{"platform": platform, "runtime_s": 0.5}]
+    answer = model.predict(rows.assign(measured=[json.dumps(runs)]))
+    assert "measured run(s) folded in" in answer["note"].iloc[0]
+    with pytest.raises(Exception, match="row 0: measured: entry 0: runtime_s"):
+        model.predict(rows.assign(measured=[json.dumps([{"platform": platform,
+                                                         "runtime_s": -1}])]))
+
+
 def test_both_models_have_an_input_example_and_a_signature(
     trained: TrainingRun, pyfunc_dir: Path
 ) -> None:

@@ -112,6 +112,7 @@ def pyfunc_signature() -> ModelSignature:
         ColSpec("double", "alpha", required=False),
         ColSpec(AnyType(), "workload_features", required=False),
         ColSpec(AnyType(), "opcode_counts", required=False),
+        ColSpec(AnyType(), "measured", required=False),
     ])
     outputs = Schema([
         ColSpec("string", "workload"), ColSpec("string", "platform"),
