@@ -15,8 +15,9 @@ import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 #: Not benchmarks of their own: one photographs web UIs for the docs (``screenshots.sh`` drives
-#: it); one runs the reference implementation in its own environment, without pitot-tf.
-NOT_BENCHMARKS = {"common.py", "screenshot_ui.py", "reference_run.py"}
+#: it); one runs the reference implementation in its own environment, without pitot-tf; one
+#: is the simulation ``active.py`` imports (the script takes the shared options).
+NOT_BENCHMARKS = {"common.py", "screenshot_ui.py", "reference_run.py", "active_simulation.py"}
 
 
 @pytest.fixture(scope="module")
