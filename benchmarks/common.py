@@ -204,3 +204,27 @@ def checkout_env(**extra: str) -> dict[str, str]:
     path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": path, **extra}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` now (for a server a benchmark starts)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def train_and_log(workdir: Path, data_dir: Path | None, steps: int, name: str) -> Path:
+    """Train ``pitot`` for ``steps`` steps in a private SQLite tracking store under
+    ``workdir`` (experiment ``name``) and download its pyfunc-model; its local folder."""
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
+    from pitot_tf.tracking.training import RunOptions, run_training
+
+    os.chdir(workdir)  # ./mlruns of the private store lands here
+    run = run_training("pitot", {"training.steps": steps, "training.progress": False},
+                       RunOptions(data_dir=data_dir, experiment=name))
+    return Path(mlflow.artifacts.download_artifacts(
+        f"runs:/{run.run_id}/pyfunc-model", dst_path=str(workdir / "served")))

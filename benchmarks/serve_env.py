@@ -36,7 +36,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -44,7 +43,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import add_data_options, emit, load_average, work_folder
+from common import (
+    add_data_options,
+    emit,
+    free_port,
+    load_average,
+    train_and_log,
+    work_folder,
+)
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 120.0
@@ -61,19 +67,6 @@ class Settings:
     steps: int = 200
     keep: bool = False
 
-
-def train_and_log(settings: Settings) -> Path:
-    """Train in a private tracking store; the pyfunc-model's local folder."""
-    import mlflow
-
-    mlflow.set_tracking_uri(f"sqlite:///{settings.workdir / 'mlflow.db'}")
-    from pitot_tf.tracking.training import RunOptions, run_training
-
-    os.chdir(settings.workdir)  # ./mlruns of the private store lands here
-    run = run_training("pitot", {"training.steps": settings.steps, "training.progress": False},
-                       RunOptions(data_dir=settings.data_dir, experiment="serve-env"))
-    return Path(mlflow.artifacts.download_artifacts(
-        f"runs:/{run.run_id}/pyfunc-model", dst_path=str(settings.workdir / "served")))
 
 
 def folder_mb(folder: Path) -> float:
@@ -115,17 +108,12 @@ def clean_env(venv: Path | None = None) -> dict[str, str]:
     return {**env, "PATH": os.pathsep.join(path)}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
 
 class Server:
     """``mlflow models serve`` from the fresh venv, on loopback, 1 worker."""
 
     def __init__(self, venv: Path, model: Path, log: Path) -> None:
-        self.port, self.log = free_port(), log
+        self.port, self.log = free_port(HOST), log
         command = [str(venv / "bin" / "mlflow"), "models", "serve", "-m", str(model),
                    "--env-manager", "local", "-h", HOST, "-p", str(self.port), "-w", "1"]
         self.started = time.monotonic()
@@ -225,7 +213,8 @@ def requests_problems(port: int, rows: list[dict[str, Any]]) -> tuple[dict[str, 
 
 
 def run(settings: Settings) -> dict[str, Any]:
-    model = settings.model or train_and_log(settings)
+    model = settings.model or train_and_log(
+        settings.workdir, settings.data_dir, settings.steps, "serve-env")
     requirements = (model / "requirements.txt").read_text().split()
     report: dict[str, Any] = {"requirements": requirements, "cpus": os.cpu_count(),
                               "python": sys.version.split()[0], "load_average": load_average()}

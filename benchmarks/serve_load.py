@@ -49,7 +49,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -61,7 +60,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import add_data_options, checkout_env, emit, load_average, work_folder
+from common import (
+    add_data_options,
+    checkout_env,
+    emit,
+    free_port,
+    load_average,
+    train_and_log,
+    work_folder,
+)
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 300.0
@@ -117,19 +124,6 @@ class Phase:
 # ---------------------------------------------------------------------------- the model
 
 
-def train_and_log(settings: Settings) -> Path:
-    """Train on the real data in a private tracking store; the pyfunc-model's local folder."""
-    import mlflow
-
-    mlflow.set_tracking_uri(f"sqlite:///{settings.workdir / 'mlflow.db'}")
-    from pitot_tf.tracking.training import RunOptions, run_training
-
-    os.chdir(settings.workdir)  # ./mlruns of the private store lands here
-    run = run_training("pitot", {"training.steps": settings.steps, "training.progress": False},
-                       RunOptions(data_dir=settings.data_dir, experiment="serve-load"))
-    return Path(mlflow.artifacts.download_artifacts(
-        f"runs:/{run.run_id}/pyfunc-model", dst_path=str(settings.workdir / "served")))
-
 
 def names_of(model: Path) -> tuple[list[str], list[str]]:
     """Workload and platform names the model knows (from its calibration artifact)."""
@@ -139,11 +133,6 @@ def names_of(model: Path) -> tuple[list[str], list[str]]:
 
 # ---------------------------------------------------------------------------- the server
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def server_command(server: str, model: Path, port: int, workers: int) -> list[str]:
@@ -160,7 +149,7 @@ class Server:
     """A running scoring server (``mlflow models serve`` or ``pitot-tf serve``) on loopback."""
 
     def __init__(self, server: str, model: Path, workers: int, log: Path) -> None:
-        self.port, self.workers = free_port(), workers
+        self.port, self.workers = free_port(HOST), workers
         self.is_uvicorn = server == "pitot"
         command = server_command(server, model, self.port, workers)
         self.log = log
@@ -539,7 +528,8 @@ def run(settings: Settings) -> dict[str, Any]:
 
     import pitot_tf.serving.pyfunc  # noqa: F401  (this checkout's, not the model's copy)
 
-    model_dir = settings.model or train_and_log(settings)
+    model_dir = settings.model or train_and_log(
+        settings.workdir, settings.data_dir, settings.steps, "serve-load")
     requests = Requests(*names_of(model_dir), seed=settings.seed)
     local = mlflow.pyfunc.load_model(str(model_dir))
     kinds = ("pitot", "mlflow") if settings.server == "both" else (settings.server,)
