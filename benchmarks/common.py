@@ -228,3 +228,38 @@ def train_and_log(workdir: Path, data_dir: Path | None, steps: int, name: str) -
                        RunOptions(data_dir=data_dir, experiment=name))
     return Path(mlflow.artifacts.download_artifacts(
         f"runs:/{run.run_id}/pyfunc-model", dst_path=str(workdir / "served")))
+
+
+def stop_process_group(process: Any) -> None:
+    """End a server started with ``start_new_session=True``: its whole process group (the
+    command and every worker), SIGTERM first, SIGKILL after 30 s."""
+    import signal
+    import subprocess
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=30)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+#: Steps run before timing (they trace and compile the step), and timed rounds.
+WARM_UP_STEPS, ROUNDS = 50, 3
+
+
+def cpu_ms_per_step(trainer: Any, steps: int) -> list[float]:
+    """CPU milliseconds per optimizer step of ``trainer``, over :data:`ROUNDS` rounds of
+    ``steps`` steps after :data:`WARM_UP_STEPS`."""
+    import tensorflow as tf  # here, after pitot_tf has set TensorFlow's environment
+
+    trainer._steps(tf.constant(0), tf.constant(WARM_UP_STEPS)).numpy()
+    rounds = []
+    for i in range(ROUNDS):
+        with stopwatch() as timing:
+            trainer._steps(tf.constant(WARM_UP_STEPS + i * steps), tf.constant(steps)).numpy()
+        rounds.append(round(timing.cpu_s / steps * 1e3, 2))
+    return rounds

@@ -32,13 +32,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from common import checkout_env, emit, load_average, peak_rss_mb, stopwatch
+from common import checkout_env, cpu_ms_per_step, emit, load_average, peak_rss_mb
 
 #: The published data's axes and rows (``pitot_tf/data/published``).
 PLATFORMS, WORKLOADS, OPCODES = 231, 249, 141
 MATRIX_ROWS, PAIR_ROWS = 53_637, 98_957
-WARM_UP_STEPS = 50
-ROUNDS = 3
 
 
 def dataset_dir(work: Path, scale: int, rows: str) -> Path:
@@ -67,19 +65,13 @@ def run_case(folder: Path, tower_rows: str, preset: str, steps: int) -> dict[str
 
 def case(folder: Path, tower_rows: str, preset: str, steps: int) -> None:
     """Time one case (in this process) and print its JSON line."""
-    import tensorflow as tf
     from common import experiment
 
     from pitot_tf.training.trainer import Trainer
 
     run = experiment(preset, {"model.tower_rows": tower_rows}, data_dir=folder)
     trainer = Trainer(run.config, run.dataset, run.split)
-    trainer._steps(tf.constant(0), tf.constant(WARM_UP_STEPS)).numpy()
-    rounds = []
-    for i in range(ROUNDS):
-        with stopwatch() as timing:
-            trainer._steps(tf.constant(WARM_UP_STEPS + i * steps), tf.constant(steps)).numpy()
-        rounds.append(round(timing.cpu_s / steps * 1e3, 2))
+    rounds = cpu_ms_per_step(trainer, steps)
     emit({"platforms": len(run.dataset.platforms), "workloads": len(run.dataset.workloads),
           "train_rows": sum(int(n) for n in trainer.sampler.sizes),
           "auto": auto_choice(trainer), "cpu_ms_per_step": rounds,

@@ -35,7 +35,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -48,6 +47,7 @@ from common import (
     emit,
     free_port,
     load_average,
+    stop_process_group,
     train_and_log,
     work_folder,
 )
@@ -158,15 +158,7 @@ class Server:
 
     def stop(self) -> None:
         """End the server's own process group."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.process.pid, sig)
-                self.process.wait(timeout=30)
-                return
-            except ProcessLookupError:
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        stop_process_group(self.process)
 
 
 def ask(port: int, method: str, path: str, body: bytes,

@@ -48,7 +48,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -66,6 +65,7 @@ from common import (
     emit,
     free_port,
     load_average,
+    stop_process_group,
     train_and_log,
     work_folder,
 )
@@ -192,15 +192,7 @@ class Server:
 
     def stop(self) -> None:
         """End the server's own process group (the CLI, uvicorn and its workers)."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.process.pid, sig)
-                self.process.wait(timeout=30)
-                return
-            except ProcessLookupError:
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        stop_process_group(self.process)
 
 
 class Client:

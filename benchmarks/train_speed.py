@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import argparse
 
-from common import add_data_options, emit, experiment, peak_rss_mb, stopwatch, train_run
+from common import (
+    add_data_options,
+    cpu_ms_per_step,
+    emit,
+    experiment,
+    peak_rss_mb,
+    train_run,
+)
 
 from pitot_tf.training import runtime
 from pitot_tf.training.trainer import Trainer
 
 DEFAULT_STEPS = 20_000
-WARM_UP_STEPS = 50
-ROUNDS = 3
 
 
 def main() -> None:
@@ -64,16 +69,9 @@ def main() -> None:
 
 
 def per_step(preset: str, trainer: Trainer, steps: int) -> None:
-    """CPU milliseconds per optimizer step, over :data:`ROUNDS` rounds of ``steps`` steps
-    after :data:`WARM_UP_STEPS` (which compile the step)."""
-    import tensorflow as tf  # here, after pitot_tf has set TensorFlow's environment
-
-    trainer._steps(tf.constant(0), tf.constant(WARM_UP_STEPS)).numpy()
-    rounds = []
-    for i in range(ROUNDS):
-        with stopwatch() as timing:
-            trainer._steps(tf.constant(WARM_UP_STEPS + i * steps), tf.constant(steps)).numpy()
-        rounds.append(round(timing.cpu_s / steps * 1e3, 2))
+    """Print CPU milliseconds per optimizer step (:func:`common.cpu_ms_per_step`) and the
+    peak RSS."""
+    rounds = cpu_ms_per_step(trainer, steps)
     peak_mb = peak_rss_mb()
     print(f"{preset}: CPU ms per step {rounds}, peak RSS {peak_mb:.0f} MB")
     emit({"preset": preset, "steps": steps, "cpu_ms_per_step": rounds,
