@@ -1,12 +1,22 @@
-"""Test helper: one set of "small model" overrides for presets of any model kind."""
+"""Test helpers: one set of "small model" overrides for presets of any model kind, and a
+tiny trained Pitot served as the pyfunc in memory."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pitot_tf.config import Config, applicable
 from pitot_tf.presets import resolve
+
+if TYPE_CHECKING:
+    from pitot_tf.data.dataset import Dataset
+    from pitot_tf.serving.pyfunc import PitotRuntimeModel
+
+#: A tiny ``pitot`` that trains in seconds on synthetic data.
+TINY_PITOT = {"training.steps": 40, "training.val_every": 20, "training.batch": 64,
+              "training.progress": False, "training.jit_compile": False,
+              "model.layers": [16], "model.mf_dim": 8}
 
 
 def resolve_small(preset: str, small: Mapping[str, Any],
@@ -17,3 +27,19 @@ def resolve_small(preset: str, small: Mapping[str, Any],
     exact = dict(exact or {})
     kind = resolve(preset, exact).model.kind
     return resolve(preset, {**applicable(small, kind), **exact})
+
+
+def tiny_pyfunc(dataset: Dataset) -> PitotRuntimeModel:
+    """:data:`TINY_PITOT` trained on ``dataset`` (level 0.5) and loaded into the pyfunc with
+    the bounds calibrated on its validation split, as a logged model would be."""
+    from pitot_tf.conformal.evaluate import evaluate
+    from pitot_tf.data.splits import make_split
+    from pitot_tf.serving.pyfunc import PitotRuntimeModel
+    from pitot_tf.tracking.models import pyfunc_state
+    from pitot_tf.training import train
+
+    split = make_split(dataset, 0.5)
+    trained = train(resolve("pitot", TINY_PITOT), dataset, split).model
+    model = PitotRuntimeModel()
+    model.load(trained, pyfunc_state(dataset, evaluate(trained, dataset, split)))
+    return model

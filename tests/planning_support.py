@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from model_support import resolve_small
+from model_support import TINY_PITOT, resolve_small
 
 from pitot_tf.conformal.evaluate import evaluate
 from pitot_tf.data.dataset import Dataset, load_dataset
@@ -18,10 +18,6 @@ from pitot_tf.planning.rows import Rows
 from pitot_tf.serving.pyfunc import MODEL_FROM_CODE, PitotRuntimeModel, write_artifacts
 from pitot_tf.tracking.models import pyfunc_signature, pyfunc_state
 from pitot_tf.training import train
-
-SMALL = {"training.steps": 40, "training.val_every": 20, "training.batch": 64,
-         "training.progress": False, "training.jit_compile": False,
-         "model.layers": [16], "model.mf_dim": 8}
 
 
 @dataclass
@@ -41,7 +37,7 @@ def served_model(folder: Path, members: int = 2) -> Served:
     dataset = load_dataset(synthesize_dataset(folder / "data", platforms=16, workloads=24,
                                               seed=5))
     split = make_split(dataset, 0.5)
-    config = resolve_small("pitot", SMALL, {"training.ensemble": members})
+    config = resolve_small("pitot", TINY_PITOT, {"training.ensemble": members})
     model = train(config, dataset, split).model
     state = pyfunc_state(dataset, evaluate(model, dataset, split))
     pyfunc = PitotRuntimeModel()

@@ -7,27 +7,15 @@ import json
 
 import pandas as pd
 import pytest
+from model_support import tiny_pyfunc
 
-from pitot_tf.conformal.evaluate import evaluate
 from pitot_tf.data.dataset import Dataset
-from pitot_tf.data.splits import make_split
-from pitot_tf.presets import resolve
 from pitot_tf.serving.pyfunc import BadRequest, PitotRuntimeModel
-from pitot_tf.tracking.models import pyfunc_state
-from pitot_tf.training import train
 
 
 @pytest.fixture(scope="module")
 def served(synth_dataset: Dataset) -> tuple[PitotRuntimeModel, Dataset]:
-    config = resolve("pitot", {"training.steps": 40, "training.val_every": 20,
-                               "training.batch": 64, "training.progress": False,
-                               "training.jit_compile": False,
-                               "model.layers": [16], "model.mf_dim": 8})
-    split = make_split(synth_dataset, 0.5)
-    trained = train(config, synth_dataset, split).model
-    model = PitotRuntimeModel()
-    model.load(trained, pyfunc_state(synth_dataset, evaluate(trained, synth_dataset, split)))
-    return model, synth_dataset
+    return tiny_pyfunc(synth_dataset), synth_dataset
 
 
 def test_measured_runs_move_the_prediction(served: tuple[PitotRuntimeModel, Dataset]) -> None:
