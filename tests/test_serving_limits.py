@@ -19,11 +19,12 @@ from mlflow.pyfunc.scoring_server import InvocationsResponse
 from pitot_tf.errors import PredictionError
 from pitot_tf.serving import batching
 from pitot_tf.serving.asgi_guard import RequestGuard
+from pitot_tf.serving.bad_request import BadRequest
 from pitot_tf.serving.batching import predict_grouped
 from pitot_tf.serving.body_checks import body_refusal, json_depth, too_deep
 from pitot_tf.serving.limits import Limits
 from pitot_tf.serving.mlflow_guard import CHECKED, guarded, one_line
-from pitot_tf.serving.request_parsing import BadRequest, Names
+from pitot_tf.serving.request_parsing import Names
 
 SMALL = Limits(max_body_bytes=1_000, max_rows=5, max_co_runners=3, max_name_chars=8,
                max_cell_chars=40, max_opcode_entries=2, max_features=4,

@@ -25,6 +25,7 @@ from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.models.cold import extend_model
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.serving import keras_predictor
+from pitot_tf.serving.bad_request import BadRequest
 from pitot_tf.serving.keras_predictor import KerasPredictor, predictor_for
 from pitot_tf.serving.pyfunc import (
     COLD_NOTE,
@@ -32,7 +33,6 @@ from pitot_tf.serving.pyfunc import (
     PitotRuntimeModel,
     write_artifacts,
 )
-from pitot_tf.serving.request_parsing import BadRequest
 from pitot_tf.tracking.models import pyfunc_signature, pyfunc_state
 from pitot_tf.training import train
 from pitot_tf.training.predict import objective_rows, predict_inputs

@@ -23,8 +23,9 @@ from mlflow_helpers import experiment, free_port, private_tracking, wait_for
 
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import PredictionError
+from pitot_tf.serving.bad_request import BadRequest
 from pitot_tf.serving.pyfunc import OUTPUT_COLUMNS
-from pitot_tf.serving.request_parsing import BadRequest, Names, co_runner_names
+from pitot_tf.serving.request_parsing import Names, co_runner_names
 from pitot_tf.tracking.training import RunOptions, TrainingRun, run_training
 
 FAST = {"training.steps": 100, "training.val_every": 50, "training.batch": 64,

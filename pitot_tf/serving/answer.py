@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pitot_tf.serving.bad_request import BadRequest, show
 from pitot_tf.serving.frames import column_lists, table_of
-from pitot_tf.serving.request_parsing import BadRequest, show
 
 OUTPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "predicted_runtime_s",
                   "upper_bound_s", "calibration", "note")

@@ -33,12 +33,8 @@ from typing import Any, Protocol, runtime_checkable
 import orjson
 
 from pitot_tf.serving.answer import Answer, answer_orient
-from pitot_tf.serving.request_parsing import (
-    INPUT_COLUMNS,
-    REQUIRED_COLUMNS,
-    BadRequest,
-    ModelFailure,
-)
+from pitot_tf.serving.bad_request import BadRequest, ModelFailure
+from pitot_tf.serving.request_parsing import INPUT_COLUMNS, REQUIRED_COLUMNS
 
 _logger = logging.getLogger(__name__)
 

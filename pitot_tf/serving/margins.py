@@ -15,7 +15,7 @@ import numpy as np
 
 from pitot_tf.conformal.calibration import ConformalUpperBound
 from pitot_tf.errors import ConformalError
-from pitot_tf.serving.request_parsing import BadRequest
+from pitot_tf.serving.bad_request import BadRequest
 
 #: (degree, alpha) pairs remembered beyond the calibration grid; bounds memory under requests
 #: with arbitrary alphas.

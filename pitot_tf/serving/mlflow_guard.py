@@ -37,9 +37,9 @@ from typing import Any
 
 from mlflow.exceptions import MlflowException
 
+from pitot_tf.serving.bad_request import BadRequest, ModelFailure
 from pitot_tf.serving.body_checks import Refusal, body_refusal
 from pitot_tf.serving.limits import Limits
-from pitot_tf.serving.request_parsing import BadRequest, ModelFailure
 
 _logger = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ are folded into that workload's (platform's) row before the row is predicted
 (:mod:`pitot_tf.models.fold_in`), and ``note`` says so; the bound keeps the margins of the row's
 kind, calibrated without measurements.
 
-Bad requests raise :class:`~pitot_tf.serving.request_parsing.BadRequest`: one line naming the row,
+Bad requests raise :class:`~pitot_tf.serving.bad_request.BadRequest`: one line naming the row,
 field and value, which ``mlflow models serve`` returns as HTTP 400 (see docs/mlflow.md). Every
 input is bounded (:class:`~pitot_tf.serving.limits.Limits`, from ``PITOT_SERVE_*``), and an
 answer whose runtime or bound is not a finite number is refused, never sent. Loaded by MLflow's
@@ -76,19 +76,14 @@ from pitot_tf.serving.answer import (
     answer_orient,
     check_finite,
 )
+from pitot_tf.serving.bad_request import BadRequest, ModelFailure
 from pitot_tf.serving.batching import predict_grouped
 from pitot_tf.serving.limits import Limits
 from pitot_tf.serving.margins import Margins
 from pitot_tf.serving.measured import MeasuredRuns
 from pitot_tf.serving.mlflow_guard import guard_scoring_server
 from pitot_tf.serving.predictor import Predictor
-from pitot_tf.serving.request_parsing import (
-    INPUT_COLUMNS,
-    BadRequest,
-    ModelFailure,
-    Names,
-    Request,
-)
+from pitot_tf.serving.request_parsing import INPUT_COLUMNS, Names, Request
 
 _logger = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """A ``pyfunc-model`` request, checked and turned into index arrays, or one clear error.
 
-Every check names the row, the field and the value at fault (quoting at most a short prefix of
-it), with near matches for unknown names, in one line (:class:`BadRequest`). Every input is
+Every check names the row, the field and the value at fault in one line
+(:class:`~pitot_tf.serving.bad_request.BadRequest`); a new workload's features are read by
+:mod:`pitot_tf.serving.new_workload_fields`. Every input is
 measured against :class:`~pitot_tf.serving.limits.Limits` before anything is built for it:
 rows, name and text lengths, co-runners per row, feature vectors, opcode counts. Numbers must
 be finite numbers (not booleans) and names strings. A request is read by column
@@ -14,63 +15,33 @@ millisecond.
 
 from __future__ import annotations
 
-import difflib
-import json
 import math
-import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE
 
-from pitot_tf.data.counts import CountEncoding, CountError
+from pitot_tf.data.counts import CountEncoding
 from pitot_tf.errors import PredictionError
-from pitot_tf.serving.body_checks import too_deep
+from pitot_tf.serving.bad_request import (
+    BadRequest,
+    check_text,
+    is_missing,
+    show,
+    unknown_name,
+)
 from pitot_tf.serving.frames import column_lists
 from pitot_tf.serving.limits import Limits
 from pitot_tf.serving.measured import MeasuredRuns, measured_runs
+from pitot_tf.serving.new_workload_fields import new_workload_features
 
 INPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "workload_features",
                  "opcode_counts", "measured")
 REQUIRED_COLUMNS = ("workload", "platform")
-_SHOW = reprlib.Repr()
-_SHOW.maxstring, _SHOW.maxother, _SHOW.maxlist = 60, 60, 6
 #: Value types a column of numbers converts in one step (not ``bool``: True is not 1.0).
 _PLAIN_NUMBERS = {float, int}
-
-
-class BadRequest(PredictionError, MlflowException):  # type: ignore[misc]
-    """A request the model cannot answer: one line naming the row, field and value.
-
-    As an :class:`MlflowException` with ``INVALID_PARAMETER_VALUE`` it becomes HTTP 400 under
-    ``mlflow models serve``. The scoring server prefixes the message of an exception raised
-    in ``predict`` with the whole input table (``Failed to predict data '...'``); the response
-    body (:meth:`serialize_as_json`) keeps only this line, and no stack trace.
-    """
-
-    def __init__(self, reason: str) -> None:
-        MlflowException.__init__(self, reason, error_code=INVALID_PARAMETER_VALUE)
-        self.reason = reason
-
-    def serialize_as_json(self) -> str:
-        return json.dumps({"error_code": self.error_code, "message": self.reason})
-
-
-class ModelFailure(MlflowException):  # type: ignore[misc]
-    """The model failed on a request it accepted (a bug): HTTP 500 with one line naming the
-    error; the traceback goes to the server's log, not to the client."""
-
-    def __init__(self, error: BaseException) -> None:
-        text = f"the model failed on this request: {type(error).__name__}: {error}"
-        self.reason = text.splitlines()[0]
-        super().__init__(self.reason, error_code=INTERNAL_ERROR)
-
-    def serialize_as_json(self) -> str:
-        return json.dumps({"error_code": self.error_code, "message": self.reason})
 
 
 @dataclass(frozen=True)
@@ -95,27 +66,6 @@ class Request:
     def degree(self) -> np.ndarray:
         """Workloads running at once per row: 1 + its number of co-runners."""
         return 1 + np.count_nonzero(self.interferers >= 0, axis=1)
-
-
-def show(value: Any) -> str:
-    """``value`` as a short one-line repr, for error messages."""
-    return _SHOW.repr(value)
-
-
-def unknown_name(value: str, index: dict[str, int], kind: str, where: str) -> BadRequest:
-    """The error for a name not in ``index``, with up to five near matches."""
-    close = difflib.get_close_matches(value, list(index), n=5, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else f" ({len(index)} {kind}s known)"
-    return BadRequest(f"{where}: unknown {kind} {value!r}{hint}")
-
-
-def is_missing(value: Any) -> bool:
-    """None, NaN or a blank string: the field was not given for this row."""
-    if value is None:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    return isinstance(value, str) and not value.strip()
 
 
 def name_of(value: Any, field: str, row: int, limits: Limits) -> str:
@@ -173,13 +123,6 @@ def co_runner_names(value: Any, row: int = 0, limits: Limits = Limits(),
                          f"{most} (PITOT_SERVE_MAX_CO_RUNNERS)")
     names = [name_of(item, "co_runners", row, limits) for item in items if not is_missing(item)]
     return [name for name in names if name]
-
-
-def check_text(value: str, field: str, row: int, limits: Limits) -> None:
-    """BadRequest for a text cell longer than ``limits.max_cell_chars``."""
-    if len(value) > limits.max_cell_chars:
-        raise BadRequest(f"row {row}: {field}: {len(value)} characters, over the limit of "
-                         f"{limits.max_cell_chars} (PITOT_SERVE_MAX_CELL_CHARS): {show(value)}")
 
 
 def distinct_values(values: Sequence[Any]) -> tuple[list[Any], np.ndarray, np.ndarray]:
@@ -269,126 +212,6 @@ def _number(value: Any, field: str, row: int) -> float:
         return float(value)
     except (TypeError, ValueError, OverflowError):
         raise BadRequest(f"row {row}: {field} must be a number, got {show(value)}") from None
-
-
-def feature_vector(value: Any, row: int = 0, limits: Limits = Limits()) -> np.ndarray | None:
-    """``"0.5;1.2"``, ``[0.5, 1.2]`` → float32 array; empty/None → None (not cold start).
-    At most ``limits.max_features`` numbers, each a finite number (not a boolean) of
-    magnitude at most ``limits.max_feature_magnitude``."""
-    if is_missing(value):
-        return None
-    if isinstance(value, str):
-        check_text(value, "workload_features", row, limits)
-        items: list[Any] = [s for s in value.replace(",", ";").split(";") if s.strip()]
-    elif isinstance(value, (list, tuple, np.ndarray, pd.Series)):
-        items = value if isinstance(value, list) else list(value)
-    else:
-        raise BadRequest(f"row {row}: workload_features must be a list of numbers or one "
-                         f"';'-separated string, got {show(value)}")
-    if len(items) > limits.max_features:
-        raise BadRequest(f"row {row}: workload_features: {len(items)} numbers, over the limit "
-                         f"of {limits.max_features} (PITOT_SERVE_MAX_FEATURES)")
-    try:
-        if any(isinstance(item, (bool, np.bool_)) for item in items):
-            raise TypeError
-        numbers = np.asarray([float(item) for item in items], dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        raise BadRequest(f"row {row}: workload_features must be numbers, got {show(value)}"
-                         ) from None
-    if not np.all(np.isfinite(numbers)):
-        raise BadRequest(f"row {row}: workload_features must be finite, got {show(value)}")
-    if len(numbers) and np.max(np.abs(numbers)) > limits.max_feature_magnitude:
-        raise BadRequest(f"row {row}: workload_features: a value of magnitude above "
-                         f"{limits.max_feature_magnitude:g} (PITOT_SERVE_MAX_FEATURE_MAGNITUDE)"
-                         f", got {show(value)}")
-    vector = numbers.astype(np.float32)
-    return vector if len(vector) else None
-
-
-def features_by_row(values: Sequence[Any] | None, dim: int | None,
-                    limits: Limits = Limits()) -> dict[int, np.ndarray]:
-    """Feature vectors of the rows that give one, each ``dim`` long (when known)."""
-    found: dict[int, np.ndarray] = {}
-    for row, value in enumerate(values or ()):
-        vector = None if value is None else feature_vector(value, row, limits)
-        if vector is None:
-            continue
-        if dim is not None and len(vector) != dim:
-            raise BadRequest(f"row {row}: workload_features: a new workload needs {dim} "
-                             f"features, got {len(vector)}")
-        found[row] = vector
-    return found
-
-
-def count_table(value: Any, row: int, limits: Limits = Limits()) -> dict[Any, Any] | None:
-    """``{"x20": 3, ...}`` or the same as one JSON string → a dict; empty/None → None. At most
-    ``limits.max_opcode_entries`` entries, labels at most ``limits.max_name_chars`` long, each
-    count a number (not a boolean) no larger than ``limits.max_opcode_count``."""
-    if is_missing(value):
-        return None
-    if isinstance(value, str):
-        check_text(value, "opcode_counts", row, limits)
-        if too_deep(value, limits.max_json_depth):
-            raise BadRequest(f"row {row}: opcode_counts: JSON nests deeper than "
-                             f"{limits.max_json_depth} levels")
-        try:
-            value = json.loads(value)
-        except (ValueError, RecursionError):
-            raise BadRequest(f"row {row}: opcode_counts must be a JSON object of opcode label "
-                             f"-> count, got {show(value)}") from None
-    if not isinstance(value, dict):
-        raise BadRequest(f"row {row}: opcode_counts must be an object of opcode label -> count, "
-                         f"got {show(value)}")
-    if len(value) > limits.max_opcode_entries:
-        raise BadRequest(f"row {row}: opcode_counts: {len(value)} entries, over the limit of "
-                         f"{limits.max_opcode_entries} (PITOT_SERVE_MAX_OPCODE_ENTRIES)")
-    for label, count in value.items():
-        if isinstance(label, str) and len(label) > limits.max_name_chars:
-            raise BadRequest(f"row {row}: opcode_counts: a label of {len(label)} characters "
-                             f"is over the limit of {limits.max_name_chars}: {show(label)}")
-        if isinstance(count, (bool, np.bool_)) or not isinstance(
-                count, (int, float, np.integer, np.floating)):
-            raise BadRequest(f"row {row}: opcode_counts: count of {show(label)} must be a "
-                             f"number, got {show(count)}")
-        if count > limits.max_opcode_count:  # before float(): 10**400 would overflow it
-            raise BadRequest(f"row {row}: opcode_counts: count of {show(label)} is above the "
-                             f"limit of {limits.max_opcode_count:g} "
-                             f"(PITOT_SERVE_MAX_OPCODE_COUNT), got {show(count)}")
-    return value
-
-
-def counts_by_row(values: Sequence[Any] | None, encoding: CountEncoding | None,
-                  limits: Limits = Limits()) -> dict[int, np.ndarray]:
-    """Feature vectors, encoded with the model's ``encoding``, of the rows that give counts."""
-    found: dict[int, np.ndarray] = {}
-    for row, value in enumerate(values or ()):
-        counts = None if value is None else count_table(value, row, limits)
-        if counts is None:
-            continue
-        if encoding is None:
-            raise BadRequest(f"row {row}: opcode_counts: this model's workload features are not "
-                             f"opcode counts (or it was logged without their encoding); give "
-                             f"workload_features instead")
-        try:
-            found[row] = encoding.encode(counts)
-        except CountError as error:
-            raise BadRequest(f"row {row}: opcode_counts: {error}") from None
-    return found
-
-
-def new_workload_features(features: Sequence[Any] | None, counts: Sequence[Any] | None,
-                          dim: int | None,
-                          encoding: CountEncoding | None,
-                          limits: Limits = Limits()) -> dict[int, np.ndarray]:
-    """Per cold-start row, its feature vector from ``workload_features`` or ``opcode_counts``
-    (exactly one of them per row)."""
-    given = features_by_row(features, dim, limits)
-    encoded = counts_by_row(counts, encoding, limits)
-    both = sorted(set(given) & set(encoded))
-    if both:
-        raise BadRequest(f"row {both[0]}: give a new workload's workload_features or its "
-                         f"opcode_counts, not both")
-    return given | encoded
 
 
 def check_columns(columns: Iterable[Any]) -> None:
