@@ -230,6 +230,9 @@ def test_hostile_input_is_refused_in_one_line_and_the_worker_lives(
     with PeakMemory(process) as memory:
         got, answer, elapsed = post(port, body, content_type)
     text = answer.decode(errors="replace")
+    # shown by `-rP`: the figures of docs/reliability.md's table
+    print(f"{got} in {elapsed * 1000:.0f} ms, peak {memory.peak - baseline:+.0f} MiB over the "
+          f"{baseline:.0f} MiB baseline")
     assert got == status, text[:500]
     message = json.loads(text)["message"]
     assert fragment in message, message[:500]
