@@ -98,7 +98,7 @@ def auto_choice(trainer: Any) -> str:
     from pitot_tf.models.parts import model_parts
 
     layer = model_parts(trainer.model).pitot()
-    blocks, _ = trainer.sampler.sample(tf.constant(0))
+    blocks = trainer.sampler.sample(tf.constant(0)).blocks
     platform, _, interferers = concatenated(blocks)
     saved, layer.tower_rows = layer.tower_rows, "auto"
     try:

@@ -206,6 +206,14 @@ class TrainingConfig:
     snapshot_members: int = setting(
         0, "How many of the last snapshots form the snapshot ensemble (0: the validation "
         "loss of their mean chooses).")
+    block_platforms: int = setting(
+        0, "Entity-blocked batches (Pitot only): each step draws a block of at most this many "
+        "platforms and `block_workloads` workloads, and its batch among the block's training "
+        "rows, so that the towers run on the block's entities alone (a step's cost no longer "
+        "grows with the axes). 0: the whole axis (no blocking on it).")
+    block_workloads: int = setting(
+        0, "Entity-blocked batches: at most this many workloads in a step's block (co-runners "
+        "are embedded per slot, as with `model.tower_rows=batch`). 0: the whole axis.")
 
 
 @dataclass
@@ -469,6 +477,10 @@ def _check_ensemble_variants(config: Config) -> None:
         )
         _check(m.cold_dropout == 0, "training.ensemble_share=towers does not support "
                "model.cold_dropout")
+    _check(t.block_platforms >= 0 and t.block_workloads >= 0,
+           "training.block_platforms and block_workloads must be >= 0")
+    _check(m.kind == "pitot" or not (t.block_platforms or t.block_workloads),
+           "training.block_platforms and block_workloads (entity blocks) need model.kind=pitot")
     _check(t.snapshots >= 0, f"training.snapshots must be >= 0, got {t.snapshots}")
     _check(t.snapshots > 1 or t.snapshot_members == 0,
            "training.snapshot_members needs training.snapshots >= 2")

@@ -70,6 +70,8 @@ CHANGES: dict[str, Any] = {
     "training.ensemble_share": "towers",
     "training.snapshots": 2,
     "training.snapshot_members": 1,
+    "training.block_platforms": 4,
+    "training.block_workloads": 6,
     "seed": 7,
 }
 #: Keys that act only beside another setting: changed in a run with that setting.

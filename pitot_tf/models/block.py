@@ -26,6 +26,19 @@ class Block:
         return int(self.interferers.shape[1])
 
 
+@dataclass(frozen=True)
+class Entities:
+    """A training step's entity block (:mod:`pitot_tf.training.entity_blocks`): the
+    ``platform`` ``(P,)`` and ``workload`` ``(W,)`` indices that the towers run on, and, for
+    each row of the step's blocks in block order, where its platform and workload sit among
+    them (``platform_at`` and ``workload_at``, ``(Σ rows,)``)."""
+
+    platform: Any
+    workload: Any
+    platform_at: Any
+    workload_at: Any
+
+
 def concatenated(blocks: list[Block]) -> tuple[Any, Any, Any]:
     """``(platform, workload, interferers)`` of all blocks in order, co-runners padded with
     ``-1`` to the widest block (the one-batch layout that ``model(inputs)`` takes)."""

@@ -22,18 +22,24 @@ from typing import Any
 import keras
 from keras import ops
 
-from pitot_tf.models.block import Block, concatenated
+from pitot_tf.models.block import Block, Entities, concatenated
 from pitot_tf.models.parts import model_parts
 
-__all__ = ["Block", "cold_masks", "concatenated", "interaction_on_blocks", "predict_blocks"]
+__all__ = ["Block", "Entities", "cold_masks", "concatenated", "interaction_on_blocks",
+           "predict_blocks"]
 
 
 def interaction_on_blocks(layer: Any, blocks: list[Block], training: bool | None = None,
-                          cold: tuple[Any, ...] = ()) -> Any:
+                          cold: tuple[Any, ...] = (), entities: Entities | None = None) -> Any:
     """The interaction ``layer``'s output on ``blocks``, ``(Σ rows, heads)`` in block order:
     its ``call_blocks`` where it has one, else one call on the concatenated blocks (given the
     ``cold`` masks of a model trained with cold dropout, which only Pitot reads: its
-    ``call_blocks`` takes them)."""
+    ``call_blocks`` takes them). The ``entities`` of an entity-blocked step go to Pitot's
+    ``call_blocks``, the only one that reads them (config validation allows entity blocks
+    for Pitot alone)."""
+    if entities is not None:
+        return layer.call_blocks(blocks, *(cold or (None, None)), training=training,
+                                 entities=entities)
     if hasattr(layer, "call_blocks"):
         return layer.call_blocks(blocks, *cold, training=training)
     if cold:
@@ -47,14 +53,17 @@ def cold_masks(drop: Any, platform: Any, training: bool | None) -> tuple[Any, ..
     return tuple(drop(platform, training=training)) if drop is not None else ()
 
 
-def predict_blocks(model: keras.Model, blocks: list[Block], training: bool | None = None) -> Any:
+def predict_blocks(model: keras.Model, blocks: list[Block], training: bool | None = None,
+                   entities: Entities | None = None) -> Any:
     """``model``'s output on ``blocks``, ``(Σ rows, heads)`` in block order: equal to
-    ``model(inputs)`` on the concatenated blocks, but each layer sees the blocks. ``model`` is
-    a single model or one member of an ensemble
-    (:func:`pitot_tf.models.ensemble.member_models`), the sum of its baseline and interaction."""
+    ``model(inputs)`` on the concatenated blocks, but each layer sees the blocks (and Pitot
+    the step's ``entities``, if entity-blocked). ``model`` is a single model or one member of
+    an ensemble (:func:`pitot_tf.models.ensemble.member_models`), the sum of its baseline and
+    interaction."""
     member = model_parts(model).single()
     platform = ops.concatenate([block.platform for block in blocks], axis=0)
     workload = ops.concatenate([block.workload for block in blocks], axis=0)
     cold = cold_masks(member.cold_dropout, platform, training)
     return ops.add(member.baseline(platform, workload, *cold),
-                   interaction_on_blocks(member.interaction, blocks, training, cold))
+                   interaction_on_blocks(member.interaction, blocks, training, cold,
+                                                 entities))

@@ -33,7 +33,7 @@ import numpy as np
 
 from pitot_tf.config import SEED_LIMIT, Config
 from pitot_tf.data.dataset import Dataset
-from pitot_tf.models.blocks import Block, interaction_on_blocks
+from pitot_tf.models.blocks import Block, Entities, interaction_on_blocks
 from pitot_tf.models.member import (
     baseline_layer,
     heads,
@@ -109,11 +109,13 @@ def build_shared_ensemble(config: Config, dataset: Dataset) -> keras.Model:
 
 
 def shared_member_outputs(model: keras.Model, blocks: list[Block],
-                          training: bool | None = None) -> list[Any]:
+                          training: bool | None = None,
+                          entities: Entities | None = None) -> list[Any]:
     """Each member's output ``(Σ rows, heads)`` on ``blocks`` (in block order) for a model of
-    :func:`build_shared_ensemble`: the shared interaction runs once."""
+    :func:`build_shared_ensemble`: the shared interaction runs once (on the step's
+    ``entities``, if entity-blocked)."""
     parts = model_parts(model)
-    shared = interaction_on_blocks(parts.interaction, blocks, training)
+    shared = interaction_on_blocks(parts.interaction, blocks, training, entities=entities)
     platform = keras.ops.concatenate([block.platform for block in blocks], axis=0)
     workload = keras.ops.concatenate([block.workload for block in blocks], axis=0)
     return [keras.ops.add(member.baseline(platform, workload), member.head(shared))

@@ -44,7 +44,7 @@ from keras import ops
 from pitot_tf.config import TOWER_ROWS, Config
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.models.batch_rows import BatchTowers, batch_rows
-from pitot_tf.models.block import Block, concatenated
+from pitot_tf.models.block import Block, Entities, concatenated
 from pitot_tf.models.interference import (
     Equation,
     PitotTables,
@@ -171,16 +171,18 @@ class PitotInteraction(keras.layers.Layer):
         return row_term(rows, self.equation, ops)
 
     def call_blocks(self, blocks: list[Block], platform_cold: Any = None,
-                    workload_cold: Any = None, training: bool | None = None) -> Any:
+                    workload_cold: Any = None, training: bool | None = None,
+                    entities: Entities | None = None) -> Any:
         """:meth:`call` on the blocks concatenated (:mod:`pitot_tf.models.blocks`); with the
-        towers on the batch's rows, a block embeds only its own co-runner slots."""
+        towers on the batch's rows, a block embeds only its own co-runner slots; given the
+        step's ``entities`` (an entity-blocked step), the towers run on those."""
         platform, workload, interferers = concatenated(blocks)
         cold = (platform_cold, workload_cold)
-        if not self.on_batch(platform, interferers, blocks):
+        if entities is None and not self.on_batch(platform, interferers, blocks):
             if platform_cold is None:
                 return self(platform, workload, interferers, training=training)
             return self(platform, workload, interferers, *cold, training=training)
-        return row_term(batch_rows(self.batch_towers(), blocks, interferers, *cold),
+        return row_term(batch_rows(self.batch_towers(), blocks, interferers, *cold, entities),
                         self.equation, ops)
 
     def on_batch(self, platform: Any, interferers: Any, blocks: list[Block] | None = None

@@ -9,6 +9,7 @@ count, :mod:`pitot_tf.models.blocks`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,3 +60,17 @@ def rows_of(objective: Objective, rows: np.ndarray | None, width: int) -> Rows:
         pad_interferers(obs.interferers, width),
         obs.log_runtime.astype(np.float32),
     )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One training step's draw for one model: ``blocks`` (one
+    :class:`~pitot_tf.models.block.Block` per objective) and their ``target`` log runtimes in
+    block order; for an entity-blocked step (:mod:`pitot_tf.training.entity_blocks`) also
+    the block's ``entities`` and ``scale``, each row's loss factor ``(Σ rows,)`` that keeps
+    the expected gradient that of unblocked sampling."""
+
+    blocks: list[Any]
+    target: Any
+    entities: Any = None
+    scale: Any = None

@@ -47,7 +47,8 @@ from pitot_tf.models.ensemble import (
     shared_member_outputs,
 )
 from pitot_tf.models.parts import model_parts
-from pitot_tf.training.batches import Rows, max_interferers, rows_of
+from pitot_tf.training.batches import Batch, Rows, max_interferers, rows_of
+from pitot_tf.training.entity_blocks import EntityBlockSampler, block_counts
 from pitot_tf.training.losses import row_loss
 from pitot_tf.training.runtime import configure_threads
 from pitot_tf.training.snapshots import (
@@ -120,7 +121,7 @@ class _Sampler:
         self.sizes = [len(p) for p in parts]
         self.batch, self.seed = batch, seed
 
-    def sample(self, step: tf.Tensor, stream: int | None = None) -> tuple[list[Block], tf.Tensor]:
+    def sample(self, step: tf.Tensor, stream: int | None = None) -> Batch:
         """One block of ``batch`` rows per objective, and their targets concatenated in block
         order; draws of another ``stream`` (seed; default the sampler's) are independent."""
         stream = self.seed if stream is None else stream
@@ -131,7 +132,7 @@ class _Sampler:
             drawn = {k: tf.gather(v, index) for k, v in part.items()}
             blocks.append(Block(drawn["platform"], drawn["workload"], drawn["interferers"]))
             targets.append(drawn["y"])
-        return blocks, tf.concat(targets, axis=0)
+        return Batch(blocks, tf.concat(targets, axis=0))
 
 
 class Trainer:
@@ -157,8 +158,7 @@ class Trainer:
         self.member_seeds = [member_seed(self.seed, e) for e in range(len(self.members))]
         self.optimizer = make_optimizer(config)
         self.optimizer.build(self.model.trainable_variables)
-        train = [self._rows(n, "train", own_width=True) for n in self.objectives]
-        self.sampler = _Sampler(train, config.training.batch, self.seed)
+        self.sampler = self._sampler()
         self.validation = {n: self._rows(n, "val") for n in weights if len(split.rows(n, "val"))}
         self.row_weights = tf.constant(
             np.concatenate(
@@ -175,6 +175,18 @@ class Trainer:
         )
         self._steps = tf.function(self._run_steps, reduce_retracing=True)
         self._predict = tf.function(self._forward, jit_compile=False, reduce_retracing=True)
+
+    def _sampler(self) -> _Sampler | EntityBlockSampler:
+        """The training rows' sampler: entity-blocked where ``training.block_platforms`` or
+        ``block_workloads`` splits an axis (:mod:`pitot_tf.training.entity_blocks`)."""
+        t = self.config.training
+        train = [self._rows(n, "train", own_width=True) for n in self.objectives]
+        axes = (len(self.dataset.platforms), len(self.dataset.workloads))
+        sizes = (t.block_platforms, t.block_workloads)
+        if math.prod(block_counts(*axes, *sizes)) == 1:
+            return _Sampler(train, t.batch, self.seed)
+        weights = [self.weights[n] for n in self.objectives]
+        return EntityBlockSampler(train, weights, t.batch, self.seed, axes, sizes)
 
     def _seen_rows(self) -> dict[str, np.ndarray]:
         """Which platforms and workloads (as workload or co-runner) appear in training rows."""
@@ -200,21 +212,22 @@ class Trainer:
         own batch for ``step``."""
         m = self.config.model
         losses = []
-        for target, prediction in self._member_predictions(step):
-            row = row_loss(target, prediction, m.loss, m.quantiles)
-            losses.append(tf.reduce_sum(row * self.row_weights))
+        for batch, prediction in self._member_predictions(step):
+            row = row_loss(batch.target, prediction, m.loss, m.quantiles) * self.row_weights
+            losses.append(tf.reduce_sum(row if batch.scale is None else row * batch.scale))
         return tf.add_n(losses)
 
-    def _member_predictions(self, step: tf.Tensor) -> list[tuple[tf.Tensor, tf.Tensor]]:
-        """Each member's targets and training-mode predictions for ``step``: on its own
+    def _member_predictions(self, step: tf.Tensor) -> list[tuple[Batch, tf.Tensor]]:
+        """Each member's batch and training-mode predictions for ``step``: on its own
         batch, or (shared towers) all on member 0's batch through one pass of the towers."""
         if is_shared(self.model):
-            blocks, target = self.sampler.sample(step)
-            return [(target, p) for p in shared_member_outputs(self.model, blocks, True)]
+            batch = self.sampler.sample(step)
+            return [(batch, p) for p in shared_member_outputs(self.model, batch.blocks, True,
+                                                               batch.entities)]
         pairs = []
         for member, seed in zip(self.members, self.member_seeds, strict=True):
-            blocks, target = self.sampler.sample(step, seed)
-            pairs.append((target, predict_blocks(member, blocks, training=True)))
+            batch = self.sampler.sample(step, seed)
+            pairs.append((batch, predict_blocks(member, batch.blocks, True, batch.entities)))
         return pairs
 
     def _gradients(self, step: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
