@@ -1,14 +1,18 @@
 """Scale: per-step training time and peak memory as the platforms, workloads and rows grow.
 
     python benchmarks/scaling.py [--scales 1,10,100] [--rows proportional,fixed]
-                                 [--tower-rows all,batch] [--per-step N] [--preset NAME]
+                                 [--tower-rows all,batch] [--blocks PxW,...]
+                                 [--all-up-to S] [--per-step N] [--preset NAME]
                                  [--work-dir DIR] [--plot FILE]
 
 Synthetic data (:func:`pitot_tf.data.synth.generate_sparse`) shaped like the published data at
 each scale ``s``: ``s × 231`` platforms and ``s × 249`` workloads with 141 opcode features,
 and ``s ×`` its 53,637 matrix and 98,957 2-way rows (``proportional``), or the 1× rows on
 the larger axes (``fixed``). For each dataset and each ``model.tower_rows`` (``all``: the
-towers run on every platform and workload each step; ``batch``: on the rows the batch names)
+towers run on every platform and workload each step; ``batch``: on the rows the batch names;
+``all`` only up to the scale ``--all-up-to``), and for each entity block ``PxW`` of
+``--blocks`` (``training.block_platforms=P``, ``block_workloads=W``: the towers run on one
+block's entities and the co-runner slots, :mod:`pitot_tf.training.entity_blocks`),
 one process loads the data, builds the trainer, runs 50 steps to compile and warm up, then
 times three rounds of N optimizer steps (CPU milliseconds per step; the figure to compare
 on a shared machine) and reports its peak resident memory (TensorFlow's import included).
@@ -17,8 +21,9 @@ load.
 
 Prints a table and, with ``--plot``, draws per-step time against the number of entities and
 peak memory against rows; the last line is one JSON object with the key ``cases`` (one
-object per case: scale, rows, tower_rows, auto, platforms, workloads, train_rows,
-cpu_ms_per_step, median_ms, peak_rss_mb) and ``load_average``.
+object per case: scale, rows, tower_rows (``all``, ``batch`` or the block ``PxW``), auto,
+platforms, workloads, train_rows, blocks, cpu_ms_per_step, median_ms, peak_rss_mb) and
+``load_average``.
 """
 
 from __future__ import annotations
@@ -63,17 +68,26 @@ def run_case(folder: Path, tower_rows: str, preset: str, steps: int) -> dict[str
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+def case_overrides(tower_rows: str) -> dict[str, Any]:
+    """The config overrides of a case: ``model.tower_rows``, or an entity block ``PxW``."""
+    if "x" not in tower_rows:
+        return {"model.tower_rows": tower_rows}
+    platforms, workloads = (int(n) for n in tower_rows.split("x"))
+    return {"training.block_platforms": platforms, "training.block_workloads": workloads}
+
+
 def case(folder: Path, tower_rows: str, preset: str, steps: int) -> None:
     """Time one case (in this process) and print its JSON line."""
     from common import experiment
 
     from pitot_tf.training.trainer import Trainer
 
-    run = experiment(preset, {"model.tower_rows": tower_rows}, data_dir=folder)
+    run = experiment(preset, case_overrides(tower_rows), data_dir=folder)
     trainer = Trainer(run.config, run.dataset, run.split)
     rounds = cpu_ms_per_step(trainer, steps)
     emit({"platforms": len(run.dataset.platforms), "workloads": len(run.dataset.workloads),
           "train_rows": sum(int(n) for n in trainer.sampler.sizes),
+          "blocks": int(getattr(trainer.sampler, "counts", [[1]])[0].shape[0]),
           "auto": auto_choice(trainer), "cpu_ms_per_step": rounds,
           "median_ms": statistics.median(rounds), "peak_rss_mb": round(own_peak_mb(), 1)})
 
@@ -112,11 +126,11 @@ def table(cases: list[dict[str, Any]]) -> str:
     base = next((c["median_ms"] for c in cases
                  if c["scale"] == 1 and c["tower_rows"] == "all"), None)
     lines = [f"{'scale':>5} {'rows':>12} {'platforms':>9} {'workloads':>9} {'train rows':>10} "
-             f"{'towers':>6} {'auto':>5} {'ms/step':>8} {'vs 1x':>6} {'peak MiB':>8}"]
+             f"{'towers':>7} {'auto':>5} {'ms/step':>8} {'vs 1x':>6} {'peak MiB':>8}"]
     for c in cases:
         ratio = f"{c['median_ms'] / base:.2f}" if base else "-"
         lines.append(f"{c['scale']:>5} {c['rows']:>12} {c['platforms']:>9} {c['workloads']:>9} "
-                     f"{c['train_rows']:>10} {c['tower_rows']:>6} {c['auto']:>5} "
+                     f"{c['train_rows']:>10} {c['tower_rows']:>7} {c['auto']:>5} "
                      f"{c['median_ms']:>8.2f} {ratio:>6} {c['peak_rss_mb']:>8.0f}")
     return "\n".join(lines)
 
@@ -130,18 +144,20 @@ def plot(cases: list[dict[str, Any]], out: Path) -> None:
 
     figure = Figure(figsize=(10, 4), layout="constrained")
     time_axes, memory_axes = figure.subplots(1, 2)
-    for (rows, towers), style in {("proportional", "all"): "o-", ("proportional", "batch"): "s-",
-                                  ("fixed", "all"): "o--", ("fixed", "batch"): "s--"}.items():
-        chosen = sorted((c for c in cases if c["tower_rows"] == towers
-                         and (c["rows"] == rows or c["scale"] == 1)),
-                        key=lambda c: c["scale"])
-        if len(chosen) < 2:
-            continue
-        label = f"towers on {'every entity' if towers == 'all' else 'the batch'}, {rows} rows"
-        entities = [c["platforms"] + c["workloads"] for c in chosen]
-        time_axes.plot(entities, [c["median_ms"] for c in chosen], style, label=label)
-        memory_axes.plot([c["train_rows"] for c in chosen], [c["peak_rss_mb"] for c in chosen],
-                         style, label=label)
+    shapes = {"all": "o", "batch": "s"}
+    for rows in ("proportional", "fixed"):
+        for towers in dict.fromkeys(c["tower_rows"] for c in cases):
+            chosen = sorted((c for c in cases if c["tower_rows"] == towers
+                             and (c["rows"] == rows or c["scale"] == 1)),
+                            key=lambda c: c["scale"])
+            if len(chosen) < 2:
+                continue
+            style = shapes.get(towers, "^") + ("-" if rows == "proportional" else "--")
+            draw(time_axes, memory_axes, chosen, style, f"{label_of(towers)}, {rows} rows")
+    base = next((c["median_ms"] for c in cases
+                 if c["scale"] == 1 and c["tower_rows"] == "all"), None)
+    if base:
+        time_axes.axhline(2 * base, color="grey", linestyle=":", label="2 × the 1× step")
     time_axes.set(xscale="log", yscale="log", xlabel="platforms + workloads",
                   ylabel="CPU ms per training step", title="Step time")
     memory_axes.set(xscale="log", xlabel="training rows", ylabel="peak RSS (MiB)",
@@ -151,6 +167,29 @@ def plot(cases: list[dict[str, Any]], out: Path) -> None:
     figure.savefig(out, dpi=110)
 
 
+def label_of(towers: str) -> str:
+    """A case's legend: where its towers run."""
+    if towers in ("all", "batch"):
+        return f"towers on {'every entity' if towers == 'all' else 'the batch'}"
+    return f"towers on a {towers.replace('x', ' × ')} entity block"
+
+
+def draw(time_axes: Any, memory_axes: Any, chosen: list[dict[str, Any]], style: str,
+         label: str) -> None:
+    """One line of cases on each panel."""
+    entities = [c["platforms"] + c["workloads"] for c in chosen]
+    time_axes.plot(entities, [c["median_ms"] for c in chosen], style, label=label)
+    memory_axes.plot([c["train_rows"] for c in chosen], [c["peak_rss_mb"] for c in chosen],
+                     style, label=label)
+
+
+def cases_of(args: argparse.Namespace, scale: int) -> list[str]:
+    """The cases of one dataset of ``scale``: the tower rows, then the entity blocks."""
+    towers = [t for t in args.tower_rows.split(",") if t and not (
+        t == "all" and args.all_up_to is not None and scale > args.all_up_to)]
+    return towers + [b for b in args.blocks.split(",") if b]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -158,6 +197,10 @@ def main() -> None:
     parser.add_argument("--rows", default="proportional,fixed",
                         help="row modes: proportional, fixed (comma list)")
     parser.add_argument("--tower-rows", default="all,batch", help="model.tower_rows values")
+    parser.add_argument("--blocks", default="", metavar="PxW,...",
+                        help="entity blocks to time too (e.g. 231x249; default none)")
+    parser.add_argument("--all-up-to", type=int, default=None, metavar="S",
+                        help="time tower_rows=all only up to scale S (default every scale)")
     parser.add_argument("--per-step", type=int, default=200, metavar="N",
                         help="steps per timed round (default 200)")
     parser.add_argument("--preset", default="pitot")
@@ -185,7 +228,7 @@ def main() -> None:
         for scale in (int(s) for s in args.scales.split(",")):
             for rows in args.rows.split(",") if scale > 1 else ["proportional"]:
                 folder = dataset_dir(work, scale, rows)
-                for towers in args.tower_rows.split(","):
+                for towers in cases_of(args, scale):
                     result = run_case(folder, towers, args.preset, args.per_step)
                     cases.append({"scale": scale, "rows": rows, "tower_rows": towers, **result})
                     print(table(cases).splitlines()[-1], flush=True)

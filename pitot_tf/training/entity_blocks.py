@@ -128,14 +128,16 @@ class EntityBlockSampler:
         b = tf.minimum(tf.reduce_sum(tf.cast(self.cumulative <= u, tf.int32)), self.last)
         blocks, targets, scales, at = [], [], [], []
         for i, part in enumerate(self.parts):
-            rows = tf.maximum(self.counts[i, b], 1)
-            index = self.starts[i, b] + tf.random.stateless_uniform(
+            # Gathers, not slices at ``b``: XLA compiles a slice at a run-time index once
+            # per value.
+            rows = tf.maximum(tf.gather(self.counts[i], b), 1)
+            index = tf.gather(self.starts[i], b) + tf.random.stateless_uniform(
                 (self.batch,), seed(i), 0, rows, dtype=tf.int32)
             drawn = {k: tf.gather(v, tf.minimum(index, self.sizes[i] - 1))
                      for k, v in part.items()}
             blocks.append(Block(drawn["platform"], drawn["workload"], drawn["interferers"]))
             targets.append(drawn["y"])
-            scales.append(tf.fill((self.batch,), self.factor[i, b]))
+            scales.append(tf.fill((self.batch,), tf.gather(self.factor[i], b)))
             at.append((drawn["platform_at"], drawn["workload_at"]))
         count = self.workload.count
         entities = Entities(tf.gather(self.groups[0], b // count),
