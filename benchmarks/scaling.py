@@ -87,7 +87,7 @@ def case(folder: Path, tower_rows: str, preset: str, steps: int) -> None:
     rounds = cpu_ms_per_step(trainer, steps)
     emit({"platforms": len(run.dataset.platforms), "workloads": len(run.dataset.workloads),
           "train_rows": sum(int(n) for n in trainer.sampler.sizes),
-          "blocks": int(getattr(trainer.sampler, "counts", [[1]])[0].shape[0]),
+          "blocks": getattr(trainer.sampler, "blocks", 1),
           "auto": auto_choice(trainer), "cpu_ms_per_step": rounds,
           "median_ms": statistics.median(rounds), "peak_rss_mb": round(own_peak_mb(), 1)})
 

@@ -85,7 +85,7 @@ class EntityBlockSampler:
         rng = np.random.default_rng([seed, 7])
         self.platform = partition(axes[0], sizes[0], rng)
         self.workload = partition(axes[1], sizes[1], rng)
-        blocks = self.platform.count * self.workload.count
+        self.blocks = blocks = self.platform.count * self.workload.count
         counts = np.zeros((len(parts), blocks), np.int64)
         self.parts = []
         for i, part in enumerate(parts):
