@@ -50,12 +50,8 @@ from pitot_tf.models.parts import model_parts
 from pitot_tf.training.batches import Rows, max_interferers, rows_of
 from pitot_tf.training.losses import row_loss
 from pitot_tf.training.runtime import configure_threads
-from pitot_tf.training.snapshots import (
-    cycle_ends,
-    last_best,
-    learning_rate,
-    snapshot_ensemble,
-)
+from pitot_tf.training.schedule import learning_rate
+from pitot_tf.training.snapshots import cycle_ends, last_best, snapshot_ensemble
 
 ValidationCallback = Callable[[int, float, dict[str, float]], None]
 
