@@ -467,7 +467,7 @@ def _check_schedule(t: TrainingConfig) -> None:
     _check(t.decay_steps >= 0, f"training.decay_steps must be >= 0, got {t.decay_steps}")
     _check(t.warmup + t.decay_steps <= t.steps,
            f"training.warmup ({t.warmup}) + training.decay_steps ({t.decay_steps}) must be at "
-           f"most training.steps ({t.steps})")
+           f"most training.steps ({t.steps}); set them lower with the steps")
     _check(not (t.snapshots and (t.warmup or t.decay_steps)),
            "training.warmup and training.decay_steps shape a constant learning rate; "
            "training.snapshots sets its own cosine schedule: use one or the other")
