@@ -4,15 +4,17 @@
                                 [--set KEY=VALUE ...] [--mlflow]
 
 Runs the stages of a run one after another in this process (level 0.5, replicate 0) and
-prints, after each, the resident memory now and the peak so far (MiB), and what the stage
-added to each: importing TensorFlow, importing Keras, loading the data and split, building
-the trainer (model, baseline fit, optimizer, the train rows as constants), compiling the
-training step (the first step), the remaining steps with their validations, scoring the
-test rows, and with ``--mlflow`` importing MLflow (a run logs to it; a benchmark does not).
+prints, after each, the resident memory now and the peak so far (MiB), what the stage
+added to each, and the CPU seconds it took (a run's fixed costs, beside its steps; the first
+stage from the process's start): importing TensorFlow, importing Keras, loading the data and
+split, building the trainer (model, baseline fit, optimizer, the train rows as constants),
+compiling the training step (the first step), the remaining steps with their validations,
+scoring the test rows, and with ``--mlflow`` importing MLflow (a run logs to it; a benchmark
+does not).
 Each stage's increase is split into ``anon`` (memory allocated: arrays, buffers, compiled
 code) and ``file`` (pages of the shared libraries touched, such as XLA's compiler; shared with
 every other process using them). The last line is one JSON object ``{"stages": [{"stage",
-"rss_mb", "peak_rss_mb", "anon_mb", "file_mb"}, ...]}``.
+"rss_mb", "peak_rss_mb", "anon_mb", "file_mb", "cpu_s"}, ...]}``.
 Peak memory only grows, so a stage's peak increase is what it costs above everything before.
 """
 
@@ -29,6 +31,7 @@ import pitot_tf  # noqa: F401 - sets TensorFlow's environment before it is impor
 
 STAGES: list[dict[str, Any]] = []
 _process = psutil.Process()
+_cpu = [0.0]  # the process's CPU clock when the last stage ended
 
 
 def resident_parts() -> dict[str, float]:
@@ -53,9 +56,12 @@ def stage(name: str) -> None:
     STAGES.append({"stage": name, "rss_mb": round(rss, 1), "peak_rss_mb": round(peak, 1),
                    "anon_mb": round(parts["anon"], 1), "file_mb": round(parts["file"], 1)})
     anon, file = parts["anon"] - before["anon_mb"], parts["file"] - before["file_mb"]
+    cpu = time.process_time() - _cpu[0]
+    _cpu[0] += cpu
+    STAGES[-1]["cpu_s"] = round(cpu, 2)
     print(f"{name:<34} RSS {rss:6.0f} MiB ({rss - before['rss_mb']:+5.0f}; anon {anon:+5.0f}, "
-          f"file {file:+5.0f}), peak {peak:6.0f} MiB ({peak - before['peak_rss_mb']:+5.0f})",
-          flush=True)
+          f"file {file:+5.0f}), peak {peak:6.0f} MiB ({peak - before['peak_rss_mb']:+5.0f}), "
+          f"{cpu:5.2f} CPU s", flush=True)
 
 
 def main() -> None:

@@ -187,7 +187,14 @@ class TrainingConfig:
         "are kept).")
     batch: int = setting(512, "Rows per objective in each gradient step.")
     optimizer: str = setting("adamax", _one_of(OPTIMIZERS) + " (Keras optimizers).")
-    learning_rate: float = setting(1e-3, "Learning rate (the peak, with a cosine schedule).")
+    learning_rate: float = setting(
+        1e-3, "Learning rate (the peak, with a warm-up, a decay or a cosine schedule).")
+    warmup: int = setting(
+        0, "Steps over which the learning rate rises linearly to `training.learning_rate` at "
+        "the start (0: none); not with `training.snapshots`.")
+    decay_steps: int = setting(
+        0, "Last steps over which the learning rate falls linearly to almost 0 (0: none); not "
+        "with `training.snapshots`.")
     beta_1: float = setting(0.9, "The optimizer's first-moment decay, in [0, 1).")
     beta_2: float = setting(0.999, "The optimizer's second-moment decay, in [0, 1).")
     weight_decay: float = setting(1e-4, "Decoupled weight decay (0: none).")
@@ -461,6 +468,19 @@ def _check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _check_schedule(t: TrainingConfig) -> None:
+    """``training.warmup`` and ``decay_steps``: in range, within the run, not with snapshots
+    (whose cosine schedule would silently replace them)."""
+    _check(t.warmup >= 0, f"training.warmup must be >= 0, got {t.warmup}")
+    _check(t.decay_steps >= 0, f"training.decay_steps must be >= 0, got {t.decay_steps}")
+    _check(t.warmup + t.decay_steps <= t.steps,
+           f"training.warmup ({t.warmup}) + training.decay_steps ({t.decay_steps}) must be at "
+           f"most training.steps ({t.steps}); set them lower with the steps")
+    _check(not (t.snapshots and (t.warmup or t.decay_steps)),
+           "training.warmup and training.decay_steps shape a constant learning rate; "
+           "training.snapshots sets its own cosine schedule: use one or the other")
+
+
 def _check_ensemble_variants(config: Config) -> None:
     """``training.ensemble_share`` and ``training.snapshots``: valid, and only where they act."""
     m, t = config.model, config.training
@@ -552,6 +572,7 @@ def validate(config: Config) -> None:
         f"training.optimizer must be one of {OPTIMIZERS}, got '{t.optimizer}'",
     )
     _check(t.learning_rate > 0, f"training.learning_rate must be > 0, got {t.learning_rate}")
+    _check_schedule(t)
     _check(0 <= t.beta_1 < 1 and 0 <= t.beta_2 < 1, "training.beta_1 and beta_2 must be in [0, 1)")
     _check(t.weight_decay >= 0, f"training.weight_decay must be >= 0, got {t.weight_decay}")
     _check(o.matrix_weight >= 0 and o.interference_weight >= 0, "objective weights must be >= 0")

@@ -14,7 +14,8 @@ so that a GPU machine whose driver TensorFlow cannot use still says why.
 
 The same first import runs with :data:`KERAS_EXTRAS` (scikit-learn, matplotlib) hidden, which
 ``tf.keras`` would otherwise load for optional features pitot-tf never uses: a run starts about
-1.5 CPU s faster and 80 MiB smaller; ``PITOT_TF_KERAS_EXTRAS=1`` lets it load them.
+1.5 CPU s faster and 80 MiB smaller; ``PITOT_TF_KERAS_EXTRAS=1`` lets it load them. Just
+before it, malloc's arenas are capped (:mod:`pitot_tf.malloc_arenas`).
 
 :func:`install_import_hook` (called by ``pitot_tf/__init__.py``) costs nothing until TensorFlow
 is imported and nothing at all when it is already imported. ``PITOT_TF_RAW_STDERR=1`` turns
@@ -34,6 +35,8 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
+
+from pitot_tf.malloc_arenas import limit_malloc_arenas
 
 RAW_VARIABLE = "PITOT_TF_RAW_STDERR"
 #: Set (not ``0``) to let TensorFlow's import load :data:`KERAS_EXTRAS` as it would by itself.
@@ -187,9 +190,12 @@ class _WrappingLoader(importlib.abc.Loader):
 
 
 class _HidingLoader(_WrappingLoader):
-    """Runs the real loader with :data:`KERAS_EXTRAS` hidden (:func:`_extras_to_hide`)."""
+    """Runs the real loader with :data:`KERAS_EXTRAS` hidden (:func:`_extras_to_hide`), after
+    capping malloc's arenas (:func:`~pitot_tf.malloc_arenas.limit_malloc_arenas`) before
+    TensorFlow starts its threads."""
 
     def exec_module(self, module: ModuleType) -> None:
+        limit_malloc_arenas()
         with _hidden(_extras_to_hide()):
             self.run(module)
 

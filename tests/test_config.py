@@ -246,8 +246,10 @@ def test_read_fields_reads_a_section_as_strictly_as_overrides() -> None:
         read_fields(_Section, [1], "s")
 
 
-def test_fast_is_tuned_stopped_early() -> None:
-    """``pitot/fast`` is ``pitot/tuned``'s model and optimizer, fewer steps and validations."""
+def test_fast_is_tuned_on_a_short_schedule() -> None:
+    """``pitot/fast`` is ``pitot/tuned``'s model and optimizer on fewer steps at a higher,
+    warmed-up and decayed learning rate."""
     fast, tuned = resolve("pitot/fast").flat(), resolve("pitot/tuned").flat()
     assert {k: v for k, v in fast.items() if tuned[k] != v} == {
-        "training.steps": 5_000, "training.val_every": 500}
+        "training.steps": 800, "training.learning_rate": 0.03,
+        "training.warmup": 250, "training.decay_steps": 400}

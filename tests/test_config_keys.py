@@ -63,6 +63,8 @@ CHANGES: dict[str, Any] = {
     "training.batch": 8,
     "training.optimizer": "adam",
     "training.learning_rate": 1e-2,
+    "training.warmup": 2,
+    "training.decay_steps": 2,
     "training.beta_1": 0.5,
     "training.beta_2": 0.9,
     "training.weight_decay": 0.5,

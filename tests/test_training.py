@@ -97,7 +97,7 @@ NUMBERS_ONLY = {
 ZERO_OR_NOT = {
     "model.learned_features", "objectives.interference_weight", "objectives.matrix_weight",
     "model.cold_dropout", "training.weight_decay", "training.snapshots",
-    "training.snapshot_members",
+    "training.snapshot_members", "training.warmup", "training.decay_steps",
 }
 ONE_OR_NOT = {"model.if_dim", "model.if_slope", "training.ensemble"}
 
@@ -164,8 +164,10 @@ SMALL = {"model.layers": [16], "model.mf_dim": 8, "model.monolith_layers": [16],
 def test_each_graph_trains(synth_dataset: Dataset, preset: str) -> None:
     """One preset per distinct graph trains (XLA-compiled, as shipped) to a finite loss."""
     shipped = resolve(preset)
+    t = shipped.training
     run = {"training.steps": 4, "training.val_every": 2, "training.batch": 16,
-           "training.progress": False, "training.ensemble": min(shipped.training.ensemble, 2)}
+           "training.progress": False, "training.ensemble": min(t.ensemble, 2),
+           "training.warmup": min(t.warmup, 1), "training.decay_steps": min(t.decay_steps, 1)}
     config = resolve_small(preset, SMALL, run)
     assert graph_of(config) == graph_of(shipped)
     result = train(config, synth_dataset, make_split(synth_dataset, 0.5))

@@ -27,13 +27,14 @@ from pathlib import Path
 #: the first name below the package (a subpackage or a top-level module). Top-level modules
 #: sit at the bottom because everything reads them and they read nothing of ours above
 #: themselves: ``errors`` (exception types), ``tensorflow_import`` (the start-up filter that
-#: ``pitot_tf/__init__`` installs), ``config`` (the typed config; the keys each model kind
-#: reads are pure data there, not in ``models``) and ``presets`` (named config overrides).
+#: ``pitot_tf/__init__`` installs) and ``malloc_arenas`` (which it applies), ``config`` (the
+#: typed config; the keys each model kind reads are pure data there, not in ``models``) and
+#: ``presets`` (named config overrides).
 #: They are one layer, below ``data``, so that resolving a preset never needs the data layer,
 #: Keras or TensorFlow. The package's own ``__init__`` (``""``) is there too.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("", "errors", "tensorflow_import", "config", "config_reference", "presets", "redaction",
-     "db_drivers"),
+    ("", "errors", "malloc_arenas", "tensorflow_import", "config", "config_reference", "presets",
+     "redaction", "db_drivers"),
     ("data",),
     ("models",),
     ("training",),

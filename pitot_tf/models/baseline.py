@@ -14,6 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 from keras import ops
+from threadpoolctl import threadpool_limits
 
 from pitot_tf.models.feature_trees import TREES, predict_trees
 from pitot_tf.models.rows import RowWeight
@@ -63,13 +64,18 @@ def fit_from_features(
     squared error over the observed rows: with about as many features as observed rows (141
     opcode features, 150 workloads) a fixed small penalty fits the observed rows and misses
     unseen ones by orders of magnitude (docs/benchmarks.md, "Cold start").
+
+    The matrices are small (about 150 x 142), so BLAS runs on one thread: OpenBLAS's threads
+    cost 60 times the CPU here when other work shares the cores (2.8 against 0.05 CPU s for
+    the 14 solves of a run, docs/benchmarks.md, "Time to accuracy").
     """
     x = np.hstack([features[observed], np.ones((int(observed.sum()), 1))]).astype(np.float64)
     if len(x) == 0:
         return np.zeros(features.shape[1] + 1, np.float32)
     y = np.asarray(values, dtype=np.float64)[observed]
     penalties = RIDGE_GRID if ridge is None else (ridge,)
-    fits = [_ridge(x, y, penalty) for penalty in penalties]
+    with threadpool_limits(limits=1, user_api="blas"):
+        fits = [_ridge(x, y, penalty) for penalty in penalties]
     best = min(fits, key=lambda fit: fit[1])
     return best[0].astype(np.float32)
 

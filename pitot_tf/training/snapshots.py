@@ -74,12 +74,6 @@ def cycle_ends(config: Config) -> list[int]:
     return [length * (k + 1) for k in range(config.training.snapshots)]
 
 
-def learning_rate(config: Config) -> float | CosineRestarts:
-    """The optimizer's learning rate: constant, or cosine restarts with snapshots."""
-    t = config.training
-    return CosineRestarts(t.learning_rate, cycle_length(config)) if t.snapshots else t.learning_rate
-
-
 def last_best(losses: list[float]) -> int:
     """The ``k`` (1-based) with the lowest of ``losses`` (the validation loss of the mean of
     the last ``k`` snapshots, ``k = 1 …``); the smallest such ``k`` on ties."""

@@ -51,12 +51,8 @@ from pitot_tf.training.batches import Batch, Rows, max_interferers, rows_of
 from pitot_tf.training.entity_blocks import EntityBlockSampler, block_counts
 from pitot_tf.training.losses import row_loss
 from pitot_tf.training.runtime import configure_threads
-from pitot_tf.training.snapshots import (
-    cycle_ends,
-    last_best,
-    learning_rate,
-    snapshot_ensemble,
-)
+from pitot_tf.training.schedule import learning_rate
+from pitot_tf.training.snapshots import cycle_ends, last_best, snapshot_ensemble
 
 ValidationCallback = Callable[[int, float, dict[str, float]], None]
 
@@ -170,11 +166,14 @@ class Trainer:
         )
         # XLA fuses the forward and backward pass (about 1.6x faster on CPU); the optimizer
         # update and the loop stay in the plain graph, where they measured faster.
+        # No AutoGraph: the traced code has no Python control flow on tensors (the loop is
+        # an explicit while_loop), and converting the model's code cost about 2 CPU s of
+        # every run's first step (docs/benchmarks.md, "Time to accuracy").
         self._compiled_gradients = tf.function(
-            self._gradients, jit_compile=config.training.jit_compile
+            self._gradients, jit_compile=config.training.jit_compile, autograph=False
         )
-        self._steps = tf.function(self._run_steps, reduce_retracing=True)
-        self._predict = tf.function(self._forward, jit_compile=False, reduce_retracing=True)
+        self._steps = tf.function(self._run_steps, reduce_retracing=True, autograph=False)
+        self._predict = _predict_function(self._forward)
 
     def _sampler(self) -> _Sampler | EntityBlockSampler:
         """The training rows' sampler: entity-blocked where ``training.block_platforms`` or
@@ -240,12 +239,15 @@ class Trainer:
 
     def _run_steps(self, start: tf.Tensor, count: tf.Tensor) -> tf.Tensor:
         """``count`` optimizer steps; returns the mean training loss over them."""
-        total = tf.constant(0.0)
         variables = self.model.trainable_variables
-        for step in tf.range(start, start + count):
+
+        def step_once(step: tf.Tensor, total: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             loss, gradients = self._compiled_gradients(step)
             self.optimizer.apply(gradients, variables)
-            total += loss
+            return step + 1, total + loss
+
+        _, total = tf.while_loop(lambda step, _: step < start + count, step_once,
+                                 (start, tf.constant(0.0)))
         return total / tf.cast(count, tf.float32)
 
     def _forward(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
@@ -346,7 +348,7 @@ class Trainer:
         count = self.config.training.snapshot_members or last_best(losses)
         self.model = snapshot_ensemble(self.model, weights[-count:], self.config,
                                        self.dataset)
-        self._predict = tf.function(self._forward, jit_compile=False, reduce_retracing=True)
+        self._predict = _predict_function(self._forward)
         steps = [step for _, step, _ in snapshots[-count:]]
         return (losses[count - 1], steps[-1], weights[-1]), steps
 
@@ -379,6 +381,13 @@ class Trainer:
         for layer in model_parts(self.model).baselines:  # one per ensemble member
             if layer.trainable_scales:
                 layer.restore_unfitted(seen, features)
+
+
+def _predict_function(forward: Callable[[dict[str, tf.Tensor]], tf.Tensor]
+                      ) -> Callable[[dict[str, tf.Tensor]], tf.Tensor]:
+    """``forward`` as the graph function that prediction and validation call (not XLA: it
+    is called on a few shapes a run; no AutoGraph, as for training)."""
+    return tf.function(forward, jit_compile=False, reduce_retracing=True, autograph=False)
 
 
 def _require_validation(split: Split, objectives: list[str]) -> None:
