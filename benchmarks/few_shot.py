@@ -4,7 +4,8 @@ retraining, gradient-boosted trees, a per-entity shift and a low-rank fold-in.
     python benchmarks/few_shot.py [--data-dir DIR] [--mode cold-workload|cold-platform]
         [--draws 5] [--from-draw 0] [--ks 0 1 3 5 10] [--seeds 5] [--steps N]
         [--retrain-seeds 0] [--retrain-k 3 10] [--gbt-seeds 1] [--gbt-k 0 3 10]
-        [--rank 4] [--cache DIR] [--no-clip] [--jsonl FILE] [--from-jsonl FILE...]
+        [--rank 4] [--prior calibrated|trained] [--cache DIR] [--no-clip] [--jsonl FILE]
+        [--from-jsonl FILE...]
 
 Per draw ``d`` the split is ``make_cold_split(..., replicate=d)`` as in ``cold_start.py``
 (test and validation entities held out entirely) and ``pitot/cold`` is trained once on it
@@ -14,8 +15,9 @@ most all but one); every method predicts the entities' other rows (every objecti
 bound at α = 0.05 is calibrated on the validation entities' remaining rows:
 
 * ``fold-in``: the entities' rows refitted to their k runs with the rest of the model frozen
-  (:mod:`pitot_tf.models.fold_in`), the prior's spread tuned on the validation entities
-  (:func:`pitot_tf.models.fold_in_tables.with_tuned_prior`); bounds Mondrian by k
+  (:mod:`pitot_tf.models.fold_in`), the prior calibrated on the validation entities' fully
+  fitted rows and its size tuned on them (``--prior trained``: the trained rows' deviations,
+  rescaled; :func:`pitot_tf.models.fold_in_tables.with_tuned_prior`); bounds Mondrian by k
   (:mod:`pitot_tf.conformal.few_shot`: calibrated once per draw by simulating fold-in on the
   validation entities for every group of k, not at the k tested);
 * ``shift``: zero-shot plus the mean log residual of the entity's k runs;
@@ -60,7 +62,7 @@ from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
 from pitot_tf.models.cold import RuntimeRange
 from pitot_tf.models.fold_in import Entity, Measurements
-from pitot_tf.models.fold_in_tables import with_tuned_prior
+from pitot_tf.models.fold_in_tables import PRIOR_SOURCES, with_tuned_prior
 from pitot_tf.models.numpy_export import numpy_pitot
 from pitot_tf.models.numpy_predictor import NumpyPitot
 
@@ -269,9 +271,9 @@ def run_draw(dataset: Dataset, draw_index: int, args: argparse.Namespace,
     iso, val_iso = dataset.objectives[ISOLATED], split.rows(ISOLATED, "val")
     other = "platform" if axis == "workload" else "workload"
     pitot = with_tuned_prior(pitot, axis, getattr(iso, axis)[val_iso],
-                             getattr(iso, other)[val_iso], iso.log_runtime[val_iso])
-    print(f"draw {draw_index}: prior tuned on the validation entities (baseline term, "
-          f"embedding, isotropic): {pitot.prior_rescale[axis]}", flush=True)
+                             getattr(iso, other)[val_iso], iso.log_runtime[val_iso], args.prior)
+    print(f"draw {draw_index}: {args.prior} prior tuned on the validation entities (baseline "
+          f"term, embedding, isotropic): {pitot.prior_rescale[axis]}", flush=True)
     draw = Draw(dataset, split, pitot, axis, not args.no_clip)
     print(f"draw {draw_index}: fold-in ms by k {fold_in_ms(draw)}", flush=True)
     val_all = {n: split.rows(n, "val") for n in split.objectives()}
@@ -340,6 +342,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="random reveals per k")
     parser.add_argument("--repeats", type=int, default=2,
                         help="simulations per group of k when calibrating fold-in bounds")
+    parser.add_argument("--prior", choices=PRIOR_SOURCES, default="calibrated",
+                        help="fold-in prior: calibrated on the validation entities' fully "
+                        "fitted rows, or the trained rows' deviations rescaled")
     parser.add_argument("--preset", default="pitot/cold")
     parser.add_argument("--rank", type=int, default=4)
     parser.add_argument("--gbt-seeds", type=int, default=1)

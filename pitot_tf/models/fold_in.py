@@ -207,10 +207,47 @@ class Reveals:
         return float(np.mean(np.concatenate(errors)))
 
 
-def tune_prior(prior: FoldInPrior, reveals: Reveals) -> tuple[float, float, float]:
-    """The rescaling of ``prior`` (:func:`rescaled`, over :data:`PRIOR_SCALES` and
-    :data:`ISOTROPIC`) that predicts the hidden runs of ``reveals`` best. Trained rows'
+def tune_prior(prior: FoldInPrior, reveals: Reveals,
+               scales: tuple[float, ...] = PRIOR_SCALES,
+               isotropic: tuple[float, ...] = ISOTROPIC) -> tuple[float, float, float]:
+    """The rescaling of ``prior`` (:func:`rescaled`, over ``scales`` for each part and
+    ``isotropic``) that predicts the hidden runs of ``reveals`` best. Trained rows'
     deviations understate how far a new entity is from its zero-shot row (the side features
     were fitted to those rows), so the spread is tuned on entities never trained on."""
-    candidates = [(s, e, i) for s in PRIOR_SCALES for e in PRIOR_SCALES for i in ISOTROPIC]
+    candidates = [(s, e, i) for s in scales for e in scales for i in isotropic]
     return min(candidates, key=lambda candidate: reveals.error(rescaled(prior, *candidate)))
+
+
+#: Factors on a prior calibrated on held-out entities (:func:`calibrated_prior`) that
+#: :func:`tune_prior` chooses from: it already has the right shape and about the right size,
+#: so a finer and narrower grid than :data:`PRIOR_SCALES` and :data:`ISOTROPIC`.
+CALIBRATED_SCALES: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0)
+CALIBRATED_ISOTROPIC: tuple[float, ...] = (0.0, 0.03, 0.3)
+#: The loose prior (variance of every parameter) and noise variance with which
+#: :func:`full_fit_deviations` fits an entity to all its runs: close to least squares, kept
+#: well posed for an entity with fewer runs than parameters.
+FULL_FIT_PRIOR, FULL_FIT_NOISE = 1.0, 0.01
+
+
+def full_fit_deviations(designs: list[np.ndarray], residuals: list[np.ndarray],
+                        ) -> np.ndarray:
+    """``(n, E, m)``: each entity's parameters fitted to all its runs (one ``(E, k, m)``
+    design and ``(E, k)`` residual each) minus its current row."""
+    members, _, m = designs[0].shape
+    loose = FoldInPrior(np.repeat(np.eye(m)[None] * FULL_FIT_PRIOR, members, axis=0),
+                        FULL_FIT_NOISE)
+    return np.stack([posterior_shift(a, r, loose)
+                     for a, r in zip(designs, residuals, strict=True)])
+
+
+def calibrated_prior(designs: list[np.ndarray], residuals: list[np.ndarray],
+                     seed: int = 0) -> tuple[FoldInPrior, tuple[float, float, float]]:
+    """An empirical-Bayes prior from entities never trained on (all their runs without
+    co-runners: designs and residuals as :meth:`Reveals.draw` takes them): the second moment
+    of their fully fitted rows' deviations from their zero-shot rows (how far, and in which
+    directions, a new entity's row is from what its features say), then its size tuned as
+    :func:`tune_prior` does, on the same entities' simulated few-shot fold-ins. Returns the
+    prior and the rescaling chosen."""
+    prior = FoldInPrior.from_deviations(full_fit_deviations(designs, residuals))
+    reveals = Reveals.draw(designs, residuals, seed=seed)
+    return prior, tune_prior(prior, reveals, CALIBRATED_SCALES, CALIBRATED_ISOTROPIC)

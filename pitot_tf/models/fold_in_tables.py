@@ -23,6 +23,7 @@ from pitot_tf.models.fold_in import (
     FoldInPrior,
     Measurements,
     Reveals,
+    calibrated_prior,
     posterior_shift,
     rescaled,
     tune_prior,
@@ -113,17 +114,30 @@ def shifted(pitot: NumpyPitot, entity: Entity, shift: np.ndarray) -> NumpyPitot:
     return replace(pitot, platform_scale=scale, tables=replace(t, x_p=x_p))
 
 
+#: Where a fold-in prior comes from (:func:`with_tuned_prior`): ``trained``, the trained rows'
+#: deviations from their zero-shot rows, rescaled on held-out entities; ``calibrated``, the
+#: held-out entities' own fully fitted rows (:func:`~pitot_tf.models.fold_in.calibrated_prior`).
+PRIOR_SOURCES = ("calibrated", "trained")
+
+
 def with_tuned_prior(pitot: NumpyPitot, axis: str, entity: np.ndarray, other: np.ndarray,
-                     log_runtime: np.ndarray) -> NumpyPitot:
-    """A copy whose fold-in prior for ``axis`` is rescaled
-    (:func:`~pitot_tf.models.fold_in.tune_prior`) to predict best, from a few revealed runs,
-    the other runs of entities the model never trained on (such as a cold split's validation
-    entities): runs without co-runners, ``entity``, ``other`` and ``log_runtime`` per row."""
+                     log_runtime: np.ndarray, source: str = "calibrated") -> NumpyPitot:
+    """A copy whose fold-in prior for ``axis`` predicts best, from a few revealed runs, the
+    other runs of entities the model never trained on (such as a cold split's validation
+    entities): runs without co-runners, ``entity``, ``other`` and ``log_runtime`` per row.
+    ``source`` (:data:`PRIOR_SOURCES`) says which prior is tuned: the trained rows' rescaled
+    (:func:`~pitot_tf.models.fold_in.tune_prior`) or one calibrated on those entities."""
+    if source not in PRIOR_SOURCES:
+        raise PredictionError(f"unknown prior source '{source}' (use one of {PRIOR_SOURCES})")
     designs, residuals = [], []
     for index in np.unique(entity):
         own = entity == index
         row = Entity(axis, int(index))
         designs.append(design(pitot, row, other[own]))
         residuals.append(log_runtime[own][None] - member_log_runtime(pitot, row, other[own]))
-    chosen = tune_prior(pitot.fold_in_priors[axis], Reveals.draw(designs, residuals))
-    return replace(pitot, prior_rescale={**pitot.prior_rescale, axis: chosen})
+    if source == "trained":
+        chosen = tune_prior(pitot.fold_in_priors[axis], Reveals.draw(designs, residuals))
+        return replace(pitot, prior_rescale={**pitot.prior_rescale, axis: chosen})
+    prior, chosen = calibrated_prior(designs, residuals)
+    return replace(pitot, fold_in_priors={**pitot.fold_in_priors, axis: prior},
+                   prior_rescale={**pitot.prior_rescale, axis: chosen})
