@@ -19,6 +19,8 @@ from pitot_tf.models.fold_in import (
     FoldInPrior,
     Measurements,
     Reveals,
+    calibrated_prior,
+    full_fit_deviations,
     posterior_covariance,
     posterior_shift,
     rescaled,
@@ -132,7 +134,7 @@ def test_tuned_prior_predicts_held_out_runs_at_least_as_well(dataset: Dataset,
     obs = dataset.objectives["mf"]
     val = make_cold_split(dataset, 1.0, 0, mode="cold-workload", holdout=0.2).rows("mf", "val")
     tuned = with_tuned_prior(pitot, "workload", obs.workload[val], obs.platform[val],
-                             obs.log_runtime[val])
+                             obs.log_runtime[val], source="trained")
     designs, residuals = [], []
     for w in np.unique(obs.workload[val]):
         own, entity = val[obs.workload[val] == w], Entity("workload", int(w))
@@ -143,6 +145,57 @@ def test_tuned_prior_predicts_held_out_runs_at_least_as_well(dataset: Dataset,
     raw = pitot.fold_in_priors["workload"]
     assert reveals.error(rescaled(raw, *tuned.prior_rescale["workload"])) <= reveals.error(raw)
     assert tuned.prior_rescale["platform"] == pitot.prior_rescale["platform"]
+
+
+def planted_entities(count: int, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray],
+                                                         np.ndarray]:
+    """Entities whose rows deviate from their zero-shot rows along two planted directions
+    of a 6-parameter row (2 members, 40 runs each, little noise): designs, residuals and
+    the planted deviations ``(count, 2, 6)``."""
+    rng = np.random.default_rng(seed)
+    directions = np.zeros((2, 6))
+    directions[0, 0], directions[1, 1:3] = 1.0, [0.6, 0.8]
+    planted = np.einsum("nec,cm->nem", rng.normal(size=(count, 2, 2)), directions)
+    designs = [np.concatenate([np.ones((2, 40, 1)), rng.normal(size=(2, 40, 5))], axis=2)
+               for _ in range(count)]
+    residuals = [np.einsum("ekm,em->ek", a, d) + 0.01 * rng.normal(size=(2, 40))
+                 for a, d in zip(designs, planted, strict=True)]
+    return designs, residuals, planted
+
+
+def test_full_fit_recovers_planted_deviations() -> None:
+    designs, residuals, planted = planted_entities(5)
+    np.testing.assert_allclose(full_fit_deviations(designs, residuals), planted, atol=0.02)
+
+
+def test_calibrated_prior_finds_the_planted_directions() -> None:
+    """The calibrated prior puts its spread on the two planted directions (nearly none
+    elsewhere), so after 2 revealed runs it predicts new entities' other runs better than an
+    isotropic prior of the same total spread."""
+    designs, residuals, _ = planted_entities(60)
+    prior, chosen = calibrated_prior(designs, residuals)
+    covariance = rescaled(prior, *chosen).covariance
+    top = np.linalg.eigh(covariance[0])[1][:, -2:]
+    assert np.linalg.norm(top[3:], axis=0).max() < 0.2  # planted rows use parameters 0-2
+    new_designs, new_residuals, _ = planted_entities(30, seed=1)
+    reveals = Reveals.draw(new_designs, new_residuals, ks=(2,))
+    trace = np.trace(covariance, axis1=1, axis2=2)[:, None, None] / 6
+    isotropic = FoldInPrior(trace * np.eye(6)[None], prior.noise)
+    assert reveals.error(rescaled(prior, *chosen)) < 0.7 * reveals.error(isotropic)
+
+
+def test_calibrated_prior_is_stored_with_its_rescaling(dataset: Dataset,
+                                                       pitot: NumpyPitot) -> None:
+    obs = dataset.objectives["mf"]
+    val = make_cold_split(dataset, 1.0, 0, mode="cold-workload", holdout=0.2).rows("mf", "val")
+    tuned = with_tuned_prior(pitot, "workload", obs.workload[val], obs.platform[val],
+                             obs.log_runtime[val])
+    assert tuned.fold_in_priors["workload"] is not pitot.fold_in_priors["workload"]
+    assert tuned.fold_in_priors["platform"] is pitot.fold_in_priors["platform"]
+    assert tuned.prior_rescale["workload"][0] in (0.3, 1.0, 3.0, 10.0)
+    with pytest.raises(PredictionError, match="unknown prior source 'rows'"):
+        with_tuned_prior(pitot, "workload", obs.workload[val], obs.platform[val],
+                         obs.log_runtime[val], source="rows")
 
 
 @pytest.mark.parametrize(("other", "runtime", "message"), [
