@@ -15,10 +15,12 @@ mean after k measurements ``y`` with design rows ``A`` is, in closed form::
     θ = θ0 + Σ Aᵀ (A Σ Aᵀ + σ² I)⁻¹ (y − A θ0 − frozen)
 
 a ``k × k`` solve per ensemble member (microseconds for k ≤ 20): cheap enough for a
-measurement planner to call many times. ``Σ`` is the spread of trained rows around their own
-zero-shot rows (:meth:`FoldInPrior.from_deviations`): how far measurements have moved rows in
-training, so the prior is neither stiffer nor looser than the model's own history. The
-posterior covariance (:func:`posterior_covariance`) is what experiment design needs.
+measurement planner to call many times. ``Σ`` is the second moment of rows' deviations from
+their zero-shot rows (:meth:`FoldInPrior.from_deviations`): best, of entities never trained on,
+each fitted to all its runs (:func:`calibrated_prior`: how far a new entity's row is from what
+its features say); without such entities, of the trained rows (how far training moved them),
+rescaled (:func:`tune_prior`). The posterior covariance (:func:`posterior_covariance`) is what
+experiment design needs.
 
 Only runs without co-runners are folded in: with co-runners, the interference term involves
 the entity's own interference vectors (``Vs``, ``Vg`` of a platform) or those of other
