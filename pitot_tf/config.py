@@ -178,7 +178,10 @@ class TrainingConfig:
     weights as usual, also for an ensemble); ``M >= 2`` predicts the mean of the last
     snapshots, one per cycle (a snapshot ensemble, :mod:`pitot_tf.training.snapshots`).
     ``snapshot_members``: how many of the last snapshots form that ensemble; 0 (default) lets
-    the validation loss of their mean choose.
+    the validation loss of their mean choose. ``ema``: weight averaging; with a momentum
+    ``m > 0`` the optimizer keeps an exponential moving average of the trainable weights
+    (updated every step), which validation scores and the run keeps, while training goes on
+    from the raw weights.
     """
 
     steps: int = setting(20_000, "Gradient steps.")
@@ -221,6 +224,9 @@ class TrainingConfig:
     block_workloads: int = setting(
         0, "Entity-blocked batches: at most this many workloads in a step's block (co-runners "
         "are embedded per slot, as with `model.tower_rows=batch`). 0: the whole axis.")
+    ema: float = setting(
+        0.0, "Weight averaging: 0 off; a momentum in (0, 1) validates and keeps an exponential "
+        "moving average of the weights (updated every step) instead of the raw weights.")
 
 
 @dataclass
@@ -502,6 +508,7 @@ def _check_ensemble_variants(config: Config) -> None:
     _check(m.kind == "pitot" or not (t.block_platforms or t.block_workloads),
            "training.block_platforms and block_workloads (entity blocks) need model.kind=pitot")
     _check(t.snapshots >= 0, f"training.snapshots must be >= 0, got {t.snapshots}")
+    _check(0.0 <= t.ema < 1.0, f"training.ema must be in [0, 1), got {t.ema}")
     _check(t.snapshots > 1 or t.snapshot_members == 0,
            "training.snapshot_members needs training.snapshots >= 2")
     if t.snapshots:

@@ -22,10 +22,11 @@ snapshots (:mod:`pitot_tf.training.snapshots`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import keras
@@ -87,6 +88,8 @@ def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
         beta_1=t.beta_1,
         beta_2=t.beta_2,
         weight_decay=t.weight_decay or None,
+        use_ema=t.ema > 0,
+        ema_momentum=t.ema or 0.99,
     )
 
 
@@ -300,8 +303,11 @@ class Trainer:
                     f"training loss became {train_loss} by step {done}; "
                     "lower training.learning_rate or check the data"
                 )
-            val = self.validation_losses()
-            weighted = self.weighted(val)
+            with self._averaged_weights():
+                val = self.validation_losses()
+                weighted = self.weighted(val)
+                if weighted < best[0]:
+                    best = (weighted, done, self.model.get_weights())
             records.append(
                 {
                     "step": done,
@@ -310,8 +316,6 @@ class Trainer:
                     **{f"val_{n}_loss": v for n, v in val.items()},
                 }
             )
-            if weighted < best[0]:
-                best = (weighted, done, self.model.get_weights())
             if t.snapshots > 1 and done == end:
                 snapshots.append(best)
                 best = (math.inf, 0, best[2])
@@ -336,6 +340,23 @@ class Trainer:
             t.steps / wall if wall else 0.0,
             members,
         )
+
+    @contextlib.contextmanager
+    def _averaged_weights(self) -> Iterator[None]:
+        """With ``training.ema``, the moving average of the weights in place of the trained
+        ones for the block (validation scores it, and the kept weights are it); the trained
+        weights come back after, and training goes on from them."""
+        if not self.config.training.ema:
+            yield
+            return
+        variables = self.model.trainable_variables
+        trained = [variable.numpy() for variable in variables]
+        self.optimizer.finalize_variable_values(variables)
+        try:
+            yield
+        finally:
+            for variable, value in zip(variables, trained, strict=True):
+                variable.assign(value)
 
     def _use_snapshots(
         self, snapshots: list[tuple[float, int, list[np.ndarray]]]
