@@ -74,6 +74,7 @@ CHANGES: dict[str, Any] = {
     "training.snapshot_members": 1,
     "training.block_platforms": 4,
     "training.block_workloads": 6,
+    "training.ema": 0.5,
     "seed": 7,
 }
 #: Keys that act only beside another setting: changed in a run with that setting.
