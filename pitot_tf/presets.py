@@ -55,6 +55,14 @@ TUNED_SMALL = {
 #: at 7·10^-4 and no schedule, 800 here (docs/benchmarks.md, "Time to accuracy").
 FAST = {"training.steps": 800, "training.learning_rate": 0.03, "training.warmup": 250,
         "training.decay_steps": 400}
+#: ``pitot/lean``'s quantile heads: the median (the point prediction) and the upper quantiles
+#: CQR picks from at α = 0.05. Two members with these four heads cost about 2.2-2.6x one
+#: ``pitot/tuned`` step; with ``conformal/optimal``'s eight heads two members cost 5.7-6.7x
+#: (docs/benchmarks.md, "pitot/lean").
+QUANTILES_LEAN = [0.5, 0.9, 0.95, 0.98]
+#: ``pitot/lean``'s members and weight averaging (an exponential moving average of the weights,
+#: momentum 0.999: about the last thousand steps).
+LEAN_MEMBERS, LEAN_EMA = 2, 0.999
 #: Where a built-in preset's values came from, for ``pitot-tf presets`` (exported presets carry
 #: their own ``source``).
 SOURCES = {
@@ -69,6 +77,9 @@ SOURCES = {
                   "with a warm-up and a linear decay (docs/benchmarks.md, \"Time to accuracy\")",
     "pitot/best": "pitot/tuned (study pitot, trial 22) with five members and conformal/optimal's"
                   " quantile heads (docs/benchmarks.md, \"pitot/best\")",
+    "pitot/lean": "pitot/tuned (study pitot, trial 22) with two members, four quantile heads "
+                  "and weight averaging: the best of the candidates screened at about 3x one "
+                  "pitot/tuned run (docs/benchmarks.md, \"pitot/lean\")",
     "pitot/best-small": "pitot/tuned-small (study pitot-small, trial 54) with five members and "
                         "conformal/optimal's quantile heads (docs/benchmarks.md, \"pitot/best\")",
 }
@@ -114,6 +125,10 @@ def _builtin() -> dict[str, dict[str, Any]]:
             # five members of pitot/tuned with conformal/optimal's quantile heads (CQR); about
             # 5x one run.
             "pitot/best": {**TUNED, "training.ensemble": 5, "model.quantiles": QUANTILES_OPTIMAL},
+            # pitot/best's recipe at about a third of its cost (docs/benchmarks.md, "pitot/lean"):
+            # two pitot/tuned members, four CQR heads, weight averaging.
+            "pitot/lean": {**TUNED, "training.ensemble": LEAN_MEMBERS,
+                           "model.quantiles": QUANTILES_LEAN, "training.ema": LEAN_EMA},
             # The same for small data: five members of pitot/tuned-small with CQR heads.
             "pitot/best-small": {**TUNED_SMALL, "training.ensemble": 5,
                                  "model.quantiles": QUANTILES_OPTIMAL},

@@ -246,6 +246,15 @@ def test_read_fields_reads_a_section_as_strictly_as_overrides() -> None:
         read_fields(_Section, [1], "s")
 
 
+def test_lean_is_two_tuned_members_with_four_heads_and_averaged_weights() -> None:
+    """``pitot/lean`` is ``pitot/tuned``'s model and optimizer with two members, the median
+    and three upper quantile heads, and weight averaging."""
+    lean, tuned = resolve("pitot/lean").flat(), resolve("pitot/tuned").flat()
+    assert {k: v for k, v in lean.items() if tuned[k] != v} == {
+        "training.ensemble": 2, "model.quantiles": [0.5, 0.9, 0.95, 0.98],
+        "training.ema": 0.999}
+
+
 def test_fast_is_tuned_on_a_short_schedule() -> None:
     """``pitot/fast`` is ``pitot/tuned``'s model and optimizer on fewer steps at a higher,
     warmed-up and decayed learning rate."""
