@@ -126,7 +126,8 @@ def _builtin() -> dict[str, dict[str, Any]]:
             # five members of pitot/tuned with conformal/optimal's quantile heads (CQR); about
             # 5x one run.
             "pitot/best": {**TUNED, "training.ensemble": 5, "model.quantiles": QUANTILES_OPTIMAL},
-            # pitot/best's recipe at about a sixth of its cost a step (docs/benchmarks.md, "pitot/lean"):
+            # pitot/best's recipe at about a sixth of its cost a step (docs/benchmarks.md,
+            # "pitot/lean"):
             # two pitot/tuned members, four CQR heads, weight averaging.
             "pitot/lean": {**TUNED, "training.ensemble": LEAN_MEMBERS,
                            "model.quantiles": QUANTILES_LEAN, "training.ema": LEAN_EMA},
