@@ -21,7 +21,14 @@ import argparse
 import re
 from typing import Any
 
-from common import cpu_ms_per_step, emit, experiment, load_average, train_run
+from common import (
+    add_data_options,
+    cpu_ms_per_step,
+    emit,
+    experiment,
+    load_average,
+    train_run,
+)
 
 from pitot_tf.config import parse_overrides
 from pitot_tf.presets import all_presets
@@ -57,7 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("candidates", nargs="+", metavar="NAME=SPEC")
     parser.add_argument("--base", default="pitot/tuned")
-    parser.add_argument("--data-dir", default=None)
+    add_data_options(parser, steps=False, overrides=False,
+                     data_help="dataset folder (default: $PITOT_DATA, else the packaged one)")
     parser.add_argument("--per-step", type=int, default=100, metavar="N")
     parser.add_argument("--steps", type=int, default=None, metavar="N",
                         help="time whole N-step runs instead of steps")
