@@ -4,6 +4,7 @@ tiny trained Pitot served as the pyfunc in memory."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitot_tf.config import Config, applicable
@@ -43,3 +44,13 @@ def tiny_pyfunc(dataset: Dataset) -> PitotRuntimeModel:
     model = PitotRuntimeModel()
     model.load(trained, pyfunc_state(dataset, evaluate(trained, dataset, split)))
     return model
+
+
+def three_way_dataset(folder: Path) -> Dataset:
+    """Synthetic data in ``folder`` with matrix, 2-way and 3-way objectives (12 platforms,
+    20 workloads): the smallest data on which every objective of a Pitot model trains."""
+    from pitot_tf.data.dataset import load_dataset
+    from pitot_tf.data.synth import synthesize_dataset
+
+    return load_dataset(synthesize_dataset(folder, platforms=12, workloads=20,
+                                           interference=(2, 3), seed=5))

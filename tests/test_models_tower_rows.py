@@ -4,17 +4,16 @@ and shared towers) and 2- and 3-way rows; predictions, gradients and a short tra
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from model_support import three_way_dataset
 
-from pitot_tf.data.dataset import Dataset, load_dataset
+from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import make_split
-from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.errors import ConfigError
 from pitot_tf.models import build_model
 from pitot_tf.models.blocks import Block, concatenated
@@ -45,9 +44,7 @@ OBJECTIVES = ("mf", "if2", "if3")
 @pytest.fixture(scope="module")
 def three_way(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     """Synthetic data with matrix, 2-way and 3-way objectives."""
-    folder: Path = tmp_path_factory.mktemp("tower-rows")
-    return load_dataset(synthesize_dataset(folder, platforms=12, workloads=20,
-                                           interference=(2, 3), seed=5))
+    return three_way_dataset(tmp_path_factory.mktemp("tower-rows"))
 
 
 def pair(dataset: Dataset, overrides: dict[str, Any]) -> tuple[keras.Model, keras.Model]:
