@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -76,6 +77,9 @@ def test_trial_of_a_dead_worker_is_retried_once(
     dead.suggest_float("training.learning_rate", 1e-4, 1e-2, log=True)
     dead.suggest_int("model.mf_dim", 4, 32, log=True)
     study._storage.record_heartbeat(dead._trial_id)  # type: ignore[attr-defined]
+    # Its last beat older than the grace period before the search looks: a search that
+    # finished its trials within 3 s of the beat would never see it silent.
+    time.sleep(spec.heartbeat.grace_period + 1)
     result = run_search(study_file, 2, storage=database, data_dir=data_dir, track=False)
     trials = optuna.load_study(study_name=spec.name, storage=open_storage(database)).get_trials()
     assert result.finished == 2

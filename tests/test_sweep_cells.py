@@ -110,8 +110,16 @@ def test_a_reused_pid_with_another_start_time_is_dead() -> None:
     assert tagged_process(process_tags(me)) == ProcessId(me.host, me.pid,
                                                          round(float(me.start or 0), 2))
     assert not tagged_process(process_tags(me)).is_gone()  # type: ignore[union-attr]
-    later = process_tags(me) | {"pitot.pid_start": f"{float(me.start or 0) + 1:.2f}"}
+    later = process_tags(me) | {"pitot.pid_start": f"{float(me.start or 0) + 10:.2f}"}
     assert tagged_process(later).is_gone()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("shift", [-1.0, 1.0])
+def test_a_start_time_moved_by_the_boot_time_clock_is_still_this_process(shift: float) -> None:
+    """Linux recomputes the boot time psutil adds to a start at every read: a clock slewed by
+    NTP moves a live process's start by a whole second (it failed a live search trial)."""
+    me = ProcessId.this()
+    assert not ProcessId(me.host, me.pid, float(me.start or 0) + shift).is_gone()
     assert tagged_process({"pitot.host": me.host}) is None
 
 

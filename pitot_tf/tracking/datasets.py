@@ -6,10 +6,15 @@ logs. The digest is the data fingerprint
 shapes), so two runs on the same data show the same digest; the source is the data folder,
 or ``packaged published data`` for the dataset shipped in the package (its folder is an
 install detail).
+
+Workers that start runs at once on the same data race to create the one dataset record of an
+experiment (MLflow looks it up, then inserts it): the loser's insert breaks the store's unique
+key. :func:`log_training_data` then logs again, and finds the record the winner made.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,12 +23,18 @@ from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.data.dataset_source import DatasetSource
 from mlflow.data.dataset_source_registry import get_registered_sources
 from mlflow.data.meta_dataset import MetaDataset
+from mlflow.exceptions import MlflowException
 
 from pitot_tf.data.packaged import PUBLISHED_DIR
 
 #: The context MLflow records the input under.
 TRAINING_CONTEXT = "training"
 PACKAGED_SOURCE = "packaged published data"
+#: How often the input is logged before a lost race to create its record is an error.
+LOG_ATTEMPTS = 4
+#: What a database says when an insert breaks a unique key (SQLite, PostgreSQL, MySQL).
+_DUPLICATE_KEY = ("UNIQUE constraint failed", "UniqueViolation", "duplicate key",
+                  "Duplicate entry", "IntegrityError")
 
 
 def training_dataset(fingerprint: dict[str, Any]) -> MetaDataset:
@@ -47,5 +58,14 @@ def data_source(directory: str | None) -> DatasetSource:
 
 
 def log_training_data(fingerprint: dict[str, Any]) -> None:
-    """Log the training data as the active run's input, context ``training``."""
-    mlflow.log_input(training_dataset(fingerprint), context=TRAINING_CONTEXT)
+    """Log the training data as the active run's input, context ``training``; again (a few
+    times) when another run created its dataset record at the same moment."""
+    dataset = training_dataset(fingerprint)
+    for attempt in range(1, LOG_ATTEMPTS + 1):
+        try:
+            mlflow.log_input(dataset, context=TRAINING_CONTEXT)
+            return
+        except MlflowException as error:
+            if attempt == LOG_ATTEMPTS or not any(m in str(error) for m in _DUPLICATE_KEY):
+                raise
+            time.sleep(0.1 * attempt)

@@ -17,6 +17,11 @@ import psutil
 
 #: The process that ran a run: a RUNNING run whose process is gone was killed.
 TAG_HOST, TAG_PID, TAG_PID_START = "pitot.host", "pitot.pid", "pitot.pid_start"
+#: How far two readings of one process's start time may differ. On Linux psutil adds the boot
+#: time to the start in clock ticks, and the kernel recomputes the boot time (wall clock minus
+#: uptime, whole seconds) at every read, so a clock slewed by NTP moves a live process's start
+#: by a second between readings. A pid is reused only after the pid space wraps, far later.
+START_TOLERANCE_S = 2.5
 
 
 @dataclass(frozen=True)
@@ -46,13 +51,15 @@ class ProcessId:
 
     def is_gone(self) -> bool:
         """Whether this process ran on this host and has exited (a zombie, or its pid now held
-        by a younger process, counts as exited). Nothing here can tell for another host."""
+        by a process started more than ``START_TOLERANCE_S`` apart, counts as exited). Nothing
+        here can tell for another host."""
         if not self.is_local:
             return False
         try:
             process = psutil.Process(self.pid)
+            moved = abs(process.create_time() - (self.start or 0.0))
             return process.status() == psutil.STATUS_ZOMBIE or (
-                self.start is not None and abs(process.create_time() - self.start) > 0.01)
+                self.start is not None and moved > START_TOLERANCE_S)
         except psutil.NoSuchProcess:
             return True
         except psutil.Error:
