@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import yaml
 
 from pitot_tf.errors import ConfigError
+from pitot_tf.redaction import has_secret
 
 TOWER_KINDS = ("hybrid", "embedding")
 INTERFERENCE_MODES = ("model", "ignore")
@@ -227,6 +228,10 @@ class TrainingConfig:
     ema: float = setting(
         0.0, "Weight averaging: 0 off; a momentum in (0, 1) validates and keeps an exponential "
         "moving average of the weights (updated every step) instead of the raw weights.")
+    init_from: str = setting(
+        "", "Start from a trained model's weights (a .keras file or runs:/<id>/model) of the "
+        "same preset and dataset, less entities appended since (their rows start fresh): to "
+        "refit after new runs in a fraction of a training. Empty: a random start.")
 
 
 @dataclass
@@ -580,6 +585,9 @@ def validate(config: Config) -> None:
     )
     _check(t.learning_rate > 0, f"training.learning_rate must be > 0, got {t.learning_rate}")
     _check_schedule(t)
+    _check(not has_secret(t.init_from),
+           "training.init_from must not hold a password or token (the config is logged whole): "
+           "give a runs:/ or models:/ URI, or a .keras file")
     _check(0 <= t.beta_1 < 1 and 0 <= t.beta_2 < 1, "training.beta_1 and beta_2 must be in [0, 1)")
     _check(t.weight_decay >= 0, f"training.weight_decay must be >= 0, got {t.weight_decay}")
     _check(o.matrix_weight >= 0 and o.interference_weight >= 0, "objective weights must be >= 0")

@@ -89,6 +89,8 @@ EXEMPT = {
     "training.jit_compile": "compiles the same maths with XLA or not: speed, not results",
     "model.tower_rows": "runs the towers on every entity or on the batch's rows: speed, not "
                         "results (tests/test_models_tower_rows.py checks they agree)",
+    "training.init_from": "names a saved model, which a static value cannot: "
+                          "tests/test_training_warm_start.py checks a run starts from it",
 }
 
 

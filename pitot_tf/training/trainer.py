@@ -54,6 +54,7 @@ from pitot_tf.training.losses import row_loss
 from pitot_tf.training.runtime import configure_threads
 from pitot_tf.training.schedule import learning_rate
 from pitot_tf.training.snapshots import cycle_ends, last_best, snapshot_ensemble
+from pitot_tf.training.warm_start import copy_weights, load_keras_model
 
 ValidationCallback = Callable[[int, float, dict[str, float]], None]
 
@@ -137,7 +138,8 @@ class _Sampler:
 class Trainer:
     """Trains one model on one split; see :func:`train`."""
 
-    def __init__(self, config: Config, dataset: Dataset, split: Split) -> None:
+    def __init__(self, config: Config, dataset: Dataset, split: Split,
+                 start: keras.Model | None = None) -> None:
         configure_threads()
         self.config, self.dataset, self.split = config, dataset, split
         objectives = [name for name in split.objectives() if name in dataset.objectives]
@@ -153,6 +155,9 @@ class Trainer:
         self.seed = training_seed(config.seed, split.level, split.replicate)
         self.model = build_model(dataclasses.replace(config, seed=self.seed), dataset)
         fit_baseline(self.model, config, dataset, split)
+        if config.training.init_from or start is not None:
+            copy_weights(start if start is not None else load_keras_model(
+                config.training.init_from), self.model, config.training.init_from or "model")
         self.members = member_models(self.model)
         self.member_seeds = [member_seed(self.seed, e) for e in range(len(self.members))]
         self.optimizer = make_optimizer(config)
@@ -431,11 +436,13 @@ def _progress_bar(total: int, enabled: bool):  # type: ignore[no-untyped-def]
 
 
 def train(
-    config: Config, dataset: Dataset, split: Split, on_validation: ValidationCallback | None = None
+    config: Config, dataset: Dataset, split: Split, on_validation: ValidationCallback | None = None,
+    start: keras.Model | None = None,
 ) -> TrainResult:
     """Build a model for ``config``, fit its baseline and train it on ``split``.
 
     ``on_validation(step, weighted_val_loss, per_objective)`` is called after every
     validation (a search uses it to report and prune; it may raise to stop training).
+    ``start``: a trained model to start from (as ``training.init_from`` names one).
     """
-    return Trainer(config, dataset, split).fit(on_validation)
+    return Trainer(config, dataset, split, start).fit(on_validation)
