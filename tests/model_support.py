@@ -30,19 +30,31 @@ def resolve_small(preset: str, small: Mapping[str, Any],
     return resolve(preset, {**applicable(small, kind), **exact})
 
 
-def tiny_pyfunc(dataset: Dataset) -> PitotRuntimeModel:
-    """:data:`TINY_PITOT` trained on ``dataset`` (level 0.5) and loaded into the pyfunc with
-    the bounds calibrated on its validation split, as a logged model would be."""
+def tiny_pyfunc(dataset: Dataset, cold: bool = False, mode: str = "cold-workload"
+                ) -> PitotRuntimeModel:
+    """:data:`TINY_PITOT` trained on ``dataset`` (level 0.5; ``cold``: a split of ``mode``,
+    a quarter of the entities held out for validation and as many for test) and loaded into
+    the pyfunc with the bounds calibrated on its validation split, as a logged model would be
+    (its calibration JSON through a JSON round trip)."""
+    import json
+
     from pitot_tf.conformal.evaluate import evaluate
+    from pitot_tf.data.cold import make_cold_split
     from pitot_tf.data.splits import make_split
     from pitot_tf.serving.pyfunc import PitotRuntimeModel
-    from pitot_tf.tracking.models import pyfunc_state
+    from pitot_tf.tracking.models import pyfunc_state, served_parts
     from pitot_tf.training import train
 
-    split = make_split(dataset, 0.5)
+    split = (make_cold_split(dataset, 1.0, 0, mode=mode, holdout=0.25) if cold
+             else make_split(dataset, 0.5))
     trained = train(resolve("pitot", TINY_PITOT), dataset, split).model
+    evaluation = evaluate(trained, dataset, split)
     model = PitotRuntimeModel()
-    model.load(trained, pyfunc_state(dataset, evaluate(trained, dataset, split)))
+    if not cold:
+        model.load(trained, pyfunc_state(dataset, evaluation))
+        return model
+    predictor, state = served_parts(trained, dataset, evaluation)
+    model.load_predictor(predictor, json.loads(json.dumps(state)))
     return model
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -11,14 +14,18 @@ from pitot_tf.cli.info import describe
 
 
 def test_info_reports_this_installation() -> None:
-    register_commands()
-    result = CliRunner().invoke(app, ["info", "--json"])
-    assert result.exit_code == 0, result.output
-    facts = json.loads(result.output.strip().splitlines()[-1])
+    """In a fresh process (in this one, an earlier test may have started TensorFlow with its
+    default threads before the thread settings could apply)."""
+    pitot_tf = str(Path(sys.executable).with_name("pitot-tf"))
+    done = subprocess.run([pitot_tf, "info", "--json"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(facts["distributions"]) == 1, "one TensorFlow distribution, not two"
     assert facts["intra_op_threads"] >= 1 and facts["inter_op_threads"] >= 1
     assert facts["xla_jit_compile"] is True
     assert facts["gpus"] == len([d for d in facts["devices"] if d.startswith("GPU:")])
+    register_commands()
     lines = CliRunner().invoke(app, ["info"]).output
     assert "tensorflow " in lines and "threads: intra-op" in lines and "XLA:" in lines
 

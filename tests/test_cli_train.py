@@ -121,6 +121,39 @@ def test_predict_a_new_workload_from_its_opcode_counts(
     assert str(result.exception) == "give --workload-features or --opcode-counts, not both"
 
 
+def test_predict_a_new_platform_from_its_features(
+    workspace: Path, trained: tuple[str, str]
+) -> None:
+    """``--platform NEW --platform-features FILE``: the logged model answers for a device it
+    has never seen as for the same features sent in the request, and says so; a vector of
+    the wrong length is one line naming the row and field."""
+    from pitot_tf.data.dataset import load_dataset
+    from pitot_tf.errors import PredictionError
+
+    dataset = load_dataset(workspace / "data")
+    features = dataset.platforms.features[3] + 0.1
+    vector = workspace / "platform.txt"
+    vector.write_text(" ".join(map(str, features.tolist())))
+    ask = ["predict", "--model-uri", "models:/pitot-cli@champion",
+           "--workload", str(dataset.workloads.names[2]), "--platform", "new/device"]
+    result = runner.invoke(app, [*ask, "--platform-features", str(vector), "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output.strip().splitlines()[-1])
+    model = mlflow.pyfunc.load_model(f"runs:/{trained[0]}/pyfunc-model")
+    direct = model.predict(pd.DataFrame({
+        "workload": [dataset.workloads.names[2]], "platform": ["new/device"],
+        "platform_features": [";".join(map(str, features.tolist()))]}))
+    assert answer["predicted_runtime_s"] == pytest.approx(direct["predicted_runtime_s"][0],
+                                                          rel=1e-6)
+    assert answer["platform"] == "new/device"
+    assert "new platform predicted from its features" in answer["note"]
+    vector.write_text("1 2 3")
+    result = runner.invoke(app, [*ask, "--platform-features", str(vector)])
+    assert isinstance(result.exception, PredictionError)
+    assert str(result.exception) == (f"row 0: platform_features: a new platform needs "
+                                     f"{len(features)} features, got 3")
+
+
 def test_evaluate_a_model_file_matches_the_training_run(
     workspace: Path, trained: tuple[str, str]
 ) -> None:
@@ -172,7 +205,8 @@ def test_a_failing_train_prints_one_line_exits_1_and_marks_the_run(workspace: Pa
 def test_train_on_a_cold_both_split_gives_cold_bounds(workspace: Path) -> None:
     """``split --mode cold-both`` then ``train --splits-dir``: the split file is the library's,
     and the served model bounds a new workload on a measured platform with the margins of its
-    cold-workload calibration rows (a new platform cannot be asked for: see docs/mlflow.md); the
+    cold-workload calibration rows (after runs of it folded in, with those calibrated with as
+    many) (a new platform cannot be asked for: see docs/mlflow.md); the
     logged groups table has the bounds calibrated per cold kind."""
     from pitot_tf.data.cold import make_cold_split
     from pitot_tf.data.dataset import load_dataset
@@ -199,6 +233,13 @@ def test_train_on_a_cold_both_split_gives_cold_bounds(workspace: Path) -> None:
                                          "platform": [dataset.platforms.names[0]],
                                          "workload_features": [features]}))
     assert COLD_BOUND_NOTE in answer["note"][0]
+    runs = [{"platform": str(name), "runtime_s": 0.01} for name in dataset.platforms.names[1:4]]
+    folded = model.predict(pd.DataFrame({"workload": ["brand/new"],
+                                         "platform": [dataset.platforms.names[0]],
+                                         "workload_features": [features],
+                                         "measured": [json.dumps(runs)]}))
+    assert ("3 measured run(s) folded in; bound calibrated on held-out workloads with 2-3 "
+            "run(s) folded in") in folded["note"][0]
     groups = pd.read_csv(mlflow.artifacts.download_artifacts(
         run_id=run_id.group(1), artifact_path="conformal_groups.csv"))
     kinds = set(groups.query("grouping == 'cold' and bound == 'mondrian'")["group"])

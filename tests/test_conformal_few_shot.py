@@ -12,6 +12,7 @@ from pitot_tf.conformal import ConformalUpperBound
 from pitot_tf.conformal.few_shot import (
     ISOLATED,
     calibration_residuals,
+    fold_in_bounds,
     k_group,
     reveal,
     simulate,
@@ -89,3 +90,36 @@ def test_coverage_holds_at_every_k(dataset: Dataset, split: Split, pitot: NumpyP
             upper = bound.upper_bound(scored.pred, alpha=ALPHA, groups=scored.group)
             covered.append(coverage(scored.true, upper))
         assert abs(np.mean(covered) - (1 - ALPHA)) < 0.1, (k, covered)
+
+
+def test_fold_in_bounds_for_a_logged_model(dataset: Dataset, split: Split,
+                                           pitot: NumpyPitot) -> None:
+    """On the validation workloads: a calibrated prior replaces the trained rows' one, and
+    every objective gets a bound with a margin per group of k, at the alphas its smallest
+    group supports; with a single held-out workload nothing changes."""
+    val = {name: split.rows(name, "val") for name in split.objectives()}
+    tuned, bounds = fold_in_bounds(pitot, dataset, val, (0.05, 0.2, 1e-6))
+    assert set(bounds) == set(split.objectives())
+    for bound in bounds.values():
+        assert bound.mondrian and set(bound.groups_) == {"0", "1", "2-3", "4-10", ">10"}
+        assert list(bound.alphas) == [0.05, 0.2]
+    assert not np.allclose(tuned.fold_in_priors["workload"].covariance,
+                           pitot.fold_in_priors["workload"].covariance)
+    iso = dataset.objectives[ISOLATED]
+    one = {ISOLATED: val[ISOLATED][iso.workload[val[ISOLATED]] == iso.workload[val[ISOLATED][0]]]}
+    assert fold_in_bounds(pitot, dataset, one, (0.2,)) == (pitot, {})
+
+
+def test_fold_in_bounds_for_held_out_platforms(dataset: Dataset) -> None:
+    """A cold-platform split: the platform fold-in prior is calibrated on its validation
+    platforms and every objective gets a bound per group of k runs on a platform."""
+    split = make_cold_split(dataset, 1.0, 0, mode="cold-platform", holdout=0.25)
+    tables = numpy_pitot(train(resolve("pitot", SMALL), dataset, split).model)
+    assert tables is not None
+    val = {name: split.rows(name, "val") for name in split.objectives()}
+    tuned, bounds = fold_in_bounds(tables, dataset, val, (0.2,), axis="platform")
+    assert set(bounds) == set(split.objectives())
+    for bound in bounds.values():
+        assert bound.mondrian and set(bound.groups_) == {"0", "1", "2-3", "4-10", ">10"}
+    assert not np.allclose(tuned.fold_in_priors["platform"].covariance,
+                           tables.fold_in_priors["platform"].covariance)

@@ -4,6 +4,7 @@ measurements with one line."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,24 @@ def pitot(dataset: Dataset) -> NumpyPitot:
     tables = numpy_pitot(train(resolve("pitot", SMALL), dataset, split).model)
     assert tables is not None
     return tables
+
+
+def test_fold_in_of_a_new_platform_row(dataset: Dataset, pitot: NumpyPitot) -> None:
+    """A platform added from its features (:meth:`NumpyPitot.with_platforms`) folds in runs of
+    known workloads on it like a trained one: its planted row comes back, the rest stays."""
+    grown = pitot.with_platforms(dataset.platforms.features[[0]] + 0.1)
+    entity = Entity("platform", pitot.platforms)
+    prior = grown.fold_in_priors["platform"]
+    draw = np.linalg.cholesky(prior.covariance[0]) @ np.random.default_rng(2).normal(size=5)
+    truth = shifted(grown, entity, draw[None])
+    other = np.arange(grown.workloads)
+    measured = Measurements.of(other, member_log_runtime(truth, entity, other)[0], len(other))
+    found = grown.fold_in(entity, measured)
+    before = np.abs(member_log_runtime(grown, entity, other) - measured.log_runtime).mean()
+    after = np.abs(member_log_runtime(found, entity, other) - measured.log_runtime).mean()
+    assert after < 0.2 * before
+    np.testing.assert_array_equal(found.tables.x_p[:-1], grown.tables.x_p[:-1])
+    np.testing.assert_array_equal(found.platform_scale[:, :-1], grown.platform_scale[:, :-1])
 
 
 def test_posterior_shift_recovers_planted_parameters_without_noise() -> None:
@@ -226,3 +245,37 @@ def test_stored_tables_keep_the_prior(pitot: NumpyPitot, tmp_path: Path) -> None
     np.testing.assert_allclose(parameters(loaded.fold_in(entity, measured), "workload")[2],
                                parameters(pitot.fold_in(entity, measured), "workload")[2],
                                rtol=1e-5, atol=1e-6)
+
+
+def test_fold_in_keeps_the_workloads_interference(pitot: NumpyPitot) -> None:
+    """Runs alone refit a workload's row for runs alone: beside a co-runner (as target or as
+    co-runner) its prediction moves by exactly what the run alone on that platform moves,
+    whereas ``fold_interference="refitted"`` also moves the interference term; a new
+    workload added after a fold-in still predicts as before. (The interference tables are
+    scaled up: the tiny model barely learnt any.)"""
+    t = pitot.tables
+    pitot = replace(pitot, tables=replace(t, v_s=t.v_s * 30, v_g=t.v_g * 30))
+    w, measured = 2, np.array([0, 1, 2], dtype=np.int32)
+    far = pitot.predict(measured, np.full(3, w, np.int32), np.full((3, 1), -1, np.int32))[:, 0]
+    runs = Measurements.of(measured, far + np.array([3.0, -2.0, 4.0]), pitot.platforms)
+    platform = np.array([5, 5, 6], dtype=np.int32)
+    workload = np.array([w, 0, w], dtype=np.int32)
+    with_co_runner = np.array([[1], [w], [3]], dtype=np.int32)
+    alone = np.full((3, 1), -1, dtype=np.int32)
+
+    def moved(model: NumpyPitot, interferers: np.ndarray) -> np.ndarray:
+        return (model.predict(platform, workload, interferers)
+                - pitot.predict(platform, workload, interferers)).astype(np.float64)
+
+    folded = pitot.fold_in(Entity("workload", w), runs)
+    change_alone = moved(folded, alone)
+    assert np.abs(change_alone[[0, 2]]).max() > 0.01
+    np.testing.assert_allclose(moved(folded, with_co_runner)[[0, 2]], change_alone[[0, 2]],
+                               atol=1e-4)
+    np.testing.assert_allclose(moved(folded, with_co_runner)[1], 0.0, atol=1e-5)
+    refitted = replace(pitot, fold_interference="refitted").fold_in(Entity("workload", w), runs)
+    np.testing.assert_allclose(moved(refitted, alone), change_alone, atol=1e-4)
+    assert np.abs(moved(refitted, with_co_runner) - moved(folded, with_co_runner)).max() > 1e-3
+    grown = folded.with_workloads(np.zeros((1, pitot.feature_dim), np.float32))
+    np.testing.assert_allclose(grown.predict(platform, workload, with_co_runner),
+                               folded.predict(platform, workload, with_co_runner))

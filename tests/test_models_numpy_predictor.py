@@ -126,6 +126,47 @@ def test_new_workloads_equal_an_extended_keras_model(three_way: Dataset, models:
     assert_equal_to_keras(grown, extend_model(model, workload_features=features), inputs)
 
 
+@pytest.mark.parametrize("variant", ["paper", "reference-quantiles", "cold-dropout",
+                                     "ensemble-reference", "shared"])
+def test_new_platforms_equal_an_extended_keras_model(three_way: Dataset, models: Trained,
+                                                     variant: str) -> None:
+    model = models[variant]
+    tables = numpy_pitot(model)
+    assert tables is not None
+    features = three_way.platforms.features[[1, 6]] * 1.3 - 0.2
+    grown = tables.with_platforms(features)
+    p, w = tables.platforms, tables.workloads
+    assert grown.platforms == p + 2 and grown.workloads == w
+    inputs = {"platform": np.array([p, p + 1, p, 3, p + 1], np.int32),
+              "workload": np.array([0, 4, 5, 2, 7], np.int32),
+              "interferers": np.array([[-1, -1], [3, -1], [1, 2], [p, -1], [w - 1, 0]],
+                                      np.int32)}
+    assert_equal_to_keras(grown, extend_model(model, platform_features=features), inputs)
+
+
+@pytest.mark.parametrize("variant", ["paper", "shared-reference-quantiles"])
+def test_a_new_workload_on_a_new_platform_equals_keras(three_way: Dataset, models: Trained,
+                                                       variant: str) -> None:
+    model = models[variant]
+    tables = numpy_pitot(model)
+    assert tables is not None
+    workload = three_way.workloads.features[[3]] + 0.4
+    platform = three_way.platforms.features[[2]] - 0.3
+    grown = tables.with_workloads(workload).with_platforms(platform)
+    p, w = tables.platforms, tables.workloads
+    inputs = {"platform": np.array([p, p, 0], np.int32), "workload": np.array([w, 1, w], np.int32),
+              "interferers": np.array([[-1, -1], [w, -1], [2, -1]], np.int32)}
+    extended = extend_model(model, platform_features=platform, workload_features=workload)
+    assert_equal_to_keras(grown, extended, inputs)
+
+
+def test_a_new_platform_refuses_features_of_another_length(models: Trained) -> None:
+    tables = numpy_pitot(models["paper"])
+    assert tables is not None
+    with pytest.raises(PredictionError, match="a new platform needs"):
+        tables.with_platforms(np.zeros((1, tables.feature_dim + 7), np.float32))
+
+
 def test_other_kinds_have_no_numpy_tables(synth_dataset: Dataset) -> None:
     from pitot_tf.models import build_model
 
@@ -142,13 +183,40 @@ def test_saved_tables_load_without_keras_and_answer_the_same(
     assert tables is not None
     loaded = load_tables(*save_tables(tables, tmp_path))
     inputs = objective_rows(three_way, "if3").inputs()
+    new_w, new_p = three_way.workloads.features[[2, 5]] + 0.3, three_way.platforms.features[[4]]
     for found, expected in ((loaded, tables),
-                            (loaded.with_workloads(three_way.workloads.features[[2, 5]] + 0.3),
-                             tables.with_workloads(three_way.workloads.features[[2, 5]] + 0.3))):
+                            (loaded.with_workloads(new_w), tables.with_workloads(new_w)),
+                            (loaded.with_platforms(new_p), tables.with_platforms(new_p))):
         np.testing.assert_array_equal(
             found.predict(inputs["platform"], inputs["workload"], inputs["interferers"]),
             expected.predict(inputs["platform"], inputs["workload"], inputs["interferers"]))
     assert loaded.feature_dim == three_way.workloads.features.shape[1]
+    assert loaded.platform_feature_dim == three_way.platforms.features.shape[1]
+
+
+def test_tables_saved_without_a_platform_side_load_and_refuse_a_new_platform(
+    three_way: Dataset, models: Trained, tmp_path: Path
+) -> None:
+    """Tables logged before platforms could be added still load and answer; asking for a new
+    platform says, in one line, that they cannot."""
+    tables = numpy_pitot(models["paper"])
+    assert tables is not None
+    arrays, layout = save_tables(tables, tmp_path)
+    text = json.loads(layout.read_text())
+    del text["platform_towers"], text["platform_feature_dim"]
+    layout.write_text(json.dumps(text))
+    with np.load(arrays) as stored:
+        np.savez(arrays, **{n: stored[n] for n in stored.files if not n.startswith("platform_t")
+                            and not n.startswith("platform_b")})
+    old = load_tables(arrays, layout)
+    assert old.new_platforms is None and old.platform_feature_dim is None
+    inputs = objective_rows(three_way, "if2").inputs()
+    np.testing.assert_array_equal(
+        old.predict(inputs["platform"], inputs["workload"], inputs["interferers"]),
+        tables.predict(inputs["platform"], inputs["workload"], inputs["interferers"]))
+    with pytest.raises(PredictionError, match=r"^this model's tables were saved without its "
+                                              r"platform towers[^\n]*$"):
+        old.with_platforms(three_way.platforms.features[[0]])
 
 
 def test_tables_of_another_format_are_refused_naming_the_file(

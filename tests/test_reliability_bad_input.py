@@ -273,7 +273,7 @@ def other_data(world: World) -> Path:
 def test_evaluate_rejects_a_model_file_from_another_dataset(
     world: World, trained: str, other_data: Path
 ) -> None:
-    from pitot_tf.tracking.evaluation import load_keras_model
+    from pitot_tf.training.warm_start import load_keras_model
 
     model_file = world.root / "model.keras"
     load_keras_model(f"runs:/{trained}/model").save(model_file)

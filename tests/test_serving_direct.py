@@ -96,6 +96,15 @@ def bodies(workloads: list[str], platforms: list[str]) -> dict[str, dict[str, An
         "a param MLflow ignores": {"dataframe_records": [row()], "params": {"x": 1}},
         "a new workload's features": {"dataframe_records": [
             row(workload="new/program", workload_features=[0.5] * 4), row()]},
+        "a new platform's features": {"dataframe_records": [
+            row(platform="new/device", platform_features=[0.5] * 11), row()]},
+        "a new workload on a new platform": {"dataframe_records": [
+            row(workload="new/program", workload_features=[0.5] * 16, platform="new/device",
+                platform_features=";".join(["0.5"] * 11))]},
+        "platform_features too short": {"dataframe_records": [
+            row(platform="new/device", platform_features=[0.5])]},
+        "platform_features not numbers": {"dataframe_records": [
+            row(), row(platform_features="a;b")]},
         "unknown workload": {"dataframe_records": [row(), row(workload=w[0] + "x")]},
         "unknown platform": {"dataframe_records": [row(platform="no-such-platform")]},
         "unknown co-runner": {"dataframe_records": [row(co_runners=f"{w[1]};nope")]},
@@ -121,6 +130,8 @@ def test_every_request_it_takes_is_answered_as_mlflows_handler_answers_it(
         assert direct is not None, f"{name}: left to MLflow"
         expected = mlflow_answer(model, body)
         assert direct[0] == expected[0], (name, direct, expected)
+        if name.startswith("a new platform") or name.startswith("a new workload on"):
+            assert expected[0] == 200, (name, expected)
         if expected[0] == 200:
             assert direct[1] == expected[1], name  # every name and number, exactly
             assert "predictions" in direct[1]
@@ -139,6 +150,10 @@ def test_the_answer_names_the_row_and_field_at_fault(
         "17 co-runners": "row 0: co_runners: 17 co-runners, over the limit of 16",
         "a long name": "row 0: workload: a name of 300 characters is over the limit of 256",
         "workload missing in a row": "row 1: workload must be a name (a string), got nan",
+        "platform_features too short": ("row 0: platform_features: a new platform needs 11 "
+                                        "features, got 1"),
+        "platform_features not numbers": "row 1: platform_features must be numbers, got 'a;b'",
+        "unknown platform": "row 0: platform: unknown platform 'no-such-platform'",
     }
     for name, start in expected.items():
         answer = direct_answer(model, json.dumps(cases[name]).encode())

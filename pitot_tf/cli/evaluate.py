@@ -77,8 +77,8 @@ def evaluate_model(
     from pitot_tf.conformal.evaluate import evaluate as evaluate_bounds
     from pitot_tf.data.dataset import load_dataset
     from pitot_tf.data.splits import check_level, load_split, make_split, split_path
-    from pitot_tf.tracking.evaluation import load_keras_model
     from pitot_tf.training.experiment import DEFAULT_SPLIT_SEED
+    from pitot_tf.training.warm_start import load_keras_model
 
     dataset = load_dataset(data_dir)
     level = check_level(level)

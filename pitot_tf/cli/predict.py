@@ -30,6 +30,12 @@ Features = Annotated[
     typer.Option(show_default=False,
                  help="File with the workload's encoded features, cold start (default: none)."),
 ]
+PlatformFeatures = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
+    typer.Option(show_default=False,
+                 help="File with the platform's encoded features, a new platform (default: "
+                      "none)."),
+]
 
 Counts = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
@@ -104,6 +110,7 @@ def predict(
     model_uri: ModelUri, workload: Workload, platform: Platform, with_: With = None,
     alpha: Alpha = 0.05, as_json: AsJson = False, workload_features: Features = None,
     opcode_counts: Counts = None, measured: Measured = None,
+    platform_features: PlatformFeatures = None,
 ) -> None:
     """Predicted runtime and conformal upper bound of WORKLOAD on PLATFORM (--json: seconds).
 
@@ -111,7 +118,9 @@ def predict(
     predicted from its encoded feature vector (numbers separated by commas, semicolons or
     white space, in the dataset's workload-feature order); with --opcode-counts FILE, from its
     raw opcode counts (a JSON object of label -> count; missing opcodes count 0), which the
-    model encodes as its training dataset did. With --measured FILE, the runs in FILE are
+    model encodes as its training dataset did. Likewise, with --platform-features FILE,
+    PLATFORM may be a device the model has never seen (its encoded feature vector, in the
+    dataset's platform-feature order). With --measured FILE, the runs in FILE are
     folded into WORKLOAD's row (PLATFORM's, for runs of other workloads on it) first, so a few
     measurements sharpen the prediction and its bound."""
     if workload_features is not None and opcode_counts is not None:
@@ -131,6 +140,8 @@ def predict(
                             "opcode_counts": [_read_counts(opcode_counts)]})
     if measured is not None:  # a model logged before the field existed refuses the column
         request["measured"] = [runs]
+    if platform_features is not None:  # as measured
+        request["platform_features"] = [_read_features(platform_features)]
     answer = model.predict(request).iloc[0].to_dict()
     if as_json:
         typer.echo(json.dumps(answer))

@@ -74,6 +74,18 @@ def conformal_rank(alpha: float, n: int, where: str = "") -> int:
     return max(k, 1)
 
 
+def supported_alphas(alphas: Sequence[float], n: int) -> list[float]:
+    """The ``alphas`` a calibration set of ``n`` rows supports (``alpha >= 1/(n + 1)``)."""
+    usable = []
+    for alpha in alphas:
+        try:
+            conformal_rank(alpha, n)
+        except ConformalError:
+            continue
+        usable.append(float(alpha))
+    return usable
+
+
 def conformal_margins(
     residuals: npt.ArrayLike, alphas: Sequence[float] = DEFAULT_ALPHAS, where: str = ""
 ) -> FloatArray:

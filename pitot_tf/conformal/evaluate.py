@@ -30,8 +30,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from pitot_tf.conformal import metrics
-from pitot_tf.conformal.calibration import DEFAULT_ALPHAS, ConformalUpperBound, conformal_rank
+from pitot_tf.conformal.calibration import (
+    DEFAULT_ALPHAS,
+    ConformalUpperBound,
+    supported_alphas,
+)
 from pitot_tf.conformal.groups import (
+    COLD_BOTH,
+    COLD_PLATFORM,
     COLD_WORKLOAD,
     WARM,
     available_groupings,
@@ -92,6 +98,19 @@ class Evaluation:
     #: model bounds a new workload on a known platform with it (Mondrian over row kinds). A
     #: ``cold-platform`` split has no such rows: its margins say nothing about new workloads.
     cold_bounds: dict[str, ConformalUpperBound] = field(default_factory=dict)
+    #: Per objective, those ``cold-workload`` validation rows (indices into the objective),
+    #: where there are any: on them a logged Pitot model calibrates its fold-in prior and its
+    #: bounds after k measurements (:func:`pitot_tf.conformal.few_shot.fold_in_bounds`).
+    cold_rows: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
+    #: Per cold row kind other than ``cold-workload`` (``cold-platform``, ``cold-both``: the
+    #: held-out platforms of a ``cold-platform`` or ``cold-both`` split), per objective the bound
+    #: fitted on its validation rows of that kind, as :attr:`cold_bounds`: the served model
+    #: bounds a new platform (and a new workload on it) with them.
+    kind_bounds: dict[str, dict[str, ConformalUpperBound]] = field(default_factory=dict)
+    #: Per objective, the ``cold-platform`` validation rows (held-out platforms, measured
+    #: workloads), where there are any: on them a logged Pitot model calibrates its platform
+    #: fold-in prior and its bounds after k runs on a platform, as :attr:`cold_rows`.
+    cold_platform_rows: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict)
 
     def summary(self, alphas: Sequence[float] = SUMMARY_ALPHAS) -> pd.DataFrame:
         """Chosen-head test rows at ``alphas``: what a reader wants first."""
@@ -194,20 +213,37 @@ def evaluate(
     if not tables:
         raise ConformalError(f"no objective could be evaluated: {'; '.join(notes)}")
     groups = pd.concat(group_tables, ignore_index=True) if group_tables else _empty_groups()
+    kinds = {kind: cold_bounds(dataset, seen, predictions, alphas, kind)
+             for kind in (COLD_PLATFORM, COLD_BOTH)}
     return Evaluation(pd.concat(tables, ignore_index=True), groups, bounds, predictions, notes,
-                      dataset.unit, cold_bounds(dataset, seen, predictions, alphas))
+                      dataset.unit, cold_bounds(dataset, seen, predictions, alphas),
+                      kind_rows(dataset, seen, predictions, COLD_WORKLOAD),
+                      {kind: found for kind, found in kinds.items() if found},
+                      kind_rows(dataset, seen, predictions, COLD_PLATFORM))
+
+
+def kind_rows(dataset: Dataset, seen: dict[str, np.ndarray],
+              predictions: dict[str, ObjectivePredictions], kind: str,
+              ) -> dict[str, npt.NDArray[np.int64]]:
+    """Per objective, its validation rows of the cold row ``kind`` (objectives without any
+    left out)."""
+    found = {name: pred.val_rows[cold_kinds(dataset.objectives[name], pred.val_rows, seen)
+                                 == kind] for name, pred in predictions.items()}
+    return {name: rows for name, rows in found.items() if len(rows)}
 
 
 def cold_bounds(
     dataset: Dataset, seen: dict[str, np.ndarray],
     predictions: dict[str, ObjectivePredictions], alphas: Sequence[float],
+    kind: str = COLD_WORKLOAD,
 ) -> dict[str, ConformalUpperBound]:
-    """Per objective, the bound of its cold-workload validation rows (see
-    :attr:`Evaluation.cold_bounds`), at the ``alphas`` they support; objectives with too few
-    such rows have none. ``seen``: the training rows' entities (:func:`seen_entities`)."""
+    """Per objective, the bound of its validation rows of ``kind`` (cold-workload: see
+    :attr:`Evaluation.cold_bounds`; others: :attr:`Evaluation.kind_bounds`), at the ``alphas``
+    they support; objectives with too few such rows have none. ``seen``: the training rows'
+    entities (:func:`seen_entities`)."""
     found = {}
     for name, pred in predictions.items():
-        cold = cold_kinds(dataset.objectives[name], pred.val_rows, seen) == COLD_WORKLOAD
+        cold = cold_kinds(dataset.objectives[name], pred.val_rows, seen) == kind
         usable = supported_alphas(alphas, int(cold.sum()))
         if usable:
             found[name] = ConformalUpperBound(usable).fit(pred.val_true[cold],
@@ -234,18 +270,6 @@ def held_out_bound(
     upper = bound.upper_bound(log_pred[held], alpha)
     return (float(metrics.coverage(log_true[held], upper)),
             float(metrics.bound_width(log_true[held], upper)))
-
-
-def supported_alphas(alphas: Sequence[float], n: int) -> list[float]:
-    """The ``alphas`` a calibration set of ``n`` rows supports (``alpha >= 1/(n + 1)``)."""
-    usable = []
-    for alpha in alphas:
-        try:
-            conformal_rank(alpha, n)
-        except ConformalError:
-            continue
-        usable.append(float(alpha))
-    return usable
 
 
 def _skip_note(name: str, pred: ObjectivePredictions, alphas: Sequence[float]) -> str:

@@ -14,14 +14,17 @@ what split-conformal coverage needs, at every k.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from pitot_tf.conformal.calibration import ConformalUpperBound, supported_alphas
 from pitot_tf.data.dataset import Dataset, Objective
 from pitot_tf.errors import ConformalError
 from pitot_tf.models.fold_in import Entity, Measurements
+from pitot_tf.models.fold_in_tables import with_tuned_prior
 from pitot_tf.models.numpy_predictor import NumpyPitot
 
 #: The groups of k: label, smallest and largest k (None: no upper end).
@@ -31,6 +34,9 @@ K_GROUPS: tuple[tuple[str, int, int | None], ...] = (
 SIMULATED_MAX_K = 20
 #: The objective of runs without co-runners, the ones folded in.
 ISOLATED = "mf"
+#: Fewest held-out workloads :func:`fold_in_bounds` calibrates on, and the most simulations
+#: per group of k it runs so that each group has rows enough for the smallest alpha.
+MIN_HELD_OUT, MAX_REPEATS = 2, 8
 
 
 def k_group(k: int) -> str:
@@ -118,3 +124,44 @@ def calibration_residuals(pitot: NumpyPitot, dataset: Dataset, rows: dict[str, n
     return {name: Scored(*(np.concatenate([getattr(s, f) for s in parts])
                            for f in ("rows", "true", "pred", "group")))
             for name, parts in pooled.items()}
+
+
+def fold_in_bounds(pitot: NumpyPitot, dataset: Dataset, rows: dict[str, np.ndarray],
+                   alphas: Iterable[float], seed: int = 0, repeats: int = 1,
+                   axis: str = "workload",
+                   ) -> tuple[NumpyPitot, dict[str, ConformalUpperBound]]:
+    """What a logged model needs to fold measured runs of a new workload (``axis``
+    ``platform``: runs of workloads on a new platform) into its answers: ``pitot`` with the
+    axis's fold-in prior calibrated on the held-out entities of ``rows`` (per objective,
+    validation rows of entities never trained on; their runs alone, ``rows[ISOLATED]``,
+    calibrate the prior), and per objective the bound Mondrian by the group of k
+    (:func:`calibration_residuals` under that prior) at the ``alphas`` its smallest group
+    supports (simulated ``repeats`` times, more, up to :data:`MAX_REPEATS`, where a group has
+    too few rows for the smallest alpha). Unchanged and no bounds with fewer than
+    :data:`MIN_HELD_OUT` such entities."""
+    isolated = dataset.objectives[ISOLATED]
+    other = "platform" if axis == "workload" else "workload"
+    own = rows.get(ISOLATED, np.zeros(0, np.int64))
+    if len(np.unique(getattr(isolated, axis)[own])) < MIN_HELD_OUT:
+        return pitot, {}
+    pitot = with_tuned_prior(pitot, axis, getattr(isolated, axis)[own],
+                             getattr(isolated, other)[own], isolated.log_runtime[own])
+    alphas = list(alphas)
+    scored = calibration_residuals(pitot, dataset, rows, axis, np.random.default_rng(seed),
+                                   repeats)
+    smallest = min(map(_smallest_group, scored.values()))
+    wanted = math.ceil(1 / min(alphas)) - 1  # rows the smallest alpha needs
+    if smallest < wanted:
+        repeats *= min(MAX_REPEATS, math.ceil(wanted / max(smallest, 1)))
+        scored = calibration_residuals(pitot, dataset, rows, axis,
+                                       np.random.default_rng(seed), repeats)
+    bounds = {}
+    for name, s in scored.items():
+        usable = supported_alphas(alphas, _smallest_group(s))
+        if usable:
+            bounds[name] = ConformalUpperBound(usable, mondrian=True).fit(s.true, s.pred, s.group)
+    return pitot, bounds
+
+
+def _smallest_group(scored: Scored) -> int:
+    return int(np.unique(scored.group, return_counts=True)[1].min())

@@ -41,7 +41,7 @@ def parameters(pitot: NumpyPitot, axis: str) -> np.ndarray:
     """``(rows, E, 1 + d)``: every row's ``(scale + first-head bias, embedding)`` per member."""
     t = pitot.tables
     if axis == "workload":
-        scale, embedding, bias = pitot.workload_scale.T, t.x_w[:, :, 0], t.workload_bias
+        scale, embedding, bias = pitot.workload_scale.T, t.alone[:, :, 0], t.workload_bias
     else:
         scale, embedding, bias = pitot.platform_scale.T, t.x_p, t.platform_bias
     if bias is not None:
@@ -65,7 +65,7 @@ def design(pitot: NumpyPitot, entity: Entity, other: np.ndarray) -> np.ndarray:
     """``(E, k, 1 + d)``: the design rows ``[1, x_other]`` of ``entity`` run alone with the
     rows ``other`` of the other axis."""
     t = pitot.tables
-    embedding = t.x_p[other] if entity.axis == "workload" else t.x_w[other][:, :, 0]
+    embedding = t.x_p[other] if entity.axis == "workload" else t.alone[other][:, :, 0]
     ones = np.ones(embedding.shape[:2] + (1,))
     return np.concatenate([ones, embedding], axis=2).transpose(1, 0, 2).astype(np.float64)
 
@@ -101,13 +101,18 @@ def fold_in(pitot: NumpyPitot, entity: Entity, measurements: Measurements,
 
 def shifted(pitot: NumpyPitot, entity: Entity, shift: np.ndarray) -> NumpyPitot:
     """A copy with ``shift`` ``(E, 1 + d)`` added to ``entity``'s scale and embedding (every
-    head of a workload's embedding)."""
+    head of a workload's embedding). A workload's embedding moves in the term of its runs
+    alone only (``x_w_alone``): its interference with co-runners keeps the embedding the
+    model gave it, since runs alone say nothing of it (``pitot.fold_interference ==
+    "refitted"`` moves that too). A platform's ``x_p`` enters runs alone only."""
     i, t = entity.index, pitot.tables
     if entity.axis == "workload":
-        scale, x_w = pitot.workload_scale.copy(), t.x_w.copy()
+        scale, x_w = pitot.workload_scale.copy(), t.alone.copy()
         scale[:, i] += shift[:, 0].astype(scale.dtype)
         x_w[i] += shift[:, None, 1:].astype(x_w.dtype)
-        return replace(pitot, workload_scale=scale, tables=replace(t, x_w=x_w))
+        if pitot.fold_interference == "refitted":
+            return replace(pitot, workload_scale=scale, tables=replace(t, x_w=x_w))
+        return replace(pitot, workload_scale=scale, tables=replace(t, x_w_alone=x_w))
     scale, x_p = pitot.platform_scale.copy(), t.x_p.copy()
     scale[:, i] += shift[:, 0].astype(scale.dtype)
     x_p[i] += shift[:, 1:].astype(x_p.dtype)

@@ -152,7 +152,10 @@ class TowerLayout:
 class PitotTables:
     """Every row's tables (Keras tensors or numpy arrays): workload ``x_w (W, E, H, d)``,
     platform ``x_p (P, E, d)``, ``v_s`` and ``v_g (P, E, k, d)``, and with cold dropout the
-    per-row biases ``(W, E, H)`` and ``(P, E, H)``."""
+    per-row biases ``(W, E, H)`` and ``(P, E, H)``. ``x_w_alone`` (numpy only; None: ``x_w``)
+    is the workloads' embedding in the term ``<x_w, x_p>`` alone, where a fold-in refitted it
+    to runs alone (:mod:`pitot_tf.models.fold_in_tables`) and the interference term keeps
+    ``x_w``."""
 
     x_w: Any
     x_p: Any
@@ -160,6 +163,12 @@ class PitotTables:
     v_g: Any
     workload_bias: Any = None
     platform_bias: Any = None
+    x_w_alone: Any = None
+
+    @property
+    def alone(self) -> Any:
+        """The workloads' embedding in the term of a run alone."""
+        return self.x_w if self.x_w_alone is None else self.x_w_alone
 
     @classmethod
     def from_towers(cls, workload_out: Any, platform_out: Any, layout: TowerLayout,
@@ -199,6 +208,7 @@ class RowTables:
     present: Any = None
     platform_bias: Any = None
     workload_bias: Any = None
+    x_w_alone: Any = None  # the rows' workload embedding in <x_w, x_p> (None: x_w)
 
 
 def corunner_rows(interferers: Any, platforms: int, equation: Equation, xp: ArrayOps) -> Any:
@@ -225,7 +235,8 @@ def gather_rows(tables: PitotTables, equation: Equation, platform: Any, workload
         x_w=xp.take(tables.x_w, workload, axis=0), x_p=xp.take(tables.x_p, platform, axis=0),
         v_s=xp.take(tables.v_s, platform, axis=0),
         platform_bias=bias(tables.platform_bias, platform),
-        workload_bias=bias(tables.workload_bias, workload))
+        workload_bias=bias(tables.workload_bias, workload),
+        x_w_alone=bias(tables.x_w_alone, workload))
     if not equation.interference:
         return rows
     present = present_slots(interferers, rows.x_w.dtype, xp)
@@ -248,7 +259,8 @@ def row_term(rows: RowTables, equation: Equation, xp: ArrayOps) -> Any:
     """``(batch, E · H)``: the equation of the module on the rows' own tables."""
     columns = int(rows.x_w.shape[1]) * int(rows.x_w.shape[2])
     x_w = rows.x_w  # (b, E, H, d)
-    prediction = xp.sum(x_w * xp.expand_dims(rows.x_p, 2), axis=-1)
+    alone = x_w if rows.x_w_alone is None else rows.x_w_alone
+    prediction = xp.sum(alone * xp.expand_dims(rows.x_p, 2), axis=-1)
     if rows.platform_bias is not None:
         prediction = prediction + rows.platform_bias + rows.workload_bias
     prediction = xp.reshape(prediction, (-1, columns))

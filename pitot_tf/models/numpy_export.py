@@ -1,9 +1,9 @@
 """A trained Keras Pitot model turned into numpy tables (:class:`NumpyPitot`), once.
 
-Runs both towers over every row, reads the baseline layers' terms and copies what a new
-workload needs (the workload towers' MLP weights and layout, the baselines' feature
-predictors) as plain arrays. This is the Keras side of :mod:`pitot_tf.models.numpy_predictor`:
-it runs when a model is logged, so that the served model never needs Keras.
+Runs both towers over every row, reads the baseline layers' terms and copies what a new workload
+or platform needs (each axis' towers' MLP weights and layout, the baselines' feature predictors)
+as plain arrays. This is the Keras side of :mod:`pitot_tf.models.numpy_predictor`: it runs when
+a model is logged, so that the served model never needs Keras.
 """
 
 from __future__ import annotations
@@ -18,13 +18,8 @@ from pitot_tf.models.fold_in import AXES
 from pitot_tf.models.fold_in_tables import parameters, prior_from_rows
 from pitot_tf.models.interference import NUMPY_OPS
 from pitot_tf.models.numpy_mlp import DenseStack, activation_supported
-from pitot_tf.models.numpy_predictor import (
-    FeatureBaseline,
-    NewTower,
-    NewWorkloads,
-    NumpyPitot,
-    side_by_side,
-)
+from pitot_tf.models.numpy_new_rows import FeatureBaseline, NewPlatforms, NewTower, NewWorkloads
+from pitot_tf.models.numpy_predictor import NumpyPitot, side_by_side
 from pitot_tf.models.parts import MissingPart, model_parts
 from pitot_tf.models.pitot import PitotInteraction
 from pitot_tf.models.towers import Tower
@@ -42,7 +37,8 @@ def numpy_pitot(model: keras.Model) -> NumpyPitot | None:
     if not all(isinstance(layer, PitotInteraction) for layer in layers):
         return None
     towers = [new_tower(layer) for layer in layers]
-    if any(tower is None for tower in towers):
+    platform_towers = [new_tower(layer, "platform") for layer in layers]
+    if any(tower is None for tower in [*towers, *platform_towers]):
         return None
     base = parts.baselines
     pitot = NumpyPitot(
@@ -54,6 +50,9 @@ def numpy_pitot(model: keras.Model) -> NumpyPitot | None:
         new_workloads=NewWorkloads(tuple(t for t in towers if t is not None),
                                    tuple(feature_baseline(b) for b in base),
                                    int(base[0].feature_dims[1])),
+        new_platforms=NewPlatforms(tuple(t for t in platform_towers if t is not None),
+                                   tuple(feature_baseline(b, "platform") for b in base),
+                                   int(base[0].feature_dims[0])),
     )
     return replace(pitot, fold_in_priors={
         axis: prior_from_rows(parameters(pitot, axis), zero_shot_rows(layers, base, axis))
@@ -86,10 +85,10 @@ def zero_shot_rows(layers: tuple[PitotInteraction, ...], baselines: tuple[Linear
                           axis=2).astype(np.float64)
 
 
-def new_tower(layer: PitotInteraction) -> NewTower | None:
-    """The layer's workload tower as :meth:`Tower.embed_new` uses it; None if its
+def new_tower(layer: PitotInteraction, axis: str = "workload") -> NewTower | None:
+    """The layer's tower of ``axis`` as :meth:`Tower.embed_new` uses it; None if its
     activation has no numpy version."""
-    tower: Tower = layer.workload_tower
+    tower: Tower = layer.workload_tower if axis == "workload" else layer.platform_tower
     neutral = tower.neutral_free()
     neutral = None if neutral is None else np.asarray(neutral, np.float32)
     if tower.kind != "hybrid":
@@ -105,12 +104,13 @@ def new_tower(layer: PitotInteraction) -> NewTower | None:
     return NewTower(layer.tower_layout, mlp, neutral, mean, scale)
 
 
-def feature_baseline(layer: LinearScaling) -> FeatureBaseline:
-    """The workload term a baseline layer gives a new row (``feature_term``)."""
-    trees = None
-    if layer.tree_nodes and float(layer.use_trees.numpy()[1]) > 0.5:
-        trees = to_numpy(layer.workload_trees)
-    return FeatureBaseline(to_numpy(layer.workload_regression), trees)
+def feature_baseline(layer: LinearScaling, axis: str = "workload") -> FeatureBaseline:
+    """The term of ``axis`` a baseline layer gives a new row (``feature_term``)."""
+    trees, platform = None, axis == "platform"
+    if layer.tree_nodes and float(layer.use_trees.numpy()[0 if platform else 1]) > 0.5:
+        trees = to_numpy(layer.platform_trees if platform else layer.workload_trees)
+    regression = layer.platform_regression if platform else layer.workload_regression
+    return FeatureBaseline(to_numpy(regression), trees)
 
 
 def to_numpy(value: object) -> np.ndarray:

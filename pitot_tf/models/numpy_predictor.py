@@ -17,12 +17,14 @@ Keras ensemble does; in float32 and in the Keras model's order of operations, so
 to float32 rounding. Both interference forms, quantile heads, cold-dropout biases and
 ensembles (shared towers or not) are served.
 
-A new workload known only by its features (cold start) gets a row of its own from
-:meth:`NumpyPitot.with_workloads`, exactly as :func:`pitot_tf.models.cold.extend_model` would
-give it (free features set to their neutral value, baseline term from what its features
-predict), but only its own tower output is computed: :class:`NewWorkloads` holds the
-workload towers' MLPs (:class:`~pitot_tf.models.numpy_mlp.DenseStack`) and the baselines'
-feature predictors as plain arrays.
+A new workload or platform known only by its features (cold start) gets a row of its own
+from :meth:`NumpyPitot.with_workloads` or :meth:`NumpyPitot.with_platforms`, exactly as
+:func:`pitot_tf.models.cold.extend_model` would give it (free features set to their neutral
+value, baseline term from what its features predict), but only its own tower output is
+computed: :class:`~pitot_tf.models.numpy_new_rows.NewWorkloads` and
+:class:`~pitot_tf.models.numpy_new_rows.NewPlatforms` hold the towers' MLPs
+(:class:`~pitot_tf.models.numpy_mlp.DenseStack`) and the baselines' feature predictors as
+plain arrays.
 
 This module imports numpy and nothing that imports Keras or TensorFlow: it is what the served
 ``pyfunc-model`` predicts with (saved and loaded by :mod:`pitot_tf.models.numpy_store`).
@@ -37,79 +39,11 @@ import numpy as np
 from pitot_tf.errors import PredictionError
 from pitot_tf.models.fold_in import DEFAULT_RESCALE, Entity, FoldInPrior, Measurements
 from pitot_tf.models.fold_in_tables import fold_in
-from pitot_tf.models.interference import NUMPY_OPS, Equation, PitotTables, TowerLayout, pitot_term
-from pitot_tf.models.numpy_mlp import DenseStack
-from pitot_tf.models.packed_trees import predict_trees
+from pitot_tf.models.interference import NUMPY_OPS, Equation, PitotTables, pitot_term
+from pitot_tf.models.numpy_new_rows import NewPlatforms, NewWorkloads, feature_rows
 
-
-@dataclass(frozen=True)
-class NewTower:
-    """A workload tower, as far as a new row needs it (``Tower.embed_new`` in numpy): its
-    output layout, its MLP (None for an embedding tower), the neutral free part a new row gets
-    (None without free features) and the feature standardisation (None without)."""
-
-    layout: TowerLayout
-    mlp: DenseStack | None
-    neutral: np.ndarray | None = None
-    mean: np.ndarray | None = None
-    scale: np.ndarray | None = None
-
-    def embed(self, features: np.ndarray) -> np.ndarray:
-        """``(n, workload_width)`` float32 tower output of ``n`` new rows."""
-        if self.mlp is None:
-            if self.neutral is None:
-                raise PredictionError("an embedding tower without a neutral row")
-            return np.repeat(self.neutral[None], len(features), axis=0).astype(np.float32)
-        x = np.asarray(features, dtype=np.float32)
-        if self.mean is not None and self.scale is not None:
-            x = (x - self.mean) / self.scale
-        if self.neutral is not None:
-            x = np.concatenate([x, np.repeat(self.neutral[None], len(x), axis=0)], axis=1)
-        return self.mlp(x)
-
-    def rows(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """``x_w (n, E, H, d)`` and the bias ``(n, E, H)`` (None without) of new rows."""
-        x_w, bias = self.layout.workload(self.embed(features), NUMPY_OPS)
-        return np.asarray(x_w), None if bias is None else np.asarray(bias)
-
-
-@dataclass(frozen=True)
-class FeatureBaseline:
-    """A baseline layer's term for a new workload from its features
-    (``LinearScaling.feature_term``): a packed forest where it uses one, else ridge
-    coefficients ``(features + 1,)``."""
-
-    coef: np.ndarray
-    trees: np.ndarray | None = None
-
-    def term(self, features: np.ndarray) -> np.ndarray:
-        """``(n,)`` float32 baseline term ``b_w``."""
-        if self.trees is not None:
-            return predict_trees(self.trees, features)
-        x = np.asarray(features, dtype=np.float32)
-        return (x @ self.coef[:-1] + self.coef[-1]).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class NewWorkloads:
-    """What embedding a new workload needs: each Pitot layer's workload tower (one, or one per
-    member of an ensemble without shared towers) and every member's feature baseline."""
-
-    towers: tuple[NewTower, ...]
-    baselines: tuple[FeatureBaseline, ...]
-    feature_dim: int
-
-    def tables(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """``x_w (n, E, H, d)`` and the bias ``(n, E, H)`` (None without) of ``n`` new
-        workloads, members side by side as in :class:`NumpyPitot`."""
-        rows = [tower.rows(features) for tower in self.towers]
-        biases = [bias for _, bias in rows if bias is not None]
-        return (np.concatenate([x_w for x_w, _ in rows], axis=1),
-                np.concatenate(biases, axis=1) if biases else None)
-
-    def baseline(self, features: np.ndarray) -> np.ndarray:
-        """``(E, n)`` baseline term ``b_w`` of new workloads per member, from their features."""
-        return np.stack([base.term(features) for base in self.baselines])
+#: The choices of :attr:`NumpyPitot.fold_interference`.
+FOLD_INTERFERENCE = ("zero-shot", "refitted")
 
 
 @dataclass(frozen=True)
@@ -131,11 +65,22 @@ class NumpyPitot:
     prior_rescale: dict[str, tuple[float, float, float]] = field(
         default_factory=lambda: dict.fromkeys(("workload", "platform"), DEFAULT_RESCALE),
         compare=False)
+    #: What a workload's fold-in moves (:data:`FOLD_INTERFERENCE`): ``zero-shot``, its
+    #: embedding in runs alone only, its interference with co-runners as the model gave it;
+    #: ``refitted``, its embedding everywhere, interference included.
+    fold_interference: str = "zero-shot"
+    #: What a new platform needs (None: tables logged before platforms could be added).
+    new_platforms: NewPlatforms | None = field(default=None, compare=False)
 
     @property
     def feature_dim(self) -> int:
         """How many features a new workload needs."""
         return self.new_workloads.feature_dim
+
+    @property
+    def platform_feature_dim(self) -> int | None:
+        """How many features a new platform needs (None: these tables cannot add one)."""
+        return None if self.new_platforms is None else self.new_platforms.feature_dim
 
     @property
     def workloads(self) -> int:
@@ -165,18 +110,35 @@ class NumpyPitot:
     def with_workloads(self, features: np.ndarray) -> NumpyPitot:
         """A copy with one new workload row per row of ``features`` (indices from
         :attr:`workloads` on); PredictionError if the feature count does not fit."""
-        features = np.asarray(features, dtype=np.float32)
-        dim = self.new_workloads.feature_dim
-        if features.ndim != 2 or features.shape[1] != dim:
-            got = features.shape[1] if features.ndim == 2 else features.shape
-            raise PredictionError(f"a new workload needs {dim} features, got {got}")
+        features = feature_rows(features, self.new_workloads.feature_dim, "workload")
         x_w, bias = self.new_workloads.tables(features)
         tables = replace(self.tables, x_w=np.concatenate([self.tables.x_w, x_w]))
+        if tables.x_w_alone is not None:
+            tables = replace(tables, x_w_alone=np.concatenate([tables.x_w_alone, x_w]))
         if bias is not None:
             tables = replace(tables, workload_bias=np.concatenate([tables.workload_bias, bias]))
         scale = np.concatenate([self.workload_scale, self.new_workloads.baseline(features)],
                                axis=1)
         return replace(self, tables=tables, workload_scale=scale)
+
+    def with_platforms(self, features: np.ndarray) -> NumpyPitot:
+        """A copy with one new platform row per row of ``features`` (indices from
+        :attr:`platforms` on); PredictionError if the feature count does not fit or the
+        tables were saved without their platform towers."""
+        new = self.new_platforms
+        if new is None:
+            raise PredictionError("this model's tables were saved without its platform towers "
+                                  "(logged by an older version): log it again to predict a "
+                                  "new platform from its features")
+        features = feature_rows(features, new.feature_dim, "platform")
+        x_p, v_s, v_g, bias = new.tables(features)
+        t = self.tables
+        tables = replace(t, x_p=np.concatenate([t.x_p, x_p]), v_s=np.concatenate([t.v_s, v_s]),
+                         v_g=np.concatenate([t.v_g, v_g]))
+        if bias is not None:
+            tables = replace(tables, platform_bias=np.concatenate([t.platform_bias, bias]))
+        scale = np.concatenate([self.platform_scale, new.baseline(features)], axis=1)
+        return replace(self, tables=tables, platform_scale=scale)
 
     def fold_in(self, entity: Entity, measurements: Measurements) -> NumpyPitot:
         """A copy with ``entity``'s row refitted to its ``measurements`` (runs without

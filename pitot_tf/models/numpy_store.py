@@ -1,10 +1,12 @@
 """Save and load :class:`~pitot_tf.models.numpy_predictor.NumpyPitot` as plain files.
 
-Two files: an ``.npz`` of every array (tables, baseline terms, the workload towers' MLP
-weights, the baselines' feature predictors), read with ``allow_pickle=False``, and a JSON
+Two files: an ``.npz`` of every array (tables, baseline terms, the workload and platform towers'
+MLP weights, the baselines' feature predictors), read with ``allow_pickle=False``, and a JSON
 layout (format version, equation, each tower's layout and activations, which arrays are
-present). Only numpy and the standard library are needed to read them back: this is what the
-logged ``pyfunc-model`` carries instead of the Keras model.
+present). Tables saved before platforms could be added (no ``platform_towers`` in the layout)
+load without them: :meth:`NumpyPitot.with_platforms` then says so. Only numpy and the standard
+library are needed to read them back: this is what the logged ``pyfunc-model`` carries instead
+of the Keras model.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pitot_tf.errors import PredictionError
 from pitot_tf.models.fold_in import FoldInPrior
 from pitot_tf.models.interference import Equation, PitotTables, TowerLayout
 from pitot_tf.models.numpy_mlp import ACTIVATIONS, DenseStack
-from pitot_tf.models.numpy_predictor import FeatureBaseline, NewTower, NewWorkloads, NumpyPitot
+from pitot_tf.models.numpy_new_rows import FeatureBaseline, NewPlatforms, NewTower, NewWorkloads
+from pitot_tf.models.numpy_predictor import NumpyPitot
 
 FORMAT = 1
 ARRAYS_FILE = "tables.npz"
@@ -36,29 +39,41 @@ def save_tables(tables: NumpyPitot, folder: Path) -> tuple[Path, Path]:
     arrays.update(platform_scale=tables.platform_scale, workload_scale=tables.workload_scale,
                   offset=tables.offset)
     new = tables.new_workloads
-    towers = []
-    for i, tower in enumerate(new.towers):
-        towers.append({"layout": dataclasses.asdict(tower.layout),
-                       "activations": None if tower.mlp is None else list(tower.mlp.activations)})
-        if tower.mlp is not None:
-            arrays.update(tower.mlp.arrays(f"tower{i}_"))
-        for name in ("neutral", "mean", "scale"):
-            if getattr(tower, name) is not None:
-                arrays[f"tower{i}_{name}"] = getattr(tower, name)
-    for i, base in enumerate(new.baselines):
-        arrays[f"baseline{i}_coef"] = base.coef
-        if base.trees is not None:
-            arrays[f"baseline{i}_trees"] = base.trees
+    layout: dict[str, Any] = {
+        "format": FORMAT, "equation": dataclasses.asdict(tables.equation),
+        "prior_noise": {axis: p.noise for axis, p in tables.fold_in_priors.items()},
+        "feature_dim": new.feature_dim, "baselines": len(new.baselines),
+        "towers": _save_side(new, "", arrays)}
+    if tables.new_platforms is not None:
+        layout.update(platform_feature_dim=tables.new_platforms.feature_dim,
+                      platform_towers=_save_side(tables.new_platforms, "platform_", arrays))
     for axis, prior in tables.fold_in_priors.items():
         arrays[f"prior_{axis}"] = prior.covariance
-    layout = {"format": FORMAT, "equation": dataclasses.asdict(tables.equation),
-              "prior_noise": {axis: p.noise for axis, p in tables.fold_in_priors.items()},
-              "feature_dim": new.feature_dim, "towers": towers, "baselines": len(new.baselines)}
     folder.mkdir(parents=True, exist_ok=True)
     save: Any = np.savez  # numpy's stubs do not type the arrays passed by name
     save(folder / ARRAYS_FILE, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
     (folder / LAYOUT_FILE).write_text(json.dumps(layout, indent=1))
     return folder / ARRAYS_FILE, folder / LAYOUT_FILE
+
+
+def _save_side(new: NewWorkloads | NewPlatforms, prefix: str,
+               arrays: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Put one axis' towers and feature baselines into ``arrays`` (names start with
+    ``prefix``); the towers' layout entries."""
+    towers = []
+    for i, tower in enumerate(new.towers):
+        towers.append({"layout": dataclasses.asdict(tower.layout),
+                       "activations": None if tower.mlp is None else list(tower.mlp.activations)})
+        if tower.mlp is not None:
+            arrays.update(tower.mlp.arrays(f"{prefix}tower{i}_"))
+        for name in ("neutral", "mean", "scale"):
+            if getattr(tower, name) is not None:
+                arrays[f"{prefix}tower{i}_{name}"] = getattr(tower, name)
+    for i, base in enumerate(new.baselines):
+        arrays[f"{prefix}baseline{i}_coef"] = base.coef
+        if base.trees is not None:
+            arrays[f"{prefix}baseline{i}_trees"] = base.trees
+    return towers
 
 
 def load_tables(arrays_file: str | Path, layout_file: str | Path) -> NumpyPitot:
@@ -77,10 +92,12 @@ def load_tables(arrays_file: str | Path, layout_file: str | Path) -> NumpyPitot:
 
 
 def _tables(arrays: dict[str, np.ndarray], layout: dict[str, Any]) -> NumpyPitot:
-    towers = tuple(_tower(arrays, i, info) for i, info in enumerate(layout["towers"]))
-    baselines = tuple(FeatureBaseline(arrays[f"baseline{i}_coef"],
-                                      arrays.get(f"baseline{i}_trees"))
-                      for i in range(int(layout["baselines"])))
+    towers, baselines = _side(arrays, layout["towers"], int(layout["baselines"]), "")
+    new_platforms = None
+    if "platform_towers" in layout:
+        infos = layout["platform_towers"]
+        new_platforms = NewPlatforms(*_side(arrays, infos, int(layout["baselines"]), "platform_"),
+                                     int(layout["platform_feature_dim"]))
     return NumpyPitot(
         tables=PitotTables(**{name: arrays.get(name) for name in _TABLES}),
         equation=Equation(**layout["equation"]),
@@ -88,15 +105,27 @@ def _tables(arrays: dict[str, np.ndarray], layout: dict[str, Any]) -> NumpyPitot
         offset=arrays["offset"],
         new_workloads=NewWorkloads(towers, baselines, int(layout["feature_dim"])),
         fold_in_priors={axis: FoldInPrior(arrays[f"prior_{axis}"].astype(np.float64), noise)
-                        for axis, noise in layout.get("prior_noise", {}).items()})
+                        for axis, noise in layout.get("prior_noise", {}).items()},
+        new_platforms=new_platforms)
 
 
-def _tower(arrays: dict[str, np.ndarray], index: int, info: dict[str, Any]) -> NewTower:
-    prefix = f"tower{index}_"
+def _side(arrays: dict[str, np.ndarray], infos: list[dict[str, Any]], baselines: int,
+          prefix: str) -> tuple[tuple[NewTower, ...], tuple[FeatureBaseline, ...]]:
+    """One axis' towers and feature baselines, as :func:`_save_side` stored them."""
+    towers = tuple(_tower(arrays, i, info, prefix) for i, info in enumerate(infos))
+    return towers, tuple(FeatureBaseline(arrays[f"{prefix}baseline{i}_coef"],
+                                         arrays.get(f"{prefix}baseline{i}_trees"))
+                         for i in range(baselines))
+
+
+def _tower(arrays: dict[str, np.ndarray], index: int, info: dict[str, Any],
+           prefix: str = "") -> NewTower:
+    name = f"{prefix}tower{index}"
     activations = info["activations"]
-    unknown = [name for name in activations or [] if name not in ACTIVATIONS]
+    unknown = [a for a in activations or [] if a not in ACTIVATIONS]
     if unknown:
-        raise PredictionError(f"tower {index}: activation {unknown[0]!r} has no numpy version")
-    mlp = None if activations is None else DenseStack.from_arrays(arrays, prefix, activations)
-    return NewTower(TowerLayout(**info["layout"]), mlp, arrays.get(f"{prefix}neutral"),
-                    arrays.get(f"{prefix}mean"), arrays.get(f"{prefix}scale"))
+        raise PredictionError(f"{prefix.replace('_', ' ')}tower {index}: activation "
+                              f"{unknown[0]!r} has no numpy version")
+    mlp = None if activations is None else DenseStack.from_arrays(arrays, f"{name}_", activations)
+    return NewTower(TowerLayout(**info["layout"]), mlp, arrays.get(f"{name}_neutral"),
+                    arrays.get(f"{name}_mean"), arrays.get(f"{name}_scale"))

@@ -1,10 +1,10 @@
 """The Keras side of serving: numpy tables checked against the model, or the model itself.
 
-:func:`predictor_for` runs when a model is logged (and when a test serves a model in
-memory). For a Pitot model it computes the numpy tables
-(:func:`~pitot_tf.models.numpy_export.numpy_pitot`) and checks them against the Keras model
-on a sample of rows (every platform, with 0, 1 and 2 co-runners) and on new workloads (the
-tower outputs and baseline terms a cold-start row gets); tables that do not reproduce the
+:func:`predictor_for` runs when a model is logged (and when a test serves a model in memory).
+For a Pitot model it computes the numpy tables
+(:func:`~pitot_tf.models.numpy_export.numpy_pitot`) and checks them against the Keras model on a
+sample of rows (every platform, with 0, 1 and 2 co-runners) and on new workloads and platforms
+(the tower outputs and baseline terms a cold-start row gets); tables that do not reproduce the
 model, and every other model kind, are served through :class:`KerasPredictor` instead, with a
 warning, rather than answering wrongly.
 """
@@ -12,6 +12,7 @@ warning, rather than answering wrongly.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import keras
 import numpy as np
@@ -35,7 +36,7 @@ _CHECK_NEW = 32
 
 
 class KerasPredictor:
-    """Any model kind, asked through Keras (new workloads via ``extend_model``)."""
+    """Any model kind, asked through Keras (new workloads and platforms via ``extend_model``)."""
 
     def __init__(self, model: keras.Model) -> None:
         self.model = model
@@ -45,9 +46,20 @@ class KerasPredictor:
         return int(model_parts(self.model).baseline.workloads)
 
     @property
+    def platforms(self) -> int:
+        return int(model_parts(self.model).baseline.platforms)
+
+    @property
     def feature_dim(self) -> int | None:
+        return self._feature_dim(1)
+
+    @property
+    def platform_feature_dim(self) -> int | None:
+        return self._feature_dim(0)
+
+    def _feature_dim(self, axis: int) -> int | None:
         try:
-            return int(model_parts(self.model).baseline.feature_dims[1])
+            return int(model_parts(self.model).baseline.feature_dims[axis])
         except (MissingPart, AttributeError):
             return None
 
@@ -60,6 +72,11 @@ class KerasPredictor:
         from pitot_tf.models.cold import extend_model
 
         return KerasPredictor(extend_model(self.model, workload_features=features))
+
+    def with_platforms(self, features: np.ndarray) -> KerasPredictor:
+        from pitot_tf.models.cold import extend_model
+
+        return KerasPredictor(extend_model(self.model, platform_features=features))
 
     def fold_in(self, entity: Entity, measurements: Measurements) -> KerasPredictor:
         raise PredictionError("measured runtimes can only be folded into a Pitot model "
@@ -86,25 +103,45 @@ def largest_difference(model: keras.Model, tables: NumpyPitot) -> float:
     return float(np.max(np.abs(found.astype(np.float64) - expected)))
 
 
-def new_workload_difference(model: keras.Model, tables: NumpyPitot, seed: int = 0) -> float:
-    """max |numpy - Keras| over what new workloads get: each workload tower's rows
+def new_rows_difference(model: keras.Model, tables: NumpyPitot, axis: str,
+                        seed: int = 0) -> float:
+    """max |numpy - Keras| over what new rows of ``axis`` get: each tower's rows
     (``Tower.embed_new`` through the layer's layout) and each baseline's feature term, for
-    features around the scale of the model's own (log counts)."""
-    rng = np.random.default_rng(seed)
-    features = np.abs(rng.normal(2.0, 2.0, size=(_CHECK_NEW, tables.feature_dim)))
-    features = features.astype(np.float32)
+    features around the scale of the model's own (log counts); 0 for tables without that
+    side (platform towers of tables saved before they were stored)."""
+    new = tables.new_workloads if axis == "workload" else tables.new_platforms
+    if new is None:
+        return 0.0
+    features = _check_features(new.feature_dim, seed)
     parts = model_parts(model)
     worst = 0.0
-    for layer, tower in zip(parts.interactions, tables.new_workloads.towers, strict=True):
-        embedded = layer.workload_tower.embed_new(features)
-        for expected, found in zip(layer.tower_layout.workload(embedded, NUMPY_OPS),
-                                   tower.rows(features), strict=True):
+    for layer, tower in zip(parts.interactions, new.towers, strict=True):
+        expected_rows: tuple[Any, ...]
+        found_rows: tuple[Any, ...]
+        if axis == "workload":
+            expected_rows = layer.tower_layout.workload(
+                layer.workload_tower.embed_new(features), NUMPY_OPS)
+            found_rows = tower.rows(features)
+        else:
+            expected_rows = layer.tower_layout.platform(
+                layer.platform_tower.embed_new(features), NUMPY_OPS)
+            found_rows = tower.platform_rows(features)
+        for expected, found in zip(expected_rows, found_rows, strict=True):
             if expected is not None:
                 worst = max(worst, _difference(found, expected))
-    for base, numpy_base in zip(parts.baselines, tables.new_workloads.baselines, strict=True):
-        worst = max(worst, _difference(numpy_base.term(features),
-                                       base.feature_term("workload", features)))
-    return worst
+    return max(worst, _baseline_difference(parts.baselines, new.baselines, axis, features))
+
+
+def _check_features(dim: int, seed: int) -> np.ndarray:
+    """Feature rows around the scale of a model's own (log counts) to check new rows on."""
+    rng = np.random.default_rng(seed)
+    return np.abs(rng.normal(2.0, 2.0, size=(_CHECK_NEW, dim))).astype(np.float32)
+
+
+def _baseline_difference(layers: Any, baselines: Any, axis: str, features: np.ndarray) -> float:
+    """max |numpy - Keras| of each baseline's feature term of ``axis``."""
+    return max((_difference(numpy_base.term(features), base.feature_term(axis, features))
+                for base, numpy_base in zip(layers, baselines, strict=True)), default=0.0)
 
 
 def _difference(found: object, expected: object) -> float:
@@ -119,7 +156,9 @@ def predictor_for(model: keras.Model) -> Predictor:
     tables = numpy_pitot(model)
     if tables is None:
         return KerasPredictor(model)
-    difference = max(largest_difference(model, tables), new_workload_difference(model, tables))
+    difference = max(largest_difference(model, tables),
+                     new_rows_difference(model, tables, "workload"),
+                     new_rows_difference(model, tables, "platform"))
     if not difference <= CHECK_TOLERANCE:
         _logger.warning("numpy tables differ from the Keras model by %.3g (log runtime); "
                         "serving through Keras", difference)

@@ -40,7 +40,7 @@ class Limits:
     max_opcode_entries: int = 1_024
     #: largest opcode count (float64 holds whole numbers exactly up to 2**53 ≈ 9e15)
     max_opcode_count: float = 1e15
-    #: numbers in one row's ``workload_features``
+    #: numbers in one row's ``workload_features`` or ``platform_features``
     max_features: int = 4_096
     #: largest |feature| (encoded features are log counts or standardised values, |x| < 100)
     max_feature_magnitude: float = 1e6

@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from pitot_tf.conformal.calibration import ConformalUpperBound
+from pitot_tf.conformal.few_shot import k_group
 from pitot_tf.errors import ConformalError
 from pitot_tf.serving.bad_request import BadRequest
 
@@ -68,3 +69,28 @@ class Margins:
         inverse = inverse.reshape(-1)
         log_pred = np.asarray(log_pred, dtype=np.float64)
         return log_pred[np.arange(len(inverse)), heads[inverse]] + margins[inverse]
+
+
+class MarginsAfterRuns:
+    """Bounds after k measured runs folded into a new workload (or platform), by objective
+    degree: each Mondrian by the group of k (:func:`pitot_tf.conformal.few_shot.fold_in_bounds`);
+    a degree without one uses the highest degree calibrated, as :class:`Margins` does."""
+
+    def __init__(self, by_degree: dict[int, ConformalUpperBound]) -> None:
+        if not by_degree:
+            raise ValueError("no bound after measured runs to serve")
+        self.by_degree = dict(by_degree)
+        self.highest = max(self.by_degree)
+
+    def upper_bound(self, log_pred: np.ndarray, degree: np.ndarray, alpha: float,
+                    k: int) -> np.ndarray:
+        """``(n,)`` log-domain bound of rows ``log_pred`` ``(n, heads)`` of entities with
+        ``k`` runs folded in; ConformalError for an alpha the calibration cannot support."""
+        group = k_group(k)
+        out = np.empty(len(degree))
+        for d in np.unique(degree).tolist():
+            rows = degree == d
+            bound = self.by_degree.get(int(d), self.by_degree[self.highest])
+            out[rows] = bound.upper_bound(log_pred[rows], alpha=alpha,
+                                          groups=np.full(int(rows.sum()), group))
+        return out

@@ -1,4 +1,5 @@
-"""A new workload's side features in a request: ``workload_features`` or ``opcode_counts``.
+"""A new workload's side features in a request: ``workload_features`` or ``opcode_counts``;
+and a new platform's, ``platform_features`` (read by the same :func:`features_by_row`).
 
 A row that names a workload the model has not seen gives either its feature vector or its
 opcode counts (encoded with the model's own :class:`~pitot_tf.data.counts.CountEncoding`),
@@ -21,50 +22,54 @@ from pitot_tf.serving.body_checks import too_deep
 from pitot_tf.serving.limits import Limits
 
 
-def feature_vector(value: Any, row: int = 0, limits: Limits = Limits()) -> np.ndarray | None:
+def feature_vector(value: Any, row: int = 0, limits: Limits = Limits(),
+                   field: str = "workload_features") -> np.ndarray | None:
     """``"0.5;1.2"``, ``[0.5, 1.2]`` → float32 array; empty/None → None (not cold start).
     At most ``limits.max_features`` numbers, each a finite number (not a boolean) of
-    magnitude at most ``limits.max_feature_magnitude``."""
+    magnitude at most ``limits.max_feature_magnitude``; ``field`` names the request field
+    (``workload_features`` or ``platform_features``) in errors."""
     if is_missing(value):
         return None
     if isinstance(value, str):
-        check_text(value, "workload_features", row, limits)
+        check_text(value, field, row, limits)
         items: list[Any] = [s for s in value.replace(",", ";").split(";") if s.strip()]
     elif isinstance(value, (list, tuple, np.ndarray, pd.Series)):
         items = value if isinstance(value, list) else list(value)
     else:
-        raise BadRequest(f"row {row}: workload_features must be a list of numbers or one "
+        raise BadRequest(f"row {row}: {field} must be a list of numbers or one "
                          f"';'-separated string, got {show(value)}")
     if len(items) > limits.max_features:
-        raise BadRequest(f"row {row}: workload_features: {len(items)} numbers, over the limit "
+        raise BadRequest(f"row {row}: {field}: {len(items)} numbers, over the limit "
                          f"of {limits.max_features} (PITOT_SERVE_MAX_FEATURES)")
     try:
         if any(isinstance(item, (bool, np.bool_)) for item in items):
             raise TypeError
         numbers = np.asarray([float(item) for item in items], dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
-        raise BadRequest(f"row {row}: workload_features must be numbers, got {show(value)}"
+        raise BadRequest(f"row {row}: {field} must be numbers, got {show(value)}"
                          ) from None
     if not np.all(np.isfinite(numbers)):
-        raise BadRequest(f"row {row}: workload_features must be finite, got {show(value)}")
+        raise BadRequest(f"row {row}: {field} must be finite, got {show(value)}")
     if len(numbers) and np.max(np.abs(numbers)) > limits.max_feature_magnitude:
-        raise BadRequest(f"row {row}: workload_features: a value of magnitude above "
+        raise BadRequest(f"row {row}: {field}: a value of magnitude above "
                          f"{limits.max_feature_magnitude:g} (PITOT_SERVE_MAX_FEATURE_MAGNITUDE)"
                          f", got {show(value)}")
     vector = numbers.astype(np.float32)
     return vector if len(vector) else None
 
 
-def features_by_row(values: Sequence[Any] | None, dim: int | None,
-                    limits: Limits = Limits()) -> dict[int, np.ndarray]:
-    """Feature vectors of the rows that give one, each ``dim`` long (when known)."""
+def features_by_row(values: Sequence[Any] | None, dim: int | None, limits: Limits = Limits(),
+                    field: str = "workload_features", axis: str = "workload",
+                    ) -> dict[int, np.ndarray]:
+    """Feature vectors of the rows that give one in ``field``, each ``dim`` long (when
+    known) for a new row of ``axis``."""
     found: dict[int, np.ndarray] = {}
     for row, value in enumerate(values or ()):
-        vector = None if value is None else feature_vector(value, row, limits)
+        vector = None if value is None else feature_vector(value, row, limits, field)
         if vector is None:
             continue
         if dim is not None and len(vector) != dim:
-            raise BadRequest(f"row {row}: workload_features: a new workload needs {dim} "
+            raise BadRequest(f"row {row}: {field}: a new {axis} needs {dim} "
                              f"features, got {len(vector)}")
         found[row] = vector
     return found
@@ -139,3 +144,10 @@ def new_workload_features(features: Sequence[Any] | None, counts: Sequence[Any] 
         raise BadRequest(f"row {both[0]}: give a new workload's workload_features or its "
                          f"opcode_counts, not both")
     return given | encoded
+
+
+def new_platform_features(values: Sequence[Any] | None, dim: int | None,
+                          limits: Limits = Limits()) -> dict[int, np.ndarray]:
+    """Per row that gives ``platform_features`` (a new platform), its feature vector, ``dim``
+    long when known; bounded as ``workload_features``."""
+    return features_by_row(values, dim, limits, "platform_features", "platform")

@@ -18,19 +18,28 @@ from pitot_tf.models.fold_in import Entity, Measurements
 
 
 class Predictor(Protocol):
-    """Log runtime ``(n, heads)`` for index arrays, a copy with new workload rows, and a copy
-    with one row refitted to measured runtimes (few-shot fold-in)."""
+    """Log runtime ``(n, heads)`` for index arrays, a copy with new workload or platform
+    rows, and a copy with one row refitted to measured runtimes (few-shot fold-in)."""
 
     @property
     def workloads(self) -> int: ...
 
     @property
+    def platforms(self) -> int: ...
+
+    @property
     def feature_dim(self) -> int | None:
         """How many features a new workload needs (None: unknown)."""
+
+    @property
+    def platform_feature_dim(self) -> int | None:
+        """How many features a new platform needs (None: unknown, or none can be added)."""
 
     def predict(self, platform: np.ndarray, workload: np.ndarray,
                 interferers: np.ndarray) -> np.ndarray: ...
 
     def with_workloads(self, features: np.ndarray) -> Predictor: ...
+
+    def with_platforms(self, features: np.ndarray) -> Predictor: ...
 
     def fold_in(self, entity: Entity, measurements: Measurements) -> Predictor: ...

@@ -28,12 +28,25 @@ the margins calibrated on the run's cold validation rows (workloads held out of 
 ``split --mode cold-workload`` makes), which hold for new workloads; a run without such rows
 has only margins of measured workloads, and ``note`` warns that the bound may not hold.
 
+A row may likewise give ``platform_features`` (a new platform's encoded feature vector, in the
+dataset's ``f_platform`` order): it gets a new platform row (the platform tower's output for
+those features only, :meth:`~pitot_tf.models.numpy_predictor.NumpyPitot.with_platforms`), alone
+or under a new workload, and ``note`` says it was predicted from platform features. Its bound
+uses the margins of the run's cold-platform validation rows (a new workload on it: cold-both
+rows; :mod:`pitot_tf.serving.cold_rows`), or warns that the bound may not hold without them.
+A row naming a platform the model does not know without ``platform_features`` is a bad
+request.
+
 Measured runs: a row may give ``measured``, a list (or its JSON text) of runs of its workload
 alone on other platforms, ``{"platform": ..., "runtime_s": ...}``, or of other workloads alone on
 its platform, ``{"workload": ..., "runtime_s": ...}`` (:mod:`pitot_tf.serving.measured`). They
-are folded into that workload's (platform's) row before the row is predicted
-(:mod:`pitot_tf.models.fold_in`), and ``note`` says so; the bound keeps the margins of the row's
-kind, calibrated without measurements.
+are folded into that workload's (platform's, a new one included) row before the row is predicted
+(:mod:`pitot_tf.models.fold_in`), and ``note`` says so. A model trained on a cold-workload split
+calibrated, on its held-out validation workloads, both its fold-in prior and bounds after k
+runs of a workload folded in (Mondrian by the group of k, :mod:`pitot_tf.conformal.few_shot`):
+a row with runs of its workload uses the group of its k. A model trained on a cold-platform
+split did the same on its held-out platforms, for runs of workloads on a platform. Otherwise
+the bound keeps the margins of the row's kind, calibrated without measurements.
 
 Bad requests raise :class:`~pitot_tf.serving.bad_request.BadRequest`: one line naming the row,
 field and value, which ``mlflow models serve`` returns as HTTP 400 (see docs/mlflow.md). Every
@@ -53,7 +66,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +75,12 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from pitot_tf.conformal.calibration import ConformalUpperBound
-from pitot_tf.data.counts import CountEncoding
+from pitot_tf.conformal.few_shot import k_group
+from pitot_tf.conformal.groups import COLD_WORKLOAD
 from pitot_tf.data.units import DEFAULT_UNIT, seconds_per
-from pitot_tf.errors import PitotError
+from pitot_tf.errors import ConformalError, PitotError
 from pitot_tf.models.fold_in import Entity
-from pitot_tf.models.numpy_predictor import NumpyPitot
-from pitot_tf.models.numpy_store import load_tables, save_tables
+from pitot_tf.models.numpy_store import load_tables
 from pitot_tf.serving.answer import (
     ORIENTS,
     OUTPUT_COLUMNS,
@@ -78,73 +91,44 @@ from pitot_tf.serving.answer import (
 )
 from pitot_tf.serving.bad_request import BadRequest, ModelFailure
 from pitot_tf.serving.batching import predict_grouped
+from pitot_tf.serving.cold_rows import (
+    COLD_BOUND_NOTE,
+    COLD_NOTE,
+    PLATFORM_NOTE,
+    WARM_BOUND_NOTE,
+    GrownRows,
+    cold_bounds,
+    kind_margins,
+    with_new_rows,
+)
 from pitot_tf.serving.limits import Limits
-from pitot_tf.serving.margins import Margins
+from pitot_tf.serving.margins import Margins, MarginsAfterRuns
 from pitot_tf.serving.measured import MeasuredRuns
 from pitot_tf.serving.mlflow_guard import guard_scoring_server
 from pitot_tf.serving.predictor import Predictor
+from pitot_tf.serving.pyfunc_artifacts import (
+    CALIBRATION_ARTIFACT,
+    DEFAULT_ALPHA,
+    KERAS_ARTIFACT,
+    MODEL_FROM_CODE,
+    PLATFORM_FOLD_IN_KEY,
+    TABLES_ARTIFACT,
+    TABLES_LAYOUT_ARTIFACT,
+    calibration_state,
+    load_keras,
+    served_count_encoding,
+    write_artifacts,
+)
 from pitot_tf.serving.request_parsing import INPUT_COLUMNS, Names, Request
 
 _logger = logging.getLogger(__name__)
 
-#: The file MLflow runs to load the model (MLflow's "model from code":
-#: :mod:`~pitot_tf.serving.pyfunc_model`), found beside this module wherever it is installed.
-MODEL_FROM_CODE = Path(__file__).with_name("pyfunc_model.py")
-KERAS_ARTIFACT = "keras_model"
-TABLES_ARTIFACT = "numpy_tables"
-TABLES_LAYOUT_ARTIFACT = "numpy_layout"
-CALIBRATION_ARTIFACT = "calibration"
-KERAS_FILE = "model.keras"
-CALIBRATION_FILE = "calibration.json"
-DEFAULT_ALPHA = 0.05
-COLD_NOTE = "new workload predicted from its features (cold start)"
 FOLDED_NOTE = "{} measured run(s) folded in; the bound is calibrated without measurements"
-COLD_BOUND_NOTE = "cold bound: calibrated on workloads held out of training"
-WARM_BOUND_NOTE = ("bound calibrated on measured workloads only: it may not hold for a new one "
-                   "(train on a cold-workload split for cold bounds)")
-__all__ = ["INPUT_COLUMNS", "ORIENTS", "OUTPUT_COLUMNS", "AnswerTable", "BadRequest",
-           "PitotRuntimeModel"]
-
-
-def calibration_state(
-    workloads: Iterable[Any], platforms: Iterable[Any], interferer_width: int,
-    bounds: dict[str, tuple[int, ConformalUpperBound]], unit: str = DEFAULT_UNIT,
-    cold_bounds: dict[str, ConformalUpperBound] | None = None,
-    counts: CountEncoding | None = None,
-) -> dict[str, Any]:
-    """The JSON the pyfunc reads: axis names, the model's co-runner width, the dataset's
-    runtime unit, per objective its degree and saved bound
-    (``{"mf": (1, bound), "if2": (2, bound)}``) and, where given, its cold bound, and how
-    opcode counts become workload features (``workload_counts``; absent if they cannot)."""
-    objectives: dict[str, dict[str, Any]] = {}
-    for name, (degree, bound) in bounds.items():
-        objectives[name] = {"degree": degree, "bound": bound.to_dict()}
-        if cold_bounds and name in cold_bounds:
-            objectives[name]["cold_bound"] = cold_bounds[name].to_dict()
-    state = {
-        "workloads": [str(n) for n in workloads], "platforms": [str(n) for n in platforms],
-        "interferer_width": int(interferer_width), "default_alpha": DEFAULT_ALPHA,
-        "runtime_unit": unit, "objectives": objectives,
-    }
-    if counts is not None:
-        state["workload_counts"] = counts.to_dict()
-    return state
-
-
-def write_artifacts(model: Any, state: dict[str, Any], folder: Path,
-                    predictor: Predictor | None = None) -> dict[str, str]:
-    """Save what the pyfunc serves from into ``folder``; the pyfunc artifacts map. With
-    ``predictor`` numpy tables (a Pitot model, checked against Keras by
-    :func:`~pitot_tf.serving.keras_predictor.predictor_for`) those tables (``.npz`` and JSON),
-    which load without Keras; else the Keras model. And the calibration JSON."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / CALIBRATION_FILE).write_text(json.dumps(state))
-    artifacts = {CALIBRATION_ARTIFACT: str(folder / CALIBRATION_FILE)}
-    if isinstance(predictor, NumpyPitot):
-        arrays, layout = save_tables(predictor, folder)
-        return {TABLES_ARTIFACT: str(arrays), TABLES_LAYOUT_ARTIFACT: str(layout), **artifacts}
-    model.save(folder / KERAS_FILE)
-    return {KERAS_ARTIFACT: str(folder / KERAS_FILE), **artifacts}
+FOLDED_BOUND_NOTE = ("{} measured run(s) folded in; bound calibrated on held-out {}s with {} "
+                     "run(s) folded in")
+__all__ = ["COLD_BOUND_NOTE", "COLD_NOTE", "INPUT_COLUMNS", "MODEL_FROM_CODE", "ORIENTS",
+           "OUTPUT_COLUMNS", "PLATFORM_NOTE", "WARM_BOUND_NOTE", "AnswerTable", "BadRequest",
+           "PitotRuntimeModel", "calibration_state", "write_artifacts"]
 
 
 class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
@@ -163,7 +147,7 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
             self.load_predictor(load_tables(context.artifacts[TABLES_ARTIFACT],
                                             context.artifacts[TABLES_LAYOUT_ARTIFACT]), state)
         else:
-            self.load(_load_keras(context.artifacts[KERAS_ARTIFACT]), state)
+            self.load(load_keras(context.artifacts[KERAS_ARTIFACT]), state)
         guard_scoring_server(self.names.limits)
 
     def load(self, model: Any, state: dict[str, Any]) -> None:
@@ -183,21 +167,25 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
     def load_state(self, state: dict[str, Any]) -> None:
         """Names, co-runner width, runtime unit and bounds from :func:`calibration_state`."""
         feature_dim = self.predictor.feature_dim
+        platform_feature_dim = getattr(self.predictor, "platform_feature_dim", None)
         self.names = Names(
             workloads={name: i for i, name in enumerate(state["workloads"])},
             platforms={name: i for i, name in enumerate(state["platforms"])},
             width=int(state["interferer_width"]),
             default_alpha=float(state.get("default_alpha", DEFAULT_ALPHA)),
-            feature_dim=feature_dim, counts=_count_encoding(state, feature_dim),
-            limits=Limits.from_environment())
+            feature_dim=feature_dim, counts=served_count_encoding(state, feature_dim),
+            limits=Limits.from_environment(), platform_feature_dim=platform_feature_dim)
         self.platform_names = np.asarray(state["platforms"], dtype=object)
         self.seconds_per_unit = seconds_per(state.get("runtime_unit", DEFAULT_UNIT))
         self.margins = Margins({
             int(info["degree"]): (name, ConformalUpperBound.from_dict(info["bound"]))
             for name, info in state["objectives"].items()})
-        cold = {int(info["degree"]): (name, ConformalUpperBound.from_dict(info["cold_bound"]))
-                for name, info in state["objectives"].items() if "cold_bound" in info}
-        self.cold_margins = Margins(cold) if cold else None
+        self.kind_margins = kind_margins(state)
+        #: The margins of new workloads on known platforms (None: not calibrated).
+        self.cold_margins = self.kind_margins.get(COLD_WORKLOAD)
+        #: Per axis, the margins after k runs folded into a new entity (None: not calibrated).
+        self.fold_in_margins = _after_runs(state, "fold_in_bound")
+        self.platform_fold_in_margins = _after_runs(state, PLATFORM_FOLD_IN_KEY)
 
     def predict(self, context: Any, model_input: pd.DataFrame,
                 params: dict[str, Any] | None = None) -> pd.DataFrame | dict[str, list[Any]]:
@@ -226,33 +214,64 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
             raise ModelFailure(error) from error
 
     def log_runtime(self, request: Request) -> np.ndarray:
-        """``(n, heads)`` log runtime; rows that give features get a new workload row each."""
-        predictor, workload = self.predictor, request.workload_index
-        if request.features:
-            rows = sorted(request.features)
-            predictor = predictor.with_workloads(np.stack([request.features[r] for r in rows]))
-            workload = workload.copy()
-            workload[rows] = self.predictor.workloads + np.arange(len(rows), dtype=np.int32)
-        log_pred = np.asarray(predict_grouped(predictor.predict, request.platform, workload,
-                                              request.interferers, self.names.width),
-                              dtype=np.float64)
+        """``(n, heads)`` log runtime; rows that give features get a new workload (platform)
+        row each (:func:`~pitot_tf.serving.cold_rows.with_new_rows`)."""
+        grown = with_new_rows(self.predictor, request)
+        log_pred = self.predict_rows(grown.predictor, grown, request)
+        if grown.known_platforms is not grown.predictor:  # rows on known platforms: see GrownRows
+            known = np.flatnonzero(grown.platform < grown.known_platforms.platforms)
+            if len(known):
+                log_pred[known] = self.predict_rows(grown.known_platforms, grown, request, known)
         for row, runs in request.measured.items():
-            log_pred[row] = self.folded_row(predictor, request, workload, row, runs)
+            log_pred[row] = self.folded_row(grown, request, row, runs)
         return log_pred
 
-    def folded_row(self, predictor: Predictor, request: Request, workload: np.ndarray,
-                   row: int, runs: MeasuredRuns) -> np.ndarray:
+    def predict_rows(self, predictor: Predictor, grown: GrownRows, request: Request,
+                     rows: np.ndarray | None = None) -> np.ndarray:
+        """``(n, heads)`` float64 log runtime of ``rows`` (None: every row) by ``predictor``."""
+        if rows is None:
+            platform, workload, interferers = grown.platform, grown.workload, request.interferers
+        else:
+            platform, workload = grown.platform[rows], grown.workload[rows]
+            interferers = request.interferers[rows]
+        return np.asarray(predict_grouped(predictor.predict, platform, workload, interferers,
+                                          self.names.width), dtype=np.float64)
+
+    def folded_row(self, grown: GrownRows, request: Request, row: int,
+                   runs: MeasuredRuns) -> np.ndarray:
         """Row ``row``'s ``(heads,)`` log runtime after its measured runs are folded into its
         workload's row (runs on platforms) or its platform's (runs of workloads)."""
+        platform, workload = grown.platform, grown.workload
         if runs.axis == "workload":
             entity, names = Entity("workload", int(workload[row])), self.names.platforms
         else:
-            entity, names = Entity("platform", int(request.platform[row])), self.names.workloads
+            entity, names = Entity("platform", int(platform[row])), self.names.workloads
         measured = runs.measurements(names, self.seconds_per_unit, f"row {row}: measured")
-        folded = predictor.fold_in(entity, measured)
+        folded = grown.for_row(row).fold_in(entity, measured)
         one = slice(row, row + 1)
-        return np.asarray(folded.predict(request.platform[one], workload[one],
+        return np.asarray(folded.predict(platform[one], workload[one],
                                          request.interferers[one])[0], dtype=np.float64)
+
+    @staticmethod
+    def folded_bound(after: MarginsAfterRuns, row: int, log_pred: np.ndarray, degree: int,
+                     alpha: float, runs: MeasuredRuns) -> tuple[float, str]:
+        """Row ``row``'s log bound once ``runs`` are folded into its workload (platform): the
+        margin of ``after`` calibrated with as many runs folded in, and its note."""
+        k = len(runs.names)
+        try:
+            upper = after.upper_bound(log_pred[None], np.array([degree]), alpha, k)
+        except ConformalError as error:
+            raise BadRequest(f"row {row}: alpha {alpha!r}: {error}") from None
+        return float(upper[0]), FOLDED_BOUND_NOTE.format(k, runs.axis, k_group(k))
+
+    def platform_column(self, request: Request) -> np.ndarray:
+        """Each row's platform name: the model's, or as given for a new platform."""
+        names = self.platform_names[np.maximum(request.platform, 0)]
+        if request.platform_features:
+            names = names.copy()
+            for row in request.platform_features:
+                names[row] = request.platform_name[row]
+        return names
 
     def seconds(self, log_runtime: np.ndarray) -> np.ndarray:
         """Seconds from the model's natural-log runtimes (in its dataset's unit)."""
@@ -269,40 +288,26 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         inverse = inverse.reshape(-1)
         calibration = np.asarray([name for name, _ in chosen], dtype=object)[inverse]
         notes = np.asarray([note for _, note in chosen], dtype=object)[inverse]
-        cold = np.asarray(sorted(request.features), dtype=np.intp)
-        if len(cold) and self.cold_margins is not None:
-            log_bound[cold] = self.cold_margins.upper_bound(
-                log_pred[cold], degree[cold], request.alpha[cold])
-        bound_note = WARM_BOUND_NOTE if self.cold_margins is None else COLD_BOUND_NOTE
-        for row in cold.tolist():
-            notes[row] = "; ".join(n for n in (COLD_NOTE, bound_note, notes[row]) if n)
+        cold_bounds(self.kind_margins, request, log_pred, log_bound, notes)
         for row, runs in request.measured.items():
-            notes[row] = "; ".join(n for n in (FOLDED_NOTE.format(len(runs.names)), notes[row])
-                                   if n)
+            note = FOLDED_NOTE.format(len(runs.names))
+            after = (self.fold_in_margins if runs.axis == "workload"
+                     else self.platform_fold_in_margins)
+            if after is not None:
+                log_bound[row], note = self.folded_bound(
+                    after, row, log_pred[row], int(degree[row]), float(request.alpha[row]),
+                    runs)
+            notes[row] = "; ".join(n for n in (note, notes[row]) if n)
         runtime, bound = self.seconds(log_pred[:, 0]), self.seconds(log_bound)
         check_finite(runtime, bound)
-        return Answer(workload=request.workload, platform=self.platform_names[request.platform],
+        return Answer(workload=request.workload, platform=self.platform_column(request),
                       co_runners=request.co_runners, alpha=request.alpha,
                       predicted_runtime_s=runtime, upper_bound_s=bound,
                       calibration=calibration, note=notes)
 
 
-def _load_keras(path: str) -> Any:
-    """A model kind served through Keras (not Pitot): its saved Keras model."""
-    import keras
-
-    import pitot_tf.models.build  # noqa: F401  (registers the custom layers)
-
-    return keras.saving.load_model(path, compile=False)
-
-
-def _count_encoding(state: dict[str, Any], feature_dim: int | None) -> CountEncoding | None:
-    """The saved opcode-count encoding, if any and if it makes vectors the model takes."""
-    if "workload_counts" not in state:
-        return None
-    encoding = CountEncoding.from_dict(state["workload_counts"])
-    if feature_dim is not None and len(encoding.features) != feature_dim:
-        _logger.warning("saved opcode-count encoding makes %d features, the model takes %d; "
-                        "opcode_counts will be refused", len(encoding.features), feature_dim)
-        return None
-    return encoding
+def _after_runs(state: dict[str, Any], key: str) -> MarginsAfterRuns | None:
+    """The margins after k runs saved under ``key`` per objective, by degree (None: none)."""
+    after = {int(info["degree"]): ConformalUpperBound.from_dict(info[key])
+             for info in state["objectives"].values() if key in info}
+    return MarginsAfterRuns(after) if after else None

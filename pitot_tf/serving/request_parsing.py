@@ -1,8 +1,8 @@
 """A ``pyfunc-model`` request, checked and turned into index arrays, or one clear error.
 
 Every check names the row, the field and the value at fault in one line
-(:class:`~pitot_tf.serving.bad_request.BadRequest`); a new workload's features are read by
-:mod:`pitot_tf.serving.new_workload_fields`. Every input is
+(:class:`~pitot_tf.serving.bad_request.BadRequest`); a new workload's or platform's features are
+read by :mod:`pitot_tf.serving.new_workload_fields`. Every input is
 measured against :class:`~pitot_tf.serving.limits.Limits` before anything is built for it:
 rows, name and text lengths, co-runners per row, feature vectors, opcode counts. Numbers must
 be finite numbers (not booleans) and names strings. A request is read by column
@@ -35,10 +35,10 @@ from pitot_tf.serving.bad_request import (
 from pitot_tf.serving.frames import column_lists
 from pitot_tf.serving.limits import Limits
 from pitot_tf.serving.measured import MeasuredRuns, measured_runs
-from pitot_tf.serving.new_workload_fields import new_workload_features
+from pitot_tf.serving.new_workload_fields import new_platform_features, new_workload_features
 
 INPUT_COLUMNS = ("workload", "platform", "co_runners", "alpha", "workload_features",
-                 "opcode_counts", "measured")
+                 "opcode_counts", "measured", "platform_features")
 REQUIRED_COLUMNS = ("workload", "platform")
 #: Value types a column of numbers converts in one step (not ``bool``: True is not 1.0).
 _PLAIN_NUMBERS = {float, int}
@@ -47,8 +47,10 @@ _PLAIN_NUMBERS = {float, int}
 @dataclass(frozen=True)
 class Request:
     """A checked request: per row its names, indices, co-runners, alpha and (cold start) its
-    new workload's features (given, or encoded from its opcode counts). ``workload_index`` is
-    -1 for rows that give features or counts."""
+    new workload's features (given, or encoded from its opcode counts) or its new platform's.
+    ``workload_index`` (``platform``) is -1 for rows that give workload (platform) features
+    under a name the model does not know; every such row gets a new row when predicted,
+    whatever its name (:func:`~pitot_tf.serving.cold_rows.with_new_rows`)."""
 
     workload: list[str]
     platform: np.ndarray  # (n,) int32
@@ -58,6 +60,8 @@ class Request:
     alpha: np.ndarray  # (n,) float64
     features: dict[int, np.ndarray]  # row -> its workload's feature vector (cold start)
     measured: dict[int, MeasuredRuns] = field(default_factory=dict)  # row -> runs to fold in
+    platform_features: dict[int, np.ndarray] = field(default_factory=dict)  # row -> new platform
+    platform_name: list[str] = field(default_factory=list)  # per row, as given (stripped)
 
     def __len__(self) -> int:
         return len(self.workload)
@@ -230,7 +234,8 @@ def check_columns(columns: Iterable[Any]) -> None:
 class Names:
     """What a request is checked against: the names on each axis, the model's co-runner width,
     the default alpha, (when known) the length of a workload feature vector and how opcode
-    counts are encoded into one, and the bounds of every input."""
+    counts are encoded into one, the length of a platform feature vector, and the bounds of
+    every input."""
 
     workloads: dict[str, int]
     platforms: dict[str, int]
@@ -239,6 +244,7 @@ class Names:
     feature_dim: int | None = None
     counts: CountEncoding | None = None
     limits: Limits = Limits()
+    platform_feature_dim: int | None = None
 
     def parse(self, frame: pd.DataFrame) -> Request:
         """The checked :class:`Request` for a table of ``INPUT_COLUMNS``; BadRequest if not."""
@@ -260,15 +266,19 @@ class Names:
             self.counts, self.limits)
         workload_index, workloads = indices(columns["workload"], self.workloads, "workload",
                                             "workload", self.limits, skip=set(features))
-        platform_index, _ = indices(columns["platform"], self.platforms, "platform", "platform",
-                                    self.limits)
+        new_platforms = new_platform_features(columns.get("platform_features"),
+                                              self.platform_feature_dim, self.limits)
+        platform_index, platform_names = indices(columns["platform"], self.platforms, "platform",
+                                                 "platform", self.limits,
+                                                 skip=set(new_platforms))
         interferers, co_runners = co_runner_rows(columns.get("co_runners"), self.workloads,
                                                  self.width, self.limits, rows=n)
         return Request(
             workload=workloads, platform=platform_index,
             workload_index=workload_index, interferers=interferers, co_runners=co_runners,
             alpha=alphas(columns.get("alpha"), self.default_alpha, rows=n), features=features,
-            measured=measured_by_row(columns.get("measured")))
+            measured=measured_by_row(columns.get("measured")),
+            platform_features=new_platforms, platform_name=platform_names)
 
 
 def measured_by_row(values: Sequence[Any] | None) -> dict[int, MeasuredRuns]:

@@ -27,6 +27,7 @@ from pitot_tf.tracking import names
 from pitot_tf.tracking.fingerprint import data_fingerprint
 from pitot_tf.tracking.run_log import log_evaluation, log_params, run_param, staged_artifacts
 from pitot_tf.tracking.runs import tracked_run
+from pitot_tf.training.warm_start import load_keras_model
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _COPIED_TAGS = (names.TAG_PRESET, names.TAG_FAMILY, names.TAG_LEVEL, names.TAG_REPLICATE)
@@ -85,19 +86,6 @@ def experiment_of(ref: str) -> str:
     client = mlflow.MlflowClient()
     run = client.get_run(resolve_run_id(ref))
     return str(client.get_experiment(run.info.experiment_id).name)
-
-
-def load_keras_model(ref: str | os.PathLike[str]) -> keras.Model:
-    """A Keras model from a ``.keras`` file or an MLflow model URI of the Keras flavour."""
-    import pitot_tf.models.build  # noqa: F401  (registers the custom layers)
-
-    text = str(ref)
-    if "://" in text or text.startswith(("runs:/", "models:/")):
-        return mlflow.keras.load_model(text)
-    path = Path(text)
-    if not path.is_file():
-        raise ConfigError(f"model '{text}' not found (a .keras file or runs:/<id>/model)")
-    return keras.saving.load_model(path, compile=False)
 
 
 def load_run_inputs(

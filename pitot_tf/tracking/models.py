@@ -28,12 +28,19 @@ import pandas as pd
 from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
 
+from pitot_tf.conformal.calibration import ConformalUpperBound
 from pitot_tf.conformal.evaluate import Evaluation
+from pitot_tf.conformal.few_shot import fold_in_bounds
 from pitot_tf.data.counts import count_encoding
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.serving.keras_predictor import predictor_for
-from pitot_tf.serving.pyfunc import MODEL_FROM_CODE, calibration_state, write_artifacts
+from pitot_tf.serving.predictor import Predictor
+from pitot_tf.serving.pyfunc_artifacts import (
+    MODEL_FROM_CODE,
+    calibration_state,
+    write_artifacts,
+)
 from pitot_tf.tracking.fingerprint import PACKAGE_ROOT
 from pitot_tf.tracking.names import MODEL_NAME, PYFUNC_NAME
 from pitot_tf.training.batches import max_interferers
@@ -113,6 +120,7 @@ def pyfunc_signature() -> ModelSignature:
         ColSpec(AnyType(), "workload_features", required=False),
         ColSpec(AnyType(), "opcode_counts", required=False),
         ColSpec(AnyType(), "measured", required=False),
+        ColSpec(AnyType(), "platform_features", required=False),
     ])
     outputs = Schema([
         ColSpec("string", "workload"), ColSpec("string", "platform"),
@@ -124,14 +132,40 @@ def pyfunc_signature() -> ModelSignature:
     return ModelSignature(inputs, outputs, params=answer_form)
 
 
-def pyfunc_state(dataset: Dataset, evaluation: Evaluation) -> dict[str, Any]:
-    """Calibration JSON for the pyfunc: every evaluated objective's bound by degree, and how
-    the dataset encodes opcode counts (so a served model encodes a new workload's counts)."""
+def pyfunc_state(dataset: Dataset, evaluation: Evaluation,
+                 fold_in: dict[str, ConformalUpperBound] | None = None,
+                 platform_fold_in: dict[str, ConformalUpperBound] | None = None,
+                 ) -> dict[str, Any]:
+    """Calibration JSON for the pyfunc: every evaluated objective's bound by degree (and its
+    bound after k measurements of a workload, ``fold_in``, or of workloads on a platform,
+    ``platform_fold_in``), and how the dataset encodes opcode counts (so a served model
+    encodes a new workload's counts)."""
     bounds = {name: (dataset.objectives[name].degree, bound)
               for name, bound in evaluation.bounds.items()}
     return calibration_state(dataset.workloads.names, dataset.platforms.names,
                              max_interferers(dataset), bounds, dataset.unit,
-                             evaluation.cold_bounds, count_encoding(dataset))
+                             evaluation.cold_bounds, count_encoding(dataset), fold_in,
+                             evaluation.kind_bounds, platform_fold_in)
+
+
+def served_parts(model: keras.Model, dataset: Dataset,
+                 evaluation: Evaluation) -> tuple[Predictor, dict[str, Any]]:
+    """What the pyfunc serves: the model's predictor (numpy tables for a Pitot model) and
+    its calibration JSON. A Pitot model evaluated on held-out validation workloads (a
+    cold-workload split; platforms: a cold-platform split) gets that axis's fold-in prior
+    calibrated on them and bounds after k measured runs
+    (:func:`~pitot_tf.conformal.few_shot.fold_in_bounds`)."""
+    predictor = predictor_for(model)
+    after: dict[str, dict[str, ConformalUpperBound]] = {}
+    if isinstance(predictor, NumpyPitot):
+        alphas = sorted({a for bound in evaluation.bounds.values() for a in bound.alphas})
+        for axis, rows in (("workload", evaluation.cold_rows),
+                           ("platform", evaluation.cold_platform_rows)):
+            if rows:
+                predictor, after[axis] = fold_in_bounds(predictor, dataset, rows, alphas,
+                                                        axis=axis)
+    return predictor, pyfunc_state(dataset, evaluation, after.get("workload"),
+                                   after.get("platform"))
 
 
 def log_models(model: keras.Model, dataset: Dataset, evaluation: Evaluation) -> list[str]:
@@ -145,11 +179,10 @@ def log_models(model: keras.Model, dataset: Dataset, evaluation: Evaluation) -> 
         # The signature was just inferred by running the model on this very example; MLflow's
         # check would run it again (0.7 s) and draw a Keras progress bar in the run's output.
         validate_serving_input=False)
-    predictor = predictor_for(model)
+    predictor, state = served_parts(model, dataset, evaluation)
     packages = SERVING_PACKAGES if isinstance(predictor, NumpyPitot) else KERAS_PACKAGES
     with tempfile.TemporaryDirectory(prefix="pitot-pyfunc-") as folder:
-        artifacts = write_artifacts(model, pyfunc_state(dataset, evaluation), Path(folder),
-                                    predictor)
+        artifacts = write_artifacts(model, state, Path(folder), predictor)
         pyfunc_info = mlflow.pyfunc.log_model(
             name=PYFUNC_NAME, python_model=str(MODEL_FROM_CODE), artifacts=artifacts,
             code_paths=[str(PACKAGE_ROOT)], signature=pyfunc_signature(),
