@@ -8,11 +8,14 @@ import pytest
 from planning_support import Served, planted, served_model
 
 from pitot_tf.errors import PlanningError
+from pitot_tf.models.fold_in import Entity
 from pitot_tf.planning.disagreement import disagreement
 from pitot_tf.planning.plan import MAX_BUDGET, propose
 from pitot_tf.planning.rows import candidates, empty
 from pitot_tf.planning.served import planning_model
 from pitot_tf.planning.strategies import STRATEGIES
+
+FIRST = Entity("workload", 0)
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +31,17 @@ def measured_rows(served: Served) -> object:
     return rows.take(keep)
 
 
+@pytest.mark.parametrize("axis", ["workload", "platform"])
 @pytest.mark.parametrize("name", list(STRATEGIES))
-def test_every_strategy_proposes_distinct_valid_unmeasured_rows(served: Served, name: str
-                                                                ) -> None:
+def test_every_strategy_proposes_distinct_valid_unmeasured_rows(served: Served, name: str,
+                                                                axis: str) -> None:
     names = served.pyfunc.names
-    model, _ = planning_model(served.pyfunc, 0.05)
-    rows = candidates(len(names.platforms), names.width, [[3], [5]])
+    model, _ = planning_model(served.pyfunc, 0.05, axis=axis)
+    others = len(names.platforms) if axis == "workload" else len(names.workloads)
+    rows = candidates(others, names.width, [[3], [5]])
     done = measured_rows(served)
-    proposals = propose(model, 0, rows, done, name, 12, seed=1)
-    keys = [(p.platform, p.co_runners) for p in proposals]
+    proposals = propose(model, Entity(axis, 0), rows, done, name, 12, seed=1)
+    keys = [(p.other, p.co_runners) for p in proposals]
     assert len(keys) == 12 and len(set(keys)) == 12
     assert set(keys) <= set(rows.keys()) and not set(keys) & set(done.keys())
     for p in proposals:
@@ -49,8 +54,9 @@ def test_a_new_workload_is_planned_from_its_features(served: Served) -> None:
     model, index = planning_model(served.pyfunc, 0.05, features)
     assert index == len(served.dataset.workloads)
     rows = candidates(len(served.pyfunc.names.platforms), served.pyfunc.names.width)
-    proposals = propose(model, index, rows, empty(served.pyfunc.names.width), "doptimal", 16)
-    assert sorted(p.platform for p in proposals) == list(range(16))  # every platform once
+    proposals = propose(model, Entity("workload", index), rows,
+                        empty(served.pyfunc.names.width), "doptimal", 16)
+    assert sorted(p.other for p in proposals) == list(range(16))  # every platform once
 
 
 @pytest.mark.parametrize(("budget", "message"), [
@@ -61,14 +67,22 @@ def test_bad_budgets_are_one_line_errors(served: Served, budget: int, message: s
     model, _ = planning_model(served.pyfunc, 0.05)
     rows = candidates(len(served.pyfunc.names.platforms), served.pyfunc.names.width)
     with pytest.raises(PlanningError, match=f"^{message}$"):
-        propose(model, 0, rows, rows.take(range(3)), "doptimal", budget)
+        propose(model, FIRST, rows, rows.take(range(3)), "doptimal", budget)
+
+
+@pytest.mark.parametrize("exponent", [-0.1, 1.5, float("nan")])
+def test_bad_cost_exponents_are_one_line_errors(served: Served, exponent: float) -> None:
+    model, _ = planning_model(served.pyfunc, 0.05)
+    rows = candidates(len(served.pyfunc.names.platforms), served.pyfunc.names.width)
+    with pytest.raises(PlanningError, match="^cost exponent must be between 0 and 1, got "):
+        propose(model, FIRST, rows, empty(1), "cost-variance", 2, cost_exponent=exponent)
 
 
 def test_unknown_strategy_and_single_model_disagreement(served: Served) -> None:
     model, _ = planning_model(served.pyfunc, 0.05)
     rows = candidates(len(served.pyfunc.names.platforms), served.pyfunc.names.width)
     with pytest.raises(PlanningError, match="unknown strategy 'best'; choose one of random"):
-        propose(model, 0, rows, empty(1), "best", 2)
+        propose(model, FIRST, rows, empty(1), "best", 2)
     single = planted(np.ones((4, 1, 3)))
     with pytest.raises(PlanningError, match="needs an ensemble"):
         disagreement(single, 2, np.random.default_rng(0))
@@ -87,9 +101,49 @@ def test_design_vectors_alone_are_x_p_and_match_finite_differences(served: Serve
 
     tables = served.pyfunc.predictor
     rows = candidates(5, served.pyfunc.names.width, [[2]])
-    design = design_vectors(tables, 1, rows)
+    design = design_vectors(tables, Entity("workload", 1), rows)
     alone = rows.degree() == 1
-    assert np.allclose(design[alone, :, :-1], tables.tables.x_p[rows.platform[alone]])
+    assert np.allclose(design[alone, :, :-1], tables.tables.x_p[rows.other[alone]])
     assert np.allclose(design[alone], _finite_differences(tables, 1, rows.take(np.flatnonzero(
         alone))), atol=1e-3)
     assert np.all(design[:, :, -1] == 1.0)
+
+
+def test_a_platforms_design_vectors_are_the_gradient_in_its_embedding(served: Served) -> None:
+    """``[x_w, 1]`` for every row, beside co-runners too: ``x_p`` enters the term alone only
+    (checked by finite differences of the platform's embedding)."""
+    from dataclasses import replace
+
+    from pitot_tf.planning.entity import design_vectors, member_log_runtime
+
+    tables = served.pyfunc.predictor
+    entity = Entity("platform", 2)
+    rows = candidates(6, served.pyfunc.names.width, [[3]])
+    design = design_vectors(tables, entity, rows)
+    origin = member_log_runtime(tables, entity, rows)[:, :, 0]
+    step = 1e-2
+    for j in range(design.shape[2] - 1):
+        x_p = tables.tables.x_p.astype(np.float64)
+        x_p[2, :, j] += step
+        moved = replace(tables, tables=replace(tables.tables, x_p=x_p))
+        slope = (member_log_runtime(moved, entity, rows)[:, :, 0] - origin) / step
+        assert np.allclose(design[:, :, j], slope, atol=1e-3)
+    assert np.all(design[:, :, -1] == 1.0)
+
+
+def test_gain_units_name_the_cost_exponent() -> None:
+    assert STRATEGIES["cost"].gain_unit() == STRATEGIES["cost"].gain
+    assert STRATEGIES["cost-variance"].gain_unit(1.0) == STRATEGIES["cost-variance"].gain
+    assert (STRATEGIES["cost-variance"].gain_unit(0.35)
+            == "predictive variance removed per (predicted seconds)^0.35")
+    assert STRATEGIES["variance"].gain_unit(0.35) == STRATEGIES["variance"].gain
+
+
+def test_a_new_platform_is_planned_from_its_features(served: Served) -> None:
+    features = served.dataset.platforms.features[3]
+    model, index = planning_model(served.pyfunc, 0.05, features, axis="platform")
+    assert index == len(served.dataset.platforms)
+    rows = candidates(len(served.pyfunc.names.workloads), served.pyfunc.names.width)
+    proposals = propose(model, Entity("platform", index), rows,
+                        empty(served.pyfunc.names.width), "doptimal", 24)
+    assert sorted(p.other for p in proposals) == list(range(24))  # every workload once

@@ -1,4 +1,4 @@
-"""The measured runtimes of the planned workload folded into the model before planning, so
+"""The measured runtimes of the planned entity folded into the model before planning, so
 the plan starts from what they taught (a thin adapter over
 :meth:`~pitot_tf.models.numpy_predictor.NumpyPitot.fold_in`).
 
@@ -18,12 +18,13 @@ from pitot_tf.planning.entity import PlanningModel
 from pitot_tf.planning.measured import Measured
 
 
-def fold_measured(model: PlanningModel, workload: int, measured: Measured) -> PlanningModel:
-    """``model`` with ``workload``'s row refitted to the ``measured`` runs alone (unchanged
+def fold_measured(model: PlanningModel, entity: Entity, measured: Measured) -> PlanningModel:
+    """``model`` with ``entity``'s row refitted to the ``measured`` runs alone (unchanged
     when there are none)."""
     alone = np.flatnonzero(measured.rows.degree() == 1)
     if not len(alone):
         return model
     log_runtime = np.log(measured.runtime_s[alone] / model.seconds_per_unit)
-    runs = Measurements.of(measured.rows.platform[alone], log_runtime, model.tables.platforms)
-    return replace(model, tables=model.tables.fold_in(Entity("workload", workload), runs))
+    size = model.tables.platforms if entity.axis == "workload" else model.tables.workloads
+    runs = Measurements.of(measured.rows.other[alone], log_runtime, size)
+    return replace(model, tables=model.tables.fold_in(entity, runs))

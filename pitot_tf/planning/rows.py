@@ -1,9 +1,11 @@
-"""Candidate measurements of one workload: (platform, co-runner set) rows as index arrays.
+"""Candidate measurements of one entity as index arrays: (platform, co-runner set) rows of a
+workload, or (workload, co-runner set) rows of a platform.
 
-A row is a platform index and a ``(J,)`` vector of co-runner workload indices (``-1`` for an
-empty slot, as the model's input), so the same arrays feed the model. Two rows are the same
-measurement when their platform and their *set* of co-runners agree (the order of co-runners
-does not matter), which :meth:`Rows.keys` captures.
+A row is an index on the *other* axis than the planned entity's (the platform a workload runs
+on, or the workload a platform runs) and a ``(J,)`` vector of co-runner workload indices
+(``-1`` for an empty slot, as the model's input), so the same arrays feed the model. Two rows
+are the same measurement when their other index and their *set* of co-runners agree (the
+order of co-runners does not matter), which :meth:`Rows.keys` captures.
 """
 
 from __future__ import annotations
@@ -16,22 +18,23 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Rows:
-    """``platform (n,)`` and ``interferers (n, J)`` (``-1`` = empty slot), int32."""
+    """``other (n,)`` (platform or workload indices, the axis the planned entity is not) and
+    ``interferers (n, J)`` (``-1`` = empty slot), int32."""
 
-    platform: np.ndarray
+    other: np.ndarray
     interferers: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.platform)
+        return len(self.other)
 
     def keys(self) -> list[tuple[int, tuple[int, ...]]]:
-        """Per row (platform, sorted co-runners): equal keys are the same measurement."""
+        """Per row (other index, sorted co-runners): equal keys are the same measurement."""
         return [(int(p), tuple(sorted(int(i) for i in row if i >= 0)))
-                for p, row in zip(self.platform.tolist(), self.interferers, strict=True)]
+                for p, row in zip(self.other.tolist(), self.interferers, strict=True)]
 
     def take(self, index: np.ndarray | Sequence[int]) -> Rows:
         index = np.asarray(index, dtype=np.intp)
-        return Rows(self.platform[index], self.interferers[index])
+        return Rows(self.other[index], self.interferers[index])
 
     def degree(self) -> np.ndarray:
         """Workloads running at once per row: 1 + its co-runners."""
@@ -55,15 +58,16 @@ def empty(width: int) -> Rows:
     return Rows(np.zeros(0, np.int32), np.zeros((0, width), np.int32))
 
 
-def candidates(platforms: int, width: int, co_runner_sets: Sequence[Sequence[int]] = ()
+def candidates(others: int, width: int, co_runner_sets: Sequence[Sequence[int]] = ()
                ) -> Rows:
-    """Every platform alone, and beside each of ``co_runner_sets`` (workload indices, at most
-    ``width`` each), without duplicates."""
+    """Every index of the other axis (``others`` of them: platforms for a workload's plan,
+    workloads for a platform's) alone, and beside each of ``co_runner_sets`` (workload
+    indices, at most ``width`` each), without duplicates."""
     sets = [()] + [tuple(s) for s in co_runner_sets]
     slots = np.full((len(sets), width), -1, dtype=np.int32)
     for i, s in enumerate(sets):
         if len(s) > width:
             raise ValueError(f"co-runner set {list(s)} has more than {width} workloads")
         slots[i, : len(s)] = s
-    platform = np.repeat(np.arange(platforms, dtype=np.int32), len(sets))
-    return Rows(platform, np.tile(slots, (platforms, 1))).distinct()
+    other = np.repeat(np.arange(others, dtype=np.int32), len(sets))
+    return Rows(other, np.tile(slots, (others, 1))).distinct()

@@ -16,10 +16,19 @@ from pitot_tf.planning.widest_bound import widest_bound
 
 @dataclass(frozen=True)
 class Named:
-    """A strategy, and the unit of the gain it reports."""
+    """A strategy, and the unit of the gain it reports (``per_cost``: what it divides by
+    predicted seconds, for a cost-aware one)."""
 
     choose: Strategy
     gain: str
+    per_cost: str = ""
+
+    def gain_unit(self, cost_exponent: float = 1.0) -> str:
+        """The unit of the gain at ``cost_exponent`` (:mod:`pitot_tf.planning.cost_aware`)."""
+        if not self.per_cost:
+            return self.gain
+        seconds = "second" if cost_exponent == 1.0 else f"(predicted seconds)^{cost_exponent:g}"
+        return f"{self.per_cost} per {'predicted ' if cost_exponent == 1.0 else ''}{seconds}"
 
 
 STRATEGIES: dict[str, Named] = {
@@ -27,9 +36,10 @@ STRATEGIES: dict[str, Named] = {
     "bound": Named(widest_bound, "log width of the bound"),
     "disagreement": Named(disagreement, "std of the members' log runtimes"),
     "doptimal": Named(d_optimal, "log-det gain (nats)"),
-    "cost": Named(cost_aware, "log-det gain per predicted second"),
+    "cost": Named(cost_aware, "log-det gain per predicted second", "log-det gain"),
     "variance": Named(least_variance, "summed predictive variance removed (noise units)"),
-    "cost-variance": Named(cost_aware_variance, "predictive variance removed per second"),
+    "cost-variance": Named(cost_aware_variance, "predictive variance removed per predicted second",
+                           "predictive variance removed"),
 }
 
 
