@@ -1,8 +1,10 @@
 """Measurement planning, simulated: how fast each strategy's chosen measurements of a new
 workload bring its MAPE down, per measurement and per device-second.
 
-    python benchmarks/active.py [--data-dir DIR] [--draws 2] [--from-draw 0] [--steps N]
-        [--strategies random bound disagreement doptimal cost] [--rounds 40] [--seeds 3]
+    python benchmarks/active.py [--data-dir DIR] [--mode cold-workload] [--draws 2]
+        [--from-draw 0] [--steps N]
+        [--strategies random variance cost-variance cost-variance@0.35 ...] [--rounds 40]
+        [--seeds 3]
         [--tracking-uri URI] [--experiment active-planning] [--figure FILE] [--cache DIR]
 
 Per cold-workload draw ``d`` (``make_cold_split(..., replicate=d)``, as ``cold_start.py`` and
@@ -17,6 +19,14 @@ split-conformal, calibrated per strategy and number of measurements on the calib
 workloads' remaining rows. Device-seconds are the summed true runtimes of the revealed rows;
 "at random's device-seconds" compares each workload after the last round a strategy could
 afford with what random spent on the same workload and seed.
+
+``--mode cold-platform`` does the same for held-out platforms (draws of
+``make_cold_split(..., mode="cold-platform")``): each is planned for over the workloads it ran
+alone, as ``pitot-tf plan --platform`` plans, and its fold-in prior tuned on the calibration
+platforms.
+
+A cost-aware strategy named ``NAME@B`` divides its gain by predicted seconds to the power
+``B`` (``pitot-tf plan --cost-exponent B``; plain ``NAME``: 1).
 
 Each (strategy, round) is an MLflow run in ``--experiment`` at ``--tracking-uri`` (default
 ``sqlite:///active-planning.db``, a file in the working folder): params strategy, round, k,
@@ -45,8 +55,17 @@ SEEDLESS = ("disagreement", "doptimal", "cost", "variance", "cost-variance")
 REFERENCE_K = 10
 #: The measurement counts the table and the JSON summary show.
 SHOWN = (0, 1, 2, 3, 5, 6, 10, 20)
-Key = tuple[int, int, int]  # draw, workload, seed
+Key = tuple[int, int, int]  # draw, workload (platform), seed
 Traces = dict[str, dict[str, dict[Key, Trace]]]  # strategy -> part -> key -> trace
+
+
+def parsed(label: str) -> tuple[str, float]:
+    """A ``--strategies`` entry as (strategy, cost exponent): ``NAME`` or ``NAME@B``."""
+    name, _, exponent = label.partition("@")
+    if name not in STRATEGIES or (exponent and not name.startswith("cost")):
+        raise SystemExit(f"--strategies: unknown strategy {label!r} (one of {STRATEGIES}; "
+                         f"NAME@B for a cost-aware one at cost exponent B)")
+    return name, float(exponent) if exponent else 1.0
 
 
 def draw_traces(args: argparse.Namespace, dataset: Any, draw: int, traces: Traces) -> None:
@@ -55,28 +74,32 @@ def draw_traces(args: argparse.Namespace, dataset: Any, draw: int, traces: Trace
     from pitot_tf.models.fold_in_tables import with_tuned_prior
     from pitot_tf.models.numpy_export import numpy_pitot
 
-    split = make_cold_split(dataset, 1.0, draw, mode="cold-workload", holdout=args.holdout)
-    path = model_path(args.cache, args.preset, "cold-workload", draw, args.steps)
+    axis = "workload" if args.mode == "cold-workload" else "platform"
+    split = make_cold_split(dataset, 1.0, draw, mode=args.mode, holdout=args.holdout)
+    path = model_path(args.cache, args.preset, args.mode, draw, args.steps)
     tables = numpy_pitot(trained_model(path, args.preset, dataset, split, args.steps))
     assert tables is not None, f"{args.preset} is not a Pitot model"
     seconds_per_unit = float(dataset.seconds(np.ones(1))[0])
     obs = dataset.objectives["mf"]
     val = split.rows("mf", "val")  # the fold-in's prior tuned as few_shot.py tunes it
-    tables = with_tuned_prior(tables, "workload", obs.workload[val], obs.platform[val],
-                              obs.log_runtime[val])
-    parts: dict[str, list[HeldOut]] = {part: held_out(obs, split.rows("mf", part))
+    entity, other = (obs.workload, obs.platform) if axis == "workload" else (obs.platform,
+                                                                              obs.workload)
+    tables = with_tuned_prior(tables, axis, entity[val], other[val], obs.log_runtime[val])
+    parts: dict[str, list[HeldOut]] = {part: held_out(obs, split.rows("mf", part), axis)
                                        for part in ("val", "test")}
     for strategy in args.strategies:
+        name, exponent = parsed(strategy)
         with stopwatch() as timing:
             for part, entities in parts.items():
                 store = traces.setdefault(strategy, {}).setdefault(part, {})
                 for entity in entities:
                     for seed in range(args.seeds):
-                        store[(draw, entity.workload, seed)] = (
-                            store[(draw, entity.workload, 0)] if seed and strategy in SEEDLESS
-                            else simulate(tables, entity, strategy, args.rounds, 1, seed,
-                                          seconds_per_unit))
-        print(f"draw {draw} {strategy}: {sum(map(len, parts.values()))} workloads x "
+                        key = entity.entity.index
+                        store[(draw, key, seed)] = (
+                            store[(draw, key, 0)] if seed and name in SEEDLESS
+                            else simulate(tables, entity, name, args.rounds, 1, seed,
+                                          seconds_per_unit, exponent))
+        print(f"draw {draw} {strategy}: {sum(map(len, parts.values()))} {axis}s x "
               f"{args.seeds} seeds in {timing.wall_s:.0f} s", flush=True)
 
 
@@ -115,7 +138,9 @@ def log_rounds(args: argparse.Namespace, summary: dict[str, dict[int, dict[str, 
         for r, metrics in rounds.items():
             with mlflow.start_run(run_name=f"{strategy} k={r}"):
                 mlflow.log_params({"strategy": strategy, "round": r, "k": r, "draws": draws,
-                                   "preset": args.preset, "seeds": args.seeds})
+                                   "mode": args.mode,
+                                   "preset": args.preset, "seeds": args.seeds,
+                                   "cost_exponent": parsed(strategy)[1]})
                 mlflow.log_metrics(metrics)
 
 
@@ -149,7 +174,7 @@ def plot(traces: Traces, summary: dict[str, dict[int, dict[str, float]]], path: 
         if "random" in traces:
             right.plot(100 * fractions, 100 * seconds_curve(traces, strategy, fractions),
                        label=strategy)
-    left.set(xlabel="measurements of the new workload (k)", ylabel="MAPE on the rest (%)")
+    left.set(xlabel="measurements of the new entity (k)", ylabel="MAPE on the rest (%)")
     right.set(xlabel=f"device-seconds spent (% of random's {REFERENCE_K} measurements)",
               ylabel="MAPE on the rest (%)")
     for axis in (left, right):
@@ -184,11 +209,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_options(parser, overrides=False)
+    parser.add_argument("--mode", choices=("cold-workload", "cold-platform"),
+                        default="cold-workload",
+                        help="plan for held-out workloads (over platforms) or held-out "
+                             "platforms (over workloads)")
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--draws", type=int, default=2)
     parser.add_argument("--from-draw", type=int, default=0)
     parser.add_argument("--preset", default="pitot/cold")
-    parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
+    parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES),
+                        help=f"of {', '.join(STRATEGIES)}; NAME@B: a cost-aware one at cost "
+                             "exponent B")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
@@ -198,6 +229,8 @@ def main() -> None:
     parser.add_argument("--experiment", default="active-planning")
     parser.add_argument("--figure", type=Path, default=Path("docs/figures/active_planning.png"))
     args = parser.parse_args()
+    for label in args.strategies:
+        parsed(label)
     dataset = load_dataset(args.data_dir)
     traces: Traces = {}
     for draw in range(args.from_draw, args.draws):
@@ -208,10 +241,12 @@ def main() -> None:
     reach = {s: first_k(summary[s], target) for s in summary}
     print_table(summary, reach)
     plot(traces, summary, args.figure,
-         f"planning on held-out workloads, cold-workload draws {args.from_draw}-"
+         f"planning on held-out {args.mode.removeprefix('cold-')}s, {args.mode} draws "
+         f"{args.from_draw}-"
          f"{args.draws - 1}, {args.preset}")
     log_rounds(args, summary)
-    emit({"draws": args.draws, "from_draw": args.from_draw, "preset": args.preset,
+    emit({"mode": args.mode, "draws": args.draws, "from_draw": args.from_draw,
+          "preset": args.preset,
           "seeds": args.seeds, "load_average": load_average(), "random_k10_mape": target,
           "k_to_reach_random_k10": reach,
           "strategies": {s: {str(r): {name: round(value, 5) for name, value in rs[r].items()}

@@ -1,8 +1,9 @@
-"""Rounds of measurement planning on one held-out workload, for ``active.py``.
+"""Rounds of measurement planning on one held-out workload (or platform), for ``active.py``.
 
 Each round the strategy proposes ``per_round`` rows (:func:`pitot_tf.planning.plan.propose`,
-the code ``pitot-tf plan`` runs) among the platforms the workload really ran on alone (only
-rows that exist in the data can be revealed); their true runtimes are revealed and folded
+the code ``pitot-tf plan`` runs) among the platforms the workload really ran on alone (the
+workloads the platform really ran alone; only rows that exist in the data can be revealed);
+their true runtimes are revealed and folded
 into the model (:meth:`pitot_tf.models.numpy_predictor.NumpyPitot.fold_in`, starting again
 from the zero-shot model with every revealed row), and the model is scored on the rows not
 yet revealed. A :class:`Trace` keeps, after 0, 1, ... rounds, the measurements taken, the
@@ -20,17 +21,18 @@ from pitot_tf.conformal.calibration import conformal_margins
 from pitot_tf.data.dataset import Objective
 from pitot_tf.models.fold_in import Entity, Measurements
 from pitot_tf.models.numpy_predictor import NumpyPitot
-from pitot_tf.planning.entity import PlanningModel
+from pitot_tf.planning.entity import PlanningModel, row_indices
 from pitot_tf.planning.plan import propose
 from pitot_tf.planning.rows import Rows
 
 
 @dataclass(frozen=True)
 class HeldOut:
-    """One held-out workload: the platforms it ran on alone and the true log runtimes."""
+    """One held-out workload (platform): the platforms (workloads) it ran with alone and the
+    true log runtimes."""
 
-    workload: int
-    platform: np.ndarray  # (m,) int32
+    entity: Entity
+    other: np.ndarray  # (m,) int32
     log_true: np.ndarray  # (m,)
 
 
@@ -47,40 +49,43 @@ class Trace:
         return float(np.mean(np.abs(np.expm1(self.residual[r]))))
 
 
-def held_out(obs: Objective, rows: np.ndarray) -> list[HeldOut]:
-    """The workloads of ``rows`` of the matrix objective ``obs``, each with its rows."""
-    workloads = obs.workload[rows]
-    return [HeldOut(int(w), obs.platform[rows[workloads == w]].astype(np.int32),
-                    obs.log_runtime[rows[workloads == w]])
-            for w in np.unique(workloads)]
+def held_out(obs: Objective, rows: np.ndarray, axis: str = "workload") -> list[HeldOut]:
+    """The entities on ``axis`` of ``rows`` of the matrix objective ``obs``, each with its
+    rows."""
+    entities = (obs.workload if axis == "workload" else obs.platform)[rows]
+    others = (obs.platform if axis == "workload" else obs.workload)[rows]
+    return [HeldOut(Entity(axis, int(e)), others[entities == e].astype(np.int32),
+                    obs.log_runtime[rows[entities == e]])
+            for e in np.unique(entities)]
 
 
 def simulate(tables: NumpyPitot, entity: HeldOut, strategy: str, rounds: int, per_round: int,
-             seed: int, seconds_per_unit: float) -> Trace:
-    """``rounds`` rounds of ``strategy`` on ``entity`` (see the module docstring)."""
+             seed: int, seconds_per_unit: float, cost_exponent: float = 1.0) -> Trace:
+    """``rounds`` rounds of ``strategy`` on ``entity`` (see the module docstring; the
+    cost-aware strategies at ``cost_exponent``)."""
     model = PlanningModel(tables, lambda log_pred, degree: log_pred[:, 0], seconds_per_unit)
-    position = {int(p): i for i, p in enumerate(entity.platform.tolist())}
-    candidates = Rows(entity.platform, np.full((len(entity.platform), 1), -1, np.int32))
+    position = {int(p): i for i, p in enumerate(entity.other.tolist())}
+    candidates = Rows(entity.other, np.full((len(entity.other), 1), -1, np.int32))
+    others = tables.platforms if entity.entity.axis == "workload" else tables.workloads
     revealed: list[int] = []
     trace = Trace()
     for r in range(rounds + 1):
-        remaining = np.ones(len(entity.platform), dtype=bool)
+        remaining = np.ones(len(entity.other), dtype=bool)
         remaining[revealed] = False
-        log_pred = model.tables.predict(entity.platform[remaining],
-                                        np.full(remaining.sum(), entity.workload, np.int32),
-                                        candidates.interferers[remaining])[:, 0]
+        rest = candidates.take(np.flatnonzero(remaining))
+        log_pred = model.tables.predict(*row_indices(entity.entity, rest), rest.interferers)
         trace.k.append(len(revealed))
         trace.seconds.append(float(np.exp(entity.log_true[revealed]).sum() * seconds_per_unit))
-        trace.residual.append(entity.log_true[remaining] - log_pred.astype(np.float64))
+        trace.residual.append(entity.log_true[remaining] - log_pred[:, 0].astype(np.float64))
         if r == rounds or remaining.sum() <= per_round:
             break
-        proposals = propose(model, entity.workload, candidates, candidates.take(revealed),
-                            strategy, per_round, seed=seed * 1000 + r)
-        revealed += [position[p.platform] for p in proposals]
-        runs = Measurements.of(entity.platform[revealed], entity.log_true[revealed],
-                               tables.platforms)
-        model = PlanningModel(tables.fold_in(Entity("workload", entity.workload), runs),
-                              model.bound, seconds_per_unit)
+        proposals = propose(model, entity.entity, candidates, candidates.take(revealed),
+                            strategy, per_round, seed=seed * 1000 + r,
+                            cost_exponent=cost_exponent)
+        revealed += [position[p.other] for p in proposals]
+        runs = Measurements.of(entity.other[revealed], entity.log_true[revealed], others)
+        model = PlanningModel(tables.fold_in(entity.entity, runs), model.bound,
+                              seconds_per_unit)
     return trace
 
 

@@ -3,8 +3,10 @@ retraining, gradient-boosted trees, a per-entity shift and a low-rank fold-in.
 
     python benchmarks/few_shot.py [--data-dir DIR] [--mode cold-workload|cold-platform]
         [--draws 5] [--from-draw 0] [--ks 0 1 3 5 10] [--seeds 5] [--steps N]
-        [--retrain-seeds 0] [--retrain-k 3 10] [--gbt-seeds 1] [--gbt-k 0 3 10]
-        [--rank 4] [--prior calibrated|trained] [--cache DIR] [--no-clip] [--jsonl FILE]
+        [--retrain-seeds 0] [--retrain-k 3 10] [--refit-seeds 0] [--refit-k 3 10]
+        [--refit-steps 5000] [--gbt-seeds 1] [--gbt-k 0 3 10]
+        [--rank 4] [--prior calibrated|trained] [--fold-interference zero-shot|refitted]
+        [--cache DIR] [--no-clip] [--jsonl FILE]
         [--from-jsonl FILE...]
 
 Per draw ``d`` the split is ``make_cold_split(..., replicate=d)`` as in ``cold_start.py``
@@ -19,14 +21,19 @@ bound at α = 0.05 is calibrated on the validation entities' remaining rows:
   fitted rows and its size tuned on them (``--prior trained``: the trained rows' deviations,
   rescaled; :func:`pitot_tf.models.fold_in_tables.with_tuned_prior`); bounds Mondrian by k
   (:mod:`pitot_tf.conformal.few_shot`: calibrated once per draw by simulating fold-in on the
-  validation entities for every group of k, not at the k tested);
+  validation entities for every group of k, not at the k tested); a workload's interference
+  with co-runners stays as the model gave it (``--fold-interference refitted``: moved with
+  its refitted embedding);
 * ``shift``: zero-shot plus the mean log residual of the entity's k runs;
 * ``lowrank``: zero-shot plus a ridge fit of the k residuals on the other axis' rank-``rank``
   factors from the training matrix (SVD of the training entities' row-centred log runtimes);
 * ``gbt`` (``--gbt-seeds`` seeds, k in ``--gbt-k``): the trees of ``cold_start.py`` refitted
   on the training rows plus the revealed ones;
 * ``retrain`` (``--retrain-seeds`` seeds, k in ``--retrain-k``; each a full ``pitot/cold``
-  training): the model retrained from scratch with the revealed rows added to training.
+  training): the model retrained from scratch with the revealed rows added to training;
+* ``refit`` (``--refit-seeds`` seeds, k in ``--refit-k``): the trained model trained on for
+  ``--refit-steps`` more steps (its weights as the start, the preset's schedule) with the
+  revealed rows added.
 
 Pitot's predictions (all but gbt) are clipped to the training range of log runtime of the
 entity they share with training rows, as ``cold_start.py`` does (``--no-clip``: off).
@@ -41,10 +48,12 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from common import ALPHA, add_data_options, emit, read_jsonl
+from common import ALPHA, QUIET, add_data_options, emit, read_jsonl
 from few_shot_models import DEFAULT_CACHE, model_path, trained_model
 
 from pitot_tf.conformal import ConformalUpperBound
@@ -64,7 +73,7 @@ from pitot_tf.models.cold import RuntimeRange
 from pitot_tf.models.fold_in import Entity, Measurements
 from pitot_tf.models.fold_in_tables import PRIOR_SOURCES, with_tuned_prior
 from pitot_tf.models.numpy_export import numpy_pitot
-from pitot_tf.models.numpy_predictor import NumpyPitot
+from pitot_tf.models.numpy_predictor import FOLD_INTERFERENCE, NumpyPitot
 
 Rows = dict[str, np.ndarray]  # objective -> row indices
 Preds = dict[str, np.ndarray]  # objective -> (n, heads) log runtime of those rows
@@ -225,17 +234,36 @@ def gbt_parts(draw: Draw, revealed: np.ndarray, val: Rows, test: Rows, seed: int
     return predict(val), predict(test)
 
 
-def retrained(draw: Draw, revealed: np.ndarray, val: Rows, test: Rows, args: argparse.Namespace,
-              tag: str) -> NumpyPitot:
-    """``pitot/cold`` trained from scratch with ``revealed`` added to the training rows."""
+def with_revealed(draw: Draw, revealed: np.ndarray, val: Rows, test: Rows) -> Split:
+    """The draw's split with ``revealed`` added to training and ``val``, ``test`` kept."""
     parts = {name: {"train": draw.split.rows(name, "train"), "val": val[name],
                     "test": test[name]} for name in draw.split.objectives()}
     parts[ISOLATED]["train"] = np.sort(np.concatenate([parts[ISOLATED]["train"], revealed]))
-    split = Split(parts, draw.split.level, draw.split.replicate)
+    return Split(parts, draw.split.level, draw.split.replicate)
+
+
+def retrained(draw: Draw, revealed: np.ndarray, val: Rows, test: Rows, args: argparse.Namespace,
+              tag: str) -> NumpyPitot:
+    """``pitot/cold`` trained from scratch with ``revealed`` added to the training rows."""
+    split = with_revealed(draw, revealed, val, test)
     path = model_path(args.cache, args.preset, args.mode, draw.split.replicate or 0, args.steps,
                       tag)
     pitot = numpy_pitot(trained_model(path, args.preset, draw.dataset, split,
                                                 args.steps))
+    assert pitot is not None
+    return pitot
+
+
+def refitted(draw: Draw, revealed: np.ndarray, val: Rows, test: Rows, args: argparse.Namespace,
+             model: Any) -> NumpyPitot:
+    """``model`` trained on for ``args.refit_steps`` steps with ``revealed`` added (as
+    ``training.init_from`` starts a run)."""
+    from pitot_tf.presets import resolve
+    from pitot_tf.training import train
+
+    config = resolve(args.preset, {**QUIET, "training.steps": args.refit_steps})
+    split = with_revealed(draw, revealed, val, test)
+    pitot = numpy_pitot(train(config, draw.dataset, split, start=model).model)
     assert pitot is not None
     return pitot
 
@@ -268,6 +296,7 @@ def run_draw(dataset: Dataset, draw_index: int, args: argparse.Namespace,
                           args.preset, dataset, split, args.steps)
     pitot = numpy_pitot(model)
     assert pitot is not None
+    pitot = replace(pitot, fold_interference=args.fold_interference)
     iso, val_iso = dataset.objectives[ISOLATED], split.rows(ISOLATED, "val")
     other = "platform" if axis == "workload" else "workload"
     pitot = with_tuned_prior(pitot, axis, getattr(iso, axis)[val_iso],
@@ -306,6 +335,10 @@ def run_draw(dataset: Dataset, draw_index: int, args: argparse.Namespace,
                 again = retrained(draw, revealed, val, test, args, f"-retrain-k{k}-seed{seed}")
                 results["retrain"] = scored(draw, val, test, draw.predict(again, val),
                                             draw.predict(again, test))
+            if seed < args.refit_seeds and k in args.refit_k:
+                refit = refitted(draw, revealed, val, test, args, model)
+                results["refit"] = scored(draw, val, test, draw.predict(refit, val),
+                                          draw.predict(refit, test))
             for method, scores in results.items():
                 out.setdefault(method, {}).setdefault(str(k), []).append(scores)
                 print(f"draw {draw_index} seed {seed} k {k} {method}: " + "; ".join(
@@ -345,12 +378,18 @@ def main() -> None:
     parser.add_argument("--prior", choices=PRIOR_SOURCES, default="calibrated",
                         help="fold-in prior: calibrated on the validation entities' fully "
                         "fitted rows, or the trained rows' deviations rescaled")
+    parser.add_argument("--fold-interference", choices=FOLD_INTERFERENCE, default="zero-shot",
+                        help="whether a folded-in workload's interference with co-runners "
+                        "stays as the model gave it or moves with its refitted embedding")
     parser.add_argument("--preset", default="pitot/cold")
     parser.add_argument("--rank", type=int, default=4)
     parser.add_argument("--gbt-seeds", type=int, default=1)
     parser.add_argument("--gbt-k", type=int, nargs="*", default=[0, 3, 10])
     parser.add_argument("--retrain-seeds", type=int, default=0)
     parser.add_argument("--retrain-k", type=int, nargs="*", default=[3, 10])
+    parser.add_argument("--refit-seeds", type=int, default=0)
+    parser.add_argument("--refit-k", type=int, nargs="*", default=[3, 10])
+    parser.add_argument("--refit-steps", type=int, default=5000)
     parser.add_argument("--no-clip", action="store_true")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--jsonl", type=Path, default=None,
