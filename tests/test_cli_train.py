@@ -244,3 +244,9 @@ def test_train_on_a_cold_both_split_gives_cold_bounds(workspace: Path) -> None:
         run_id=run_id.group(1), artifact_path="conformal_groups.csv"))
     kinds = set(groups.query("grouping == 'cold' and bound == 'mondrian'")["group"])
     assert {"cold-workload", "cold-platform", "cold-both"} <= kinds
+    logged = mlflow.get_run(run_id.group(1)).data.metrics
+    mondrian = groups.query("grouping == 'cold' and bound == 'mondrian' and alpha == 0.05")
+    for kind, row in mondrian.set_index("group").iterrows():
+        if kind in ("cold-workload", "cold-platform", "cold-both"):
+            name = f"test_{row['objective']}_{str(kind).replace('-', '_')}_coverage_0.05"
+            assert logged[name] == pytest.approx(row["coverage"])

@@ -252,3 +252,29 @@ def test_a_cold_split_gets_per_kind_mondrian_bounds(data) -> None:  # type: igno
     random = evaluate(lookup_model(truth, [0.0]), dataset, make_split(dataset, 0.5, 0),
                       groupings=[])
     assert COLD_GROUPING not in set(random.groups.get("grouping", []))
+
+
+def test_a_cold_split_logs_each_kinds_bound_as_metrics(data) -> None:  # type: ignore[no-untyped-def]
+    """Per cold kind of test row, the metrics are the MAPE and the coverage and width of the
+    bound calibrated on that kind's validation rows, recomputed here from the residuals."""
+    dataset, _, truth = data
+    split = make_cold_split(dataset, 1.0, 0, mode="cold-both", holdout=0.2)
+    evaluation = evaluate(lookup_model(truth, [0.0]), dataset, split, groupings=[])
+    found = evaluation.metrics()
+    seen = seen_entities(dataset, split)
+    val_rows, test_rows = split.rows("mf", "val"), split.rows("mf", "test")
+    val_kinds = cold_kinds(dataset.objectives["mf"], val_rows, seen)
+    test_kinds = cold_kinds(dataset.objectives["mf"], test_rows, seen)
+    val, test = (residuals(dataset, truth, "mf", rows) for rows in (val_rows, test_rows))
+    for kind in ("cold-workload", "cold-platform", "cold-both"):
+        name = kind.replace("-", "_")
+        own = np.sort(val[val_kinds == kind])
+        margin = own[math.ceil(0.95 * (len(own) + 1)) - 1]
+        covered = np.mean(test[test_kinds == kind] <= margin + 1e-6)
+        assert found[f"test_mf_{name}_coverage_0.05"] == pytest.approx(covered)
+        assert found[f"test_mf_{name}_mape"] == pytest.approx(
+            np.mean(np.abs(np.expm1(test[test_kinds == kind]))), rel=1e-4)
+        assert 0 < found[f"test_mf_{name}_width_0.05"]
+    random = evaluate(lookup_model(truth, [0.0]), dataset, make_split(dataset, 0.5, 0),
+                      groupings=[])
+    assert not random.kind_metrics()

@@ -6,7 +6,7 @@ and the pyfunc model all read them from its :class:`Evaluation`. It produces two
 * ``table`` -- one row per objective × split (``val``: calibration, ``test``) × α × head with
   the head's margin, coverage, width, overprovision and MAPE; ``chosen`` marks the head that
   the bound uses at that α (the tightest on the calibration split).
-* ``groups`` -- test coverage and width per platform group (see
+* ``groups`` -- test coverage, width and MAPE per platform group (see
   :mod:`pitot_tf.conformal.groups`) for the plain (pooled-margin) bound and the Mondrian bound
   (a margin per group). A group too small to calibrate at some α keeps the pooled margin there
   (``pooled_fallback``); ``group == "(all)"`` rows aggregate over all test rows. On a split
@@ -147,6 +147,26 @@ class Evaluation:
                 if held is not None:
                     found[f"val_{objective}_coverage_{alpha:g}"] = held[0]
                     found[f"val_{objective}_width_{alpha:g}"] = held[1]
+        return found | self.kind_metrics(alphas)
+
+    def kind_metrics(self, alphas: Sequence[float] = SUMMARY_ALPHAS) -> dict[str, float]:
+        """On a split with cold rows, per objective and cold kind of test row (``cold_workload``,
+        ``cold_platform``, ``cold_both``): ``test_<obj>_<kind>_mape`` and the coverage and width
+        of the bound calibrated on that kind's validation rows (Mondrian by kind, as a served
+        model bounds a new workload or platform), ``test_<obj>_<kind>_coverage_<α>`` and
+        ``..._width_<α>``. Empty on a split without cold rows."""
+        found: dict[str, float] = {}
+        kinds = self.groups[(self.groups["grouping"] == COLD_GROUPING)
+                            & (self.groups["bound"] == "mondrian")
+                            & ~self.groups["group"].isin([WARM, ALL_GROUPS])]
+        for (objective, kind), rows in kinds.groupby(["objective", "group"], sort=True):
+            prefix = f"test_{objective}_{str(kind).replace('-', '_')}"
+            found[f"{prefix}_mape"] = float(rows["mape"].iloc[0])
+            for alpha in alphas:
+                at = rows[np.isclose(rows["alpha"].astype(float), alpha)]
+                if len(at):
+                    found[f"{prefix}_coverage_{alpha:g}"] = float(at["coverage"].iloc[0])
+                    found[f"{prefix}_width_{alpha:g}"] = float(at["width"].iloc[0])
         return found
 
     def test_runtimes(self, objective: str, alpha: float) -> tuple[FloatArray, ...]:
@@ -374,11 +394,12 @@ def _per_group(
             "pooled_fallback": bool(np.all(fallback[rows])),
             "coverage": metrics.coverage(pred.test_true[rows], log_bound[rows]),
             "width": metrics.bound_width(pred.test_true[rows], log_bound[rows]),
+            "mape": metrics.mape(pred.test_true[rows], pred.test_pred[rows, 0]),
         })
     return pd.DataFrame.from_records(records)
 
 
 def _empty_groups() -> pd.DataFrame:
     columns = ["objective", "grouping", "bound", "alpha", "group", "n_calibration", "n", "margin",
-               "pooled_fallback", "coverage", "width"]
+               "pooled_fallback", "coverage", "width", "mape"]
     return pd.DataFrame(columns=columns)
