@@ -192,7 +192,7 @@ def test_round_trip_synthetic(synth_dir: Path, tmp_path: Path) -> None:
             np.testing.assert_array_equal(second[key], first[key], err_msg=f"{name}:{key}")
 
 
-@pytest.mark.slow
+@pytest.mark.end_to_end
 def test_round_trip_real_data(real_data_dir: Path, tmp_path: Path) -> None:
     """The published dataset survives export and preprocessing: same names, indices and
     features, same runtimes; only if2's repeated cells (1,291 of them) are averaged."""

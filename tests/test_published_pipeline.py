@@ -20,7 +20,7 @@ from pitot_tf.tracking import names
 REPO = Path(__file__).resolve().parents[1]
 OVERRIDES = ("training.val_every=25 training.progress=false training.batch=64 "
              "model.layers=[16] model.mf_dim=8 training.jit_compile=false")
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.end_to_end
 
 
 @pytest.fixture(scope="module")

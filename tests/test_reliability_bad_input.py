@@ -333,14 +333,14 @@ def test_search_rejects_an_invalid_space(world: World, space: dict[str, Any],
     assert not (world.scratch / "studies" / "bad.journal").exists(), "no study was created"
 
 
-@pytest.mark.slow
+@pytest.mark.end_to_end
 def test_the_console_script_prints_one_line_and_exits_1(world: World) -> None:
     corrupt = world.damaged("script-corrupt", "if2.npz", 0.3)
     outcome = script("data", "validate", "--data-dir", str(corrupt), cwd=world.root)
     assert_one_line_error(outcome, "if2.npz: not a readable npz file (truncated or corrupt?)")
 
 
-@pytest.mark.slow
+@pytest.mark.end_to_end
 def test_debug_shows_the_traceback(world: World) -> None:
     done = script("--debug", "train", "--data-dir", str(world.data), "--set", "model.mf_dim=0",
                    "--experiment", EXPERIMENT, cwd=world.root)

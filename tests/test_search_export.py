@@ -56,7 +56,7 @@ def test_best_trial_round_trips_into_resolve(tmp_path: Path, preset_dir: Path) -
     assert resolve("tuned/tiny", {"training.progress": False}) == expected
 
 
-@pytest.mark.slow
+@pytest.mark.end_to_end
 def test_exported_preset_trains(tmp_path: Path, preset_dir: Path) -> None:
     from pitot_tf.training import train
     from pitot_tf.training.experiment import prepare

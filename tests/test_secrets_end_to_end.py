@@ -28,7 +28,7 @@ from search_support import make_data, write_study
 from pitot_tf.cli import run_args
 from pitot_tf.db_drivers import installed_url
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.end_to_end
 SSL_SECRET = "SslPw-7f3kQ9zR"
 #: What must appear nowhere: the distinctive secret and the forms of the real password.
 LEAKS = (SSL_SECRET, ":pitot@", "password=pitot")

@@ -30,7 +30,7 @@ import pitot_tf
 from pitot_tf.data.synth import synthesize_dataset
 from pitot_tf.tracking.training import RunOptions, TrainingRun, run_training
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.end_to_end
 
 TINY = {"training.steps": 40, "training.val_every": 20, "training.batch": 64,
         "training.progress": False, "training.jit_compile": False,

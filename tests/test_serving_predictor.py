@@ -315,7 +315,7 @@ def test_the_scoring_server_encodes_opcode_counts(pitot: Served, tmp_path: Path)
     assert answer["note"].startswith(COLD_NOTE)
 
 
-@pytest.mark.slow
+@pytest.mark.end_to_end
 def test_the_pyfunc_equals_keras_on_every_test_row_of_the_real_data(real_data_dir: Path) -> None:
     served = serve(load_dataset(real_data_dir), **{"training.steps": 30, "model.layers": [64]})
     assert isinstance(served.pyfunc.predictor, NumpyPitot)

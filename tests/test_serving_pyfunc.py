@@ -203,7 +203,7 @@ def records(frame: pd.DataFrame) -> bytes:
     return json.dumps({"dataframe_records": frame.to_dict(orient="records")}).encode()
 
 
-@pytest.mark.slow
+@pytest.mark.end_to_end
 def test_the_rest_service_answers_with_the_same_numbers(
     trained: TrainingRun, model, service: tuple[str, Any]  # type: ignore[no-untyped-def]
 ) -> None:
@@ -234,7 +234,7 @@ def bad_bodies(w: str, p: str) -> list[tuple[bytes, str]]:
             (records(pd.DataFrame([{**good, "co_runners": 4}])), "row 0: co_runners must be")]
 
 
-@pytest.mark.slow
+@pytest.mark.end_to_end
 def test_bad_requests_get_400_and_the_service_keeps_answering(
     trained: TrainingRun, model, service: tuple[str, subprocess.Popen[bytes]]  # type: ignore[no-untyped-def]
 ) -> None:

@@ -14,7 +14,7 @@ from pitot_tf.reporting.report import sweep_figures
 from pitot_tf.sweep.runner import run_sweep
 from pitot_tf.sweep.tags import TAG_HAS_MODEL, TAG_SWEEP_KEY
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.end_to_end
 OVERRIDES = {"training.steps": 40, "training.val_every": 20, "training.batch": 64,
              "model.layers": [16], "model.mf_dim": 8, "training.jit_compile": False}
 

@@ -191,7 +191,7 @@ def test_an_unfinished_run_is_never_registered(trained: TrainingRun) -> None:
         register_run_model(run.info.run_id, "pitot-test")
 
 
-@pytest.mark.slow
+@pytest.mark.end_to_end
 def test_a_tracking_server_on_loopback_receives_a_run(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory: pytest.TempPathFactory,
