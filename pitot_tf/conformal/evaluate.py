@@ -45,6 +45,13 @@ from pitot_tf.conformal.groups import (
     platform_groups,
     row_groups,
 )
+from pitot_tf.conformal.tables import (
+    ALL_GROUPS,
+    ObjectivePredictions,
+    empty_groups,
+    group_table,
+    head_table,
+)
 from pitot_tf.data.cold import seen_entities
 from pitot_tf.data.dataset import Dataset
 from pitot_tf.data.splits import Split
@@ -57,7 +64,6 @@ IntArray = npt.NDArray[np.int64]
 
 #: Miscoverage levels in summaries and logged metrics.
 SUMMARY_ALPHAS: tuple[float, ...] = (0.1, 0.05, 0.01)
-ALL_GROUPS = "(all)"
 TABLE_FILE = "conformal.csv"
 GROUPS_FILE = "conformal_groups.csv"
 #: The grouping of the groups table whose groups are the rows' cold kinds
@@ -66,19 +72,6 @@ COLD_GROUPING = "cold"
 BOUNDS_FILE = "conformal_bounds.json"
 #: The fixed permutation that cuts validation rows into halves for held-out metrics.
 HALVES_SEED = 20250101
-
-
-@dataclass(frozen=True)
-class ObjectivePredictions:
-    """Row indices, log runtimes and ``(n, heads)`` log predictions of one objective."""
-
-    objective: str
-    val_rows: npt.NDArray[np.int64]
-    val_true: FloatArray
-    val_pred: FloatArray
-    test_rows: npt.NDArray[np.int64]
-    test_true: FloatArray
-    test_pred: FloatArray
 
 
 @dataclass
@@ -219,20 +212,20 @@ def evaluate(
         dropped = [a for a in alphas if a not in usable]
         if dropped:
             notes.append(f"{name}: alpha {dropped} below 1/(n+1) for n={len(pred.val_true)}")
-        tables += [_head_table(name, "val", bound, pred.val_true, pred.val_pred),
-                   _head_table(name, "test", bound, pred.test_true, pred.test_pred)]
+        tables += [head_table(name, "val", bound, pred.val_true, pred.val_pred),
+                   head_table(name, "test", bound, pred.test_true, pred.test_pred)]
         objective = dataset.objectives[name]
         for grouping, per_platform in labels.items():
-            group_tables.append(_group_table(
+            group_tables.append(group_table(
                 grouping, row_groups(per_platform, objective, pred.val_rows),
                 row_groups(per_platform, objective, pred.test_rows), pred, bound))
         val_kinds, test_kinds = (cold_kinds(objective, rows, seen)
                                  for rows in (pred.val_rows, pred.test_rows))
         if not np.all(val_kinds == WARM) or not np.all(test_kinds == WARM):
-            group_tables.append(_group_table(COLD_GROUPING, val_kinds, test_kinds, pred, bound))
+            group_tables.append(group_table(COLD_GROUPING, val_kinds, test_kinds, pred, bound))
     if not tables:
         raise ConformalError(f"no objective could be evaluated: {'; '.join(notes)}")
-    groups = pd.concat(group_tables, ignore_index=True) if group_tables else _empty_groups()
+    groups = pd.concat(group_tables, ignore_index=True) if group_tables else empty_groups()
     kinds = {kind: cold_bounds(dataset, seen, predictions, alphas, kind)
              for kind in (COLD_PLATFORM, COLD_BOTH)}
     return Evaluation(pd.concat(tables, ignore_index=True), groups, bounds, predictions, notes,
@@ -313,93 +306,3 @@ def _float(values: npt.ArrayLike, ndim: int = 1) -> FloatArray:
     """``values`` as float64; ``ndim=2`` makes one-head ``(n,)`` predictions ``(n, 1)``."""
     array = np.asarray(values, dtype=np.float64)
     return array[:, None] if ndim == 2 and array.ndim == 1 else array
-
-
-def _head_table(
-    name: str, part: str, bound: ConformalUpperBound, log_true: FloatArray, log_pred: FloatArray
-) -> pd.DataFrame:
-    """One row per α × head: the head's own bound, and whether the bound chooses it."""
-    records = []
-    for i, alpha in enumerate(bound.alphas):
-        for head in range(bound.n_heads_):
-            margin = float(bound.margins_[i, head])
-            log_bound = log_pred[:, head] + margin
-            records.append({
-                "objective": name, "split": part, "alpha": alpha, "head": head,
-                "chosen": head == int(bound.chosen_head_[i]), "margin": margin,
-                "coverage": metrics.coverage(log_true, log_bound),
-                "width": metrics.bound_width(log_true, log_bound),
-                "overprovision": metrics.overprovision(log_true, log_bound),
-                "mape": metrics.mape(log_true, log_pred[:, head]),
-                "mape_textbook": metrics.mape_textbook(log_true, log_pred[:, head]),
-                "n_calibration": bound.n_calibration_, "n": len(log_true),
-            })
-    return pd.DataFrame.from_records(records)
-
-
-def _group_table(
-    grouping: str, g_val: npt.NDArray[np.str_], g_test: npt.NDArray[np.str_],
-    pred: ObjectivePredictions, plain: ConformalUpperBound,
-) -> pd.DataFrame:
-    """Per-group test coverage of the plain and the Mondrian bound at every α, for the group
-    labels ``g_val`` and ``g_test`` of the validation and test rows."""
-    frames = []
-    for alpha in plain.alphas:
-        margin = np.full(len(g_test), float(plain.margin(alpha)))
-        log_bound = plain.upper_bound(pred.test_pred, alpha)
-        fallback = np.ones(len(g_test), dtype=bool)
-        frames.append(_per_group("plain", alpha, g_val, g_test, pred, log_bound, margin, fallback))
-        log_bound, margin, fallback = _mondrian_bound(alpha, g_val, g_test, pred, plain)
-        frames.append(_per_group("mondrian", alpha, g_val, g_test, pred, log_bound, margin,
-                                 fallback))
-    table = pd.concat(frames, ignore_index=True)
-    table.insert(0, "grouping", grouping)
-    table.insert(0, "objective", pred.objective)
-    return table
-
-
-def _mondrian_bound(
-    alpha: float, g_val: npt.NDArray[np.str_], g_test: npt.NDArray[np.str_],
-    pred: ObjectivePredictions, plain: ConformalUpperBound,
-) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
-    """Log bound, margin and fallback flag per test row: a margin per group calibrated at
-    ``alpha`` where the group has enough validation rows, else the plain pooled margin."""
-    labels, counts = np.unique(g_val, return_counts=True)
-    big = [str(g) for g, n in zip(labels, counts, strict=True) if supported_alphas([alpha], n)]
-    log_bound = plain.upper_bound(pred.test_pred, alpha)
-    margin = np.full(len(g_test), float(plain.margin(alpha)))
-    own = np.isin(g_test, big)
-    if own.any():
-        cal = np.isin(g_val, big)
-        mondrian = ConformalUpperBound([alpha], mondrian=True)
-        mondrian.fit(pred.val_true[cal], pred.val_pred[cal], g_val[cal])
-        log_bound[own] = mondrian.upper_bound(pred.test_pred[own], alpha, g_test[own])
-        margin[own] = mondrian.margin(alpha, g_test[own])
-    return log_bound, margin, ~own
-
-
-def _per_group(
-    bound: str, alpha: float, g_val: npt.NDArray[np.str_], g_test: npt.NDArray[np.str_],
-    pred: ObjectivePredictions, log_bound: FloatArray, margin: FloatArray,
-    fallback: npt.NDArray[np.bool_],
-) -> pd.DataFrame:
-    records = []
-    names = [*sorted(set(g_test.tolist())), ALL_GROUPS]
-    for group in names:
-        rows = np.ones(len(g_test), bool) if group == ALL_GROUPS else g_test == group
-        n_cal = len(g_val) if group == ALL_GROUPS else int(np.sum(g_val == group))
-        records.append({
-            "bound": bound, "alpha": alpha, "group": group, "n_calibration": n_cal,
-            "n": int(rows.sum()), "margin": float(np.mean(margin[rows])),
-            "pooled_fallback": bool(np.all(fallback[rows])),
-            "coverage": metrics.coverage(pred.test_true[rows], log_bound[rows]),
-            "width": metrics.bound_width(pred.test_true[rows], log_bound[rows]),
-            "mape": metrics.mape(pred.test_true[rows], pred.test_pred[rows, 0]),
-        })
-    return pd.DataFrame.from_records(records)
-
-
-def _empty_groups() -> pd.DataFrame:
-    columns = ["objective", "grouping", "bound", "alpha", "group", "n_calibration", "n", "margin",
-               "pooled_fallback", "coverage", "width", "mape"]
-    return pd.DataFrame(columns=columns)
