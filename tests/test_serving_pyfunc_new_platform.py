@@ -206,3 +206,6 @@ def test_runs_on_a_new_platform_get_the_margin_of_their_k(synth_dataset: Dataset
         pytest.approx(margin, rel=1e-6)
     assert ("3 measured run(s) folded in; bound calibrated on held-out platforms with 2-3 "
             "run(s) folded in") in answer["note"][0]
+    # The cold bound was replaced by the margin after runs: its note is not claimed.
+    assert PLATFORM_NOTE in answer["note"][0]
+    assert KIND_NOTES[COLD_PLATFORM][1] not in answer["note"][0]

@@ -13,6 +13,7 @@ row's note warns that its bound may not hold.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,15 +111,18 @@ def with_new_rows(predictor: Predictor, request: Request) -> GrownRows:
 
 
 def cold_bounds(margins: dict[str, Margins], request: Request, log_pred: np.ndarray,
-                log_bound: np.ndarray, notes: np.ndarray) -> None:
+                log_bound: np.ndarray, notes: np.ndarray, settled: Collection[int] = ()) -> None:
     """Give every cold row (:func:`cold_kinds`) the bound of its kind's margins, where the
-    model has them, and its note (``log_bound`` and ``notes`` are changed in place)."""
+    model has them, and its note (``log_bound`` and ``notes`` are changed in place). Rows in
+    ``settled`` get their bound elsewhere (after runs folded in): only the note that they
+    are cold."""
     degree = request.degree
     for kind, rows in cold_kinds(request).items():
         cold_note, bound_note, warning = KIND_NOTES[kind]
-        if kind in margins:
-            log_bound[rows] = margins[kind].upper_bound(log_pred[rows], degree[rows],
-                                                        request.alpha[rows])
+        bounded = rows[~np.isin(rows, list(settled))]
+        if kind in margins and len(bounded):
+            log_bound[bounded] = margins[kind].upper_bound(log_pred[bounded], degree[bounded],
+                                                           request.alpha[bounded])
         for row in rows.tolist():
-            notes[row] = "; ".join(n for n in (cold_note, bound_note if kind in margins
-                                               else warning, notes[row]) if n)
+            about = "" if row in settled else bound_note if kind in margins else warning
+            notes[row] = "; ".join(n for n in (cold_note, about, notes[row]) if n)

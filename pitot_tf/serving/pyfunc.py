@@ -273,6 +273,11 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
                 names[row] = request.platform_name[row]
         return names
 
+    def after_runs(self, axis: str) -> MarginsAfterRuns | None:
+        """The margins after runs folded into an entity of ``axis`` (None: the model has none,
+        and such rows keep the margins of their kind)."""
+        return self.fold_in_margins if axis == "workload" else self.platform_fold_in_margins
+
     def seconds(self, log_runtime: np.ndarray) -> np.ndarray:
         """Seconds from the model's natural-log runtimes (in its dataset's unit)."""
         return np.exp(log_runtime) * self.seconds_per_unit
@@ -288,11 +293,12 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         inverse = inverse.reshape(-1)
         calibration = np.asarray([name for name, _ in chosen], dtype=object)[inverse]
         notes = np.asarray([note for _, note in chosen], dtype=object)[inverse]
-        cold_bounds(self.kind_margins, request, log_pred, log_bound, notes)
+        folded = [row for row, runs in request.measured.items()
+                  if self.after_runs(runs.axis) is not None]
+        cold_bounds(self.kind_margins, request, log_pred, log_bound, notes, folded)
         for row, runs in request.measured.items():
             note = FOLDED_NOTE.format(len(runs.names))
-            after = (self.fold_in_margins if runs.axis == "workload"
-                     else self.platform_fold_in_margins)
+            after = self.after_runs(runs.axis)
             if after is not None:
                 log_bound[row], note = self.folded_bound(
                     after, row, log_pred[row], int(degree[row]), float(request.alpha[row]),
