@@ -9,6 +9,7 @@ from pathlib import Path
 import mlflow
 import pytest
 from mlflow.exceptions import MlflowException
+from mlflow_helpers import private_tracking
 
 from pitot_tf.tracking import datasets
 
@@ -17,8 +18,9 @@ RACE = ("(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_
         "datasets.name, datasets.digest")
 
 
-def test_a_lost_race_for_the_dataset_record_logs_again(monkeypatch: pytest.MonkeyPatch,
-                                                       tmp_path: Path) -> None:
+def test_a_lost_race_for_the_dataset_record_logs_again(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
     real, calls = mlflow.log_input, []
 
     def racing(dataset: object, context: str) -> None:
@@ -27,11 +29,12 @@ def test_a_lost_race_for_the_dataset_record_logs_again(monkeypatch: pytest.Monke
             raise MlflowException(RACE)
         real(dataset, context=context)  # type: ignore[arg-type]
 
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setattr(datasets.mlflow, "log_input", racing)
-    with mlflow.start_run() as run:
-        datasets.log_training_data(FINGERPRINT)
-    logged = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
+    # A store of its own, without the experiment another test may have left in the process.
+    with private_tracking(tmp_path, tmp_path_factory.getbasetemp()):
+        with mlflow.start_run() as run:
+            datasets.log_training_data(FINGERPRINT)
+        logged = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
     assert calls == [datasets.TRAINING_CONTEXT] * 2
     assert [d.dataset.digest for d in logged] == [FINGERPRINT["fingerprint"]]
 
