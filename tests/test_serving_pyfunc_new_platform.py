@@ -22,7 +22,13 @@ from pitot_tf.models.fold_in import Entity, Measurements
 from pitot_tf.models.numpy_predictor import NumpyPitot
 from pitot_tf.presets import resolve
 from pitot_tf.serving.cold_rows import KIND_NOTES
-from pitot_tf.serving.pyfunc import COLD_NOTE, PLATFORM_NOTE, BadRequest, PitotRuntimeModel
+from pitot_tf.serving.pyfunc import (
+    COLD_NOTE,
+    FOLDED_NOTE,
+    PLATFORM_NOTE,
+    BadRequest,
+    PitotRuntimeModel,
+)
 from pitot_tf.tracking.models import pyfunc_state, served_parts
 from pitot_tf.training import train
 
@@ -209,3 +215,31 @@ def test_runs_on_a_new_platform_get_the_margin_of_their_k(synth_dataset: Dataset
     # The cold bound was replaced by the margin after runs: its note is not claimed.
     assert PLATFORM_NOTE in answer["note"][0]
     assert KIND_NOTES[COLD_PLATFORM][1] not in answer["note"][0]
+
+
+def test_runs_of_a_new_workload_do_not_narrow_its_bound_on_a_new_platform(
+        synth_dataset: Dataset) -> None:
+    """Margins after k runs of a workload were calibrated on held-out workloads on platforms
+    the model knows: on a new platform the row keeps the cold-both margin (runs folded in all
+    the same), while on a known platform the runs narrow it."""
+    split = make_cold_split(synth_dataset, 1.0, 0, mode="cold-both", holdout=0.25)
+    trained = train(resolve("pitot", TINY_PITOT), synth_dataset, split).model
+    evaluation = evaluate(trained, synth_dataset, split)
+    predictor, state = served_parts(trained, synth_dataset, evaluation)
+    model = PitotRuntimeModel()
+    model.load_predictor(predictor, json.loads(json.dumps(state)))
+    assert model.fold_in_margins is not None
+    w, p = synth_dataset.workloads, synth_dataset.platforms
+    runs = json.dumps([{"platform": str(name), "runtime_s": 0.01} for name in p.names[4:7]])
+    answer = model.predict(None, pd.DataFrame({
+        "workload": ["new/program"] * 2, "platform": ["new/device", str(p.names[2])],
+        "workload_features": [text(w.features[5])] * 2,
+        "platform_features": [text(p.features[3]), None], "measured": [runs, runs],
+        "alpha": [0.2, 0.2]}))
+    ratio = np.log(answer["upper_bound_s"] / answer["predicted_runtime_s"]).to_numpy()
+    cold_both = float(evaluation.kind_bounds[COLD_BOTH]["mf"].margin(0.2))
+    after = float(model.fold_in_margins.by_degree[1].margin(0.2, ["2-3"])[0])
+    assert ratio[0] == pytest.approx(cold_both, abs=1e-6)
+    assert FOLDED_NOTE.format(3) in answer["note"][0]
+    assert KIND_NOTES[COLD_BOTH][1] in answer["note"][0]
+    assert ratio[1] == pytest.approx(after, rel=1e-6)

@@ -273,9 +273,13 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
                 names[row] = request.platform_name[row]
         return names
 
-    def after_runs(self, axis: str) -> MarginsAfterRuns | None:
-        """The margins after runs folded into an entity of ``axis`` (None: the model has none,
-        and such rows keep the margins of their kind)."""
+    def after_runs(self, axis: str, request: Request, row: int) -> MarginsAfterRuns | None:
+        """The margins for ``row`` after runs folded into its entity of ``axis``; None where
+        the model has none, or where the row's entity of the other axis is new too (they were
+        calibrated on rows whose other entity the model knew): such a row keeps its kind's."""
+        other_new = request.platform_features if axis == "workload" else request.features
+        if row in other_new:
+            return None
         return self.fold_in_margins if axis == "workload" else self.platform_fold_in_margins
 
     def seconds(self, log_runtime: np.ndarray) -> np.ndarray:
@@ -294,11 +298,11 @@ class PitotRuntimeModel(PythonModel):  # type: ignore[misc]
         calibration = np.asarray([name for name, _ in chosen], dtype=object)[inverse]
         notes = np.asarray([note for _, note in chosen], dtype=object)[inverse]
         folded = [row for row, runs in request.measured.items()
-                  if self.after_runs(runs.axis) is not None]
+                  if self.after_runs(runs.axis, request, row) is not None]
         cold_bounds(self.kind_margins, request, log_pred, log_bound, notes, folded)
         for row, runs in request.measured.items():
             note = FOLDED_NOTE.format(len(runs.names))
-            after = self.after_runs(runs.axis)
+            after = self.after_runs(runs.axis, request, row)
             if after is not None:
                 log_bound[row], note = self.folded_bound(
                     after, row, log_pred[row], int(degree[row]), float(request.alpha[row]),
