@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,19 @@ def fast_overrides() -> dict[str, object]:
         "model.layers": [16],
         "model.mf_dim": 8,
     }
+
+
+#: What MLflow exports to the process when a run or experiment is made active
+#: (``mlflow.set_experiment`` sets ``MLFLOW_EXPERIMENT_ID``), and so leaks to the next test.
+MLFLOW_PROCESS_VARIABLES = ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_variables_left_behind() -> Iterator[None]:
+    """Remove, after each test, the MLflow variables it set in the process (those set by a
+    module or session fixture stay): a test never runs in another test's experiment."""
+    before = {name for name in MLFLOW_PROCESS_VARIABLES if name in os.environ}
+    yield
+    for name in MLFLOW_PROCESS_VARIABLES:
+        if name not in before:
+            os.environ.pop(name, None)
