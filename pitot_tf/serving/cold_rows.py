@@ -116,7 +116,7 @@ def cold_bounds(margins: dict[str, Margins], request: Request, log_pred: np.ndar
     model has them, and its note (``log_bound`` and ``notes`` are changed in place). Rows in
     ``settled`` get their bound elsewhere (after runs folded in): only the note that they
     are cold."""
-    degree = request.degree
+    degree, settled = request.degree, set(settled)
     for kind, rows in cold_kinds(request).items():
         cold_note, bound_note, warning = KIND_NOTES[kind]
         bounded = rows[~np.isin(rows, list(settled))]
